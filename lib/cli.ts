@@ -1,0 +1,112 @@
+/**
+ * Command-line flags → variables. Flags override the environment and `.env`; `--help` lists
+ * every option and variable with its default.
+ */
+
+export type CliResult =
+  | { kind: "run"; overrides: Record<string, string>; envFile: string; envFileRequired: boolean }
+  | { kind: "doctor"; overrides: Record<string, string>; envFile: string; envFileRequired: boolean }
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "error"; message: string };
+
+/** flag → variable it sets. */
+const FLAGS: Record<string, string> = {
+  "--port": "PORT",
+  "--host": "HOST",
+  "--base-url": "OPENAI_BASE_URL",
+  "--big-model": "BIG_MODEL",
+  "--middle-model": "MIDDLE_MODEL",
+  "--small-model": "SMALL_MODEL",
+  "--log-level": "LOG_LEVEL",
+  "--log-format": "LOG_FORMAT",
+  "--provider": "PROVIDER",
+  "--max-retries": "MAX_RETRIES",
+};
+
+export function parseArgs(argv: readonly string[]): CliResult {
+  const overrides: Record<string, string> = {};
+  let envFile = ".env";
+  let envFileRequired = false;
+  let command: "run" | "doctor" = "run";
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "-h" || arg === "--help") return { kind: "help" };
+    if (arg === "-v" || arg === "--version") return { kind: "version" };
+    if (arg === "doctor" || arg === "--doctor") {
+      command = "doctor";
+      continue;
+    }
+    if (arg === "--allow-remote") {
+      overrides.ALLOW_REMOTE_WITHOUT_KEY = "true";
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const takesValue = name === "--env-file" || name in FLAGS;
+    if (!takesValue) {
+      const known = ["--help", "--version", "--env-file", "--allow-remote", "doctor", ...Object.keys(FLAGS)];
+      const close = known.find((k) => k.startsWith(name.slice(0, 4)) && name.startsWith("-"));
+      return {
+        kind: "error",
+        message: `unknown option "${arg}"${close ? ` (did you mean ${close}?)` : ""}; see --help`,
+      };
+    }
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) return { kind: "error", message: `${name} needs a value; see --help` };
+    if (name === "--env-file") {
+      envFile = value;
+      envFileRequired = true;
+    } else overrides[FLAGS[name]!] = value;
+  }
+  return { kind: command, overrides, envFile, envFileRequired };
+}
+
+export function helpText(version: string): string {
+  return `claude-code-proxy ${version}
+Serves the Anthropic Messages API (for Claude Code and the Anthropic SDKs) on top of any
+OpenAI-compatible Chat Completions upstream.
+
+Usage:
+  deno run --allow-net --allow-env --allow-read main.ts [options]
+  bun main.ts [options]
+  claude-code-proxy [options]            (compiled binary)
+  ... doctor                             check the upstream: plain, stream, tools, image, thinking
+
+Options (each overrides its variable):
+  --host HOST            HOST               listen address            (default 127.0.0.1)
+  --port PORT            PORT               listen port               (default 8082)
+  --base-url URL         OPENAI_BASE_URL    upstream base URL         (default https://api.openai.com/v1)
+  --big-model NAME       BIG_MODEL          model for *opus*          (default gpt-4o)
+  --middle-model NAME    MIDDLE_MODEL       model for *sonnet*        (default BIG_MODEL)
+  --small-model NAME     SMALL_MODEL        model for *haiku*         (default gpt-4o-mini)
+  --log-level LEVEL      LOG_LEVEL          DEBUG|INFO|WARNING|ERROR|CRITICAL (default INFO)
+  --log-format FORMAT    LOG_FORMAT         text|json                 (default text)
+  --provider NAME        PROVIDER           auto|openai|azure|openrouter|ollama|deepseek|gemini|mistral|generic (default auto)
+  --max-retries N        MAX_RETRIES        upstream retries          (default 2)
+  --env-file PATH        read variables from PATH instead of ./.env (must exist)
+  --allow-remote         ALLOW_REMOTE_WITHOUT_KEY=true: listen on a non-loopback HOST without ANTHROPIC_API_KEY
+  -h, --help             this text
+  -v, --version          print the version
+
+Variables (environment or .env; the environment wins over .env):
+  OPENAI_API_KEY         upstream key (required unless OPENAI_BASE_URL is on localhost)
+  ANTHROPIC_API_KEY      if set, clients must send exactly this key (x-api-key or Bearer)
+  AZURE_API_VERSION      api-version for Azure deployment URLs      (default 2024-10-21)
+  OPENROUTER_REFERER     OpenRouter HTTP-Referer attribution header
+  OPENROUTER_TITLE       OpenRouter X-OpenRouter-Title / X-Title header
+  CUSTOM_HEADER_<NAME>   extra upstream header (CUSTOM_HEADER_X_FOO=1 sends x-foo: 1)
+  EXTRA_BODY             JSON object merged into every upstream request body
+  MAX_TOKENS_LIMIT       cap on max_tokens sent upstream            (default: per-model table, 16384 for unknown models)
+  REASONING_MODELS       comma list of models to treat as reasoning models
+  NON_REASONING_MODELS   comma list of models never sent reasoning parameters
+  MIDCONVERSATION_SYSTEM merge|keep system messages inside the conversation (default: per provider)
+  REQUEST_TIMEOUT        total seconds per upstream request        (default 600)
+  FIRST_BYTE_TIMEOUT     seconds until a streaming upstream answers (default 120)
+  STREAM_IDLE_TIMEOUT    seconds of upstream silence mid-stream     (default 120)
+  PING_INTERVAL          seconds between pings while upstream is silent (default 5)
+  RETRY_MAX_DELAY        longest retry wait in seconds              (default 30)
+  MAX_REQUEST_BYTES      largest request body                      (default 33554432)
+  SHUTDOWN_GRACE         seconds in-flight requests get on SIGINT/SIGTERM (default 10)
+`;
+}

@@ -1,0 +1,471 @@
+/**
+ * Pure: Anthropic Messages request → OpenAI Chat Completions request.
+ * No I/O, clock or randomness: the same input always gives the same output.
+ */
+import type {
+  ContentBlock,
+  DocumentBlock,
+  ImageBlock,
+  MessagesRequest,
+  ToolResultBlock,
+} from "./anthropic_schema.ts";
+import { decodeBase64 } from "./base64.ts";
+import { hash53 } from "./hash.ts";
+import { meetsStrictMode, simplifySchema } from "./json_schema.ts";
+import { clampMaxTokens, type ModelInfo } from "./models.ts";
+import type {
+  OpenAIContentPart,
+  OpenAIMessage,
+  OpenAIRequest,
+  OpenAITool,
+  OpenAIToolCall,
+} from "./openai_schema.ts";
+import type { Profile } from "./providers.ts";
+import {
+  DEFAULT_THRESHOLDS,
+  type EffortThresholds,
+  reasoningFields,
+  thinkingAsk,
+} from "./reasoning.ts";
+import { decodeSignature } from "./signature.ts";
+import { shortenToolName, type ToolNameMap } from "./tool_names.ts";
+import { decodeClientToolId, makeToolIdMapper } from "./tool_ids.ts";
+
+export type ConvertContext = {
+  upstreamModel: string;
+  info: ModelInfo;
+  profile: Profile;
+  maxTokensLimit?: number | undefined;
+  extraBody?: Readonly<Record<string, unknown>>;
+  thresholds?: EffortThresholds;
+};
+
+export type Converted = {
+  body: OpenAIRequest;
+  /** upstream tool name → client tool name, for names that had to be shortened. */
+  toolNames: ToolNameMap;
+  /** Block and tool types that have no OpenAI equivalent and were left out. */
+  dropped: string[];
+};
+
+/** Claude Code puts a per-request billing line first; it would defeat prefix caching upstream. */
+const BILLING_HEADER = "x-anthropic-billing-header:";
+const OPENAI_MAX_STOP = 4;
+const OPENAI_MAX_USER = 64;
+
+type ConvState = {
+  dropped: Set<string>;
+  toolId: (id: string) => string;
+  toolName: (name: string) => string;
+};
+
+export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Converted {
+  const { profile, info } = ctx;
+  const toolNames = new Map<string, string>();
+  const state: ConvState = {
+    dropped: new Set(),
+    toolId: ((short) => (id: string) => short(decodeClientToolId(id).id))(
+      makeToolIdMapper(profile.shortToolIds),
+    ),
+    toolName: (name) => {
+      const short = shortenToolName(name);
+      if (short !== name) toolNames.set(short, name);
+      return short;
+    },
+  };
+
+  const systemParts = systemTexts(req.system, state);
+  const messages = convertMessages(req, systemParts, state, profile);
+  const maxTokens = clampMaxTokens(req.max_tokens, info, ctx.maxTokensLimit);
+  const body: OpenAIRequest = { model: ctx.upstreamModel, messages };
+
+  if (info.openaiReasoning) body.max_completion_tokens = maxTokens;
+  else body.max_tokens = maxTokens;
+
+  const ask = thinkingAsk(req, ctx.thresholds ?? DEFAULT_THRESHOLDS);
+  const reasoning = reasoningFields(ask, info, profile, maxTokens);
+  Object.assign(body, reasoning);
+
+  // o-series and gpt-5 reject non-default sampling, except gpt-5.1+ with effort "none".
+  const samplingAllowed = !info.openaiReasoning ||
+    (info.acceptsEffortNone && body.reasoning_effort === undefined);
+  if (samplingAllowed) {
+    if (req.temperature !== undefined) body.temperature = req.temperature;
+    if (req.top_p !== undefined) body.top_p = req.top_p;
+  }
+  if (req.stop_sequences?.length && !info.openaiReasoning) {
+    body.stop = req.stop_sequences.slice(0, OPENAI_MAX_STOP);
+  }
+  if (req.stream) {
+    body.stream = true;
+    if (profile.streamUsageOption) body.stream_options = { include_usage: true };
+  }
+  const userId = req.metadata?.user_id;
+  if (userId) {
+    body.user = userId.length <= OPENAI_MAX_USER ? userId : `u_${hash53(userId)}`;
+  }
+
+  const tools = convertTools(req, state, profile);
+  if (tools.length > 0) {
+    body.tools = tools;
+    const choice = req.tool_choice;
+    if (choice) {
+      switch (choice.type) {
+        case "auto":
+          body.tool_choice = "auto";
+          break;
+        case "any":
+          body.tool_choice = "required";
+          break;
+        case "none":
+          body.tool_choice = "none";
+          break;
+        case "tool":
+          body.tool_choice = choice.name
+            ? { type: "function", function: { name: state.toolName(choice.name) } }
+            : "required";
+          break;
+      }
+      if (choice.disable_parallel_tool_use) body.parallel_tool_calls = false;
+    }
+  }
+
+  const format = req.output_config?.format;
+  if (format) {
+    if (profile.jsonSchema) {
+      const strict = meetsStrictMode(format.schema);
+      body.response_format = {
+        type: "json_schema",
+        json_schema: { name: "output", schema: format.schema, ...(strict ? { strict } : {}) },
+      };
+    } else {
+      // json_object mode needs the word JSON in the prompt and says nothing of the shape.
+      body.response_format = { type: "json_object" };
+      appendSystem(
+        messages,
+        `Respond with only a JSON object that matches this JSON schema:\n${
+          JSON.stringify(format.schema)
+        }`,
+      );
+    }
+  }
+
+  if (ctx.extraBody) Object.assign(body, ctx.extraBody);
+  if (profile.allowedFields) {
+    for (const key of Object.keys(body)) if (!profile.allowedFields.has(key)) delete body[key];
+  }
+  return { body, toolNames, dropped: [...state.dropped] };
+}
+
+function systemTexts(system: MessagesRequest["system"], state: ConvState): string[] {
+  if (system === undefined) return [];
+  if (typeof system === "string") return system ? [system] : [];
+  const out: string[] = [];
+  for (const block of system) {
+    if (block.type !== "text") {
+      state.dropped.add(`system:${block.original_type}`);
+      continue;
+    }
+    if (block.text.startsWith(BILLING_HEADER) || block.text === "") continue;
+    out.push(block.text);
+  }
+  return out;
+}
+
+function appendSystem(messages: OpenAIMessage[], text: string): void {
+  const first = messages[0];
+  if (first?.role === "system") first.content = `${first.content}\n\n${text}`;
+  else messages.unshift({ role: "system", content: text });
+}
+
+function convertMessages(
+  req: MessagesRequest,
+  systemParts: string[],
+  state: ConvState,
+  profile: Profile,
+): OpenAIMessage[] {
+  const out: OpenAIMessage[] = [];
+  const leading = [...systemParts];
+  // Tool calls of the latest assistant message that still wait for a result.
+  let pending: string[] = [];
+
+  const closePending = () => {
+    // OpenAI rejects an assistant tool call without a tool message answering it.
+    for (const id of pending) {
+      out.push({ role: "tool", tool_call_id: id, content: "(no result: the tool call was interrupted)" });
+    }
+    pending = [];
+  };
+
+  for (const message of req.messages) {
+    if (message.role === "system") {
+      const text = typeof message.content === "string"
+        ? message.content
+        : message.content.map((b) => (b.type === "text" ? b.text : "")).join("\n");
+      if (!text) continue;
+      if (profile.midConversationSystem && out.length > 0) {
+        closePending();
+        out.push({ role: "system", content: text });
+      } else {
+        leading.push(text);
+      }
+      continue;
+    }
+    if (message.role === "assistant") {
+      closePending();
+      const assistant = convertAssistant(message.content, state, profile);
+      if (assistant) {
+        out.push(assistant);
+        pending = assistant.role === "assistant" && assistant.tool_calls
+          ? assistant.tool_calls.map((c) => c.id)
+          : [];
+      }
+      continue;
+    }
+    // user
+    if (typeof message.content === "string") {
+      closePending();
+      out.push({ role: "user", content: message.content });
+      continue;
+    }
+    const results = message.content.filter((b): b is ToolResultBlock => b.type === "tool_result");
+    const others = message.content.filter((b) => b.type !== "tool_result");
+    const parts: OpenAIContentPart[] = [];
+    for (const result of results) {
+      const id = state.toolId(result.tool_use_id);
+      const { text, images } = toolResultContent(result, state);
+      const index = pending.indexOf(id);
+      if (index >= 0) {
+        pending.splice(index, 1);
+        out.push({ role: "tool", tool_call_id: id, content: text });
+      } else {
+        // A result for a call we did not just send (history edited or compacted).
+        parts.push({ type: "text", text: `Tool result for ${result.tool_use_id}:\n${text}` });
+      }
+      if (images.length > 0) {
+        parts.push({ type: "text", text: `Images returned by tool call ${result.tool_use_id}:` });
+        parts.push(...images);
+      }
+    }
+    closePending();
+    for (const block of others) parts.push(...userParts(block, state));
+    if (parts.length > 0) out.push({ role: "user", content: simplifyParts(parts) });
+  }
+  closePending();
+  if (leading.length > 0) out.unshift({ role: "system", content: leading.join("\n\n") });
+  return out;
+}
+
+/** A single text part is sent as a plain string: the widest-supported form. */
+function simplifyParts(parts: OpenAIContentPart[]): string | OpenAIContentPart[] {
+  if (parts.every((p) => p.type === "text")) {
+    return parts.map((p) => (p as { text: string }).text).join("\n\n");
+  }
+  return parts;
+}
+
+function convertAssistant(
+  content: string | ContentBlock[],
+  state: ConvState,
+  profile: Profile,
+): OpenAIMessage | undefined {
+  if (typeof content === "string") return { role: "assistant", content };
+  const texts: string[] = [];
+  const calls: OpenAIToolCall[] = [];
+  const reasoning: string[] = [];
+  let reasoningDetails: unknown[] | undefined;
+  for (const block of content) {
+    switch (block.type) {
+      case "text":
+        if (block.text) texts.push(block.text);
+        break;
+      case "tool_use": {
+        const call: OpenAIToolCall = {
+          id: state.toolId(block.id),
+          type: "function",
+          function: { name: state.toolName(block.name), arguments: JSON.stringify(block.input ?? {}) },
+        };
+        const extra = decodeClientToolId(block.id).extra;
+        if (extra !== undefined) call.extra_content = extra;
+        calls.push(call);
+        break;
+      }
+      case "thinking": {
+        reasoning.push(block.thinking);
+        const payload = decodeSignature(block.signature);
+        if (payload.reasoning_details) {
+          reasoningDetails = [...(reasoningDetails ?? []), ...payload.reasoning_details];
+        }
+        break;
+      }
+      case "redacted_thinking":
+        break;
+      default:
+        state.dropped.add(`assistant:${block.type === "unknown" ? block.original_type : block.type}`);
+    }
+  }
+  if (texts.length === 0 && calls.length === 0) return undefined;
+  const msg: OpenAIMessage = {
+    role: "assistant",
+    content: texts.length > 0 ? texts.join("\n\n") : null,
+  };
+  if (calls.length > 0) msg.tool_calls = calls;
+  if (profile.echoReasoningContent && calls.length > 0) msg.reasoning_content = reasoning.join("");
+  if (reasoningDetails && profile.reasoning === "openrouter") msg.reasoning_details = reasoningDetails;
+  return msg;
+}
+
+function imagePart(block: ImageBlock, state: ConvState): OpenAIContentPart | undefined {
+  const src = block.source;
+  switch (src.type) {
+    case "base64":
+      return { type: "image_url", image_url: { url: `data:${src.media_type};base64,${src.data}` } };
+    case "url":
+      return { type: "image_url", image_url: { url: src.url } };
+    case "file":
+      state.dropped.add("image:file");
+      return undefined;
+  }
+}
+
+function documentParts(block: DocumentBlock, state: ConvState): OpenAIContentPart[] {
+  const title = block.title ? `Document: ${block.title}\n` : "";
+  const context = block.context ? `${block.context}\n` : "";
+  const src = block.source;
+  switch (src.type) {
+    case "text":
+      return [{ type: "text", text: `${title}${context}${src.data}` }];
+    case "content": {
+      if (typeof src.content === "string") {
+        return [{ type: "text", text: `${title}${context}${src.content}` }];
+      }
+      const texts = src.content
+        .map((b) => (b.type === "text" && typeof b.text === "string" ? b.text : ""))
+        .filter((t) => t);
+      return [{ type: "text", text: `${title}${context}${texts.join("\n")}` }];
+    }
+    case "base64":
+      if (src.media_type.startsWith("image/")) {
+        return [{ type: "image_url", image_url: { url: `data:${src.media_type};base64,${src.data}` } }];
+      }
+      if (src.media_type === "text/plain") {
+        return [{ type: "text", text: `${title}${context}${decodeBase64Text(src.data)}` }];
+      }
+      return [{
+        type: "file",
+        file: {
+          filename: block.title ?? "document.pdf",
+          file_data: `data:${src.media_type};base64,${src.data}`,
+        },
+      }];
+    case "url":
+      return [{ type: "text", text: `${title}${context}Document URL: ${src.url}` }];
+    case "file":
+      state.dropped.add("document:file");
+      return [];
+  }
+}
+
+function decodeBase64Text(data: string): string {
+  try {
+    return decodeBase64(data);
+  } catch {
+    return "";
+  }
+}
+
+function userParts(block: ContentBlock, state: ConvState): OpenAIContentPart[] {
+  switch (block.type) {
+    case "text":
+      return block.text ? [{ type: "text", text: block.text }] : [];
+    case "image": {
+      const part = imagePart(block, state);
+      return part ? [part] : [];
+    }
+    case "document":
+      return documentParts(block, state);
+    case "search_result":
+      return [{ type: "text", text: searchResultText(block) }];
+    case "tool_reference":
+      return [{ type: "text", text: `Tool available: ${block.tool_name}` }];
+    case "unknown":
+      state.dropped.add(`user:${block.original_type}`);
+      return [];
+    default:
+      // thinking / tool_use in a user turn have no OpenAI form.
+      state.dropped.add(`user:${block.type}`);
+      return [];
+  }
+}
+
+function searchResultText(block: { title: string; source: string; content: { text: string }[] }) {
+  return `Search result: ${block.title} (${block.source})\n${
+    block.content.map((c) => c.text).join("\n")
+  }`;
+}
+
+/** Tool messages carry text only; images travel in the user message that follows. */
+function toolResultContent(
+  result: ToolResultBlock,
+  state: ConvState,
+): { text: string; images: OpenAIContentPart[] } {
+  const images: OpenAIContentPart[] = [];
+  let text: string;
+  if (result.content === undefined) text = "";
+  else if (typeof result.content === "string") text = result.content;
+  else {
+    const texts: string[] = [];
+    for (const block of result.content) {
+      switch (block.type) {
+        case "text":
+          texts.push(block.text);
+          break;
+        case "image": {
+          const part = imagePart(block, state);
+          if (part) {
+            images.push(part);
+            texts.push("[image attached in the next message]");
+          }
+          break;
+        }
+        case "document":
+          for (const p of documentParts(block, state)) {
+            if (p.type === "text") texts.push(p.text);
+            else images.push(p);
+          }
+          break;
+        case "search_result":
+          texts.push(searchResultText(block));
+          break;
+        case "tool_reference":
+          texts.push(`Tool loaded: ${block.tool_name}`);
+          break;
+        case "unknown":
+          state.dropped.add(`tool_result:${block.original_type}`);
+          break;
+      }
+    }
+    text = texts.join("\n");
+  }
+  if (result.is_error) text = text ? `Error: ${text}` : "Error";
+  // Several providers reject an empty tool message.
+  return { text: text || "(empty result)", images };
+}
+
+function convertTools(req: MessagesRequest, state: ConvState, profile: Profile): OpenAITool[] {
+  const out: OpenAITool[] = [];
+  for (const tool of req.tools ?? []) {
+    // Server tools (web_search_20250305, …) run at Anthropic; an OpenAI upstream cannot.
+    if (!tool.input_schema) {
+      state.dropped.add(`tool:${tool.type ?? tool.name}`);
+      continue;
+    }
+    const parameters = profile.strictSchemas
+      ? (simplifySchema(tool.input_schema) as Record<string, unknown>)
+      : tool.input_schema;
+    const fn: OpenAITool["function"] = { name: state.toolName(tool.name), parameters };
+    if (tool.description) fn.description = tool.description;
+    out.push({ type: "function", function: fn });
+  }
+  return out;
+}

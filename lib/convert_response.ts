@@ -1,0 +1,90 @@
+/**
+ * Pure: OpenAI chat completion → Anthropic message.
+ * https://docs.anthropic.com/en/api/messages#response
+ */
+import type { MessageResponse, ResponseBlock } from "./anthropic_schema.ts";
+import { ProxyError } from "./errors.ts";
+import { ChatCompletion } from "./openai_schema.ts";
+import { encodeSignature } from "./signature.ts";
+import { mapStopReason, matchedStopSequence } from "./stop_reason.ts";
+import { parseToolArguments } from "./tool_args.ts";
+import { encodeClientToolId } from "./tool_ids.ts";
+import { restoreToolName, type ToolNameMap } from "./tool_names.ts";
+import { estimateOutputTokens, mapUsage } from "./usage.ts";
+
+export type ResponseOptions = {
+  messageId: string;
+  model: string;
+  inputTokensEstimate: number;
+  toolNames: ToolNameMap;
+  stopSequences?: readonly string[] | undefined;
+};
+
+/** Throws a 502-class ProxyError when the upstream answer is not a chat completion. */
+export function convertResponse(json: unknown, opts: ResponseOptions): MessageResponse {
+  const parsed = ChatCompletion.safeParse(json);
+  if (!parsed.success) {
+    throw new ProxyError(502, "api_error", "upstream answer is not a chat completion (unexpected shape)");
+  }
+  const completion = parsed.data;
+  const choice = completion.choices[0];
+  const message = choice?.message;
+  const content: ResponseBlock[] = [];
+  let chars = 0;
+
+  const reasoning = message?.reasoning_content ?? message?.reasoning;
+  if (reasoning) {
+    chars += reasoning.length;
+    const details = message?.reasoning_details;
+    content.push({
+      type: "thinking",
+      thinking: reasoning,
+      signature: encodeSignature(details?.length ? { reasoning_details: details } : {}),
+    });
+  }
+  const text = message?.content ?? message?.refusal;
+  if (text) {
+    chars += text.length;
+    content.push({ type: "text", text });
+  }
+  let toolCount = 0;
+  for (const [i, call] of (message?.tool_calls ?? []).entries()) {
+    const name = call.function?.name;
+    if (!name) continue;
+    const args = parseToolArguments(call.function?.arguments);
+    chars += typeof call.function?.arguments === "string" ? call.function.arguments.length : 0;
+    const clientName = restoreToolName(opts.toolNames, name);
+    if (!args.ok) {
+      // Passing an input the client must reject helps nobody: say what happened instead.
+      content.push({
+        type: "text",
+        text: `[proxy: the model called tool ${clientName} but its arguments ${args.reason}, ` +
+          "so the call was not made]",
+      });
+      continue;
+    }
+    const upstreamId = call.id ?? `call_${opts.messageId.slice(-12)}_${i}`;
+    content.push({
+      type: "tool_use",
+      id: encodeClientToolId(upstreamId, call.extra_content),
+      name: clientName,
+      input: args.input,
+    });
+    toolCount++;
+  }
+  const { stop_reason, stop_sequence } = mapStopReason(
+    choice?.finish_reason,
+    toolCount > 0,
+    matchedStopSequence(choice, opts.stopSequences),
+  );
+  return {
+    id: opts.messageId,
+    type: "message",
+    role: "assistant",
+    model: opts.model,
+    content,
+    stop_reason,
+    stop_sequence,
+    usage: mapUsage(completion.usage, opts.inputTokensEstimate, estimateOutputTokens(chars)),
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * `doctor`: checks the configured upstream through the proxy's own request path (in process,
+ * no listening socket) for each mapped model, and prints a capability table with a hint for
+ * each failure. Nothing is sent anywhere but the configured upstream.
+ */
+import type { Config } from "./config.ts";
+import { silentLogger } from "./log.ts";
+import { createHandler } from "./server.ts";
+
+type Check = { name: string; body: Record<string, unknown>; verify: (events: string, json: unknown) => string | undefined };
+
+// A 1×1 PNG: enough to learn whether the model accepts image input at all.
+const PIXEL =
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+const WEATHER_TOOL = {
+  name: "get_weather",
+  description: "Get the weather for a city",
+  input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+};
+
+function textOf(json: unknown): string {
+  const content = (json as { content?: { type: string; text?: string }[] })?.content ?? [];
+  return content.filter((b) => b.type === "text").map((b) => b.text ?? "").join("");
+}
+
+/** ~8k tokens of filler with a marker at the very start: a truncating server loses the marker. */
+function longPrompt(): string {
+  const filler = "The quick brown fox jumps over the lazy dog. ".repeat(800);
+  return `The secret word is PAPAYA.\n${filler}\nWhat is the secret word? Answer with the word only.`;
+}
+
+const CHECKS: Check[] = [
+  {
+    name: "plain",
+    body: { max_tokens: 50, messages: [{ role: "user", content: "Reply with the word: pong" }] },
+    verify: (_e, json) => (textOf(json).length > 0 ? undefined : "empty answer"),
+  },
+  {
+    name: "stream",
+    body: { max_tokens: 50, stream: true, messages: [{ role: "user", content: "Reply with the word: pong" }] },
+    verify: (events) =>
+      events.includes("message_stop") && events.includes("text_delta") ? undefined : "stream incomplete",
+  },
+  {
+    name: "tools",
+    body: {
+      max_tokens: 200,
+      stream: true,
+      tools: [WEATHER_TOOL],
+      tool_choice: { type: "any" },
+      messages: [{ role: "user", content: "What is the weather in Paris? Use the tool." }],
+    },
+    verify: (events) =>
+      events.includes('"tool_use"') ? undefined : "no tool call: the model may not support tool calling",
+  },
+  {
+    name: "image",
+    body: {
+      max_tokens: 50,
+      messages: [{
+        role: "user",
+        content: [
+          { type: "image", source: { type: "base64", media_type: "image/png", data: PIXEL } },
+          { type: "text", text: "What color is this pixel? One word." },
+        ],
+      }],
+    },
+    verify: (_e, json) => (textOf(json).length > 0 ? undefined : "empty answer to an image"),
+  },
+  {
+    name: "thinking",
+    body: {
+      max_tokens: 2000,
+      thinking: { type: "enabled", budget_tokens: 1024 },
+      messages: [{ role: "user", content: "What is 17 * 23? Answer with the number." }],
+    },
+    verify: (_e, json) => (textOf(json).includes("391") ? undefined : "wrong or empty answer"),
+  },
+  {
+    name: "long prompt",
+    body: { max_tokens: 20, messages: [{ role: "user", content: longPrompt() }] },
+    verify: (_e, json) =>
+      /papaya/i.test(textOf(json))
+        ? undefined
+        : "the model lost the start of an ~8k-token prompt: the server truncates (Ollama: raise num_ctx / OLLAMA_CONTEXT_LENGTH)",
+  },
+];
+
+function hint(status: number, message: string): string {
+  if (status === 401 || status === 403) return "bad key: check OPENAI_API_KEY";
+  if (status === 404) return "not found: check OPENAI_BASE_URL (it usually ends in /v1) and the model name";
+  if (status === 402) return "no credit left at the provider";
+  if (status === 429) return "rate limited: try again later";
+  if (status === 502 && /cannot reach/.test(message)) return "cannot connect: check OPENAI_BASE_URL";
+  if (/tool/i.test(message)) return "the model may not support tool calling";
+  if (/image|vision|multimodal/i.test(message)) return "the model may not support images";
+  return message.slice(0, 160);
+}
+
+export async function runDoctor(config: Config, print: (line: string) => void): Promise<number> {
+  const handler = createHandler(config, { log: silentLogger });
+  const models: [string, string][] = [
+    ["opus", config.bigModel],
+    ["sonnet", config.middleModel],
+    ["haiku", config.smallModel],
+  ];
+  const seen = new Set<string>();
+  let failures = 0;
+  print(`Checking ${config.openaiBaseUrl}`);
+  print(`${"model".padEnd(28)} ${"check".padEnd(12)} result`);
+  for (const [alias, model] of models) {
+    if (seen.has(model)) continue;
+    seen.add(model);
+    for (const check of CHECKS) {
+      const res = await handler(
+        new Request("http://doctor.local/v1/messages", {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            ...(config.anthropicApiKey ? { "x-api-key": config.anthropicApiKey } : {}),
+          },
+          body: JSON.stringify({ model: `claude-${alias}`, ...check.body }),
+        }),
+      );
+      const text = await res.text();
+      let result: string;
+      if (!res.ok) {
+        let message = text;
+        try {
+          message = (JSON.parse(text) as { error: { message: string } }).error.message;
+        } catch {
+          // keep the raw text
+        }
+        result = `FAIL ${res.status}: ${hint(res.status, message)}`;
+      } else {
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        const problem = check.verify(text, json);
+        result = problem ? `FAIL: ${problem}` : "ok";
+      }
+      if (result !== "ok") failures++;
+      print(`${model.padEnd(28)} ${check.name.padEnd(12)} ${result}`);
+    }
+  }
+  return failures === 0 ? 0 : 1;
+}

@@ -1,0 +1,93 @@
+/**
+ * Leveled logger with redaction: the only module that writes to the console.
+ * Every line passes through `redact`, so no key can reach a log whatever the caller passes.
+ */
+
+export type LogLevel = "debug" | "info" | "warning" | "error" | "critical";
+export type LogFormat = "text" | "json";
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warning: 30, error: 40, critical: 50 };
+
+/** Accepts the Python proxy's names (DEBUG, INFO, WARNING, ERROR, CRITICAL) in any case. */
+export function parseLogLevel(value: string): LogLevel | undefined {
+  const v = value.trim().toLowerCase();
+  if (v === "warn") return "warning";
+  if (v === "fatal") return "critical";
+  return v in RANK ? (v as LogLevel) : undefined;
+}
+
+export type Fields = Record<string, unknown>;
+
+export type Logger = {
+  enabled(level: LogLevel): boolean;
+  log(level: LogLevel, msg: string, fields?: Fields): void;
+  debug(msg: string, fields?: Fields): void;
+  info(msg: string, fields?: Fields): void;
+  warn(msg: string, fields?: Fields): void;
+  error(msg: string, fields?: Fields): void;
+};
+
+// Shapes of credentials that may appear in upstream bodies or URLs we did not configure.
+const SECRET_PATTERNS: [RegExp, string][] = [
+  [/\b(sk|rk|pk)-[A-Za-z0-9_-]{8,}/g, "$1-[REDACTED]"],
+  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/gi, "$1 [REDACTED]"],
+  [/("?(?:x-api-key|api-key|authorization|api_key|apikey)"?\s*[:=]\s*"?)[^"\s,}]+/gi, "$1[REDACTED]"],
+];
+
+export function makeRedactor(secrets: readonly (string | undefined)[]) {
+  const exact = secrets.filter((s): s is string => typeof s === "string" && s.length >= 4);
+  return (text: string): string => {
+    let out = text;
+    for (const s of exact) if (out.includes(s)) out = out.replaceAll(s, "[REDACTED]");
+    for (const [re, replacement] of SECRET_PATTERNS) out = out.replace(re, replacement);
+    return out;
+  };
+}
+
+export type Sink = (line: string) => void;
+
+const defaultSink: Sink = (line) => console.error(line);
+
+export function createLogger(opts: {
+  level: LogLevel;
+  format: LogFormat;
+  secrets: readonly (string | undefined)[];
+  sink?: Sink;
+}): Logger {
+  const min = RANK[opts.level];
+  const redact = makeRedactor(opts.secrets);
+  const sink = opts.sink ?? defaultSink;
+  const enabled = (level: LogLevel) => RANK[level] >= min;
+  const log = (level: LogLevel, msg: string, fields?: Fields) => {
+    if (!enabled(level)) return;
+    const time = new Date().toISOString();
+    let line: string;
+    if (opts.format === "json") {
+      line = JSON.stringify({ time, level, msg, ...fields });
+    } else {
+      const extra = fields
+        ? Object.entries(fields)
+          .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+          .join(" ")
+        : "";
+      line = `${time} ${level.toUpperCase().padEnd(7)} ${msg}${extra ? " " + extra : ""}`;
+    }
+    sink(redact(line));
+  };
+  return {
+    enabled,
+    log,
+    debug: (m, f) => log("debug", m, f),
+    info: (m, f) => log("info", m, f),
+    warn: (m, f) => log("warning", m, f),
+    error: (m, f) => log("error", m, f),
+  };
+}
+
+/** A logger that drops everything, for pure code paths and tests that do not care. */
+export const silentLogger: Logger = createLogger({
+  level: "critical",
+  format: "text",
+  secrets: [],
+  sink: () => {},
+});

@@ -1,0 +1,104 @@
+/**
+ * Model names: Claude alias → upstream model, and what we know of each upstream model
+ * (output limit, context window, whether it reasons). Decided by name, overridable by config.
+ */
+import type { Config } from "./config.ts";
+
+/** Claude family names map by substring, as in the Python proxy; anything else passes through. */
+export function mapModel(
+  clientModel: string,
+  config: Pick<Config, "bigModel" | "middleModel" | "smallModel">,
+): string {
+  const m = clientModel.toLowerCase();
+  if (m.includes("opus")) return config.bigModel;
+  if (m.includes("sonnet")) return config.middleModel;
+  if (m.includes("haiku")) return config.smallModel;
+  return clientModel;
+}
+
+export type ModelInfo = {
+  /** Largest `max_tokens` the model accepts; undefined when we do not know it. */
+  maxOutput: number | undefined;
+  contextWindow: number | undefined;
+  /** Accepts a reasoning control (reasoning_effort and friends). */
+  reasoning: boolean;
+  /** OpenAI o-series / gpt-5: `max_completion_tokens`, no `stop`, default sampling only. */
+  openaiReasoning: boolean;
+  /** gpt-5.1 and later take sampling parameters again when reasoning_effort is "none". */
+  acceptsEffortNone: boolean;
+};
+
+type Row = [RegExp, Partial<ModelInfo>];
+
+// Sources: each provider's model pages (OpenAI, DeepSeek, Google, Mistral), as of 2026.
+// First match wins, so specific names come before their families.
+const TABLE: Row[] = [
+  [/^gpt-5(\.\d+)?-chat/, { maxOutput: 16_384, contextWindow: 128_000 }],
+  [/^gpt-5\.[1-9]/, {
+    maxOutput: 128_000,
+    contextWindow: 400_000,
+    reasoning: true,
+    openaiReasoning: true,
+    acceptsEffortNone: true,
+  }],
+  [/^gpt-5/, { maxOutput: 128_000, contextWindow: 400_000, reasoning: true, openaiReasoning: true }],
+  [/^o1-mini/, { maxOutput: 65_536, contextWindow: 128_000, reasoning: true, openaiReasoning: true }],
+  [/^o\d/, { maxOutput: 100_000, contextWindow: 200_000, reasoning: true, openaiReasoning: true }],
+  [/^gpt-4\.1/, { maxOutput: 32_768, contextWindow: 1_047_576 }],
+  [/^gpt-4o/, { maxOutput: 16_384, contextWindow: 128_000 }],
+  [/^chatgpt-4o/, { maxOutput: 16_384, contextWindow: 128_000 }],
+  [/^gpt-4-turbo/, { maxOutput: 4_096, contextWindow: 128_000 }],
+  [/^gpt-4/, { maxOutput: 8_192, contextWindow: 8_192 }],
+  [/^gpt-3\.5/, { maxOutput: 4_096, contextWindow: 16_385 }],
+  [/^deepseek-reasoner/, { maxOutput: 64_000, contextWindow: 128_000, reasoning: true }],
+  [/^deepseek-chat/, { maxOutput: 8_192, contextWindow: 128_000 }],
+  [/^deepseek-(v3\.[1-9]|v4)/, { maxOutput: 65_536, contextWindow: 128_000, reasoning: true }],
+  [/^gemini-(2\.5|3)/, { maxOutput: 65_536, contextWindow: 1_048_576, reasoning: true }],
+  [/^gemini-2\.0/, { maxOutput: 8_192, contextWindow: 1_048_576 }],
+  [/^gemini-1\.5/, { maxOutput: 8_192, contextWindow: 1_048_576 }],
+  [/^(mistral-large|mistral-medium|codestral|devstral)/, { maxOutput: 32_768, contextWindow: 128_000 }],
+  [/^magistral/, { maxOutput: 40_000, contextWindow: 128_000, reasoning: true }],
+  [/^(qwq|qwen3)/, { reasoning: true }],
+  [/^grok-3-mini|^grok-4/, { reasoning: true }],
+  [/thinking|reasoner|-r1\b|^r1/, { reasoning: true }],
+];
+
+/** Unknown models get this cap so Claude Code's 32k–64k requests do not trip a 400. */
+export const DEFAULT_OUTPUT_CAP = 16_384;
+
+/** Drops a router prefix (`openai/gpt-4o`, `models/gemini-2.5-pro`) before matching. */
+function bareName(model: string): string {
+  const lower = model.toLowerCase();
+  const slash = lower.lastIndexOf("/");
+  return slash >= 0 ? lower.slice(slash + 1) : lower;
+}
+
+export function modelInfo(
+  model: string,
+  overrides: Pick<Config, "reasoningModels" | "nonReasoningModels">,
+): ModelInfo {
+  const name = bareName(model);
+  const row = TABLE.find(([re]) => re.test(name))?.[1] ?? {};
+  const info: ModelInfo = {
+    maxOutput: row.maxOutput,
+    contextWindow: row.contextWindow,
+    reasoning: row.reasoning ?? false,
+    openaiReasoning: row.openaiReasoning ?? false,
+    acceptsEffortNone: row.acceptsEffortNone ?? false,
+  };
+  const lowerModel = model.toLowerCase();
+  if (overrides.reasoningModels.some((m) => m.toLowerCase() === lowerModel)) info.reasoning = true;
+  if (overrides.nonReasoningModels.some((m) => m.toLowerCase() === lowerModel)) {
+    info.reasoning = false;
+    info.openaiReasoning = false;
+  }
+  return info;
+}
+
+/** The `max_tokens` to send: the client's ask, within the model's limit and the configured cap. */
+export function clampMaxTokens(requested: number, info: ModelInfo, cap: number | undefined): number {
+  // For an unknown model the configured cap replaces the default instead of only lowering it.
+  let limit = info.maxOutput ?? cap ?? DEFAULT_OUTPUT_CAP;
+  if (cap !== undefined) limit = Math.min(limit, cap);
+  return Math.max(1, Math.min(requested, limit));
+}

@@ -1,0 +1,132 @@
+/**
+ * OpenAI Chat Completions shapes: the request we build (plain types) and loose schemas
+ * of what we read back. Reference: https://platform.openai.com/docs/api-reference/chat
+ */
+import { z } from "zod";
+
+export type OpenAIContentPart =
+  | { type: "text"; text: string }
+  | { type: "image_url"; image_url: { url: string } }
+  | { type: "file"; file: { filename: string; file_data: string } };
+
+export type OpenAIToolCall = {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+  /** Gemini's thought signature rides here and must come back unchanged. */
+  extra_content?: unknown;
+};
+
+export type OpenAIMessage =
+  | { role: "system"; content: string }
+  | { role: "user"; content: string | OpenAIContentPart[] }
+  | {
+    role: "assistant";
+    content: string | null;
+    tool_calls?: OpenAIToolCall[];
+    reasoning_content?: string;
+    reasoning_details?: unknown[];
+  }
+  | { role: "tool"; tool_call_id: string; content: string };
+
+export type OpenAITool = {
+  type: "function";
+  function: { name: string; description?: string; parameters: Record<string, unknown> };
+};
+
+export type OpenAIRequest = {
+  model: string;
+  messages: OpenAIMessage[];
+  max_tokens?: number;
+  max_completion_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  stop?: string[];
+  stream?: boolean;
+  stream_options?: { include_usage: boolean };
+  tools?: OpenAITool[];
+  tool_choice?: "auto" | "required" | "none" | { type: "function"; function: { name: string } };
+  parallel_tool_calls?: boolean;
+  user?: string;
+  response_format?:
+    | { type: "json_object" }
+    | {
+      type: "json_schema";
+      json_schema: { name: string; schema: Record<string, unknown>; strict?: boolean };
+    };
+  reasoning_effort?: string;
+  reasoning?: { effort?: string; max_tokens?: number };
+  thinking?: { type: "enabled" | "disabled" };
+  [extra: string]: unknown;
+};
+
+const Usage = z.looseObject({
+  prompt_tokens: z.number().nullish(),
+  completion_tokens: z.number().nullish(),
+  prompt_tokens_details: z.looseObject({ cached_tokens: z.number().nullish() }).nullish(),
+  // DeepSeek reports cache hits here instead.
+  prompt_cache_hit_tokens: z.number().nullish(),
+});
+export type OpenAIUsage = z.infer<typeof Usage>;
+
+const ToolCall = z.looseObject({
+  id: z.string().nullish(),
+  type: z.string().nullish(),
+  function: z.looseObject({
+    name: z.string().nullish(),
+    arguments: z.union([z.string(), z.record(z.string(), z.unknown())]).nullish(),
+  }).nullish(),
+  extra_content: z.unknown().optional(),
+});
+
+const ReasoningFields = {
+  reasoning_content: z.string().nullish(),
+  reasoning: z.string().nullish(),
+  reasoning_details: z.array(z.unknown()).nullish(),
+};
+
+export const ChatCompletion = z.looseObject({
+  id: z.string().nullish(),
+  choices: z.array(z.looseObject({
+    message: z.looseObject({
+      content: z.string().nullish(),
+      refusal: z.string().nullish(),
+      tool_calls: z.array(ToolCall).nullish(),
+      ...ReasoningFields,
+    }).nullish(),
+    finish_reason: z.string().nullish(),
+  })),
+  usage: Usage.nullish(),
+});
+export type ChatCompletion = z.infer<typeof ChatCompletion>;
+
+export const ChunkToolCall = ToolCall.extend({ index: z.number().nullish() });
+
+export const ChatCompletionChunk = z.looseObject({
+  choices: z.array(z.looseObject({
+    index: z.number().nullish(),
+    delta: z.looseObject({
+      content: z.string().nullish(),
+      refusal: z.string().nullish(),
+      tool_calls: z.array(ChunkToolCall).nullish(),
+      ...ReasoningFields,
+    }).nullish(),
+    finish_reason: z.string().nullish(),
+  })).nullish(),
+  usage: Usage.nullish(),
+  error: z.unknown().optional(),
+});
+export type ChatCompletionChunk = z.infer<typeof ChatCompletionChunk>;
+
+/** The error object providers send, in a body or inside a 200 stream. */
+export const UpstreamError = z.looseObject({
+  error: z.union([
+    z.looseObject({
+      message: z.string().nullish(),
+      type: z.string().nullish(),
+      code: z.union([z.string(), z.number()]).nullish(),
+      metadata: z.unknown().optional(),
+    }),
+    z.string(),
+  ]),
+});

@@ -1,0 +1,168 @@
+/**
+ * What differs between OpenAI-compatible upstreams, as data: one profile per provider,
+ * picked from the base URL unless PROVIDER says otherwise.
+ */
+import type { Config, ProviderSetting } from "./config.ts";
+
+export type ProviderName = Exclude<ProviderSetting, "auto">;
+
+export type Profile = Readonly<{
+  name: ProviderName;
+  /** Keeps `role: "system"` messages in place; others get them merged into the first one. */
+  midConversationSystem: boolean;
+  /** Accepts `response_format: {type: "json_schema"}`; otherwise `json_object` is used. */
+  jsonSchema: boolean;
+  /** Rejects JSON Schema keywords outside the OpenAPI subset (Gemini). */
+  strictSchemas: boolean;
+  /** Request fields the provider accepts; undefined means it ignores unknown ones. */
+  allowedFields: ReadonlySet<string> | undefined;
+  /** How to ask for reasoning. */
+  reasoning: "reasoning_effort" | "openrouter" | "deepseek" | "none";
+  /** Tool call ids must be 9 alphanumeric characters (Mistral). */
+  shortToolIds: boolean;
+  /** Wants `reasoning_content` echoed on assistant messages that made tool calls (DeepSeek). */
+  echoReasoningContent: boolean;
+  /** Sends `stream_options.include_usage` (some strict servers reject the field). */
+  streamUsageOption: boolean;
+  /** `api-key` header instead of `Authorization: Bearer`. */
+  apiKeyHeader: boolean;
+}>;
+
+const BASE: Profile = {
+  name: "generic",
+  midConversationSystem: false,
+  jsonSchema: true,
+  strictSchemas: false,
+  allowedFields: undefined,
+  reasoning: "reasoning_effort",
+  shortToolIds: false,
+  echoReasoningContent: false,
+  streamUsageOption: true,
+  apiKeyHeader: false,
+};
+
+// https://docs.mistral.ai/api/#tag/chat/operation/chat_completion_v1_chat_completions_post
+const MISTRAL_FIELDS = new Set([
+  "model",
+  "messages",
+  "temperature",
+  "top_p",
+  "max_tokens",
+  "stream",
+  "stop",
+  "random_seed",
+  "response_format",
+  "tools",
+  "tool_choice",
+  "presence_penalty",
+  "frequency_penalty",
+  "parallel_tool_calls",
+  "prediction",
+  "prompt_mode",
+  "safe_prompt",
+]);
+
+const PROFILES: Record<ProviderName, Profile> = {
+  generic: BASE,
+  openai: { ...BASE, name: "openai", midConversationSystem: true },
+  azure: { ...BASE, name: "azure", midConversationSystem: true, apiKeyHeader: true },
+  openrouter: { ...BASE, name: "openrouter", reasoning: "openrouter" },
+  ollama: { ...BASE, name: "ollama" },
+  deepseek: {
+    ...BASE,
+    name: "deepseek",
+    reasoning: "deepseek",
+    echoReasoningContent: true,
+    jsonSchema: false,
+  },
+  gemini: { ...BASE, name: "gemini", strictSchemas: true },
+  mistral: {
+    ...BASE,
+    name: "mistral",
+    allowedFields: MISTRAL_FIELDS,
+    reasoning: "none",
+    shortToolIds: true,
+    streamUsageOption: false,
+  },
+};
+
+/** Recognises the big providers by their documented base URLs. */
+export function detectProvider(baseUrl: string): ProviderName {
+  const url = new URL(baseUrl);
+  const host = url.hostname.toLowerCase();
+  if (host.endsWith(".openai.azure.com") || host.endsWith(".cognitiveservices.azure.com")) {
+    return "azure";
+  }
+  if (url.pathname.includes("/openai/deployments/")) return "azure";
+  if (host === "openrouter.ai" || host.endsWith(".openrouter.ai")) return "openrouter";
+  if (host === "api.deepseek.com") return "deepseek";
+  if (host === "generativelanguage.googleapis.com") return "gemini";
+  if (host === "api.mistral.ai") return "mistral";
+  if (host === "api.openai.com") return "openai";
+  if (url.port === "11434" || host.includes("ollama")) return "ollama";
+  return "generic";
+}
+
+export function resolveProfile(config: Pick<Config, "provider" | "openaiBaseUrl" | "midConversationSystem">): Profile {
+  const name = config.provider === "auto" ? detectProvider(config.openaiBaseUrl) : config.provider;
+  const profile = PROFILES[name];
+  if (config.midConversationSystem === undefined) return profile;
+  return { ...profile, midConversationSystem: config.midConversationSystem === "keep" };
+}
+
+const DEFAULT_AZURE_API_VERSION = "2024-10-21";
+
+/** The chat completions URL for this upstream (Azure's deployment URLs need care). */
+export function chatCompletionsUrl(
+  config: Pick<Config, "openaiBaseUrl" | "azureApiVersion">,
+  profile: Profile,
+  upstreamModel: string,
+): string {
+  const url = new URL(config.openaiBaseUrl);
+  let path = url.pathname.replace(/\/+$/, "");
+  if (profile.name === "azure") {
+    // `/openai/v1` is the versionless API: a dated api-version there answers 404.
+    if (/\/openai\/v1$/.test(path)) {
+      url.pathname = `${path}/chat/completions`;
+      return url.toString();
+    }
+    if (!path.includes("/openai/deployments/")) {
+      path = `${path}/openai/deployments/${encodeURIComponent(upstreamModel)}`;
+    }
+    url.pathname = `${path}/chat/completions`;
+    if (!url.searchParams.has("api-version")) {
+      url.searchParams.set("api-version", config.azureApiVersion ?? DEFAULT_AZURE_API_VERSION);
+    }
+    return url.toString();
+  }
+  url.pathname = `${path}/chat/completions`;
+  return url.toString();
+}
+
+/** The models list URL, for `GET /v1/models`. */
+export function modelsUrl(config: Pick<Config, "openaiBaseUrl">): string {
+  const url = new URL(config.openaiBaseUrl);
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}/models`;
+  return url.toString();
+}
+
+/** Headers sent upstream: only the configured key, never anything the client sent. */
+export function upstreamHeaders(config: Config, profile: Profile): Record<string, string> {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+  };
+  if (config.openaiApiKey) {
+    if (profile.apiKeyHeader) headers["api-key"] = config.openaiApiKey;
+    else headers["authorization"] = `Bearer ${config.openaiApiKey}`;
+  }
+  if (profile.name === "openrouter") {
+    if (config.openrouterReferer) headers["http-referer"] = config.openrouterReferer;
+    if (config.openrouterTitle) {
+      headers["x-openrouter-title"] = config.openrouterTitle;
+      headers["x-title"] = config.openrouterTitle;
+    }
+  }
+  for (const [k, v] of Object.entries(config.customHeaders)) headers[k] = v;
+  return headers;
+}

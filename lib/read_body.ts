@@ -1,0 +1,51 @@
+/**
+ * Reads a request body as UTF-8 text within a byte limit, refusing an oversized body as soon
+ * as the limit is passed (or from its Content-Length) instead of holding all of it in memory.
+ */
+import { invalidRequest, ProxyError } from "./errors.ts";
+
+function tooLarge(limit: number): ProxyError {
+  return new ProxyError(
+    413,
+    "request_too_large",
+    `request body exceeds ${limit} bytes (MAX_REQUEST_BYTES)`,
+  );
+}
+
+export async function readBody(req: Request, limit: number): Promise<string> {
+  const declared = Number(req.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > limit) {
+    req.body?.cancel().catch(() => {});
+    throw tooLarge(limit);
+  }
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      reader.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  const all = chunks.length === 1 ? chunks[0]! : concat(chunks, size);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(all);
+  } catch {
+    throw invalidRequest("request body is not valid UTF-8");
+  }
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const all = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.byteLength;
+  }
+  return all;
+}

@@ -1,0 +1,351 @@
+/**
+ * The HTTP handler: routes, auth, body limits and parsing, and the request path
+ * convert_request → upstream → convert_response / stream. A plain `(Request) => Response`
+ * function with no runtime-specific code and no per-process state that matters for
+ * correctness, so any number of instances can serve behind a load balancer.
+ */
+import { CountTokensRequest, MessagesRequest } from "./anthropic_schema.ts";
+import type { Config } from "./config.ts";
+import { convertRequest } from "./convert_request.ts";
+import { convertResponse } from "./convert_response.ts";
+import { errorResponse, invalidRequest, notFound, ProxyError, toProxyError } from "./errors.ts";
+import { SchemaTooDeepError } from "./json_schema.ts";
+import type { Logger } from "./log.ts";
+import { mapModel, modelInfo } from "./models.ts";
+import { listModels, retrieveModel } from "./models_endpoint.ts";
+import { chatCompletionsUrl, type Profile, resolveProfile, upstreamHeaders } from "./providers.ts";
+import { readBody } from "./read_body.ts";
+import { StreamConverter } from "./stream_convert.ts";
+import { driveStream } from "./stream_response.ts";
+import { messageEvents } from "./message_events.ts";
+import { encodeEvents } from "./sse_encode.ts";
+import { countTokens, estimateInputTokens } from "./tokens.ts";
+import { callUpstream, ClientGone, type Fetch, type UpstreamResponse } from "./upstream.ts";
+import { formatZodError } from "./validation.ts";
+import { VERSION } from "./version.ts";
+
+export type HandlerDeps = {
+  fetch?: Fetch;
+  log: Logger;
+  /** Fresh ids; injectable for deterministic tests. */
+  newId?: () => string;
+};
+
+export type Handler = (req: Request) => Promise<Response>;
+
+const JSON_HEADERS = { "content-type": "application/json" };
+
+function json(value: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(value), { status, headers: { ...JSON_HEADERS, ...headers } });
+}
+
+function randomId(): string {
+  return crypto.randomUUID().replaceAll("-", "").slice(0, 24);
+}
+
+/** Constant-time comparison, so response timing does not reveal how much of a key matched. */
+export function safeEqual(a: string, b: string): boolean {
+  const ea = new TextEncoder().encode(a);
+  const eb = new TextEncoder().encode(b);
+  let diff = ea.length ^ eb.length;
+  for (let i = 0; i < eb.length; i++) diff |= (ea[i % Math.max(1, ea.length)] ?? 0) ^ eb[i]!;
+  return diff === 0 && ea.length === eb.length;
+}
+
+function clientKey(req: Request): string | undefined {
+  const key = req.headers.get("x-api-key");
+  if (key) return key.trim();
+  const auth = req.headers.get("authorization");
+  const m = auth?.match(/^Bearer\s+(.+)$/i);
+  return m ? m[1]!.trim() : undefined;
+}
+
+/**
+ * Clients configured with `ANTHROPIC_BASE_URL=http://host:8082/v1` call `/v1/v1/messages`;
+ * a trailing slash gives `//v1/messages`. Both are answered as what they meant.
+ */
+export function normalizePath(pathname: string): string {
+  let p = pathname.replace(/\/{2,}/g, "/");
+  while (p.startsWith("/v1/v1/")) p = p.slice(3);
+  if (p.length > 1 && p.endsWith("/")) p = p.slice(0, -1);
+  return p;
+}
+
+export function createHandler(config: Config, deps: HandlerDeps): Handler {
+  const log = deps.log;
+  const upstreamFetch: Fetch = deps.fetch ?? ((input, init) => fetch(input, init));
+  const newId = deps.newId ?? randomId;
+  const profile = resolveProfile(config);
+  const headers = upstreamHeaders(config, profile);
+  const warnedDropped = new Set<string>();
+
+  const authorized = (req: Request) => {
+    if (!config.anthropicApiKey) return true;
+    const key = clientKey(req);
+    return key !== undefined && safeEqual(key, config.anthropicApiKey);
+  };
+
+  return async function handle(req: Request): Promise<Response> {
+    const requestId = `req_${newId()}`;
+    const started = Date.now();
+    const url = new URL(req.url);
+    const path = normalizePath(url.pathname);
+    const method = req.method.toUpperCase();
+    const ctx: RequestContext = { requestId, started, log, config, profile, headers, newId, warnedDropped };
+    try {
+      if (path === "/" && (method === "GET" || method === "HEAD")) {
+        return withId(json({
+          name: "claude-code-proxy",
+          version: VERSION,
+          description: "Anthropic Messages API in front of an OpenAI-compatible upstream",
+          endpoints: ["POST /v1/messages", "POST /v1/messages/count_tokens", "GET /v1/models", "GET /health"],
+        }), requestId, method === "HEAD");
+      }
+      if (path === "/health" && (method === "GET" || method === "HEAD")) {
+        return withId(json({ status: "ok", version: VERSION }), requestId, method === "HEAD");
+      }
+      const route = ROUTES.find((r) => r.match(path));
+      if (!route) {
+        throw notFound(
+          `no route for ${method} ${url.pathname}. This proxy serves POST /v1/messages, ` +
+            "POST /v1/messages/count_tokens and GET /v1/models; set ANTHROPIC_BASE_URL to the " +
+            "proxy's root (http://host:port), without /v1.",
+        );
+      }
+      if (route.method !== method) {
+        return withId(
+          errorResponse(
+            new ProxyError(405, "invalid_request_error", `${method} is not allowed on ${path}; use ${route.method}`),
+            { allow: route.method },
+          ),
+          requestId,
+        );
+      }
+      if (!authorized(req)) {
+        throw new ProxyError(
+          401,
+          "authentication_error",
+          "invalid or missing API key: send the proxy's ANTHROPIC_API_KEY in x-api-key or Authorization: Bearer",
+          { "x-should-retry": "false" },
+        );
+      }
+      if (path !== url.pathname.replace(/\/+$/, "") && url.pathname.includes("/v1/v1/")) {
+        log.debug("doubled /v1 in the request path: set ANTHROPIC_BASE_URL without /v1", { path: url.pathname });
+      }
+      return withId(await route.run(req, path, ctx, upstreamFetch), requestId);
+    } catch (err) {
+      const e = err instanceof ClientGone ? new ProxyError(499, "api_error", "client disconnected") : toProxyError(err);
+      if (!(err instanceof ProxyError) && !(err instanceof ClientGone)) {
+        log.error("unexpected error", { request_id: requestId, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+      }
+      log.info("request", {
+        request_id: requestId,
+        method,
+        path,
+        status: e.status,
+        error: e.type,
+        total_ms: Date.now() - started,
+      });
+      return withId(errorResponse(e), requestId);
+    }
+  };
+}
+
+export type RequestContext = {
+  requestId: string;
+  started: number;
+  log: Logger;
+  config: Config;
+  profile: Profile;
+  headers: Record<string, string>;
+  newId: () => string;
+  warnedDropped: Set<string>;
+};
+
+type Route = {
+  method: string;
+  match: (path: string) => boolean;
+  run: (req: Request, path: string, ctx: RequestContext, fetch: Fetch) => Promise<Response>;
+};
+
+const ROUTES: Route[] = [
+  { method: "POST", match: (p) => p === "/v1/messages", run: handleMessages },
+  { method: "POST", match: (p) => p === "/v1/messages/count_tokens", run: handleCountTokens },
+  { method: "GET", match: (p) => p === "/v1/models", run: (req, _p, ctx, f) => listModels(req, ctx, f) },
+  {
+    method: "GET",
+    match: (p) => p.startsWith("/v1/models/") && p.length > "/v1/models/".length,
+    run: (_req, p, ctx) => Promise.resolve(retrieveModel(decodeURIComponent(p.slice("/v1/models/".length)), ctx)),
+  },
+];
+
+function withId(res: Response, requestId: string, dropBody = false): Response {
+  res.headers.set("request-id", requestId);
+  if (dropBody) return new Response(null, { status: res.status, headers: res.headers });
+  return res;
+}
+
+async function parseJsonBody(req: Request, ctx: RequestContext): Promise<unknown> {
+  const type = req.headers.get("content-type")?.toLowerCase() ?? "";
+  // curl -d sends form encoding by default; anything else that is not JSON-ish is refused.
+  if (type && !/json|text\/plain|application\/x-www-form-urlencoded/.test(type)) {
+    throw new ProxyError(415, "invalid_request_error", `unsupported content-type "${type}": send application/json`);
+  }
+  const text = await readBody(req, ctx.config.maxRequestBytes);
+  if (text.trim() === "") throw invalidRequest("request body is empty: expected a JSON object");
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const detail = err instanceof SyntaxError ? err.message : "parse error";
+    throw invalidRequest(`request body is not valid JSON: ${detail}`);
+  }
+}
+
+async function handleCountTokens(req: Request, _path: string, ctx: RequestContext): Promise<Response> {
+  const body = await parseJsonBody(req, ctx);
+  const parsed = CountTokensRequest.safeParse(body);
+  if (!parsed.success) throw invalidRequest(formatZodError(parsed.error));
+  const upstreamModel = mapModel(parsed.data.model, ctx.config);
+  try {
+    return json({ input_tokens: countTokens(parsed.data, upstreamModel) });
+  } catch (err) {
+    if (err instanceof RangeError) throw invalidRequest("request is nested too deeply");
+    throw err;
+  }
+}
+
+async function handleMessages(req: Request, _path: string, ctx: RequestContext, fetch: Fetch): Promise<Response> {
+  const { config, profile, log } = ctx;
+  const raw = await parseJsonBody(req, ctx);
+  const parsed = MessagesRequest.safeParse(raw);
+  if (!parsed.success) throw invalidRequest(formatZodError(parsed.error));
+  const request = parsed.data;
+  const upstreamModel = mapModel(request.model, config);
+  const info = modelInfo(upstreamModel, config);
+
+  let converted;
+  let bodyText: string;
+  try {
+    converted = convertRequest(request, {
+      upstreamModel,
+      info,
+      profile,
+      maxTokensLimit: config.maxTokensLimit,
+      extraBody: config.extraBody,
+    });
+    bodyText = JSON.stringify(converted.body);
+  } catch (err) {
+    if (err instanceof SchemaTooDeepError || err instanceof RangeError) {
+      throw invalidRequest("request is nested too deeply (tool schemas or inputs)");
+    }
+    throw err;
+  }
+  for (const type of converted.dropped) {
+    if (!ctx.warnedDropped.has(type)) {
+      ctx.warnedDropped.add(type);
+      log.debug("dropped content with no OpenAI equivalent", { type });
+    }
+  }
+  if (log.enabled("debug")) {
+    log.debug("upstream request", { request_id: ctx.requestId, body: bodyText.length > 20_000 ? `${bodyText.slice(0, 20_000)}…` : bodyText });
+  }
+  const inputEstimate = estimateInputTokens(request, upstreamModel);
+  const stream = request.stream === true;
+  const messageId = `msg_${ctx.newId()}`;
+  const upstream = await callUpstream({
+    url: chatCompletionsUrl(config, profile, upstreamModel),
+    headers: ctx.headers,
+    body: bodyText,
+    clientSignal: req.signal,
+    firstByteTimeoutMs: stream ? config.firstByteTimeoutMs : undefined,
+    totalTimeoutMs: config.requestTimeoutMs,
+    maxRetries: config.maxRetries,
+    retryMaxDelayMs: config.retryMaxDelayMs,
+    errorContext: { estimatedInputTokens: inputEstimate, contextWindow: info.contextWindow },
+  }, { fetch, log });
+  const ttfb = Date.now() - ctx.started;
+  const logLine = (status: number, usage: { input_tokens: number; output_tokens: number } | undefined, extra: Record<string, unknown> = {}) =>
+    log.info("request", {
+      request_id: ctx.requestId,
+      model: `${request.model} -> ${upstreamModel}`,
+      stream,
+      status,
+      input_tokens: usage?.input_tokens,
+      output_tokens: usage?.output_tokens,
+      ttfb_ms: ttfb,
+      total_ms: Date.now() - ctx.started,
+      ...extra,
+    });
+
+  const responseOpts = {
+    messageId,
+    model: request.model,
+    inputTokensEstimate: inputEstimate,
+    toolNames: converted.toolNames,
+    stopSequences: request.stop_sequences,
+  };
+  const contentType = upstream.response.headers.get("content-type") ?? "";
+  const upstreamStreams = contentType.includes("text/event-stream");
+
+  if (stream && upstreamStreams && upstream.response.body) {
+    const converter = new StreamConverter(responseOpts);
+    let finalUsage: { input_tokens: number; output_tokens: number } | undefined;
+    const body = driveStream({
+      body: upstream.response.body,
+      converter,
+      idleTimeoutMs: config.streamIdleTimeoutMs,
+      pingIntervalMs: config.pingIntervalMs,
+      abortUpstream: upstream.abort,
+      onEnd: (outcome) => {
+        if (outcome.status === "complete") finalUsage = converter.usage;
+        const status = outcome.status === "complete" ? 200 : outcome.status === "client_gone" ? 499 : outcome.error?.status ?? 500;
+        logLine(status, finalUsage, outcome.error ? { error: outcome.error.type, message: outcome.error.message } : {});
+      },
+    });
+    return new Response(body, { status: 200, headers: SSE_HEADERS });
+  }
+
+  // A non-streamed answer (also when the upstream ignored `stream: true`).
+  const message = await readUpstreamJson(upstream, config.requestTimeoutMs, responseOpts, log);
+  logLine(200, message.usage);
+  if (stream) {
+    return new Response(encodeEvents(messageEvents(message)), { status: 200, headers: SSE_HEADERS });
+  }
+  return json(message);
+}
+
+const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no",
+};
+
+async function readUpstreamJson(
+  upstream: UpstreamResponse,
+  totalTimeoutMs: number,
+  opts: Parameters<typeof convertResponse>[1],
+  log: Logger,
+) {
+  let text: string;
+  try {
+    text = await upstream.response.text();
+  } catch (err) {
+    const why = upstream.abortedBy();
+    upstream.abort("done");
+    if (why === "client") throw new ClientGone("client disconnected");
+    if (why === "total") {
+      throw new ProxyError(504, "timeout_error", `upstream request took longer than ${Math.round(totalTimeoutMs / 1000)}s (REQUEST_TIMEOUT)`);
+    }
+    throw new ProxyError(502, "api_error", `upstream connection failed while reading the answer: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  upstream.abort("done");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    const snippet = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 200);
+    throw new ProxyError(502, "api_error", `upstream answered 200 with a body that is not JSON${snippet ? `: ${snippet}` : " (empty body)"}`);
+  }
+  if (log.enabled("debug")) log.debug("upstream response", { body: text.length > 20_000 ? `${text.slice(0, 20_000)}…` : text });
+  return convertResponse(value, opts);
+}

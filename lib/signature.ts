@@ -1,0 +1,28 @@
+/**
+ * Thinking-block signatures carry what OpenRouter needs back on the next turn: its
+ * `reasoning_details` (https://openrouter.ai/docs/use-cases/reasoning-tokens#preserving-reasoning-blocks).
+ * Claude Code echoes thinking blocks with their signature unchanged, so the signature is where
+ * the proxy keeps per-turn data without keeping any state itself.
+ */
+import { fromBase64Url, toBase64Url } from "./base64.ts";
+
+const PREFIX = "ccp1.";
+
+export type SignaturePayload = { reasoning_details?: unknown[] };
+
+export function encodeSignature(payload: SignaturePayload): string {
+  return PREFIX + toBase64Url(JSON.stringify(payload));
+}
+
+/** Anything that is not ours (a real Anthropic signature, garbage) decodes to an empty payload. */
+export function decodeSignature(signature: string | undefined): SignaturePayload {
+  if (!signature?.startsWith(PREFIX)) return {};
+  try {
+    const value: unknown = JSON.parse(fromBase64Url(signature.slice(PREFIX.length)));
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return {};
+    const details = (value as { reasoning_details?: unknown }).reasoning_details;
+    return Array.isArray(details) ? { reasoning_details: details } : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * OpenAI `finish_reason` → Anthropic `stop_reason`.
+ * https://platform.openai.com/docs/api-reference/chat/object#chat/object-choices
+ * https://docs.anthropic.com/en/api/handling-stop-reasons
+ */
+import type { StopReason } from "./anthropic_schema.ts";
+
+export function mapStopReason(
+  finishReason: string | null | undefined,
+  sawToolCalls: boolean,
+  matchedStop: string | null,
+): { stop_reason: StopReason; stop_sequence: string | null } {
+  // Gemini and others say "stop" after tool calls; the client needs tool_use to run them.
+  if (sawToolCalls) return { stop_reason: "tool_use", stop_sequence: null };
+  if (matchedStop !== null) return { stop_reason: "stop_sequence", stop_sequence: matchedStop };
+  switch (finishReason) {
+    case "length":
+      return { stop_reason: "max_tokens", stop_sequence: null };
+    case "content_filter":
+      return { stop_reason: "refusal", stop_sequence: null };
+    case "tool_calls":
+    case "function_call":
+      return { stop_reason: "tool_use", stop_sequence: null };
+    default:
+      return { stop_reason: "end_turn", stop_sequence: null };
+  }
+}
+
+/**
+ * OpenAI does not say which stop sequence matched; vLLM and some others put it in
+ * `stop_reason` beside `finish_reason`.
+ */
+export function matchedStopSequence(
+  choice: Record<string, unknown> | undefined,
+  stopSequences: readonly string[] | undefined,
+): string | null {
+  const value = choice?.stop_reason;
+  if (typeof value === "string" && stopSequences?.includes(value)) return value;
+  return null;
+}

@@ -1,0 +1,392 @@
+/**
+ * OpenAI chat completion chunks → the Anthropic stream event grammar
+ * (https://docs.anthropic.com/en/api/messages-streaming): message_start; per block
+ * content_block_start, deltas, content_block_stop with indexes 0,1,2… in start order;
+ * message_delta with the stop reason and usage; message_stop.
+ *
+ * The converter owns block indexes and keeps at most one block open. It throws a ProxyError
+ * for a stream that cannot be completed honestly (malformed chunk, error object, early end);
+ * the caller turns that into an `event: error`.
+ */
+import type { MessageResponse, StreamEvent, Usage } from "./anthropic_schema.ts";
+import { ProxyError } from "./errors.ts";
+import { ChatCompletionChunk, type OpenAIUsage } from "./openai_schema.ts";
+import { upstreamErrorInStream } from "./upstream_errors.ts";
+import type { SseMessage } from "./sse_decode.ts";
+import { mapStopReason, matchedStopSequence } from "./stop_reason.ts";
+import { encodeSignature } from "./signature.ts";
+import { StreamedArgs } from "./tool_args.ts";
+import { encodeClientToolId } from "./tool_ids.ts";
+import { restoreToolName, type ToolNameMap } from "./tool_names.ts";
+import { estimateOutputTokens, mapUsage } from "./usage.ts";
+
+export type StreamOptions = {
+  messageId: string;
+  /** The model name the client asked for: responses always carry it. */
+  model: string;
+  inputTokensEstimate: number;
+  toolNames: ToolNameMap;
+  stopSequences?: readonly string[] | undefined;
+};
+
+type ToolState = {
+  upstreamId: string | undefined;
+  name: string | undefined;
+  extra: unknown;
+  args: StreamedArgs;
+  /** Arguments released for streaming before the block could start (name not known yet). */
+  unsent: string;
+  blockIndex: number | undefined;
+  closed: boolean;
+};
+
+type Open =
+  | { kind: "text"; index: number }
+  | { kind: "thinking"; index: number }
+  | { kind: "tool"; index: number; tool: ToolState };
+
+export class StreamConverter {
+  #opts: StreamOptions;
+  #nextIndex = 0;
+  #open: Open | undefined;
+  #tools: ToolState[] = [];
+  #toolsByKey = new Map<string, ToolState>();
+  #finish: string | null = null;
+  #matchedStop: string | null = null;
+  #done = false;
+  #usage: OpenAIUsage | undefined;
+  #outputChars = 0;
+  #reasoningDetails: unknown[] = [];
+  #sawToolUse = false;
+  #ended = false;
+  #finalUsage: Usage | undefined;
+
+  constructor(opts: StreamOptions) {
+    this.#opts = opts;
+  }
+
+  /** The first event, sent as soon as the upstream has answered 200. */
+  start(): StreamEvent[] {
+    const message: MessageResponse = {
+      id: this.#opts.messageId,
+      type: "message",
+      role: "assistant",
+      model: this.#opts.model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: this.#opts.inputTokensEstimate, output_tokens: 0 },
+    };
+    return [{ type: "message_start", message }];
+  }
+
+  get finished(): boolean {
+    return this.#ended;
+  }
+
+  push(msg: SseMessage): StreamEvent[] {
+    const data = msg.data;
+    if (data === "[DONE]") {
+      this.#done = true;
+      return [];
+    }
+    if (data.trim() === "") return [];
+    let json: unknown;
+    try {
+      json = JSON.parse(data);
+    } catch {
+      throw new ProxyError(502, "api_error", "upstream sent a malformed stream chunk (not JSON)");
+    }
+    const inStreamError = upstreamErrorInStream(json, msg.event);
+    if (inStreamError) throw inStreamError;
+    const parsed = ChatCompletionChunk.safeParse(json);
+    if (!parsed.success) {
+      throw new ProxyError(502, "api_error", "upstream sent a stream chunk of an unexpected shape");
+    }
+    const chunk = parsed.data;
+    if (chunk.usage) this.#usage = chunk.usage;
+    const choice = chunk.choices?.[0];
+    if (!choice) return [];
+    const out: StreamEvent[] = [];
+    const delta = choice.delta;
+    if (delta) {
+      if (Array.isArray(delta.reasoning_details)) this.#reasoningDetails.push(...delta.reasoning_details);
+      const reasoning = delta.reasoning_content ?? delta.reasoning;
+      if (reasoning) this.#thinking(reasoning, out);
+      const text = delta.content ?? delta.refusal;
+      if (text) this.#text(text, out);
+      if (delta.tool_calls) {
+        for (const call of delta.tool_calls) this.#toolCall(call, out);
+      }
+    }
+    if (choice.finish_reason === "error") {
+      // OpenRouter ends a failed generation this way, sometimes without an error object.
+      throw new ProxyError(529, "overloaded_error", "upstream reported an error during the stream");
+    }
+    if (choice.finish_reason) {
+      this.#finish = choice.finish_reason;
+      this.#matchedStop = matchedStopSequence(choice, this.#opts.stopSequences);
+    }
+    return out;
+  }
+
+  /** The upstream body ended. Completes the message, or throws if it was cut short. */
+  finish(): StreamEvent[] {
+    if (this.#finish === null && !this.#done) {
+      throw new ProxyError(
+        529,
+        "overloaded_error",
+        "upstream stream ended before the answer was complete (no finish_reason and no [DONE])",
+      );
+    }
+    const out: StreamEvent[] = [];
+    this.#closeOpen(out);
+    // Tool calls whose block never started (arguments held back, or none at all).
+    for (const tool of this.#tools) if (!tool.closed) this.#flushTool(tool, out);
+    const { stop_reason, stop_sequence } = mapStopReason(
+      this.#finish,
+      this.#sawToolUse,
+      this.#matchedStop,
+    );
+    const usage = mapUsage(
+      this.#usage,
+      this.#opts.inputTokensEstimate,
+      estimateOutputTokens(this.#outputChars),
+    );
+    this.#finalUsage = usage;
+    out.push({ type: "message_delta", delta: { stop_reason, stop_sequence }, usage });
+    out.push({ type: "message_stop" });
+    this.#ended = true;
+    return out;
+  }
+
+  /** Final usage, once the message is complete. */
+  get usage(): Usage | undefined {
+    return this.#finalUsage;
+  }
+
+  #startBlock(open: Open, block: StreamEvent & { type: "content_block_start" }, out: StreamEvent[]) {
+    out.push(block);
+    this.#open = open;
+  }
+
+  #thinking(text: string, out: StreamEvent[]) {
+    this.#outputChars += text.length;
+    if (this.#open?.kind !== "thinking") {
+      this.#closeOpen(out);
+      const index = this.#nextIndex++;
+      this.#startBlock({ kind: "thinking", index }, {
+        type: "content_block_start",
+        index,
+        content_block: { type: "thinking", thinking: "", signature: "" },
+      }, out);
+    }
+    out.push({
+      type: "content_block_delta",
+      index: this.#open!.index,
+      delta: { type: "thinking_delta", thinking: text },
+    });
+  }
+
+  #text(text: string, out: StreamEvent[]) {
+    this.#outputChars += text.length;
+    if (this.#open?.kind !== "text") {
+      this.#closeOpen(out);
+      const index = this.#nextIndex++;
+      this.#startBlock({ kind: "text", index }, {
+        type: "content_block_start",
+        index,
+        content_block: { type: "text", text: "" },
+      }, out);
+    }
+    out.push({
+      type: "content_block_delta",
+      index: this.#open!.index,
+      delta: { type: "text_delta", text },
+    });
+  }
+
+  #toolFor(call: { index?: number | null; id?: string | null }): ToolState {
+    // Upstreams differ: OpenAI sends `index`; some omit it, some repeat the id in every chunk.
+    let key: string | undefined;
+    if (typeof call.index === "number") key = `i${call.index}`;
+    else if (call.id) key = `id${call.id}`;
+    let tool = key === undefined ? this.#tools[this.#tools.length - 1] : this.#toolsByKey.get(key);
+    if (!tool && call.id && typeof call.index === "number") {
+      // Same call announced by id before, now with an index (or the reverse).
+      tool = this.#toolsByKey.get(`id${call.id}`);
+    }
+    if (!tool) {
+      tool = {
+        upstreamId: undefined,
+        name: undefined,
+        extra: undefined,
+        args: new StreamedArgs(),
+        unsent: "",
+        blockIndex: undefined,
+        closed: false,
+      };
+      this.#tools.push(tool);
+    }
+    if (key !== undefined) this.#toolsByKey.set(key, tool);
+    if (call.id) this.#toolsByKey.set(`id${call.id}`, tool);
+    return tool;
+  }
+
+  #toolCall(
+    call: {
+      index?: number | null;
+      id?: string | null;
+      function?: { name?: string | null; arguments?: unknown } | null;
+      extra_content?: unknown;
+    },
+    out: StreamEvent[],
+  ) {
+    const tool = this.#toolFor(call);
+    if (call.id && !tool.upstreamId) tool.upstreamId = call.id;
+    if (call.function?.name && !tool.name) tool.name = call.function.name;
+    if (call.extra_content !== undefined) tool.extra = call.extra_content;
+    const rawArgs = call.function?.arguments;
+    // Ollama and others may send arguments as an object, whole, in one chunk.
+    const fragment = typeof rawArgs === "string"
+      ? rawArgs
+      : rawArgs && typeof rawArgs === "object"
+      ? JSON.stringify(rawArgs)
+      : "";
+    if (fragment === "") return;
+    this.#outputChars += fragment.length;
+    if (tool.closed) {
+      throw new ProxyError(
+        502,
+        "api_error",
+        "upstream interleaved the arguments of parallel tool calls; the answer cannot be streamed",
+      );
+    }
+    tool.unsent += tool.args.push(fragment);
+    if (tool.unsent === "" || tool.name === undefined) return;
+    if (this.#open?.kind !== "tool" || this.#open.tool !== tool) this.#startTool(tool, out);
+    out.push({
+      type: "content_block_delta",
+      index: tool.blockIndex!,
+      delta: { type: "input_json_delta", partial_json: tool.unsent },
+    });
+    tool.unsent = "";
+  }
+
+  #startTool(tool: ToolState, out: StreamEvent[]) {
+    this.#closeOpen(out);
+    const index = this.#nextIndex++;
+    tool.blockIndex = index;
+    this.#sawToolUse = true;
+    const upstreamId = tool.upstreamId ?? `call_${this.#opts.messageId.slice(-12)}_${index}`;
+    this.#startBlock({ kind: "tool", index, tool }, {
+      type: "content_block_start",
+      index,
+      content_block: {
+        type: "tool_use",
+        id: encodeClientToolId(upstreamId, tool.extra),
+        name: restoreToolName(this.#opts.toolNames, tool.name ?? "unknown_tool"),
+        input: {},
+      },
+    }, out);
+  }
+
+  #closeOpen(out: StreamEvent[]) {
+    const open = this.#open;
+    if (!open) return;
+    this.#open = undefined;
+    if (open.kind === "thinking") {
+      out.push({
+        type: "content_block_delta",
+        index: open.index,
+        delta: {
+          type: "signature_delta",
+          signature: encodeSignature(
+            this.#reasoningDetails.length > 0 ? { reasoning_details: this.#reasoningDetails } : {},
+          ),
+        },
+      });
+    }
+    if (open.kind === "tool") {
+      this.#finishToolArgs(open.tool, out);
+      return;
+    }
+    out.push({ type: "content_block_stop", index: open.index });
+  }
+
+  /** Closes a started tool block, appending what completes cut-off arguments. */
+  #finishToolArgs(tool: ToolState, out: StreamEvent[]) {
+    tool.closed = true;
+    const result = tool.args.finish();
+    if (!result.ok) {
+      throw new ProxyError(
+        502,
+        "api_error",
+        `the model's arguments for tool ${tool.name ?? "?"} ${result.reason}; the call was not made`,
+      );
+    }
+    if (result.append) {
+      out.push({
+        type: "content_block_delta",
+        index: tool.blockIndex!,
+        delta: { type: "input_json_delta", partial_json: result.append },
+      });
+    }
+    out.push({ type: "content_block_stop", index: tool.blockIndex! });
+  }
+
+  /** A tool call whose block has not started: decide now, with all its arguments known. */
+  #flushTool(tool: ToolState, out: StreamEvent[]) {
+    if (tool.name === undefined) {
+      tool.closed = true;
+      throw new ProxyError(502, "api_error", "upstream sent a tool call without a function name");
+    }
+    const result = tool.args.finish();
+    if (!result.ok) {
+      tool.closed = true;
+      // Nothing of this call reached the client yet, so it can be reported as text instead.
+      const raw = result.raw.length > 500 ? `${result.raw.slice(0, 500)}…` : result.raw;
+      this.#text(
+        `[proxy: the model called tool ${tool.name} but its arguments ${result.reason}, ` +
+          `so the call was not made. Arguments received: ${raw}]`,
+        out,
+      );
+      this.#closeOpen(out);
+      return;
+    }
+    this.#startTool(tool, out);
+    this.#open = undefined;
+    tool.closed = true;
+    if (tool.unsent) {
+      out.push({
+        type: "content_block_delta",
+        index: tool.blockIndex!,
+        delta: { type: "input_json_delta", partial_json: tool.unsent },
+      });
+    }
+    if (result.append) {
+      out.push({
+        type: "content_block_delta",
+        index: tool.blockIndex!,
+        delta: { type: "input_json_delta", partial_json: result.append },
+      });
+    }
+    out.push({ type: "content_block_stop", index: tool.blockIndex! });
+  }
+}
+
+/** The converter as a stream stage, for composition and tests. */
+export function convertStream(opts: StreamOptions): TransformStream<SseMessage, StreamEvent> {
+  const conv = new StreamConverter(opts);
+  return new TransformStream({
+    start(controller) {
+      for (const e of conv.start()) controller.enqueue(e);
+    },
+    transform(msg, controller) {
+      for (const e of conv.push(msg)) controller.enqueue(e);
+    },
+    flush(controller) {
+      for (const e of conv.finish()) controller.enqueue(e);
+    },
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * Drives one streamed answer: upstream bytes → SSE decode → StreamConverter → SSE encode →
+ * the client's response body. Owns the stream's timers: `ping` while the upstream is silent,
+ * and the idle timeout. Ends every stream either complete or with `event: error`, never cut.
+ */
+import type { StreamEvent } from "./anthropic_schema.ts";
+import { errorBody, ProxyError, toProxyError } from "./errors.ts";
+import { SseDecoder } from "./sse_decode.ts";
+import { encodeEvents } from "./sse_encode.ts";
+import type { StreamConverter } from "./stream_convert.ts";
+
+export type StreamOutcome = {
+  status: "complete" | "error" | "client_gone";
+  error?: ProxyError;
+};
+
+export type DriveOptions = {
+  body: ReadableStream<Uint8Array>;
+  converter: StreamConverter;
+  idleTimeoutMs: number;
+  pingIntervalMs: number;
+  /** Aborts the upstream request: called when the client leaves or the upstream goes idle. */
+  abortUpstream: (why: "client" | "idle" | "done") => void;
+  /** Called once, when the stream has ended one way or another. */
+  onEnd: (outcome: StreamOutcome) => void;
+};
+
+const encoder = new TextEncoder();
+const PING = encoder.encode(`event: ping\ndata: {"type":"ping"}\n\n`);
+
+function errorFrame(err: ProxyError): Uint8Array {
+  return encoder.encode(`event: error\ndata: ${JSON.stringify(errorBody(err.type, err.message))}\n\n`);
+}
+
+export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
+  const reader = opts.body.getReader();
+  const decoder = new SseDecoder();
+  const conv = opts.converter;
+  let lastUpstream = Date.now();
+  let lastSent = Date.now();
+  let idle = false;
+  let ended = false;
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  const end = (outcome: StreamOutcome) => {
+    if (ended) return;
+    ended = true;
+    clearInterval(timer);
+    opts.abortUpstream(outcome.status === "client_gone" ? "client" : "done");
+    opts.onEnd(outcome);
+  };
+
+  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, events: StreamEvent[]) => {
+    if (events.length === 0) return false;
+    controller.enqueue(encodeEvents(events));
+    lastSent = Date.now();
+    return true;
+  };
+
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, err: ProxyError) => {
+    try {
+      controller.enqueue(errorFrame(err));
+      controller.close();
+    } catch {
+      // The client is gone already; nothing to tell.
+    }
+    end({ status: "error", error: err });
+  };
+
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      emit(controller, conv.start());
+      const tick = Math.max(5, Math.min(opts.pingIntervalMs, opts.idleTimeoutMs) / 2);
+      timer = setInterval(() => {
+        const now = Date.now();
+        if (now - lastUpstream >= opts.idleTimeoutMs) {
+          idle = true;
+          // Cancelling the read makes the pending pull() see the idle flag and fail the stream.
+          opts.abortUpstream("idle");
+          reader.cancel().catch(() => {});
+          return;
+        }
+        if (now - lastSent >= opts.pingIntervalMs) {
+          try {
+            controller.enqueue(PING);
+            lastSent = now;
+          } catch {
+            // closed meanwhile
+          }
+        }
+      }, tick);
+    },
+    async pull(controller) {
+      // Loop until something is enqueued: a pull() that enqueues nothing is not called again
+      // by every runtime (Deno waits forever).
+      while (!ended) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await reader.read();
+        } catch (err) {
+          if (ended) return;
+          return fail(controller, idle ? idleError(opts.idleTimeoutMs) : readError(err));
+        }
+        if (ended) return;
+        if (idle) return fail(controller, idleError(opts.idleTimeoutMs));
+        lastUpstream = Date.now();
+        try {
+          if (chunk.done) {
+            const events: StreamEvent[] = [];
+            for (const m of decoder.flush()) events.push(...conv.push(m));
+            events.push(...conv.finish());
+            emit(controller, events);
+            controller.close();
+            end({ status: "complete" });
+            return;
+          }
+          const events: StreamEvent[] = [];
+          for (const m of decoder.push(chunk.value)) {
+            const out = conv.push(m);
+            for (let i = 0; i < out.length; i++) events.push(out[i]!);
+          }
+          if (emit(controller, events)) return;
+        } catch (err) {
+          reader.cancel().catch(() => {});
+          return fail(controller, toProxyError(err));
+        }
+      }
+    },
+    cancel() {
+      // The client went away: stop the upstream generation at once.
+      reader.cancel().catch(() => {});
+      end({ status: "client_gone" });
+    },
+  });
+}
+
+function idleError(ms: number): ProxyError {
+  return new ProxyError(
+    529,
+    "overloaded_error",
+    `upstream sent nothing for ${Math.round(ms / 1000)}s (STREAM_IDLE_TIMEOUT); the stream was cut`,
+  );
+}
+
+function readError(err: unknown): ProxyError {
+  const detail = err instanceof Error ? err.message : String(err);
+  return new ProxyError(
+    529,
+    "overloaded_error",
+    `upstream connection failed during the stream: ${detail}`,
+  );
+}

@@ -1,0 +1,76 @@
+/**
+ * Entry point: flags and config, the banner, serving, and graceful shutdown.
+ * `deno run --allow-net --allow-env --allow-read main.ts`, `bun main.ts`, or the compiled binary.
+ */
+import process from "node:process";
+import { helpText, parseArgs } from "./lib/cli.ts";
+import { type Config, ConfigError, configFromEnv, readEnvFile } from "./lib/config.ts";
+import { banner } from "./lib/banner.ts";
+import { runDoctor } from "./lib/doctor.ts";
+import { createLogger } from "./lib/log.ts";
+import { serve } from "./lib/serve.ts";
+import { createHandler } from "./lib/server.ts";
+import { VERSION } from "./lib/version.ts";
+
+function loadConfig(envFile: string, required: boolean, overrides: Record<string, string>): Config {
+  const fileVars = readEnvFile(envFile, required);
+  return configFromEnv({ ...fileVars, ...process.env, ...overrides });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const cli = parseArgs(argv);
+  if (cli.kind === "help") {
+    process.stdout.write(helpText(VERSION));
+    return 0;
+  }
+  if (cli.kind === "version") {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (cli.kind === "error") {
+    process.stderr.write(`error: ${cli.message}\n`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(cli.envFile, cli.envFileRequired, cli.overrides);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const log = createLogger({
+    level: config.logLevel,
+    format: config.logFormat,
+    secrets: [config.openaiApiKey, config.anthropicApiKey],
+  });
+  if (cli.kind === "doctor") return await runDoctor(config, (line) => process.stdout.write(`${line}\n`));
+
+  const handler = createHandler(config, { log });
+  let server;
+  try {
+    server = serve(handler, { hostname: config.host, port: config.port, maxBodyBytes: config.maxRequestBytes });
+  } catch (err) {
+    log.error("cannot listen", { host: config.host, port: config.port, error: err instanceof Error ? err.message : String(err) });
+    return 1;
+  }
+  log.info(banner(config, server.port));
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info("shutting down: finishing in-flight requests", { signal, grace_s: config.shutdownGraceMs / 1000 });
+      server.shutdown(config.shutdownGraceMs).then(() => resolve(0), () => resolve(0));
+    };
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+  });
+}
+
+// argv is [runtime, script, ...args] under Deno, Bun and a Bun-compiled binary alike.
+const code = await main(process.argv.slice(2));
+process.exit(code);

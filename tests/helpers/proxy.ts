@@ -1,0 +1,124 @@
+/**
+ * Starts the proxy for tests: in process on a random 127.0.0.1 port (fast, both runtimes), or
+ * as a child process running main.ts (for flags, signals and start-up checks).
+ * Every log line is kept for assertions and also appended to $CCP_TEST_LOG when set, so CI can
+ * grep a whole run's logs for the test keys.
+ */
+import { appendFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { configFromEnv } from "../../lib/config.ts";
+import { createLogger } from "../../lib/log.ts";
+import { serve } from "../../lib/serve.ts";
+import { createHandler } from "../../lib/server.ts";
+
+export const TEST_UPSTREAM_KEY = "sk-test-upstream-key-0123456789abcdef";
+export const TEST_CLIENT_KEY = "test-client-key-fedcba9876543210";
+
+export type TestProxy = {
+  url: string;
+  port: number;
+  logs: string[];
+  close: () => Promise<void>;
+};
+
+const logFile = process.env.CCP_TEST_LOG;
+
+function record(logs: string[], line: string) {
+  logs.push(line);
+  if (logFile) appendFileSync(logFile, line + "\n");
+}
+
+/** In-process proxy. `env` is the complete variable set (nothing is read from the real env). */
+export function startProxy(env: Record<string, string>): TestProxy {
+  const config = configFromEnv({
+    OPENAI_API_KEY: TEST_UPSTREAM_KEY,
+    HOST: "127.0.0.1",
+    PORT: "0",
+    LOG_LEVEL: "DEBUG",
+    MAX_RETRIES: "0",
+    ...env,
+  });
+  const logs: string[] = [];
+  const log = createLogger({
+    level: config.logLevel,
+    format: config.logFormat,
+    secrets: [config.openaiApiKey, config.anthropicApiKey],
+    sink: (line) => record(logs, line),
+  });
+  const server = serve(createHandler(config, { log }), {
+    hostname: "127.0.0.1",
+    port: 0,
+    maxBodyBytes: config.maxRequestBytes,
+  });
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    port: server.port,
+    logs,
+    close: () => server.shutdown(1_000),
+  };
+}
+
+export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+/** The command that runs main.ts under the runtime running the tests. */
+export function mainCommand(): { cmd: string; args: string[] } {
+  const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+  return isBun
+    ? { cmd: process.execPath, args: ["main.ts"] }
+    : { cmd: process.execPath, args: ["run", "--allow-net", "--allow-env", "--allow-read", "main.ts"] };
+}
+
+export type ChildProxy = {
+  pid: number;
+  output: () => string;
+  exited: Promise<number | null>;
+  kill: (signal?: NodeJS.Signals) => void;
+  /** Resolves with the port once the banner says it listens. */
+  listening: Promise<number>;
+};
+
+/** Runs main.ts (or `binary`) as a child with exactly `env` (plus PATH/HOME) and `args`. */
+export function startProxyProcess(
+  env: Record<string, string>,
+  args: string[] = [],
+  opts: { binary?: string; cwd?: string } = {},
+): ChildProxy {
+  const { cmd, args: base } = opts.binary ? { cmd: opts.binary, args: [] } : mainCommand();
+  const child = spawn(cmd, [...base, ...args], {
+    cwd: opts.cwd ?? repoRoot,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let resolvePort: (p: number) => void;
+  let rejectPort: (e: Error) => void;
+  const listening = new Promise<number>((res, rej) => {
+    resolvePort = res;
+    rejectPort = rej;
+  });
+  const onData = (d: Buffer) => {
+    const text = d.toString();
+    out += text;
+    if (logFile) appendFileSync(logFile, text);
+    const m = out.match(/listening on http:\/\/[^\s]+:(\d+)/);
+    if (m) resolvePort(Number(m[1]));
+  };
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
+  const exited = new Promise<number | null>((resolve) => {
+    child.on("exit", (code) => {
+      rejectPort(new Error(`proxy exited (${code}) before listening:\n${out}`));
+      resolve(code);
+    });
+  });
+  return {
+    pid: child.pid!,
+    output: () => out,
+    exited,
+    kill: (signal = "SIGTERM") => {
+      child.kill(signal);
+    },
+    listening,
+  };
+}
