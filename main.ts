@@ -7,7 +7,7 @@ import { helpText, parseArgs } from "./lib/cli.ts";
 import { type Config, ConfigError, configFromEnv, readEnvFile } from "./lib/config.ts";
 import { banner } from "./lib/banner.ts";
 import { runDoctor } from "./lib/doctor.ts";
-import { createLogger } from "./lib/log.ts";
+import { createLogger, makeRedactor } from "./lib/log.ts";
 import { serve } from "./lib/serve.ts";
 import { createHandler } from "./lib/server.ts";
 import { VERSION } from "./lib/version.ts";
@@ -41,34 +41,51 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  const redactSecrets = makeRedactor([config.openaiApiKey, config.anthropicApiKey], {
+    exactOnly: true,
+  });
   const log = createLogger({
     level: config.logLevel,
     format: config.logFormat,
     secrets: [config.openaiApiKey, config.anthropicApiKey],
   });
-  if (cli.kind === "doctor") return await runDoctor(config, (line) => process.stdout.write(`${line}\n`));
+  if (cli.kind === "doctor") {
+    return await runDoctor(config, (line) => process.stdout.write(`${line}\n`));
+  }
 
   const handler = createHandler(config, { log });
   let server;
   try {
-    server = serve(handler, { hostname: config.host, port: config.port, maxBodyBytes: config.maxRequestBytes });
+    server = serve(handler, {
+      hostname: config.host,
+      port: config.port,
+      maxBodyBytes: config.maxRequestBytes,
+    });
   } catch (err) {
-    log.error("cannot listen", { host: config.host, port: config.port, error: err instanceof Error ? err.message : String(err) });
+    log.error("cannot listen", {
+      host: config.host,
+      port: config.port,
+      error: err instanceof Error ? err.message : String(err),
+    });
     return 1;
   }
-  log.info(banner(config, server.port));
-
-  return await new Promise<number>((resolve) => {
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      log.info("shutting down: finishing in-flight requests", { signal, grace_s: config.shutdownGraceMs / 1000 });
+      log.info("shutting down: finishing in-flight requests", {
+        signal,
+        grace_s: config.shutdownGraceMs / 1000,
+      });
       server.shutdown(config.shutdownGraceMs).then(() => resolve(0), () => resolve(0));
     };
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));
   });
+  // After the signal handlers: whoever waits for this line may signal at once.
+  process.stderr.write(`${redactSecrets(banner(config, server.port))}\n`);
+  return await stopped;
 }
 
 // argv is [runtime, script, ...args] under Deno, Bun and a Bun-compiled binary alike.

@@ -9,7 +9,9 @@ function redactKey(key: string | undefined): string {
 }
 
 export function banner(config: Config, port: number): string {
-  const host = config.host.includes(":") && !config.host.startsWith("[") ? `[${config.host}]` : config.host;
+  const host = config.host.includes(":") && !config.host.startsWith("[")
+    ? `[${config.host}]`
+    : config.host;
   const reachable = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
   const base = `http://${reachable}:${port}`;
   const profile = resolveProfile(config);
@@ -19,7 +21,9 @@ export function banner(config: Config, port: number): string {
   const keyForClaude = config.anthropicApiKey ? "<your ANTHROPIC_API_KEY>" : "any-value";
   return [
     `claude-code-proxy ${VERSION} listening on http://${host}:${port}`,
-    `  upstream   ${config.openaiBaseUrl} (provider: ${profile.name}, key: ${redactKey(config.openaiApiKey)})`,
+    `  upstream   ${config.openaiBaseUrl} (provider: ${profile.name}, key: ${
+      redactKey(config.openaiApiKey)
+    })`,
     `  models     opus → ${config.bigModel}, sonnet → ${config.middleModel}, haiku → ${config.smallModel}`,
     `  auth       ${auth}`,
     `  start Claude Code with:`,

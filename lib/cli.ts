@@ -45,7 +45,14 @@ export function parseArgs(argv: readonly string[]): CliResult {
     const name = eq > 0 ? arg.slice(0, eq) : arg;
     const takesValue = name === "--env-file" || name in FLAGS;
     if (!takesValue) {
-      const known = ["--help", "--version", "--env-file", "--allow-remote", "doctor", ...Object.keys(FLAGS)];
+      const known = [
+        "--help",
+        "--version",
+        "--env-file",
+        "--allow-remote",
+        "doctor",
+        ...Object.keys(FLAGS),
+      ];
       const close = known.find((k) => k.startsWith(name.slice(0, 4)) && name.startsWith("-"));
       return {
         kind: "error",

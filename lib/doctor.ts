@@ -7,7 +7,11 @@ import type { Config } from "./config.ts";
 import { silentLogger } from "./log.ts";
 import { createHandler } from "./server.ts";
 
-type Check = { name: string; body: Record<string, unknown>; verify: (events: string, json: unknown) => string | undefined };
+type Check = {
+  name: string;
+  body: Record<string, unknown>;
+  verify: (events: string, json: unknown) => string | undefined;
+};
 
 // A 1×1 PNG: enough to learn whether the model accepts image input at all.
 const PIXEL =
@@ -38,9 +42,15 @@ const CHECKS: Check[] = [
   },
   {
     name: "stream",
-    body: { max_tokens: 50, stream: true, messages: [{ role: "user", content: "Reply with the word: pong" }] },
+    body: {
+      max_tokens: 50,
+      stream: true,
+      messages: [{ role: "user", content: "Reply with the word: pong" }],
+    },
     verify: (events) =>
-      events.includes("message_stop") && events.includes("text_delta") ? undefined : "stream incomplete",
+      events.includes("message_stop") && events.includes("text_delta")
+        ? undefined
+        : "stream incomplete",
   },
   {
     name: "tools",
@@ -52,7 +62,9 @@ const CHECKS: Check[] = [
       messages: [{ role: "user", content: "What is the weather in Paris? Use the tool." }],
     },
     verify: (events) =>
-      events.includes('"tool_use"') ? undefined : "no tool call: the model may not support tool calling",
+      events.includes('"tool_use"')
+        ? undefined
+        : "no tool call: the model may not support tool calling",
   },
   {
     name: "image",
@@ -89,10 +101,14 @@ const CHECKS: Check[] = [
 
 function hint(status: number, message: string): string {
   if (status === 401 || status === 403) return "bad key: check OPENAI_API_KEY";
-  if (status === 404) return "not found: check OPENAI_BASE_URL (it usually ends in /v1) and the model name";
+  if (status === 404) {
+    return "not found: check OPENAI_BASE_URL (it usually ends in /v1) and the model name";
+  }
   if (status === 402) return "no credit left at the provider";
   if (status === 429) return "rate limited: try again later";
-  if (status === 502 && /cannot reach/.test(message)) return "cannot connect: check OPENAI_BASE_URL";
+  if (status === 502 && /cannot reach/.test(message)) {
+    return "cannot connect: check OPENAI_BASE_URL";
+  }
   if (/tool/i.test(message)) return "the model may not support tool calling";
   if (/image|vision|multimodal/i.test(message)) return "the model may not support images";
   return message.slice(0, 160);

@@ -6,7 +6,13 @@
 export type LogLevel = "debug" | "info" | "warning" | "error" | "critical";
 export type LogFormat = "text" | "json";
 
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warning: 30, error: 40, critical: 50 };
+const RANK: Record<LogLevel, number> = {
+  debug: 10,
+  info: 20,
+  warning: 30,
+  error: 40,
+  critical: 50,
+};
 
 /** Accepts the Python proxy's names (DEBUG, INFO, WARNING, ERROR, CRITICAL) in any case. */
 export function parseLogLevel(value: string): LogLevel | undefined {
@@ -31,14 +37,22 @@ export type Logger = {
 const SECRET_PATTERNS: [RegExp, string][] = [
   [/\b(sk|rk|pk)-[A-Za-z0-9_-]{8,}/g, "$1-[REDACTED]"],
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/gi, "$1 [REDACTED]"],
-  [/("?(?:x-api-key|api-key|authorization|api_key|apikey)"?\s*[:=]\s*"?)[^"\s,}]+/gi, "$1[REDACTED]"],
+  [
+    /("?(?:x-api-key|api-key|authorization|api_key|apikey)"?\s*[:=]\s*"?)[^"\s,}]+/gi,
+    "$1[REDACTED]",
+  ],
 ];
 
-export function makeRedactor(secrets: readonly (string | undefined)[]) {
+/** `exactOnly` skips the shape patterns, for text we build ourselves (the banner). */
+export function makeRedactor(
+  secrets: readonly (string | undefined)[],
+  opts: { exactOnly?: boolean } = {},
+) {
   const exact = secrets.filter((s): s is string => typeof s === "string" && s.length >= 4);
   return (text: string): string => {
     let out = text;
     for (const s of exact) if (out.includes(s)) out = out.replaceAll(s, "[REDACTED]");
+    if (opts.exactOnly) return out;
     for (const [re, replacement] of SECRET_PATTERNS) out = out.replace(re, replacement);
     return out;
   };

@@ -7,13 +7,27 @@ import type { MessageResponse, StreamEvent } from "./anthropic_schema.ts";
 export function messageEvents(message: MessageResponse): StreamEvent[] {
   const events: StreamEvent[] = [{
     type: "message_start",
-    message: { ...message, content: [], stop_reason: null, stop_sequence: null, usage: { ...message.usage, output_tokens: 0 } },
+    message: {
+      ...message,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { ...message.usage, output_tokens: 0 },
+    },
   }];
   message.content.forEach((block, index) => {
     switch (block.type) {
       case "text":
-        events.push({ type: "content_block_start", index, content_block: { type: "text", text: "" } });
-        events.push({ type: "content_block_delta", index, delta: { type: "text_delta", text: block.text } });
+        events.push({
+          type: "content_block_start",
+          index,
+          content_block: { type: "text", text: "" },
+        });
+        events.push({
+          type: "content_block_delta",
+          index,
+          delta: { type: "text_delta", text: block.text },
+        });
         break;
       case "thinking":
         events.push({
@@ -21,8 +35,16 @@ export function messageEvents(message: MessageResponse): StreamEvent[] {
           index,
           content_block: { type: "thinking", thinking: "", signature: "" },
         });
-        events.push({ type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: block.thinking } });
-        events.push({ type: "content_block_delta", index, delta: { type: "signature_delta", signature: block.signature } });
+        events.push({
+          type: "content_block_delta",
+          index,
+          delta: { type: "thinking_delta", thinking: block.thinking },
+        });
+        events.push({
+          type: "content_block_delta",
+          index,
+          delta: { type: "signature_delta", signature: block.signature },
+        });
         break;
       case "tool_use":
         events.push({

@@ -24,12 +24,20 @@ const UPSTREAM_LIST_TIMEOUT_MS = 5_000;
 
 function aliasEntries(config: Config): ModelEntry[] {
   return CLAUDE_ALIASES.map(([id, name]) => {
-    const target = id.includes("opus") ? config.bigModel : id.includes("sonnet") ? config.middleModel : config.smallModel;
+    const target = id.includes("opus")
+      ? config.bigModel
+      : id.includes("sonnet")
+      ? config.middleModel
+      : config.smallModel;
     return { type: "model", id, display_name: `${name} → ${target}`, created_at: EPOCH };
   });
 }
 
-async function upstreamModels(ctx: RequestContext, fetch: Fetch, signal: AbortSignal): Promise<ModelEntry[]> {
+async function upstreamModels(
+  ctx: RequestContext,
+  fetch: Fetch,
+  signal: AbortSignal,
+): Promise<ModelEntry[]> {
   const timeout = AbortSignal.timeout(UPSTREAM_LIST_TIMEOUT_MS);
   const controller = new AbortController();
   const stop = () => controller.abort();
@@ -38,7 +46,11 @@ async function upstreamModels(ctx: RequestContext, fetch: Fetch, signal: AbortSi
   try {
     const headers = { ...ctx.headers };
     delete headers["content-type"];
-    const res = await fetch(modelsUrl(ctx.config), { method: "GET", headers, signal: controller.signal });
+    const res = await fetch(modelsUrl(ctx.config), {
+      method: "GET",
+      headers,
+      signal: controller.signal,
+    });
     if (!res.ok) {
       await res.body?.cancel();
       return [];
@@ -68,7 +80,11 @@ async function upstreamModels(ctx: RequestContext, fetch: Fetch, signal: AbortSi
   }
 }
 
-export async function listModels(req: Request, ctx: RequestContext, fetch: Fetch): Promise<Response> {
+export async function listModels(
+  req: Request,
+  ctx: RequestContext,
+  fetch: Fetch,
+): Promise<Response> {
   const url = new URL(req.url);
   const all = [...aliasEntries(ctx.config)];
   const seen = new Set(all.map((m) => m.id));

@@ -12,7 +12,12 @@ export type RunningServer = {
   shutdown: (graceMs: number) => Promise<void>;
 };
 
-type BunServer = { port: number; hostname: string; stop(closeActive?: boolean): Promise<void> | void; pendingRequests: number };
+type BunServer = {
+  port: number;
+  hostname: string;
+  stop(closeActive?: boolean): Promise<void> | void;
+  pendingRequests: number;
+};
 type BunLike = {
   serve(opts: {
     hostname: string;
@@ -24,28 +29,47 @@ type BunLike = {
   }): BunServer;
 };
 
-type DenoServer = { addr: { hostname: string; port: number }; shutdown(): Promise<void>; finished: Promise<void> };
+type DenoServer = {
+  addr: { hostname: string; port: number };
+  shutdown(): Promise<void>;
+  finished: Promise<void>;
+};
 type DenoLike = {
   serve(
-    opts: { hostname: string; port: number; onListen?: () => void; onError?: (err: unknown) => Response },
+    opts: {
+      hostname: string;
+      port: number;
+      onListen?: () => void;
+      onError?: (err: unknown) => Response;
+    },
     handler: Handler,
   ): DenoServer;
 };
 
 const runtime = globalThis as unknown as { Bun?: BunLike; Deno?: DenoLike };
 
-export const runtimeName: "bun" | "deno" | "other" = runtime.Bun ? "bun" : runtime.Deno ? "deno" : "other";
+export const runtimeName: "bun" | "deno" | "other" = runtime.Bun
+  ? "bun"
+  : runtime.Deno
+  ? "deno"
+  : "other";
 
 function internalError(): Response {
   return new Response(
-    JSON.stringify({ type: "error", error: { type: "api_error", message: "internal proxy error" } }),
+    JSON.stringify({
+      type: "error",
+      error: { type: "api_error", message: "internal proxy error" },
+    }),
     { status: 500, headers: { "content-type": "application/json" } },
   );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function serve(handler: Handler, opts: { hostname: string; port: number; maxBodyBytes: number }): RunningServer {
+export function serve(
+  handler: Handler,
+  opts: { hostname: string; port: number; maxBodyBytes: number },
+): RunningServer {
   if (runtime.Bun) {
     const server = runtime.Bun.serve({
       hostname: opts.hostname,

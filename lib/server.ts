@@ -19,7 +19,7 @@ import { StreamConverter } from "./stream_convert.ts";
 import { driveStream } from "./stream_response.ts";
 import { messageEvents } from "./message_events.ts";
 import { encodeEvents } from "./sse_encode.ts";
-import { countTokens, estimateInputTokens } from "./tokens.ts";
+import { countTokens, estimateInputTokens, loadTokenizer } from "./tokens.ts";
 import { callUpstream, ClientGone, type Fetch, type UpstreamResponse } from "./upstream.ts";
 import { formatZodError } from "./validation.ts";
 import { VERSION } from "./version.ts";
@@ -91,15 +91,33 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
     const url = new URL(req.url);
     const path = normalizePath(url.pathname);
     const method = req.method.toUpperCase();
-    const ctx: RequestContext = { requestId, started, log, config, profile, headers, newId, warnedDropped };
+    const ctx: RequestContext = {
+      requestId,
+      started,
+      log,
+      config,
+      profile,
+      headers,
+      newId,
+      warnedDropped,
+    };
     try {
       if (path === "/" && (method === "GET" || method === "HEAD")) {
-        return withId(json({
-          name: "claude-code-proxy",
-          version: VERSION,
-          description: "Anthropic Messages API in front of an OpenAI-compatible upstream",
-          endpoints: ["POST /v1/messages", "POST /v1/messages/count_tokens", "GET /v1/models", "GET /health"],
-        }), requestId, method === "HEAD");
+        return withId(
+          json({
+            name: "claude-code-proxy",
+            version: VERSION,
+            description: "Anthropic Messages API in front of an OpenAI-compatible upstream",
+            endpoints: [
+              "POST /v1/messages",
+              "POST /v1/messages/count_tokens",
+              "GET /v1/models",
+              "GET /health",
+            ],
+          }),
+          requestId,
+          method === "HEAD",
+        );
       }
       if (path === "/health" && (method === "GET" || method === "HEAD")) {
         return withId(json({ status: "ok", version: VERSION }), requestId, method === "HEAD");
@@ -115,7 +133,11 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       if (route.method !== method) {
         return withId(
           errorResponse(
-            new ProxyError(405, "invalid_request_error", `${method} is not allowed on ${path}; use ${route.method}`),
+            new ProxyError(
+              405,
+              "invalid_request_error",
+              `${method} is not allowed on ${path}; use ${route.method}`,
+            ),
             { allow: route.method },
           ),
           requestId,
@@ -130,13 +152,20 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
         );
       }
       if (path !== url.pathname.replace(/\/+$/, "") && url.pathname.includes("/v1/v1/")) {
-        log.debug("doubled /v1 in the request path: set ANTHROPIC_BASE_URL without /v1", { path: url.pathname });
+        log.debug("doubled /v1 in the request path: set ANTHROPIC_BASE_URL without /v1", {
+          path: url.pathname,
+        });
       }
       return withId(await route.run(req, path, ctx, upstreamFetch), requestId);
     } catch (err) {
-      const e = err instanceof ClientGone ? new ProxyError(499, "api_error", "client disconnected") : toProxyError(err);
+      const e = err instanceof ClientGone
+        ? new ProxyError(499, "api_error", "client disconnected")
+        : toProxyError(err);
       if (!(err instanceof ProxyError) && !(err instanceof ClientGone)) {
-        log.error("unexpected error", { request_id: requestId, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+        log.error("unexpected error", {
+          request_id: requestId,
+          error: err instanceof Error ? err.stack ?? err.message : String(err),
+        });
       }
       log.info("request", {
         request_id: requestId,
@@ -171,11 +200,16 @@ type Route = {
 const ROUTES: Route[] = [
   { method: "POST", match: (p) => p === "/v1/messages", run: handleMessages },
   { method: "POST", match: (p) => p === "/v1/messages/count_tokens", run: handleCountTokens },
-  { method: "GET", match: (p) => p === "/v1/models", run: (req, _p, ctx, f) => listModels(req, ctx, f) },
+  {
+    method: "GET",
+    match: (p) => p === "/v1/models",
+    run: (req, _p, ctx, f) => listModels(req, ctx, f),
+  },
   {
     method: "GET",
     match: (p) => p.startsWith("/v1/models/") && p.length > "/v1/models/".length,
-    run: (_req, p, ctx) => Promise.resolve(retrieveModel(decodeURIComponent(p.slice("/v1/models/".length)), ctx)),
+    run: (_req, p, ctx) =>
+      Promise.resolve(retrieveModel(decodeURIComponent(p.slice("/v1/models/".length)), ctx)),
   },
 ];
 
@@ -189,7 +223,11 @@ async function parseJsonBody(req: Request, ctx: RequestContext): Promise<unknown
   const type = req.headers.get("content-type")?.toLowerCase() ?? "";
   // curl -d sends form encoding by default; anything else that is not JSON-ish is refused.
   if (type && !/json|text\/plain|application\/x-www-form-urlencoded/.test(type)) {
-    throw new ProxyError(415, "invalid_request_error", `unsupported content-type "${type}": send application/json`);
+    throw new ProxyError(
+      415,
+      "invalid_request_error",
+      `unsupported content-type "${type}": send application/json`,
+    );
   }
   const text = await readBody(req, ctx.config.maxRequestBytes);
   if (text.trim() === "") throw invalidRequest("request body is empty: expected a JSON object");
@@ -201,11 +239,16 @@ async function parseJsonBody(req: Request, ctx: RequestContext): Promise<unknown
   }
 }
 
-async function handleCountTokens(req: Request, _path: string, ctx: RequestContext): Promise<Response> {
+async function handleCountTokens(
+  req: Request,
+  _path: string,
+  ctx: RequestContext,
+): Promise<Response> {
   const body = await parseJsonBody(req, ctx);
   const parsed = CountTokensRequest.safeParse(body);
   if (!parsed.success) throw invalidRequest(formatZodError(parsed.error));
   const upstreamModel = mapModel(parsed.data.model, ctx.config);
+  await loadTokenizer(upstreamModel);
   try {
     return json({ input_tokens: countTokens(parsed.data, upstreamModel) });
   } catch (err) {
@@ -214,7 +257,12 @@ async function handleCountTokens(req: Request, _path: string, ctx: RequestContex
   }
 }
 
-async function handleMessages(req: Request, _path: string, ctx: RequestContext, fetch: Fetch): Promise<Response> {
+async function handleMessages(
+  req: Request,
+  _path: string,
+  ctx: RequestContext,
+  fetch: Fetch,
+): Promise<Response> {
   const { config, profile, log } = ctx;
   const raw = await parseJsonBody(req, ctx);
   const parsed = MessagesRequest.safeParse(raw);
@@ -247,7 +295,10 @@ async function handleMessages(req: Request, _path: string, ctx: RequestContext, 
     }
   }
   if (log.enabled("debug")) {
-    log.debug("upstream request", { request_id: ctx.requestId, body: bodyText.length > 20_000 ? `${bodyText.slice(0, 20_000)}…` : bodyText });
+    log.debug("upstream request", {
+      request_id: ctx.requestId,
+      body: bodyText.length > 20_000 ? `${bodyText.slice(0, 20_000)}…` : bodyText,
+    });
   }
   const inputEstimate = estimateInputTokens(request, upstreamModel);
   const stream = request.stream === true;
@@ -264,7 +315,11 @@ async function handleMessages(req: Request, _path: string, ctx: RequestContext, 
     errorContext: { estimatedInputTokens: inputEstimate, contextWindow: info.contextWindow },
   }, { fetch, log });
   const ttfb = Date.now() - ctx.started;
-  const logLine = (status: number, usage: { input_tokens: number; output_tokens: number } | undefined, extra: Record<string, unknown> = {}) =>
+  const logLine = (
+    status: number,
+    usage: { input_tokens: number; output_tokens: number } | undefined,
+    extra: Record<string, unknown> = {},
+  ) =>
     log.info("request", {
       request_id: ctx.requestId,
       model: `${request.model} -> ${upstreamModel}`,
@@ -298,8 +353,16 @@ async function handleMessages(req: Request, _path: string, ctx: RequestContext, 
       abortUpstream: upstream.abort,
       onEnd: (outcome) => {
         if (outcome.status === "complete") finalUsage = converter.usage;
-        const status = outcome.status === "complete" ? 200 : outcome.status === "client_gone" ? 499 : outcome.error?.status ?? 500;
-        logLine(status, finalUsage, outcome.error ? { error: outcome.error.type, message: outcome.error.message } : {});
+        const status = outcome.status === "complete"
+          ? 200
+          : outcome.status === "client_gone"
+          ? 499
+          : outcome.error?.status ?? 500;
+        logLine(
+          status,
+          finalUsage,
+          outcome.error ? { error: outcome.error.type, message: outcome.error.message } : {},
+        );
       },
     });
     return new Response(body, { status: 200, headers: SSE_HEADERS });
@@ -309,7 +372,10 @@ async function handleMessages(req: Request, _path: string, ctx: RequestContext, 
   const message = await readUpstreamJson(upstream, config.requestTimeoutMs, responseOpts, log);
   logLine(200, message.usage);
   if (stream) {
-    return new Response(encodeEvents(messageEvents(message)), { status: 200, headers: SSE_HEADERS });
+    return new Response(encodeEvents(messageEvents(message)), {
+      status: 200,
+      headers: SSE_HEADERS,
+    });
   }
   return json(message);
 }
@@ -334,9 +400,19 @@ async function readUpstreamJson(
     upstream.abort("done");
     if (why === "client") throw new ClientGone("client disconnected");
     if (why === "total") {
-      throw new ProxyError(504, "timeout_error", `upstream request took longer than ${Math.round(totalTimeoutMs / 1000)}s (REQUEST_TIMEOUT)`);
+      throw new ProxyError(
+        504,
+        "timeout_error",
+        `upstream request took longer than ${Math.round(totalTimeoutMs / 1000)}s (REQUEST_TIMEOUT)`,
+      );
     }
-    throw new ProxyError(502, "api_error", `upstream connection failed while reading the answer: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ProxyError(
+      502,
+      "api_error",
+      `upstream connection failed while reading the answer: ${
+        err instanceof Error ? err.message : String(err)
+      }`,
+    );
   }
   upstream.abort("done");
   let value: unknown;
@@ -344,8 +420,18 @@ async function readUpstreamJson(
     value = JSON.parse(text);
   } catch {
     const snippet = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 200);
-    throw new ProxyError(502, "api_error", `upstream answered 200 with a body that is not JSON${snippet ? `: ${snippet}` : " (empty body)"}`);
+    throw new ProxyError(
+      502,
+      "api_error",
+      `upstream answered 200 with a body that is not JSON${
+        snippet ? `: ${snippet}` : " (empty body)"
+      }`,
+    );
   }
-  if (log.enabled("debug")) log.debug("upstream response", { body: text.length > 20_000 ? `${text.slice(0, 20_000)}…` : text });
+  if (log.enabled("debug")) {
+    log.debug("upstream response", {
+      body: text.length > 20_000 ? `${text.slice(0, 20_000)}…` : text,
+    });
+  }
   return convertResponse(value, opts);
 }

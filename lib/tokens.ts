@@ -42,16 +42,14 @@
  * {@link OPAQUE_DOCUMENT_TOKENS} (1,600, about one page) plus their title / context; this
  * underestimates long PDFs.
  *
- * Encoder loading: the BPE rank tables are imported statically (a synchronous API that must
- * also survive `deno compile` / `bun build --compile` cannot import them lazily); the encoders
- * themselves (the 100k/200k-entry rank maps) are built on first use, once per encoding, and
- * kept for the life of the process. {@link warmTokenizer} builds one ahead of time.
+ * Encoder loading: the BPE rank tables cost ~50 MB of memory and ~0.3 s to parse, and only
+ * `count_tokens` needs them, so they are imported dynamically (literal specifiers, which
+ * `deno compile` and `bun build --compile` bundle) by {@link loadTokenizer}, once per encoding,
+ * on the first count. The hot-path estimate never needs them.
  *
  * Pure: no environment, no logging, no I/O.
  */
-import { GptEncoding } from "gpt-tokenizer/GptEncoding";
-import o200kRanks from "gpt-tokenizer/bpeRanks/o200k_base";
-import cl100kRanks from "gpt-tokenizer/bpeRanks/cl100k_base";
+import type { GptEncoding } from "gpt-tokenizer/GptEncoding";
 import type {
   ContentBlock,
   CountTokensRequest,
@@ -106,20 +104,38 @@ export function encodingForModel(upstreamModel: string): TokenizerEncoding {
 }
 
 const encoders = new Map<TokenizerEncoding, GptEncoding>();
+const loading = new Map<TokenizerEncoding, Promise<GptEncoding>>();
 
-function encoderFor(encoding: TokenizerEncoding): GptEncoding {
-  let encoder = encoders.get(encoding);
-  if (encoder === undefined) {
-    const ranks = encoding === "o200k_base" ? o200kRanks : cl100kRanks;
-    encoder = GptEncoding.getEncodingApi(encoding, () => ranks);
-    encoders.set(encoding, encoder);
-  }
-  return encoder;
+async function importEncoder(encoding: TokenizerEncoding): Promise<GptEncoding> {
+  const { GptEncoding } = await import("gpt-tokenizer/GptEncoding");
+  const ranks = encoding === "o200k_base"
+    ? (await import("gpt-tokenizer/bpeRanks/o200k_base")).default
+    : (await import("gpt-tokenizer/bpeRanks/cl100k_base")).default;
+  return GptEncoding.getEncodingApi(encoding, () => ranks);
 }
 
-/** Builds the encoder for `upstreamModel` now rather than on the first count (optional). */
-export function warmTokenizer(upstreamModel = ""): void {
-  encoderFor(encodingForModel(upstreamModel));
+/** Loads the encoder `upstreamModel` counts with; {@link countTokens} needs it loaded. */
+export function loadTokenizer(upstreamModel = ""): Promise<void> {
+  const encoding = encodingForModel(upstreamModel);
+  if (encoders.has(encoding)) return Promise.resolve();
+  let pending = loading.get(encoding);
+  if (pending === undefined) {
+    pending = importEncoder(encoding).then((encoder) => {
+      encoders.set(encoding, encoder);
+      return encoder;
+    });
+    loading.set(encoding, pending);
+    pending.catch(() => loading.delete(encoding));
+  }
+  return pending.then(() => {});
+}
+
+function encoderFor(encoding: TokenizerEncoding): GptEncoding {
+  const encoder = encoders.get(encoding);
+  if (encoder === undefined) {
+    throw new Error(`tokenizer ${encoding} is not loaded: await loadTokenizer() first`);
+  }
+  return encoder;
 }
 
 /** Special-token text (`<|endoftext|>`…) in user content is plain text, never an error. */
@@ -331,6 +347,7 @@ const STRING_CACHE_MIN_LENGTH = 1024;
 
 interface EncodingCaches {
   readonly segments: LruCache;
+  readonly estimates: LruCache;
   readonly strings: LruCache;
 }
 
@@ -341,6 +358,7 @@ function cachesFor(encoding: TokenizerEncoding): EncodingCaches {
   if (entry === undefined) {
     entry = {
       segments: new LruCache(...SEGMENT_CACHE_LIMITS),
+      estimates: new LruCache(...SEGMENT_CACHE_LIMITS),
       strings: new LruCache(...STRING_CACHE_LIMITS),
     };
     caches.set(encoding, entry);
@@ -362,7 +380,7 @@ function sumStats(list: CacheStats[]): CacheStats {
 /** Cache counters (summed over encodings): totals, plus `segments` and `strings` separately. */
 export function tokenCacheStats(): CacheStats & { segments: CacheStats; strings: CacheStats } {
   const all = [...caches.values()];
-  const segments = sumStats(all.map((c) => c.segments.stats()));
+  const segments = sumStats(all.flatMap((c) => [c.segments.stats(), c.estimates.stats()]));
   const strings = sumStats(all.map((c) => c.strings.stats()));
   return { ...sumStats([segments, strings]), segments, strings };
 }
@@ -371,6 +389,7 @@ export function tokenCacheStats(): CacheStats & { segments: CacheStats; strings:
 export function clearTokenCache(): void {
   for (const c of caches.values()) {
     c.segments.clear();
+    c.estimates.clear();
     c.strings.clear();
   }
 }
@@ -641,11 +660,10 @@ interface SegmentCounts {
 
 function segmentTokens(
   req: CountableRequest,
-  encoding: TokenizerEncoding,
+  cache: LruCache,
+  exact: () => TextCounter,
   fallback: TextCounter,
 ): SegmentCounts {
-  const cache = cachesFor(encoding).segments;
-  const exact = () => exactCounter(encoding);
 
   const system = systemText(req.system);
   const systemCount = system.length === 0 ? 0 : cachedSegment(
@@ -692,15 +710,15 @@ export function countTokens(
 ): number {
   const encoding = encodingForModel(upstreamModel);
   const count = exactCounter(encoding);
-  const segments = segmentTokens(req, encoding, count);
+  const segments = segmentTokens(req, cachesFor(encoding).segments, () => count, count);
   return segments.system + segments.tools + segments.responseFormat +
     messagesTokens(req.messages, count);
 }
 
 /**
- * Cheap, deterministic input-token estimate for the hot path (e.g. `message_start`). System
- * prompt, tools and output schema: exact counts, computed once per distinct value and cached;
- * messages: the character-class model of {@link estimateTextTokens}, memoized for long strings.
+ * Cheap, deterministic input-token estimate for the hot path (e.g. `message_start`): the
+ * character-class model of {@link estimateTextTokens}, with the repeated segments (system
+ * prompt, tools, output schema) and long strings memoized. Never needs the BPE tables.
  * `upstreamModel` picks the encoding like {@link countTokens} (default: o200k_base).
  */
 export function estimateInputTokens(req: MessagesRequest, upstreamModel = ""): number {
@@ -718,7 +736,9 @@ export function estimateInputTokens(req: MessagesRequest, upstreamModel = ""): n
     strings.set(text, value);
     return value;
   };
-  const segments = segmentTokens(req, encoding, estimate);
+  // Estimates are cached apart from exact counts, so the result never depends on whether
+  // count_tokens ran before.
+  const segments = segmentTokens(req, cachesFor(encoding).estimates, () => estimate, estimate);
   return Math.round(
     segments.system + segments.tools + segments.responseFormat +
       messagesTokens(req.messages, estimate),

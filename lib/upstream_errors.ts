@@ -16,7 +16,11 @@ function detailOf(json: unknown): Detail {
     // Some servers (vLLM, LiteLLM) answer {"detail": "..."} or {"message": "..."}.
     if (json && typeof json === "object") {
       const o = json as Record<string, unknown>;
-      const m = typeof o.detail === "string" ? o.detail : typeof o.message === "string" ? o.message : undefined;
+      const m = typeof o.detail === "string"
+        ? o.detail
+        : typeof o.message === "string"
+        ? o.message
+        : undefined;
       return { message: m, code: undefined, type: undefined };
     }
     return { message: undefined, code: undefined, type: undefined };
@@ -118,7 +122,9 @@ export function upstreamHttpError(
     case 529:
       return new ProxyError(529, "overloaded_error", message, retryAfterHeaders(headers));
   }
-  if (status >= 500) return new ProxyError(status, errorTypeForStatus(status), message, retryAfterHeaders(headers));
+  if (status >= 500) {
+    return new ProxyError(status, errorTypeForStatus(status), message, retryAfterHeaders(headers));
+  }
   if (status === 413) return new ProxyError(413, "request_too_large", message);
   return new ProxyError(400, "invalid_request_error", message);
 }
@@ -127,7 +133,10 @@ export function upstreamHttpError(
  * OpenRouter and others report failures inside a 200 stream as `{"error": {...}}`.
  * Returns the error to end the client's stream with, or undefined for an ordinary chunk.
  */
-export function upstreamErrorInStream(json: unknown, event: string | undefined): ProxyError | undefined {
+export function upstreamErrorInStream(
+  json: unknown,
+  event: string | undefined,
+): ProxyError | undefined {
   const hasError = json !== null && typeof json === "object" && "error" in json &&
     (json as { error: unknown }).error != null;
   if (!hasError && event !== "error") return undefined;
@@ -139,7 +148,9 @@ export function upstreamErrorInStream(json: unknown, event: string | undefined):
   if (code === 400 || code === 422 || /invalid_request/.test(marker)) {
     return new ProxyError(400, "invalid_request_error", message);
   }
-  if (code === 401 || code === 402 || code === 403) return new ProxyError(code, errorTypeForStatus(code), message);
+  if (code === 401 || code === 402 || code === 403) {
+    return new ProxyError(code, errorTypeForStatus(code), message);
+  }
   // Rate limits, provider outages, unknown causes: a retry may help, and Claude Code retries
   // overloaded_error and then falls back to a non-streaming request.
   return new ProxyError(529, "overloaded_error", message);

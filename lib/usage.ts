@@ -6,7 +6,11 @@
 import type { Usage } from "./anthropic_schema.ts";
 import type { OpenAIUsage } from "./openai_schema.ts";
 
-export function mapUsage(usage: OpenAIUsage | null | undefined, fallbackInput: number, fallbackOutput: number): Usage {
+export function mapUsage(
+  usage: OpenAIUsage | null | undefined,
+  fallbackInput: number,
+  fallbackOutput: number,
+): Usage {
   if (!usage) return { input_tokens: fallbackInput, output_tokens: fallbackOutput };
   const prompt = usage.prompt_tokens ?? fallbackInput;
   const cached = usage.prompt_tokens_details?.cached_tokens ?? usage.prompt_cache_hit_tokens ?? 0;

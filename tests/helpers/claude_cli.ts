@@ -13,8 +13,9 @@
  * - HTTP errors end the run with `is_error: true` and `result: "API Error: <status> <message>"`;
  *   401/408/409/429/5xx/529 and timeouts are retried CLAUDE_CODE_MAX_RETRIES times (default 10,
  *   about three minutes of backoff), hence the 0 below.
- * - Title generation (a second, tool-less request) only happens when non-essential traffic is
- *   allowed: set `env: { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: undefined }` to get it.
+ * - Title generation (a second, tool-less request with a JSON-schema output format) only happens
+ *   when non-essential traffic is allowed: `env: { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC:
+ *   undefined }` turns it on.
  */
 import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
@@ -89,11 +90,23 @@ export function asClaudeResult(json: unknown): ClaudeJsonResult | undefined {
 
 const DEFAULT_TIMEOUT_MS = 90_000;
 
-function baseEnv(home: string): Record<string, string | undefined> {
+/** Port 9 (discard) on loopback: nothing listens, so a proxied connection fails at once. */
+const DEAD_PROXY = "http://127.0.0.1:9";
+
+function baseEnv(home: string, baseUrl: string): Record<string, string | undefined> {
+  const noProxy = ["127.0.0.1", "localhost", "::1"];
+  try {
+    noProxy.push(new URL(baseUrl).hostname);
+  } catch {
+    // the CLI reports a bad base URL itself
+  }
   return {
     PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
     HOME: home,
     TMPDIR: tmpdir(),
+    // The CLI keeps per-project task dirs under $TMPDIR/claude-<uid>; inside HOME they are
+    // removed with it instead of piling up in /tmp.
+    CLAUDE_CODE_TMPDIR: join(home, "tmp"),
     TERM: "dumb",
     NO_COLOR: "1",
     // --dangerously-skip-permissions refuses to run as root unless the CLI believes it is
@@ -109,6 +122,11 @@ function baseEnv(home: string): Record<string, string | undefined> {
     CLAUDE_CODE_MAX_RETRIES: "0",
     // Bounds the wait for response headers only (a stalled stream is not covered by it).
     API_TIMEOUT_MS: "60000",
+    // Everything except the base URL goes to a dead proxy, so a test that re-enables
+    // non-essential traffic still never reaches api.anthropic.com from CI.
+    HTTPS_PROXY: DEAD_PROXY,
+    HTTP_PROXY: DEAD_PROXY,
+    NO_PROXY: noProxy.join(","),
   };
 }
 
@@ -152,7 +170,7 @@ export async function runClaude(opts: RunClaudeOptions): Promise<RunClaudeResult
   const cwd = opts.cwd ?? makeTempDir("claude-cwd-");
 
   const merged: Record<string, string | undefined> = {
-    ...baseEnv(home),
+    ...baseEnv(home, opts.baseUrl),
     ANTHROPIC_BASE_URL: opts.baseUrl,
     ...(opts.apiKey !== undefined || opts.authToken === undefined
       ? { ANTHROPIC_API_KEY: opts.apiKey ?? "test-key" }

@@ -55,7 +55,8 @@ export type FakeUpstream = {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function isWait(step: SseStep): step is { waitMs: number } {
-  return typeof (step as { waitMs?: unknown }).waitMs === "number" && Object.keys(step).length === 1;
+  return typeof (step as { waitMs?: unknown }).waitMs === "number" &&
+    Object.keys(step).length === 1;
 }
 function isRaw(step: SseStep): step is { raw: string } {
   return typeof (step as { raw?: unknown }).raw === "string" && Object.keys(step).length === 1;
@@ -107,7 +108,9 @@ export async function startFakeUpstream(script: Script | Reply[]): Promise<FakeU
       reply = await run(rec, index);
     } catch (err) {
       res.writeHead(500, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: { message: `fake upstream script failed: ${String(err)}` } }));
+      res.end(
+        JSON.stringify({ error: { message: `fake upstream script failed: ${String(err)}` } }),
+      );
       return;
     }
     try {
@@ -197,11 +200,17 @@ export function usageObject(u: UsageIn) {
     prompt_tokens: u.prompt_tokens,
     completion_tokens: u.completion_tokens,
     total_tokens: u.prompt_tokens + u.completion_tokens,
-    ...(u.cached_tokens !== undefined ? { prompt_tokens_details: { cached_tokens: u.cached_tokens } } : {}),
+    ...(u.cached_tokens !== undefined
+      ? { prompt_tokens_details: { cached_tokens: u.cached_tokens } }
+      : {}),
   };
 }
 
-export function chunk(delta: Record<string, unknown>, finish: string | null = null, extra: Record<string, unknown> = {}) {
+export function chunk(
+  delta: Record<string, unknown>,
+  finish: string | null = null,
+  extra: Record<string, unknown> = {},
+) {
   return {
     id: "chatcmpl-fake",
     object: "chat.completion.chunk",
@@ -237,11 +246,15 @@ export function textStream(
 ): SseStep[] {
   const steps: SseStep[] = [chunk({ role: "assistant", content: "" })];
   if (opts.reasoning) {
-    for (const piece of splitText(opts.reasoning, 3)) steps.push(chunk({ reasoning_content: piece }));
+    for (const piece of splitText(opts.reasoning, 3)) {
+      steps.push(chunk({ reasoning_content: piece }));
+    }
   }
   for (const piece of splitText(text, opts.parts ?? 3)) steps.push(chunk({ content: piece }));
   steps.push(chunk({}, opts.finish ?? "stop"));
-  if (opts.usage !== null) steps.push(usageChunk(opts.usage ?? { prompt_tokens: 11, completion_tokens: 7 }));
+  if (opts.usage !== null) {
+    steps.push(usageChunk(opts.usage ?? { prompt_tokens: 11, completion_tokens: 7 }));
+  }
   return steps;
 }
 
@@ -255,14 +268,21 @@ export function toolCallStream(
   if (opts.text) steps.push(chunk({ content: opts.text }));
   calls.forEach((c, index) => {
     steps.push(chunk({
-      tool_calls: [{ index, id: c.id, type: "function", function: { name: c.name, arguments: "" } }],
+      tool_calls: [{
+        index,
+        id: c.id,
+        type: "function",
+        function: { name: c.name, arguments: "" },
+      }],
     }));
     for (const piece of splitText(c.args, c.parts ?? 3)) {
       steps.push(chunk({ tool_calls: [{ index, function: { arguments: piece } }] }));
     }
   });
   steps.push(chunk({}, opts.finish ?? "tool_calls"));
-  if (opts.usage !== null) steps.push(usageChunk(opts.usage ?? { prompt_tokens: 20, completion_tokens: 9 }));
+  if (opts.usage !== null) {
+    steps.push(usageChunk(opts.usage ?? { prompt_tokens: 20, completion_tokens: 9 }));
+  }
   return steps;
 }
 
@@ -301,6 +321,10 @@ export function completion(opts: {
 }
 
 /** An OpenAI-shaped error body. */
-export function openaiError(message: string, type = "invalid_request_error", code: string | null = null) {
+export function openaiError(
+  message: string,
+  type = "invalid_request_error",
+  code: string | null = null,
+) {
   return { error: { message, type, param: null, code } };
 }

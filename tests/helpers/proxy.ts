@@ -64,9 +64,10 @@ export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 /** The command that runs main.ts under the runtime running the tests. */
 export function mainCommand(): { cmd: string; args: string[] } {
   const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-  return isBun
-    ? { cmd: process.execPath, args: ["main.ts"] }
-    : { cmd: process.execPath, args: ["run", "--allow-net", "--allow-env", "--allow-read", "main.ts"] };
+  return isBun ? { cmd: process.execPath, args: ["main.ts"] } : {
+    cmd: process.execPath,
+    args: ["run", "--allow-net", "--allow-env", "--allow-read", "main.ts"],
+  };
 }
 
 export type ChildProxy = {
@@ -116,8 +117,14 @@ export function startProxyProcess(
     pid: child.pid!,
     output: () => out,
     exited,
+    // process.kill, not child.kill: Deno's child.kill reports the signal instead of the exit
+    // code even when the child handled it and exited normally.
     kill: (signal = "SIGTERM") => {
-      child.kill(signal);
+      try {
+        process.kill(child.pid!, signal);
+      } catch {
+        // already gone
+      }
     },
     listening,
   };

@@ -1,0 +1,185 @@
+/**
+ * Non-streaming answers and model mapping, through the official SDK's `messages.create`.
+ * Contract: https://docs.anthropic.com/en/api/messages (response) and
+ * https://docs.anthropic.com/en/api/handling-stop-reasons
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { chunk, completion, textStream } from "./helpers/fake_upstream.ts";
+import { body, type Harness, postJson, startHarness } from "./api_support.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+describe("non-streaming messages", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.close());
+
+  // deno-lint-ignore no-explicit-any
+  const create = (extra: Record<string, unknown> = {}): Promise<any> =>
+    h.client.messages.create(body(extra) as never);
+
+  describe("model mapping", () => {
+    const table: [string, string][] = [
+      ["claude-opus-4-7", "gpt-4o"],
+      ["claude-3-opus-20240229", "gpt-4o"],
+      ["claude-sonnet-4-6", "gpt-4.1"],
+      ["claude-3-7-sonnet-latest", "gpt-4.1"],
+      ["claude-haiku-4-5", "gpt-4o-mini"],
+      ["claude-3-5-haiku-20241022", "gpt-4o-mini"],
+      ["gpt-4.1-nano", "gpt-4.1-nano"],
+      ["deepseek-chat", "deepseek-chat"],
+      ["openai/gpt-4o", "openai/gpt-4o"],
+    ];
+    for (const [client, upstream] of table) {
+      it(`${client} → ${upstream}, and the answer names ${client}`, async () => {
+        h.reply({ json: completion({ content: "hi" }) });
+        const msg = await create({ model: client });
+        assert.equal(h.lastBody().model, upstream);
+        assert.equal(msg.model, client);
+      });
+    }
+
+    it("a streamed answer names the client's model too", async () => {
+      h.reply({ sse: textStream("hi") });
+      const msg = await h.client.messages.stream(body({ model: "claude-haiku-4-5" }) as never)
+        .finalMessage();
+      assert.equal(h.lastBody().model, "gpt-4o-mini");
+      assert.equal(msg.model, "claude-haiku-4-5");
+    });
+  });
+
+  describe("response shape", () => {
+    it("is an assistant message with an msg_ id, text and tool_use blocks", async () => {
+      h.reply({
+        json: completion({
+          content: "Let me check.",
+          tool_calls: [{ id: "call_abc", name: "get_weather", args: '{"city":"Paris","days":[1,2]}' }],
+        }),
+      });
+      const msg = await create({
+        tools: [{ name: "get_weather", input_schema: { type: "object", properties: { city: { type: "string" } } } }],
+      });
+      assert.match(msg.id, /^msg_/);
+      assert.equal(msg.type, "message");
+      assert.equal(msg.role, "assistant");
+      assert.deepEqual(msg.content, [
+        { type: "text", text: "Let me check." },
+        { type: "tool_use", id: "call_abc", name: "get_weather", input: { city: "Paris", days: [1, 2] } },
+      ]);
+      assert.equal(msg.stop_reason, "tool_use");
+      assert.equal(msg.stop_sequence, null);
+    });
+
+    it("several tool calls become several tool_use blocks in order", async () => {
+      h.reply({
+        json: completion({
+          tool_calls: [
+            { id: "call_1", name: "a", args: "{}" },
+            { id: "call_2", name: "b", args: '{"x":1}' },
+          ],
+        }),
+      });
+      const msg = await create();
+      assert.deepEqual(msg.content, [
+        { type: "tool_use", id: "call_1", name: "a", input: {} },
+        { type: "tool_use", id: "call_2", name: "b", input: { x: 1 } },
+      ]);
+    });
+
+    it("each answer gets a fresh message id", async () => {
+      h.reply({ json: completion({ content: "x" }) });
+      const a = await create();
+      const b = await create();
+      assert.notEqual(a.id, b.id);
+    });
+
+    it("invalid-JSON tool arguments do not crash the server", async () => {
+      h.reply({
+        json: completion({ tool_calls: [{ id: "call_bad", name: "run", args: "{not json at all" }] }),
+      });
+      const res = await postJson(`${h.proxy.url}/v1/messages`, body());
+      assert.ok(res.status === 200 || (res.status >= 500 && res.status < 600), `status ${res.status}`);
+      const answer: Json = await res.json();
+      if (res.status === 200) {
+        for (const block of answer.content) {
+          if (block.type === "tool_use") {
+            assert.equal(typeof block.input, "object", "a tool_use input is always an object");
+            assert.ok(block.input !== null && !Array.isArray(block.input));
+          }
+        }
+      } else {
+        assert.equal(answer.type, "error");
+      }
+      // The server keeps serving.
+      h.reply({ json: completion({ content: "still here" }) });
+      const next = await create();
+      assert.deepEqual(next.content, [{ type: "text", text: "still here" }]);
+    });
+  });
+
+  describe("stop_reason", () => {
+    // [case, OpenAI finish_reason, answer has tool calls, expected Anthropic stop_reason]
+    const table: [string, string, boolean, string][] = [
+      ["stop", "stop", false, "end_turn"],
+      ["length", "length", false, "max_tokens"],
+      ["tool_calls", "tool_calls", true, "tool_use"],
+      ["content_filter", "content_filter", false, "refusal"],
+      // Gemini says "stop" after tool calls.
+      ["stop with tool calls (Gemini)", "stop", true, "tool_use"],
+    ];
+    for (const [name, finish, withTool, expected] of table) {
+      it(`${name} → ${expected}`, async () => {
+        h.reply({
+          json: completion({
+            content: withTool ? null : "text",
+            tool_calls: withTool ? [{ id: "call_t", name: "t", args: "{}" }] : undefined,
+            finish_reason: finish,
+          }),
+        });
+        const msg = await create();
+        assert.equal(msg.stop_reason, expected);
+      });
+    }
+  });
+
+  describe("usage", () => {
+    it("input_tokens = prompt_tokens − cached_tokens; cache_read_input_tokens = cached", async () => {
+      h.reply({
+        json: completion({ content: "x", usage: { prompt_tokens: 1000, completion_tokens: 50, cached_tokens: 800 } }),
+      });
+      const msg = await create();
+      assert.equal(msg.usage.input_tokens, 200);
+      assert.equal(msg.usage.output_tokens, 50);
+      assert.equal(msg.usage.cache_read_input_tokens, 800);
+    });
+
+    it("without cached tokens, input_tokens = prompt_tokens", async () => {
+      h.reply({ json: completion({ content: "x", usage: { prompt_tokens: 321, completion_tokens: 12 } }) });
+      const msg = await create();
+      assert.equal(msg.usage.input_tokens, 321);
+      assert.equal(msg.usage.output_tokens, 12);
+      assert.ok(!msg.usage.cache_read_input_tokens, "no cache reads reported");
+    });
+  });
+
+  it("an upstream that answers a streaming request with one JSON body still streams to the client", async () => {
+    h.reply({ json: completion({ content: "whole answer" }) });
+    const stream = h.client.messages.stream(body() as never);
+    const msg = await stream.finalMessage();
+    assert.deepEqual(msg.content, [{ type: "text", text: "whole answer" }]);
+    assert.equal(msg.stop_reason, "end_turn");
+  });
+
+  it("a non-streaming request answered with SSE by the upstream is refused cleanly or converted", async () => {
+    h.reply({ sse: [chunk({ content: "odd" }, "stop")] });
+    const res = await postJson(`${h.proxy.url}/v1/messages`, body());
+    const text = await res.text();
+    const parsed = JSON.parse(text);
+    if (res.status === 200) assert.equal(parsed.type, "message");
+    else assert.equal(parsed.type, "error");
+  });
+});
