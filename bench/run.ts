@@ -27,7 +27,15 @@
  */
 import process from "node:process";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -418,6 +426,11 @@ type Cell = {
   loadError: string | undefined;
   proxyCpuMs: number | null;
   proxyCpuMsPerReq: number | null;
+  /**
+   * Share of one core each process used during the window: a proxy near 100 % is the
+   * bottleneck; upstream + client near 100 % means their shared core is.
+   */
+  cpuShare: { proxy: number | null; upstream: number | null; client: number | null };
   proxyRssPeakKb: number | null;
   proxyVmHwmKb: number | null;
   upstreamCpuMsPerReq: number | null;
@@ -527,6 +540,12 @@ async function runLoad(
   const cpu = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : null;
   const upCpu = up0 !== undefined && up1 !== undefined ? up1 - up0 : null;
   return { result, error, cpuMs: cpu, upCpuMs: upCpu };
+}
+
+function share(ms: number | null, result: LoadResult | null): number | null {
+  return ms === null || !result || result.windowMs <= 0
+    ? null
+    : Math.round((ms / result.windowMs) * 1000) / 1000;
 }
 
 function perReq(ms: number | null, result: LoadResult | null): number | null {
@@ -657,6 +676,11 @@ async function runTarget(
         loadError: r.error,
         proxyCpuMs: r.cpuMs,
         proxyCpuMsPerReq: perReq(r.cpuMs, r.result),
+        cpuShare: {
+          proxy: share(r.cpuMs, r.result),
+          upstream: share(r.upCpuMs, r.result),
+          client: share(r.result?.clientCpuMs ?? null, r.result),
+        },
         proxyRssPeakKb: peak,
         proxyVmHwmKb: proc ? memKb(proc.pid)?.hwm ?? null : null,
         upstreamCpuMsPerReq: perReq(r.upCpuMs, r.result),
@@ -691,6 +715,7 @@ function emptyCell(
     loadError: error,
     proxyCpuMs: null,
     proxyCpuMsPerReq: null,
+    cpuShare: { proxy: null, upstream: null, client: null },
     proxyRssPeakKb: null,
     proxyVmHwmKb: null,
     upstreamCpuMsPerReq: null,
@@ -739,6 +764,7 @@ type Row = {
   lagP50: number;
   lagP99: number;
   cpuMsPerReq: number;
+  cpuPercent: number;
   idleRssMb: number;
   peakRssMb: number;
   requests: number;
@@ -775,6 +801,7 @@ function summarizeCells(cells: readonly Cell[], runs: readonly TargetRun[]): Row
       lagP50: m((l) => l.deliveryLagMs?.p50),
       lagP99: m((l) => l.deliveryLagMs?.p99),
       cpuMsPerReq: median(group.map((c) => c.proxyCpuMsPerReq ?? NaN)),
+      cpuPercent: median(group.map((c) => (c.cpuShare.proxy ?? NaN) * 100)),
       idleRssMb: median(idle) / 1024,
       peakRssMb: Math.max(...group.map((c) => c.proxyRssPeakKb ?? NaN)) / 1024,
       requests: sum((l) => l.requests),
@@ -799,6 +826,7 @@ function table(rows: readonly Row[]): string {
     "1st-delta ms",
     "lag p50/p99",
     "CPU ms/req",
+    "CPU %",
     "RSS idle/peak MB",
     "errors",
     "valid",
@@ -814,6 +842,7 @@ function table(rows: readonly Row[]): string {
     fmt(r.firstDeltaP50),
     Number.isFinite(r.lagP50) ? `${fmt(r.lagP50)}/${fmt(r.lagP99)}` : "-",
     fmt(r.cpuMsPerReq),
+    Number.isFinite(r.cpuPercent) ? r.cpuPercent.toFixed(0) : "-",
     r.target === "direct" ? "-" : `${fmt(r.idleRssMb)}/${fmt(r.peakRssMb)}`,
     String(r.errors),
     `${r.valid}/${r.requests}`,
@@ -846,14 +875,21 @@ function machineInfo(pins: Pinning, loadRuntime: string): Record<string, string 
 
 // ---------------------------------------------------------------------------------------------
 
+function listTs(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => join(dir, f));
+}
+
 async function ensureBinary(o: Options): Promise<string | undefined> {
-  const sources = [o.entry];
+  const libDir = join(dirname(o.entry), "lib");
+  const sources = [o.entry, ...(existsSync(libDir) ? listTs(libDir) : [])];
   if (existsSync(o.binary) && !o.rebuild) {
     const stale = sources.some((s) =>
       existsSync(s) && statSync(s).mtimeMs > statSync(o.binary).mtimeMs
     );
     if (stale) {
-      console.log(`note: ${o.binary} is older than ${o.entry}; pass --rebuild to refresh it`);
+      console.log(`note: ${o.binary} is older than its sources; pass --rebuild to refresh it`);
     }
     return undefined;
   }
@@ -960,7 +996,8 @@ async function main(): Promise<void> {
     "\nrps: completed responses/s; p50/p99: full response time; ttfb: response headers; " +
       "1st-delta: first content_block_delta (direct: first content chunk); lag: per chunk, client " +
       "receive minus upstream send (20 ms-gap scenarios only); CPU: proxy utime+stime per " +
-      "request (/proc/PID/stat, 1/CLK_TCK resolution: coarse when a cell has few requests); RSS: proxy after /health, and max sampled during the cell; valid: responses " +
+      "request (/proc/PID/stat, 1/CLK_TCK resolution: coarse when a cell has few requests); " +
+      "CPU %: proxy CPU time over the window, 100 = one core saturated; RSS: proxy after /health, and max sampled during the cell; valid: responses " +
       "whose text, stop reason and usage match what the upstream sent.",
   );
   for (const r of runs) {

@@ -53,7 +53,7 @@ export function parseArgs(argv: readonly string[]): CliResult {
         "doctor",
         ...Object.keys(FLAGS),
       ];
-      const close = known.find((k) => k.startsWith(name.slice(0, 4)) && name.startsWith("-"));
+      const close = closest(name, known);
       return {
         kind: "error",
         message: `unknown option "${arg}"${close ? ` (did you mean ${close}?)` : ""}; see --help`,
@@ -116,4 +116,34 @@ Variables (environment or .env; the environment wins over .env):
   MAX_REQUEST_BYTES      largest request body                      (default 33554432)
   SHUTDOWN_GRACE         seconds in-flight requests get on SIGINT/SIGTERM (default 10)
 `;
+}
+
+/** The known option nearest to a mistyped one (edit distance ≤ 3), for the error hint. */
+function closest(input: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 4;
+  for (const k of known) {
+    const d = editDistance(input, k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(
+        prev[j]! + 1,
+        cur[j - 1]! + 1,
+        prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
 }

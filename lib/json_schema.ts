@@ -35,17 +35,21 @@ export function meetsStrictMode(schema: Json, depth = 0): boolean {
 }
 
 // Keywords outside the OpenAPI 3 subset that Gemini's OpenAI endpoint accepts; it answers 400
-// on each of these. https://ai.google.dev/api/caching#Schema
+// ("Invalid JSON payload received. Unknown name …") on each of these.
+// https://ai.google.dev/api/caching#Schema
 const GEMINI_DROPPED = new Set([
   "$schema",
   "$id",
   "$comment",
+  "$anchor",
   "additionalProperties",
   "propertyNames",
   "patternProperties",
   "unevaluatedProperties",
+  "unevaluatedItems",
   "exclusiveMinimum",
   "exclusiveMaximum",
+  "multipleOf",
   "default",
   "examples",
   "const",
@@ -56,32 +60,110 @@ const GEMINI_DROPPED = new Set([
   "else",
   "not",
   "contains",
+  "minContains",
+  "maxContains",
+  "uniqueItems",
+  "prefixItems",
+  "contentEncoding",
+  "contentMediaType",
+  "readOnly",
+  "writeOnly",
+  "deprecated",
   "$defs",
   "definitions",
+  "$ref",
 ]);
-const GEMINI_FORMATS = new Set(["enum", "date-time"]);
+// The only string formats Gemini accepts; numbers take int32/int64/float/double.
+const GEMINI_FORMATS = new Set(["enum", "date-time", "int32", "int64", "float", "double"]);
 
-/** Rewrites a schema for strict upstreams: `const` becomes a one-value `enum`, the rest goes. */
-export function simplifySchema(schema: Json, depth = 0): Json {
-  if (depth > MAX_SCHEMA_DEPTH) throw new SchemaTooDeepError("tool schema is nested too deeply");
-  if (Array.isArray(schema)) return schema.map((s) => simplifySchema(s, depth + 1));
+type Defs = Record<string, Json>;
+
+/**
+ * Rewrites a tool schema for Gemini: local `$ref`s are inlined, `const` becomes a one-value
+ * `enum`, a type list becomes `type` + `nullable` (or `anyOf`), `required` names only existing
+ * properties, and every keyword Gemini rejects goes.
+ */
+export function simplifySchema(schema: Json): Json {
+  const defs: Defs = {};
+  if (isObject(schema)) {
+    for (const key of ["definitions", "$defs"]) {
+      const d = schema[key];
+      if (isObject(d)) Object.assign(defs, d);
+    }
+  }
+  return simplify(schema, defs, 0, new Set(), { nodes: 0 });
+}
+
+// Inlined references can multiply a schema; past this many nodes it is refused, not expanded.
+const MAX_SCHEMA_NODES = 100_000;
+
+function resolveRef(ref: string, defs: Defs): Json | undefined {
+  const m = ref.match(/^#\/(?:\$defs|definitions)\/(.+)$/);
+  if (!m) return undefined;
+  return defs[m[1]!.replaceAll("~1", "/").replaceAll("~0", "~")];
+}
+
+function simplify(
+  schema: Json,
+  defs: Defs,
+  depth: number,
+  refs: Set<string>,
+  count: { nodes: number },
+): Json {
+  if (depth > MAX_SCHEMA_DEPTH || ++count.nodes > MAX_SCHEMA_NODES) {
+    throw new SchemaTooDeepError("tool schema is nested too deeply");
+  }
+  if (Array.isArray(schema)) return schema.map((s) => simplify(s, defs, depth + 1, refs, count));
   if (!isObject(schema)) return schema;
+  if (typeof schema.$ref === "string") {
+    const target = resolveRef(schema.$ref, defs);
+    // A recursive or unresolvable reference has no inline form: an untyped object stands in.
+    if (target === undefined || refs.has(schema.$ref)) {
+      return typeof schema.description === "string"
+        ? { type: "object", description: schema.description }
+        : { type: "object" };
+    }
+    const { $ref: _ref, ...siblings } = schema;
+    const merged = isObject(target) ? { ...target, ...siblings } : siblings;
+    return simplify(merged, defs, depth + 1, new Set([...refs, schema.$ref]), count);
+  }
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(schema)) {
-    if (key === "const") {
-      if (schema.enum === undefined) out.enum = [value];
-      continue;
-    }
     if (GEMINI_DROPPED.has(key)) continue;
     if (key === "format" && !(typeof value === "string" && GEMINI_FORMATS.has(value))) continue;
+    if (key === "type" && Array.isArray(value)) {
+      const types = value.filter((t): t is string => typeof t === "string" && t !== "null");
+      if (types.length < value.length) out.nullable = true;
+      if (types.length === 1) out.type = types[0];
+      else if (types.length > 1) out.anyOf = types.map((t) => ({ type: t }));
+      continue;
+    }
+    // Gemini's enum is for strings only.
+    if (key === "enum") {
+      if (Array.isArray(value) && value.every((v) => typeof v === "string")) out.enum = value;
+      continue;
+    }
     // Keys under `properties` are property names, not keywords: keep them all.
     if (key === "properties" && isObject(value)) {
       const props: JsonObject = {};
-      for (const [name, sub] of Object.entries(value)) props[name] = simplifySchema(sub, depth + 1);
+      for (const [name, sub] of Object.entries(value)) {
+        props[name] = simplify(sub, defs, depth + 1, refs, count);
+      }
       out.properties = props;
       continue;
     }
-    out[key] = simplifySchema(value, depth + 1);
+    out[key] = simplify(value, defs, depth + 1, refs, count);
+  }
+  if (typeof schema.const === "string" && out.enum === undefined) {
+    out.enum = [schema.const];
+    if (out.type === undefined) out.type = "string";
+  }
+  // A required name without a property is a 400 on Gemini.
+  if (Array.isArray(out.required)) {
+    const props = isObject(out.properties) ? out.properties : {};
+    const required = out.required.filter((k) => typeof k === "string" && k in props);
+    if (required.length > 0) out.required = required;
+    else delete out.required;
   }
   return out;
 }

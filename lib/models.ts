@@ -30,9 +30,10 @@ export type ModelInfo = {
 
 type Row = [RegExp, Partial<ModelInfo>];
 
-// Sources: each provider's model pages (OpenAI, DeepSeek, Google, Mistral), as of 2026.
-// First match wins, so specific names come before their families.
+// Sources: each provider's model pages (OpenAI, Anthropic, DeepSeek, Google, Mistral, xAI), as of
+// 2026. First match wins, so specific names come before their families.
 const TABLE: Row[] = [
+  // OpenAI. https://platform.openai.com/docs/models
   [/^gpt-5(\.\d+)?-chat/, { maxOutput: 16_384, contextWindow: 128_000 }],
   [/^gpt-5\.[1-9]/, {
     maxOutput: 128_000,
@@ -42,24 +43,40 @@ const TABLE: Row[] = [
     acceptsEffortNone: true,
   }],
   [/^gpt-5/, { maxOutput: 128_000, contextWindow: 400_000, reasoning: true, openaiReasoning: true }],
-  [/^o1-mini/, { maxOutput: 65_536, contextWindow: 128_000, reasoning: true, openaiReasoning: true }],
+  // o1-mini and o1-preview predate reasoning_effort and answer it with a 400.
+  [/^o1-(mini|preview)/, { maxOutput: 65_536, contextWindow: 128_000, openaiReasoning: true }],
   [/^o\d/, { maxOutput: 100_000, contextWindow: 200_000, reasoning: true, openaiReasoning: true }],
+  [/^gpt-oss/, { maxOutput: 131_072, contextWindow: 131_072, reasoning: true }],
   [/^gpt-4\.1/, { maxOutput: 32_768, contextWindow: 1_047_576 }],
   [/^gpt-4o/, { maxOutput: 16_384, contextWindow: 128_000 }],
   [/^chatgpt-4o/, { maxOutput: 16_384, contextWindow: 128_000 }],
   [/^gpt-4-turbo/, { maxOutput: 4_096, contextWindow: 128_000 }],
   [/^gpt-4/, { maxOutput: 8_192, contextWindow: 8_192 }],
   [/^gpt-3\.5/, { maxOutput: 4_096, contextWindow: 16_385 }],
+  // Anthropic models behind OpenRouter and other routers.
+  [/^claude-(opus|sonnet)-4|^claude-(opus|sonnet)-[5-9]|^claude-3[.-]7/, {
+    maxOutput: 64_000,
+    contextWindow: 200_000,
+    reasoning: true,
+  }],
+  [/^claude-haiku-4/, { maxOutput: 64_000, contextWindow: 200_000, reasoning: true }],
+  [/^claude-/, { maxOutput: 8_192, contextWindow: 200_000 }],
+  // DeepSeek. https://api-docs.deepseek.com/quick_start/pricing — V4 thinks by default.
   [/^deepseek-reasoner/, { maxOutput: 64_000, contextWindow: 128_000, reasoning: true }],
   [/^deepseek-chat/, { maxOutput: 8_192, contextWindow: 128_000 }],
-  [/^deepseek-(v3\.[1-9]|v4)/, { maxOutput: 65_536, contextWindow: 128_000, reasoning: true }],
+  [/^deepseek-(flash|pro|v4)/, { maxOutput: 384_000, contextWindow: 1_000_000, reasoning: true }],
+  [/^deepseek-v3\.[1-9]/, { maxOutput: 65_536, contextWindow: 128_000, reasoning: true }],
+  // Google. https://ai.google.dev/gemini-api/docs/models
   [/^gemini-(2\.5|3)/, { maxOutput: 65_536, contextWindow: 1_048_576, reasoning: true }],
   [/^gemini-2\.0/, { maxOutput: 8_192, contextWindow: 1_048_576 }],
   [/^gemini-1\.5/, { maxOutput: 8_192, contextWindow: 1_048_576 }],
+  // Mistral. https://docs.mistral.ai/getting-started/models/
   [/^(mistral-large|mistral-medium|codestral|devstral)/, { maxOutput: 32_768, contextWindow: 128_000 }],
   [/^magistral/, { maxOutput: 40_000, contextWindow: 128_000, reasoning: true }],
+  // Open models, usually behind Ollama, vLLM or a router.
   [/^(qwq|qwen3)/, { reasoning: true }],
   [/^grok-3-mini|^grok-4/, { reasoning: true }],
+  [/^(glm-4\.[5-9]|glm-[5-9]|kimi-k2-thinking|minimax-m2)/, { reasoning: true }],
   [/thinking|reasoner|-r1\b|^r1/, { reasoning: true }],
 ];
 
@@ -88,10 +105,8 @@ export function modelInfo(
   };
   const lowerModel = model.toLowerCase();
   if (overrides.reasoningModels.some((m) => m.toLowerCase() === lowerModel)) info.reasoning = true;
-  if (overrides.nonReasoningModels.some((m) => m.toLowerCase() === lowerModel)) {
-    info.reasoning = false;
-    info.openaiReasoning = false;
-  }
+  // Only the reasoning control goes: an o-series model still needs max_completion_tokens.
+  if (overrides.nonReasoningModels.some((m) => m.toLowerCase() === lowerModel)) info.reasoning = false;
   return info;
 }
 

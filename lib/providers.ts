@@ -26,6 +26,16 @@ export type Profile = Readonly<{
   streamUsageOption: boolean;
   /** `api-key` header instead of `Authorization: Bearer`. */
   apiKeyHeader: boolean;
+  /**
+   * Sends Gemini's thought signatures back as `extra_content` on tool calls. Only where it is
+   * understood: OpenAI answers an unknown field in a message with a 400.
+   */
+  toolCallExtraContent: boolean;
+  /**
+   * Applies OpenAI's rules for its reasoning models itself (max_completion_tokens, no stop, no
+   * sampling). OpenRouter does that translation on its side and documents only `max_tokens`.
+   */
+  openaiReasoningRules: boolean;
 }>;
 
 const BASE: Profile = {
@@ -39,6 +49,9 @@ const BASE: Profile = {
   echoReasoningContent: false,
   streamUsageOption: true,
   apiKeyHeader: false,
+  // Generic upstreams are often routers in front of Gemini (LiteLLM and the like).
+  toolCallExtraContent: true,
+  openaiReasoningRules: true,
 };
 
 // https://docs.mistral.ai/api/#tag/chat/operation/chat_completion_v1_chat_completions_post
@@ -64,16 +77,29 @@ const MISTRAL_FIELDS = new Set([
 
 const PROFILES: Record<ProviderName, Profile> = {
   generic: BASE,
-  openai: { ...BASE, name: "openai", midConversationSystem: true },
-  azure: { ...BASE, name: "azure", midConversationSystem: true, apiKeyHeader: true },
-  openrouter: { ...BASE, name: "openrouter", reasoning: "openrouter" },
-  ollama: { ...BASE, name: "ollama" },
+  openai: { ...BASE, name: "openai", midConversationSystem: true, toolCallExtraContent: false },
+  azure: {
+    ...BASE,
+    name: "azure",
+    midConversationSystem: true,
+    apiKeyHeader: true,
+    toolCallExtraContent: false,
+  },
+  openrouter: {
+    ...BASE,
+    name: "openrouter",
+    reasoning: "openrouter",
+    toolCallExtraContent: false,
+    openaiReasoningRules: false,
+  },
+  ollama: { ...BASE, name: "ollama", toolCallExtraContent: false },
   deepseek: {
     ...BASE,
     name: "deepseek",
     reasoning: "deepseek",
     echoReasoningContent: true,
     jsonSchema: false,
+    toolCallExtraContent: false,
   },
   gemini: { ...BASE, name: "gemini", strictSchemas: true },
   mistral: {
@@ -83,6 +109,7 @@ const PROFILES: Record<ProviderName, Profile> = {
     reasoning: "none",
     shortToolIds: true,
     streamUsageOption: false,
+    toolCallExtraContent: false,
   },
 };
 
@@ -90,7 +117,10 @@ const PROFILES: Record<ProviderName, Profile> = {
 export function detectProvider(baseUrl: string): ProviderName {
   const url = new URL(baseUrl);
   const host = url.hostname.toLowerCase();
-  if (host.endsWith(".openai.azure.com") || host.endsWith(".cognitiveservices.azure.com")) {
+  if (
+    host.endsWith(".openai.azure.com") || host.endsWith(".cognitiveservices.azure.com") ||
+    host.endsWith(".services.ai.azure.com")
+  ) {
     return "azure";
   }
   if (url.pathname.includes("/openai/deployments/")) return "azure";
@@ -99,35 +129,63 @@ export function detectProvider(baseUrl: string): ProviderName {
   if (host === "generativelanguage.googleapis.com") return "gemini";
   if (host === "api.mistral.ai") return "mistral";
   if (host === "api.openai.com") return "openai";
+  // Ollama's default port, its Docker service name, or its cloud (ollama.com).
   if (url.port === "11434" || host.includes("ollama")) return "ollama";
   return "generic";
 }
 
-export function resolveProfile(config: Pick<Config, "provider" | "openaiBaseUrl" | "midConversationSystem">): Profile {
+export function resolveProfile(
+  config: Pick<Config, "provider" | "openaiBaseUrl" | "midConversationSystem">,
+): Profile {
   const name = config.provider === "auto" ? detectProvider(config.openaiBaseUrl) : config.provider;
   const profile = PROFILES[name];
   if (config.midConversationSystem === undefined) return profile;
   return { ...profile, midConversationSystem: config.midConversationSystem === "keep" };
 }
 
+/**
+ * Whether OpenAI's reasoning-model rules apply: by the model's name, or — on OpenAI and Azure,
+ * where a deployment name says nothing — because REASONING_MODELS lists it.
+ */
+export function usesOpenAIReasoningRules(
+  info: { openaiReasoning: boolean; reasoning: boolean },
+  profile: Profile,
+): boolean {
+  if (!profile.openaiReasoningRules) return false;
+  if (info.openaiReasoning) return true;
+  return (profile.name === "openai" || profile.name === "azure") && info.reasoning;
+}
+
+// GA data-plane version. https://learn.microsoft.com/azure/ai-services/openai/reference
 const DEFAULT_AZURE_API_VERSION = "2024-10-21";
 
-/** The chat completions URL for this upstream (Azure's deployment URLs need care). */
+/** The base URL's path without trailing slashes or a pasted `/chat/completions`. */
+function basePath(url: URL): string {
+  return url.pathname.replace(/\/+$/, "").replace(/\/chat\/completions$/, "");
+}
+
+/**
+ * The chat completions URL for this upstream. Azure has three shapes
+ * (https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle):
+ * - `…/openai/v1`: the versionless API; a dated `api-version` there answers 404.
+ * - `…/openai/deployments/{name}`: the deployment is in the URL and `api-version` is required.
+ * - the resource root (or `…/openai`): the deployment is the model name.
+ */
 export function chatCompletionsUrl(
   config: Pick<Config, "openaiBaseUrl" | "azureApiVersion">,
   profile: Profile,
   upstreamModel: string,
 ): string {
   const url = new URL(config.openaiBaseUrl);
-  let path = url.pathname.replace(/\/+$/, "");
+  let path = basePath(url);
   if (profile.name === "azure") {
-    // `/openai/v1` is the versionless API: a dated api-version there answers 404.
     if (/\/openai\/v1$/.test(path)) {
       url.pathname = `${path}/chat/completions`;
       return url.toString();
     }
     if (!path.includes("/openai/deployments/")) {
-      path = `${path}/openai/deployments/${encodeURIComponent(upstreamModel)}`;
+      const root = path.replace(/\/openai$/, "");
+      path = `${root}/openai/deployments/${encodeURIComponent(upstreamModel)}`;
     }
     url.pathname = `${path}/chat/completions`;
     if (!url.searchParams.has("api-version")) {
@@ -140,9 +198,23 @@ export function chatCompletionsUrl(
 }
 
 /** The models list URL, for `GET /v1/models`. */
-export function modelsUrl(config: Pick<Config, "openaiBaseUrl">): string {
+export function modelsUrl(
+  config: Pick<
+    Config,
+    "openaiBaseUrl" | "provider" | "azureApiVersion" | "midConversationSystem"
+  >,
+): string {
   const url = new URL(config.openaiBaseUrl);
-  url.pathname = `${url.pathname.replace(/\/+$/, "")}/models`;
+  const path = basePath(url);
+  if (resolveProfile(config).name === "azure" && !/\/openai\/v1$/.test(path)) {
+    // Deployments have no list of their own; the resource lists the models it can deploy.
+    url.pathname = `${path.replace(/\/openai(\/deployments\/[^/]*)?$/, "")}/openai/models`;
+    if (!url.searchParams.has("api-version")) {
+      url.searchParams.set("api-version", config.azureApiVersion ?? DEFAULT_AZURE_API_VERSION);
+    }
+    return url.toString();
+  }
+  url.pathname = `${path}/models`;
   return url.toString();
 }
 

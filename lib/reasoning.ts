@@ -1,32 +1,40 @@
 /**
  * Anthropic thinking settings → the upstream's reasoning control.
  * Anthropic: https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking
+ *   and https://docs.anthropic.com/en/docs/build-with-claude/effort
  * OpenAI `reasoning_effort`: https://platform.openai.com/docs/api-reference/chat/create
  * OpenRouter `reasoning`: https://openrouter.ai/docs/use-cases/reasoning-tokens
+ * DeepSeek `thinking` + `reasoning_effort`: https://api-docs.deepseek.com/guides/thinking_mode
  */
 import type { MessagesRequest } from "./anthropic_schema.ts";
 import type { ModelInfo } from "./models.ts";
 import type { OpenAIRequest } from "./openai_schema.ts";
 import type { Profile } from "./providers.ts";
 
+/** The efforts every OpenAI-style upstream accepts. */
 export type Effort = "low" | "medium" | "high";
 
-/** Budget thresholds (tokens) between low/medium and medium/high effort. */
+/** Budget thresholds (tokens): a budget up to `lowMax` is low effort, up to `mediumMax` medium. */
 export type EffortThresholds = { lowMax: number; mediumMax: number };
 export const DEFAULT_THRESHOLDS: EffortThresholds = { lowMax: 4_096, mediumMax: 16_384 };
 
-/** Anthropic's effort names include `max` and `xhigh`, which OpenAI-style upstreams reject. */
+/**
+ * Anthropic's effort names include `xhigh` and `max`, which OpenAI-style upstreams answer with
+ * a 400: they become `high`. Unknown names give undefined, so the budget decides instead.
+ */
 export function clampEffort(effort: string | undefined): Effort | undefined {
-  switch (effort?.toLowerCase()) {
-    case undefined:
-      return undefined;
+  switch (effort?.trim().toLowerCase()) {
     case "minimal":
     case "low":
       return "low";
     case "medium":
       return "medium";
-    default:
+    case "high":
+    case "xhigh":
+    case "max":
       return "high";
+    default:
+      return undefined;
   }
 }
 
@@ -36,23 +44,41 @@ export function effortForBudget(budget: number, t: EffortThresholds): Effort {
   return "high";
 }
 
-/** What the client asked for, normalised: nothing, or an effort with an optional budget. */
-export type ThinkingAsk = { effort: Effort; budget: number | undefined } | undefined;
+/** What the client asked for, normalised. */
+export type ThinkingAsk =
+  /** No thinking: `explicit` when the client sent `{type: "disabled"}`, not just nothing. */
+  | { on: false; explicit: boolean }
+  /** Thinking on, with an effort, whether the client asked for the most (`max`), and a budget. */
+  | { on: true; effort: Effort; max: boolean; budget: number | undefined };
 
-export function thinkingAsk(req: MessagesRequest, t: EffortThresholds): ThinkingAsk {
+// Anthropic's documented default effort: https://docs.anthropic.com/en/docs/build-with-claude/effort
+const DEFAULT_EFFORT: Effort = "high";
+
+export function thinkingAsk(
+  req: Pick<MessagesRequest, "thinking" | "output_config">,
+  t: EffortThresholds,
+): ThinkingAsk {
   const thinking = req.thinking;
-  // Claude Code sends `disabled` together with an effort for sub-agents: disabled wins.
-  if (!thinking || thinking.type === "disabled") return undefined;
+  if (!thinking) return { on: false, explicit: false };
+  // Claude Code sends `disabled` together with an effort (sub-agents, title generation):
+  // the pair contradicts itself, and disabled wins.
+  if (thinking.type === "disabled") return { on: false, explicit: true };
+  const requested = req.output_config?.effort?.trim().toLowerCase();
+  const max = requested === "max";
+  const effort = clampEffort(requested);
   if (thinking.type === "enabled" && thinking.budget_tokens !== undefined) {
     return {
-      effort: clampEffort(req.output_config?.effort) ?? effortForBudget(thinking.budget_tokens, t),
+      on: true,
+      effort: effort ?? effortForBudget(thinking.budget_tokens, t),
+      max,
       budget: thinking.budget_tokens,
     };
   }
-  return { effort: clampEffort(req.output_config?.effort) ?? "medium", budget: undefined };
+  // `adaptive` (and `enabled` without a budget): the effort alone decides.
+  return { on: true, effort: effort ?? DEFAULT_EFFORT, max, budget: undefined };
 }
 
-/** Request fields that carry the reasoning control, for models known to reason only. */
+/** Request fields that carry the reasoning control; only models known to reason get any. */
 export function reasoningFields(
   ask: ThinkingAsk,
   info: ModelInfo,
@@ -60,16 +86,22 @@ export function reasoningFields(
   maxTokens: number,
 ): Partial<OpenAIRequest> {
   // gpt-4o and friends answer any reasoning field with a 400.
-  if (!ask || !info.reasoning) return {};
+  if (!info.reasoning) return {};
+  if (!ask.on) {
+    // DeepSeek's V4 models think unless told not to, so "disabled" must be said out loud there.
+    return profile.reasoning === "deepseek" && ask.explicit ? { thinking: { type: "disabled" } } : {};
+  }
   switch (profile.reasoning) {
     case "reasoning_effort":
       return { reasoning_effort: ask.effort };
     case "openrouter":
+      // One of the two, never both: OpenRouter rejects the pair.
       return ask.budget !== undefined
         ? { reasoning: { max_tokens: Math.max(1, Math.min(ask.budget, maxTokens - 1)) } }
         : { reasoning: { effort: ask.effort } };
     case "deepseek":
-      return { thinking: { type: "enabled" }, reasoning_effort: ask.effort };
+      // DeepSeek takes low/high/max (and maps medium to high), so `max` keeps its meaning there.
+      return { thinking: { type: "enabled" }, reasoning_effort: ask.max ? "max" : ask.effort };
     case "none":
       return {};
   }

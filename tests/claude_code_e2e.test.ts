@@ -467,6 +467,38 @@ describe("Claude Code CLI through the proxy", { skip: SKIP }, () => {
     assert.match(result.result ?? "", /Rate limit reached for e2e-big-model/, why());
   });
 
+  it("e) a stream cut mid-answer is recovered by the CLI's non-streaming retry", {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
+    // The CLI answers a broken stream by sending the same request once without `stream`;
+    // the proxy must turn the cut into an error event (not a clean end) for that to happen.
+    const tag = "[e2e-e]";
+    scenarios.set(tag, (r) => {
+      if (!isMainTurn(r)) return auxReply(r);
+      if (chat(r).stream === true) {
+        return {
+          sse: textStream("This answer will be cu", { usage: null }).slice(0, 3),
+          resetAfter: true,
+        };
+      }
+      return { json: completion({ content: "Recovered without streaming." }) };
+    });
+
+    const run = await runClaude({
+      baseUrl: proxy.url,
+      apiKey: TEST_CLIENT_KEY,
+      prompt: `${tag} say something`,
+      cwd: workDir(),
+      timeoutMs: CLI_TIMEOUT_MS,
+    });
+    const why = () => explain(tag, run);
+    const result = resultOf(tag, run);
+    assert.equal(result.is_error, false, why());
+    assert.equal(result.result, "Recovered without streaming.", why());
+    const main = requestsFor(tag).filter(isMainTurn);
+    assert.deepEqual(main.map((r) => chat(r).stream === true), [true, false], why());
+  });
+
   it("a client without the proxy's key is refused with a readable message", {
     timeout: TEST_TIMEOUT_MS,
   }, async () => {

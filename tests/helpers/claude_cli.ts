@@ -6,16 +6,18 @@
  * and a from-scratch environment, so the developer's own ANTHROPIC_* variables, proxies or
  * config never reach the child.
  *
- * What the CLI 2.1.x does in this mode (observed against a recording server):
- * - `HEAD /` preconnect (ignored status), then `POST /v1/messages?beta=true`, always streamed
- *   first; a broken stream (no events, `event: error`, EOF before the message ends) is retried
- *   once without `stream` unless CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK is set.
- * - HTTP errors end the run with `is_error: true` and `result: "API Error: <status> <message>"`;
- *   401/408/409/429/5xx/529 and timeouts are retried CLAUDE_CODE_MAX_RETRIES times (default 10,
- *   about three minutes of backoff), hence the 0 below.
- * - Title generation (a second, tool-less request with a JSON-schema output format) only happens
- *   when non-essential traffic is allowed: `env: { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC:
- *   undefined }` turns it on.
+ * What the CLI (2.1.197) does in this mode, observed against a recording server:
+ * - `HEAD /` preconnect (status ignored; skipped when a proxy is configured), then
+ *   `POST /v1/messages?beta=true`, always streamed first. A stream the CLI cannot use (no
+ *   `event:` lines, an `event: error`, or EOF before the blocks and message_delta are done) is
+ *   re-sent once without `stream` unless CLAUDE_CODE_DISABLE_NONSTREAMING_FALLBACK=1.
+ * - An HTTP error ends the run with exit code 1, `is_error: true`, `api_error_status` and
+ *   `result: "API Error: <status> <message>"`. 401, 429, 5xx, 529 and header timeouts are
+ *   retried CLAUDE_CODE_MAX_RETRIES times (default 10, about three minutes of backoff), hence
+ *   the 0 below; `x-should-retry: false|true` on the response overrides that per status.
+ * - Title generation (an extra tool-less request with a JSON-schema output format, on the main
+ *   model unless ANTHROPIC_SMALL_FAST_MODEL is set) only happens when non-essential traffic is
+ *   allowed: `env: { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: undefined }` turns it on.
  */
 import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
@@ -115,8 +117,8 @@ function baseEnv(home: string, baseUrl: string): Record<string, string | undefin
     DISABLE_TELEMETRY: "1",
     DISABLE_ERROR_REPORTING: "1",
     DISABLE_AUTOUPDATER: "1",
-    // Without it the CLI also calls api.anthropic.com (unreachable in CI) and adds a
-    // title-generation request, which makes the request sequence depend on timing.
+    // Without it the CLI also calls api.anthropic.com and adds a title-generation request
+    // that most tests would have to script.
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
     // Errors should surface at once: the default is 10 retries with backoff up to ~40 s.
     CLAUDE_CODE_MAX_RETRIES: "0",
@@ -205,22 +207,37 @@ export async function runClaude(opts: RunClaudeOptions): Promise<RunClaudeResult
       child.stdout?.on("data", (c: Buffer) => out.push(c));
       child.stderr?.on("data", (c: Buffer) => err.push(c));
       let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        if (child.pid !== undefined) killTree(child.pid);
-      }, timeoutMs);
-      child.on("error", (e) => {
+      let settled = false;
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      const finish = (code: number | null) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        reject(e);
-      });
-      // "close" (not "exit") so that all output has been read.
-      child.on("close", (code) => {
-        clearTimeout(timer);
+        clearTimeout(grace);
         const stdout = Buffer.concat(out).toString("utf8");
         const stderr = Buffer.concat(err).toString("utf8") +
           (timedOut ? `\n[runClaude] killed after ${timeoutMs} ms\n` : "");
         resolvePromise({ code, stdout, stderr, json: parseJson(stdout), cwd, timedOut });
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        if (child.pid !== undefined) killTree(child.pid);
+        // A grandchild outside the group could keep the pipes open and "close" never come.
+        grace = setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          finish(null);
+        }, 5_000);
+      }, timeoutMs);
+      child.on("error", (e) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearTimeout(grace);
+        reject(e);
       });
+      // "close" (not "exit") so that all output has been read.
+      child.on("close", (code) => finish(code));
     });
   } finally {
     rmSync(home, { recursive: true, force: true });

@@ -7,6 +7,7 @@
 import { appendFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { configFromEnv } from "../../lib/config.ts";
 import { createLogger } from "../../lib/log.ts";
 import { serve } from "../../lib/serve.ts";
@@ -64,9 +65,19 @@ export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 /** The command that runs main.ts under the runtime running the tests. */
 export function mainCommand(): { cmd: string; args: string[] } {
   const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-  return isBun ? { cmd: process.execPath, args: ["main.ts"] } : {
+  const main = join(repoRoot, "main.ts");
+  // Absolute paths (and Deno's config named explicitly) so any working directory works.
+  return isBun ? { cmd: process.execPath, args: [main] } : {
     cmd: process.execPath,
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "main.ts"],
+    args: [
+      "run",
+      "--config",
+      join(repoRoot, "deno.json"),
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      main,
+    ],
   };
 }
 

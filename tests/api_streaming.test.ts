@@ -1,0 +1,380 @@
+/**
+ * Streaming, end to end: OpenAI chunks from the fake upstream → the Anthropic event grammar
+ * (https://docs.anthropic.com/en/api/messages-streaming) as raw SSE and as the official SDK's
+ * `messages.stream()` assembles it.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import Anthropic from "@anthropic-ai/sdk";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  chunk,
+  type SseStep,
+  splitText,
+  textStream,
+  toolCallStream,
+  usageChunk,
+} from "./helpers/fake_upstream.ts";
+import { startProxy, type TestProxy } from "./helpers/proxy.ts";
+import { StreamConverter } from "../lib/stream_convert.ts";
+import { driveStream } from "../lib/stream_response.ts";
+import {
+  assemble,
+  assertGrammar,
+  body,
+  type Harness,
+  parseSse,
+  postJson,
+  type Sse,
+  startHarness,
+} from "./api_support.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+async function streamEvents(h: Harness, extra: Record<string, unknown> = {}): Promise<Sse[]> {
+  const res = await postJson(`${h.proxy.url}/v1/messages`, body({ stream: true, ...extra }));
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+  return assertGrammar(parseSse(text));
+}
+
+const ofType = (events: Sse[], type: string) => events.filter((e) => e.event === type).map((e) => e.data);
+const deltas = (events: Sse[], index: number) =>
+  ofType(events, "content_block_delta").filter((d) => d.index === index).map((d) => d.delta);
+
+/** The SDK's view of one streamed request: every event it parsed, and its finalMessage(). */
+async function sdkStream(client: Anthropic, extra: Record<string, unknown> = {}) {
+  const stream = client.messages.stream(body(extra) as never);
+  const events: Sse[] = [];
+  // The SDK builds its snapshot out of the event objects themselves: copy them as they come.
+  stream.on("streamEvent", (e: Json) => events.push({ event: e.type, data: structuredClone(e) }));
+  const final = await stream.finalMessage();
+  return { events: assertGrammar(events), final };
+}
+
+describe("streaming", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.close());
+
+  it("follows the event grammar for a text answer, with usage in message_start and message_delta", async () => {
+    h.reply({ sse: textStream("Hello, world!", { parts: 4, usage: { prompt_tokens: 25, completion_tokens: 6 } }) });
+    const events = await streamEvents(h);
+    const start = events[0]!.data.message;
+    assert.match(start.id, /^msg_/);
+    assert.equal(start.type, "message");
+    assert.equal(start.role, "assistant");
+    assert.equal(start.model, "claude-sonnet-4-6");
+    assert.equal(start.stop_reason, null);
+    assert.deepEqual(ofType(events, "content_block_start"), [
+      { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
+    ]);
+    assert.deepEqual(
+      deltas(events, 0).map((d) => d.text),
+      splitText("Hello, world!", 4),
+      "one text_delta per upstream piece",
+    );
+    const md = ofType(events, "message_delta")[0];
+    assert.equal(md.delta.stop_reason, "end_turn");
+    assert.equal(md.usage.output_tokens, 6);
+    assert.equal(md.usage.input_tokens, 25);
+  });
+
+  it("keeps one text block per run of text", async () => {
+    h.reply({
+      sse: [
+        chunk({ role: "assistant", content: "" }),
+        chunk({ content: "a" }),
+        chunk({ content: "" }),
+        chunk({ content: "b" }),
+        chunk({ content: null }),
+        chunk({ content: "c" }),
+        chunk({ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "ls", arguments: "{}" } }] }),
+        chunk({}, "tool_calls"),
+      ],
+    });
+    const events = await streamEvents(h);
+    const starts = ofType(events, "content_block_start").map((s) => s.content_block.type);
+    assert.deepEqual(starts, ["text", "tool_use"]);
+    assert.equal(deltas(events, 0).map((d) => d.text).join(""), "abc");
+  });
+
+  it("forwards streamed tool-call arguments fragment by fragment as input_json_delta", async () => {
+    const args = '{"command":"ls -la /tmp","description":"List files","timeout":30}';
+    h.reply({ sse: toolCallStream([{ id: "call_abc", name: "Bash", args, parts: 5 }]) });
+    const events = await streamEvents(h);
+    assert.deepEqual(ofType(events, "content_block_start"), [{
+      type: "content_block_start",
+      index: 0,
+      content_block: { type: "tool_use", id: "call_abc", name: "Bash", input: {} },
+    }]);
+    const fragments = deltas(events, 0).map((d) => {
+      assert.equal(d.type, "input_json_delta");
+      return d.partial_json;
+    });
+    assert.deepEqual(fragments, splitText(args, 5), "each upstream fragment becomes one delta, unchanged");
+    assert.equal(ofType(events, "message_delta")[0].delta.stop_reason, "tool_use");
+  });
+
+  it("turns parallel tool calls into separate tool_use blocks", async () => {
+    h.reply({
+      sse: toolCallStream([
+        { id: "call_1", name: "Read", args: '{"file_path":"/a.ts"}' },
+        { id: "call_2", name: "Read", args: '{"file_path":"/b.ts"}' },
+        { id: "call_3", name: "Grep", args: '{"pattern":"TODO"}' },
+      ], { text: "Reading three things." }),
+    });
+    const { events, final } = await sdkStream(h.client);
+    assert.deepEqual(
+      ofType(events, "content_block_start").map((s) => [s.index, s.content_block.type, s.content_block.id]),
+      [[0, "text", undefined], [1, "tool_use", "call_1"], [2, "tool_use", "call_2"], [3, "tool_use", "call_3"]],
+    );
+    assert.deepEqual(final.content, [
+      { type: "text", text: "Reading three things." },
+      { type: "tool_use", id: "call_1", name: "Read", input: { file_path: "/a.ts" } },
+      { type: "tool_use", id: "call_2", name: "Read", input: { file_path: "/b.ts" } },
+      { type: "tool_use", id: "call_3", name: "Grep", input: { pattern: "TODO" } },
+    ]);
+    assert.equal(final.stop_reason, "tool_use");
+  });
+
+  it("reports tool_use when tool calls came with finish_reason stop (Gemini)", async () => {
+    h.reply({ sse: toolCallStream([{ id: "call_g", name: "ls", args: "{}" }], { finish: "stop" }) });
+    const events = await streamEvents(h);
+    assert.equal(ofType(events, "message_delta")[0].delta.stop_reason, "tool_use");
+  });
+
+  for (const [finish, expected] of [["length", "max_tokens"], ["content_filter", "refusal"], ["stop", "end_turn"]]) {
+    it(`maps finish_reason ${finish} → ${expected}`, async () => {
+      h.reply({ sse: textStream("x", { finish }) });
+      const events = await streamEvents(h);
+      assert.equal(ofType(events, "message_delta")[0].delta.stop_reason, expected);
+    });
+  }
+
+  it("turns reasoning_content into a thinking block with a signature, before the text block", async () => {
+    h.reply({ sse: textStream("The answer is 42.", { reasoning: "Let me think step by step." }) });
+    const events = await streamEvents(h);
+    assert.deepEqual(
+      ofType(events, "content_block_start").map((s) => s.content_block),
+      [{ type: "thinking", thinking: "", signature: "" }, { type: "text", text: "" }],
+    );
+    const thinking = deltas(events, 0);
+    assert.equal(
+      thinking.filter((d) => d.type === "thinking_delta").map((d) => d.thinking).join(""),
+      "Let me think step by step.",
+    );
+    const sig = thinking.filter((d) => d.type === "signature_delta");
+    assert.equal(sig.length, 1, "one signature_delta");
+    assert.equal(thinking[thinking.length - 1], sig[0], "the signature closes the thinking block");
+    assert.ok(typeof sig[0].signature === "string" && sig[0].signature.length > 0);
+    const stopThinking = events.findIndex((e) => e.event === "content_block_stop" && e.data.index === 0);
+    const startText = events.findIndex((e) => e.event === "content_block_start" && e.data.index === 1);
+    assert.ok(stopThinking < startText);
+    assert.equal(deltas(events, 1).map((d) => d.text).join(""), "The answer is 42.");
+  });
+
+  it("copes with SSE comments, empty choices, [DONE], and a usage-only final chunk", async () => {
+    h.reply({
+      sse: [
+        { raw: ": OPENROUTER PROCESSING\n\n" },
+        chunk({ role: "assistant", content: "" }),
+        { raw: ": keep-alive\n\n" },
+        { ...chunk({}), choices: [] },
+        chunk({ content: "Hi" }),
+        { raw: ": keep-alive\n\n" },
+        chunk({ content: " there" }),
+        chunk({}, "stop"),
+        usageChunk({ prompt_tokens: 40, completion_tokens: 3, cached_tokens: 30 }),
+      ],
+      done: true,
+    });
+    const { events, final } = await sdkStream(h.client);
+    assert.deepEqual(final.content, [{ type: "text", text: "Hi there" }]);
+    assert.equal(final.stop_reason, "end_turn");
+    assert.equal(final.usage.output_tokens, 3);
+    assert.equal(final.usage.input_tokens, 10);
+    assert.equal(final.usage.cache_read_input_tokens, 30);
+    assert.equal(ofType(events, "message_delta")[0].usage.output_tokens, 3);
+  });
+
+  it("reassembles a data: line split across network reads (CRLF line ends too)", async () => {
+    const first = `data: ${JSON.stringify(chunk({ content: "split " }))}\n\n`;
+    const second = `data: ${JSON.stringify(chunk({ content: "line" }))}\r\n\r\n`;
+    const cut = second.indexOf('"content"') + 4;
+    h.reply({
+      sse: [
+        { raw: first.slice(0, 3) },
+        { waitMs: 15 },
+        { raw: first.slice(3) + second.slice(0, cut) },
+        { waitMs: 15 },
+        { raw: second.slice(cut, -1) },
+        { waitMs: 15 },
+        { raw: second.slice(-1) },
+        chunk({}, "stop"),
+      ],
+    });
+    const { final } = await sdkStream(h.client);
+    assert.deepEqual(final.content, [{ type: "text", text: "split line" }]);
+  });
+
+  it("the SDK's finalMessage() equals what was streamed", async () => {
+    h.reply({
+      sse: [
+        chunk({ role: "assistant", content: "" }),
+        chunk({ reasoning_content: "Thinking about ünïcode… 🤔" }),
+        chunk({ content: "Here: " }),
+        chunk({ content: "日本語 ✓" }),
+        chunk({ tool_calls: [{ index: 0, id: "call_x", type: "function", function: { name: "Write", arguments: "" } }] }),
+        chunk({ tool_calls: [{ index: 0, function: { arguments: '{"path":"/t.txt",' } }] }),
+        chunk({ tool_calls: [{ index: 0, function: { arguments: '"text":"é😀"}' } }] }),
+        chunk({}, "tool_calls"),
+        usageChunk({ prompt_tokens: 100, completion_tokens: 20 }),
+      ],
+    });
+    const { events, final } = await sdkStream(h.client);
+    const streamed = assemble(events);
+    assert.equal(final.id, streamed.id);
+    assert.equal(final.model, streamed.model);
+    assert.deepEqual(final.content, streamed.content);
+    assert.equal(final.stop_reason, streamed.stop_reason);
+    assert.equal(final.usage.output_tokens, streamed.usage.output_tokens);
+    assert.equal(final.usage.input_tokens, streamed.usage.input_tokens);
+    assert.deepEqual(final.content.map((b: Json) => b.type), ["thinking", "text", "tool_use"]);
+    assert.deepEqual((final.content[2] as Json).input, { path: "/t.txt", text: "é😀" });
+    assert.equal((final.content[1] as Json).text, "Here: 日本語 ✓");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Byte-level splits. Strings cannot hold half a UTF-8 character, so these upstream bodies are
+// built as bytes: once through a raw node:http upstream, and once at every byte boundary through
+// the stream pipeline itself (no network, so every split is exercised deterministically).
+
+const encoder = new TextEncoder();
+
+/** An SSE body with multi-byte characters, comments, empty choices, usage and [DONE]. */
+function sampleBody(): Uint8Array {
+  const steps: SseStep[] = [
+    chunk({ role: "assistant", content: "" }),
+    chunk({ content: "Grüße 😀 " }),
+    chunk({ content: "日本" }),
+    { ...chunk({}), choices: [] },
+    chunk({ tool_calls: [{ index: 0, id: "call_u", type: "function", function: { name: "echo", arguments: '{"s":' } }] }),
+    chunk({ tool_calls: [{ index: 0, function: { arguments: '"ñ🎉"}' } }] }),
+    chunk({}, "tool_calls"),
+    usageChunk({ prompt_tokens: 9, completion_tokens: 4 }),
+  ];
+  let text = ": keep-alive\n\n";
+  for (const s of steps) text += `data: ${JSON.stringify(s)}\n\n`;
+  return encoder.encode(`${text}data: [DONE]\n\n`);
+}
+
+const EXPECTED_CONTENT = [
+  { type: "text", text: "Grüße 😀 日本" },
+  { type: "tool_use", id: "call_u", name: "echo", input: { s: "ñ🎉" } },
+];
+
+describe("upstream bytes split at arbitrary boundaries", () => {
+  let server: Server;
+  let pieces: Uint8Array[] = [];
+  let proxy: TestProxy;
+  let client: Anthropic;
+  before(async () => {
+    server = createServer(async (req, res) => {
+      for await (const _ of req) { /* drain */ }
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.flushHeaders();
+      for (const p of pieces) {
+        res.write(p);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    proxy = startProxy({ OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1` });
+    client = new Anthropic({ baseURL: proxy.url, apiKey: "k", maxRetries: 0 });
+  });
+  after(async () => {
+    await proxy.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it("through the real proxy: a multi-byte character and a data: line cut across writes", async () => {
+    const bytes = sampleBody();
+    const emoji = encoder.encode("😀");
+    const emojiAt = indexOfBytes(bytes, emoji);
+    const dataAt = indexOfBytes(bytes, encoder.encode('data: {"id"'), emojiAt);
+    const cuts = [5, emojiAt + 1, emojiAt + 3, dataAt + 2, dataAt + 9, bytes.length - 3];
+    pieces = cutAt(bytes, cuts);
+    const { events, final } = await sdkStream(client);
+    assert.deepEqual(final.content, EXPECTED_CONTENT);
+    assert.equal(final.stop_reason, "tool_use");
+    assert.equal(final.usage.output_tokens, 4);
+    assert.deepEqual(assemble(events).content, EXPECTED_CONTENT);
+  });
+
+  it("through the stream pipeline: the same events for a split at every byte", async () => {
+    const bytes = sampleBody();
+    const whole = await pipeline([bytes]);
+    assert.deepEqual(assemble(assertGrammar(parseSse(whole))).content, EXPECTED_CONTENT);
+    for (let i = 1; i < bytes.length; i++) {
+      const split = await pipeline([bytes.subarray(0, i), bytes.subarray(i)]);
+      assert.equal(split, whole, `split at byte ${i}`);
+    }
+    // And one byte per read.
+    const single = await pipeline(Array.from(bytes, (b) => Uint8Array.of(b)));
+    assert.equal(single, whole);
+  });
+});
+
+function indexOfBytes(hay: Uint8Array, needle: Uint8Array, from = 0): number {
+  outer: for (let i = from; i <= hay.length - needle.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  throw new Error("needle not found");
+}
+
+function cutAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const c of [...cuts].sort((a, b) => a - b)) {
+    out.push(bytes.subarray(prev, c));
+    prev = c;
+  }
+  out.push(bytes.subarray(prev));
+  return out;
+}
+
+/** Upstream reads → the client's SSE text, through driveStream and the StreamConverter. */
+async function pipeline(reads: Uint8Array[]): Promise<string> {
+  let i = 0;
+  const upstream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (i < reads.length) controller.enqueue(reads[i++]!);
+      else controller.close();
+    },
+  });
+  const converter = new StreamConverter({
+    messageId: "msg_fixed",
+    model: "claude-sonnet-4-6",
+    inputTokensEstimate: 9,
+    toolNames: new Map(),
+  });
+  const out = driveStream({
+    body: upstream,
+    converter,
+    idleTimeoutMs: 60_000,
+    pingIntervalMs: 60_000,
+    abortUpstream: () => {},
+    onEnd: () => {},
+  });
+  return await new Response(out).text();
+}
