@@ -8,7 +8,7 @@ import { type Config, ConfigError, configFromEnv, readEnvFile } from "./lib/conf
 import { banner } from "./lib/banner.ts";
 import { runDoctor } from "./lib/doctor.ts";
 import { createLogger, makeRedactor } from "./lib/log.ts";
-import { serve } from "./lib/serve.ts";
+import { serve, upstreamFetch } from "./lib/serve.ts";
 import { createHandler } from "./lib/server.ts";
 import { VERSION } from "./lib/version.ts";
 
@@ -50,10 +50,10 @@ async function main(argv: string[]): Promise<number> {
     secrets: [config.openaiApiKey, config.anthropicApiKey],
   });
   if (cli.kind === "doctor") {
-    return await runDoctor(config, (line) => process.stdout.write(`${line}\n`));
+    return await runDoctor(config, upstreamFetch(), (line) => process.stdout.write(`${line}\n`));
   }
 
-  const handler = createHandler(config, { log });
+  const handler = createHandler(config, { log, fetch: upstreamFetch() });
   let server;
   try {
     server = serve(handler, {

@@ -360,6 +360,18 @@ function memKb(pid: number): { rss: number; hwm: number } | undefined {
   }
 }
 
+/** CPU time all CPUs spent busy (not idle or waiting for I/O), from /proc/stat, in ms. */
+function machineBusyMs(): number | undefined {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return ((total - (f[3] ?? 0) - (f[4] ?? 0)) * 1000) / clkTck;
+  } catch {
+    return undefined;
+  }
+}
+
 class RssSampler {
   peakKb = 0;
   private timer: ReturnType<typeof setInterval>;
@@ -430,7 +442,13 @@ type Cell = {
    * Share of one core each process used during the window: a proxy near 100 % is the
    * bottleneck; upstream + client near 100 % means their shared core is.
    */
-  cpuShare: { proxy: number | null; upstream: number | null; client: number | null };
+  cpuShare: {
+    proxy: number | null;
+    upstream: number | null;
+    client: number | null;
+    /** Everything else on the machine (other jobs, the kernel's softirqs); noise when high. */
+    others: number | null;
+  };
   proxyRssPeakKb: number | null;
   proxyVmHwmKb: number | null;
   upstreamCpuMsPerReq: number | null;
@@ -475,6 +493,7 @@ async function runLoad(
     error: string | undefined;
     cpuMs: number | null;
     upCpuMs: number | null;
+    machineBusyMs: number | null;
   }
 > {
   const out = join(
@@ -512,13 +531,17 @@ async function runLoad(
   let cpu1: number | undefined;
   let up0: number | undefined;
   let up1: number | undefined;
+  let busy0: number | undefined;
+  let busy1: number | undefined;
   proc.onLine = (line) => {
     if (line === "phase:measure") {
       cpu0 = proxyPid === undefined ? undefined : cpuMs(proxyPid);
       up0 = cpuMs(ctx.upstream.pid);
+      busy0 = machineBusyMs();
     } else if (line === "phase:done") {
       cpu1 = proxyPid === undefined ? undefined : cpuMs(proxyPid);
       up1 = cpuMs(ctx.upstream.pid);
+      busy1 = machineBusyMs();
     }
   };
   const limitMs = (durationS + 2 * ctx.o.timeoutS + 30) * 1000;
@@ -539,7 +562,20 @@ async function runLoad(
   rmSync(out, { force: true });
   const cpu = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : null;
   const upCpu = up0 !== undefined && up1 !== undefined ? up1 - up0 : null;
-  return { result, error, cpuMs: cpu, upCpuMs: upCpu };
+  const busy = busy0 !== undefined && busy1 !== undefined ? busy1 - busy0 : null;
+  return { result, error, cpuMs: cpu, upCpuMs: upCpu, machineBusyMs: busy };
+}
+
+function othersMs(
+  r: {
+    cpuMs: number | null;
+    upCpuMs: number | null;
+    machineBusyMs: number | null;
+    result: LoadResult | null;
+  },
+): number | null {
+  if (r.machineBusyMs === null || r.upCpuMs === null || !r.result) return null;
+  return Math.max(0, r.machineBusyMs - (r.cpuMs ?? 0) - r.upCpuMs - r.result.clientCpuMs);
 }
 
 function share(ms: number | null, result: LoadResult | null): number | null {
@@ -680,6 +716,7 @@ async function runTarget(
           proxy: share(r.cpuMs, r.result),
           upstream: share(r.upCpuMs, r.result),
           client: share(r.result?.clientCpuMs ?? null, r.result),
+          others: share(othersMs(r), r.result),
         },
         proxyRssPeakKb: peak,
         proxyVmHwmKb: proc ? memKb(proc.pid)?.hwm ?? null : null,
@@ -715,7 +752,7 @@ function emptyCell(
     loadError: error,
     proxyCpuMs: null,
     proxyCpuMsPerReq: null,
-    cpuShare: { proxy: null, upstream: null, client: null },
+    cpuShare: { proxy: null, upstream: null, client: null, others: null },
     proxyRssPeakKb: null,
     proxyVmHwmKb: null,
     upstreamCpuMsPerReq: null,
@@ -765,6 +802,8 @@ type Row = {
   lagP99: number;
   cpuMsPerReq: number;
   cpuPercent: number;
+  /** CPU used by processes outside the benchmark during the window, in % of one core. */
+  othersPercent: number;
   idleRssMb: number;
   peakRssMb: number;
   requests: number;
@@ -802,6 +841,7 @@ function summarizeCells(cells: readonly Cell[], runs: readonly TargetRun[]): Row
       lagP99: m((l) => l.deliveryLagMs?.p99),
       cpuMsPerReq: median(group.map((c) => c.proxyCpuMsPerReq ?? NaN)),
       cpuPercent: median(group.map((c) => (c.cpuShare.proxy ?? NaN) * 100)),
+      othersPercent: median(group.map((c) => (c.cpuShare.others ?? NaN) * 100)),
       idleRssMb: median(idle) / 1024,
       peakRssMb: Math.max(...group.map((c) => c.proxyRssPeakKb ?? NaN)) / 1024,
       requests: sum((l) => l.requests),
@@ -863,6 +903,7 @@ function machineInfo(pins: Pinning, loadRuntime: string): Record<string, string 
     cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? "?",
     kernel: `${os.type()} ${os.release()} ${os.arch()}`,
     memTotalMb: Math.round(os.totalmem() / 1048576),
+    loadAverage1m: Math.round((os.loadavg()[0] ?? 0) * 100) / 100,
     clkTck: clkTck,
     deno: deno ? tryExec(deno, ["--version"])?.split("\n")[0] ?? "?" : "not found",
     bun: bun ? `bun ${tryExec(bun, ["--version"]) ?? "?"}` : "not found",
@@ -926,6 +967,9 @@ async function main(): Promise<void> {
   const machine = machineInfo(pins, loadRuntime);
   console.log("machine:");
   for (const [k, v] of Object.entries(machine)) console.log(`  ${k}: ${v}`);
+  if (Number(machine.loadAverage1m) > 0.5) {
+    console.log("warning: the machine is already busy (load average above); results will be noisy");
+  }
   const cells = o.scenarios.length * o.concurrency.length;
   console.log(
     `plan: ${o.rounds} round(s) x targets ${o.targets.join(",")} x ${cells} cells ` +
@@ -1000,6 +1044,18 @@ async function main(): Promise<void> {
       "CPU %: proxy CPU time over the window, 100 = one core saturated; RSS: proxy after /health, and max sampled during the cell; valid: responses " +
       "whose text, stop reason and usage match what the upstream sent.",
   );
+  const noisy = rows.filter((r) => r.othersPercent > 15);
+  if (noisy.length > 0) {
+    console.log(
+      `\nwarning: other processes used >15% of a core during ${noisy.length} cell(s), whose ` +
+        `numbers are disturbed: ${
+          noisy.map((r) =>
+            `${r.target}/${r.scenario}/c${r.concurrency} ${r.othersPercent.toFixed(0)}%`
+          )
+            .join(", ")
+        }`,
+    );
+  }
   for (const r of runs) {
     if (r.startError) {
       console.log(`\n${r.target} (round ${r.round}) did not start: ${r.startError}`);

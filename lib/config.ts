@@ -6,6 +6,7 @@ import { parseEnv } from "node:util";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { type LogFormat, type LogLevel, parseLogLevel } from "./log.ts";
+import { detectProvider } from "./providers.ts";
 
 const PROVIDERS = [
   "auto",
@@ -96,6 +97,9 @@ const EnvSchema = z.object({
     }),
   REASONING_MODELS: list,
   NON_REASONING_MODELS: list,
+  // Thinking budgets up to these many tokens ask for low / medium reasoning effort; above, high.
+  THINKING_LOW_MAX_BUDGET: z.coerce.number().int().positive().default(4_096),
+  THINKING_MEDIUM_MAX_BUDGET: z.coerce.number().int().positive().default(16_384),
   MIDCONVERSATION_SYSTEM: z.enum(["merge", "keep"]).optional(),
 });
 
@@ -128,6 +132,8 @@ export type Config = Readonly<{
   extraBody: Readonly<Record<string, unknown>>;
   reasoningModels: readonly string[];
   nonReasoningModels: readonly string[];
+  /** Thinking budget (tokens) → reasoning effort: ≤ lowMax is low, ≤ mediumMax medium, else high. */
+  effortThresholds: Readonly<{ lowMax: number; mediumMax: number }>;
   midConversationSystem: "merge" | "keep" | undefined;
 }>;
 
@@ -150,8 +156,10 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
   }
   const e = parsed.data;
   const baseHost = new URL(e.OPENAI_BASE_URL).hostname;
-  // Local servers (Ollama, LM Studio, vLLM on this machine) usually ignore the key.
-  if (!e.OPENAI_API_KEY && !isLoopbackHost(baseHost)) {
+  const provider = e.PROVIDER === "auto" ? detectProvider(e.OPENAI_BASE_URL) : e.PROVIDER;
+  // Local servers (Ollama, LM Studio, vLLM on this machine) ignore the key, and so does Ollama
+  // anywhere (`http://ollama:11434` in Docker); everything else needs one.
+  if (!e.OPENAI_API_KEY && !isLoopbackHost(baseHost) && provider !== "ollama") {
     throw new ConfigError(
       "invalid configuration:\n  OPENAI_API_KEY: required (the key of your OpenAI-compatible provider)",
     );
@@ -161,6 +169,12 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       `refusing to listen on HOST=${e.HOST} without ANTHROPIC_API_KEY: anyone who can reach ` +
         "this address could spend your upstream key. Set ANTHROPIC_API_KEY (clients must then " +
         "send it), or set ALLOW_REMOTE_WITHOUT_KEY=true if the network is trusted.",
+    );
+  }
+  if (e.THINKING_LOW_MAX_BUDGET >= e.THINKING_MEDIUM_MAX_BUDGET) {
+    throw new ConfigError(
+      "invalid configuration:\n  THINKING_LOW_MAX_BUDGET: must be below THINKING_MEDIUM_MAX_BUDGET " +
+        `(got ${e.THINKING_LOW_MAX_BUDGET} and ${e.THINKING_MEDIUM_MAX_BUDGET})`,
     );
   }
   const customHeaders: Record<string, string> = {};
@@ -198,6 +212,10 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     extraBody: Object.freeze(e.EXTRA_BODY),
     reasoningModels: Object.freeze(e.REASONING_MODELS),
     nonReasoningModels: Object.freeze(e.NON_REASONING_MODELS),
+    effortThresholds: Object.freeze({
+      lowMax: e.THINKING_LOW_MAX_BUDGET,
+      mediumMax: e.THINKING_MEDIUM_MAX_BUDGET,
+    }),
     midConversationSystem: e.MIDCONVERSATION_SYSTEM,
   });
 }

@@ -20,7 +20,7 @@ import type {
   OpenAITool,
   OpenAIToolCall,
 } from "./openai_schema.ts";
-import type { Profile } from "./providers.ts";
+import { type Profile, usesOpenAIReasoningRules } from "./providers.ts";
 import {
   DEFAULT_THRESHOLDS,
   type EffortThresholds,
@@ -79,7 +79,8 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
   const maxTokens = clampMaxTokens(req.max_tokens, info, ctx.maxTokensLimit);
   const body: OpenAIRequest = { model: ctx.upstreamModel, messages };
 
-  if (info.openaiReasoning) body.max_completion_tokens = maxTokens;
+  const openaiReasoning = usesOpenAIReasoningRules(info, profile);
+  if (openaiReasoning) body.max_completion_tokens = maxTokens;
   else body.max_tokens = maxTokens;
 
   const ask = thinkingAsk(req, ctx.thresholds ?? DEFAULT_THRESHOLDS);
@@ -87,13 +88,13 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
   Object.assign(body, reasoning);
 
   // o-series and gpt-5 reject non-default sampling, except gpt-5.1+ with effort "none".
-  const samplingAllowed = !info.openaiReasoning ||
+  const samplingAllowed = !openaiReasoning ||
     (info.acceptsEffortNone && body.reasoning_effort === undefined);
   if (samplingAllowed) {
     if (req.temperature !== undefined) body.temperature = req.temperature;
     if (req.top_p !== undefined) body.top_p = req.top_p;
   }
-  if (req.stop_sequences?.length && !info.openaiReasoning) {
+  if (req.stop_sequences?.length && !openaiReasoning) {
     body.stop = req.stop_sequences.slice(0, OPENAI_MAX_STOP);
   }
   if (req.stream) {
@@ -286,7 +287,7 @@ function convertAssistant(
           function: { name: state.toolName(block.name), arguments: JSON.stringify(block.input ?? {}) },
         };
         const extra = decodeClientToolId(block.id).extra;
-        if (extra !== undefined) call.extra_content = extra;
+        if (extra !== undefined && profile.toolCallExtraContent) call.extra_content = extra;
         calls.push(call);
         break;
       }

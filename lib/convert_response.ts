@@ -7,7 +7,7 @@ import { ProxyError } from "./errors.ts";
 import { ChatCompletion } from "./openai_schema.ts";
 import { encodeSignature } from "./signature.ts";
 import { mapStopReason, matchedStopSequence } from "./stop_reason.ts";
-import { parseToolArguments } from "./tool_args.ts";
+import { checkAgainstSchema, parseToolArguments } from "./tool_args.ts";
 import { encodeClientToolId } from "./tool_ids.ts";
 import { restoreToolName, type ToolNameMap } from "./tool_names.ts";
 import { estimateOutputTokens, mapUsage } from "./usage.ts";
@@ -18,6 +18,8 @@ export type ResponseOptions = {
   inputTokensEstimate: number;
   toolNames: ToolNameMap;
   stopSequences?: readonly string[] | undefined;
+  /** Client tool name → input schema: repaired arguments are checked against it. */
+  toolSchemas?: ReadonlyMap<string, unknown>;
 };
 
 /** Throws a 502-class ProxyError when the upstream answer is not a chat completion. */
@@ -32,10 +34,11 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
   const content: ResponseBlock[] = [];
   let chars = 0;
 
-  const reasoning = message?.reasoning_content ?? message?.reasoning;
-  if (reasoning) {
+  const reasoning = message?.reasoning_content ?? message?.reasoning ?? "";
+  const details = message?.reasoning_details;
+  // Encrypted reasoning (OpenRouter) has details but no text; the signature still carries it.
+  if (reasoning || details?.length) {
     chars += reasoning.length;
-    const details = message?.reasoning_details;
     content.push({
       type: "thinking",
       thinking: reasoning,
@@ -54,11 +57,19 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
     const args = parseToolArguments(call.function?.arguments);
     chars += typeof call.function?.arguments === "string" ? call.function.arguments.length : 0;
     const clientName = restoreToolName(opts.toolNames, name);
-    if (!args.ok) {
+    // Only repairs are checked: the model's own arguments reach the client's validation as
+    // they would from Anthropic; a repair that guessed wrong must not pass for the model's call.
+    const schemaProblem = args.ok && args.repaired
+      ? checkAgainstSchema(args.input, opts.toolSchemas?.get(clientName))
+      : undefined;
+    if (!args.ok || schemaProblem !== undefined) {
       // Passing an input the client must reject helps nobody: say what happened instead.
+      const reason = args.ok
+        ? `were malformed, and the repaired ones fail the tool's schema (${schemaProblem})`
+        : args.reason;
       content.push({
         type: "text",
-        text: `[proxy: the model called tool ${clientName} but its arguments ${args.reason}, ` +
+        text: `[proxy: the model called tool ${clientName} but its arguments ${reason}, ` +
           "so the call was not made]",
       });
       continue;

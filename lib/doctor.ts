@@ -6,6 +6,7 @@
 import type { Config } from "./config.ts";
 import { silentLogger } from "./log.ts";
 import { createHandler } from "./server.ts";
+import type { Fetch } from "./upstream.ts";
 
 type Check = {
   name: string;
@@ -114,8 +115,12 @@ function hint(status: number, message: string): string {
   return message.slice(0, 160);
 }
 
-export async function runDoctor(config: Config, print: (line: string) => void): Promise<number> {
-  const handler = createHandler(config, { log: silentLogger });
+export async function runDoctor(
+  config: Config,
+  fetch: Fetch,
+  print: (line: string) => void,
+): Promise<number> {
+  const handler = createHandler(config, { log: silentLogger, fetch });
   const models: [string, string][] = [
     ["opus", config.bigModel],
     ["sonnet", config.middleModel],

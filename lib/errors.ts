@@ -55,6 +55,11 @@ export function errorTypeForStatus(status: number): AnthropicErrorType {
   }
 }
 
+/** A duration for messages: `0.25s`, `600s` (configured values may be fractions). */
+export function seconds(ms: number): string {
+  return `${Math.round(ms) / 1000}s`;
+}
+
 export const invalidRequest = (message: string) =>
   new ProxyError(400, "invalid_request_error", message);
 

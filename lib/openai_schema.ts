@@ -130,3 +130,65 @@ export const UpstreamError = z.looseObject({
     z.string(),
   ]),
 });
+
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+const optString = (v: unknown) => v === undefined || v === null || typeof v === "string";
+const optNumber = (v: unknown) => v === undefined || v === null || typeof v === "number";
+
+/**
+ * Hand-checked equivalent of `ChatCompletionChunk.safeParse` for the per-chunk hot path: zod
+ * cost ~16 µs per chunk under Deno (most of a stream's conversion time), this ~0.1 µs.
+ * It checks the same fields with the same types; a test keeps the two in agreement.
+ */
+export function readChunk(json: unknown): ChatCompletionChunk | undefined {
+  if (!isObj(json)) return undefined;
+  const usage = json.usage;
+  if (usage !== undefined && usage !== null) {
+    if (!isObj(usage) || !optNumber(usage.prompt_tokens) || !optNumber(usage.completion_tokens)) {
+      return undefined;
+    }
+    const details = usage.prompt_tokens_details;
+    if (
+      details !== undefined && details !== null &&
+      (!isObj(details) || !optNumber(details.cached_tokens))
+    ) {
+      return undefined;
+    }
+    if (!optNumber(usage.prompt_cache_hit_tokens)) return undefined;
+  }
+  const choices = json.choices;
+  if (choices === undefined || choices === null) return json as ChatCompletionChunk;
+  if (!Array.isArray(choices)) return undefined;
+  for (const choice of choices) {
+    if (!isObj(choice) || !optNumber(choice.index) || !optString(choice.finish_reason)) {
+      return undefined;
+    }
+    const delta = choice.delta;
+    if (delta === undefined || delta === null) continue;
+    if (!isObj(delta)) return undefined;
+    if (
+      !optString(delta.content) || !optString(delta.refusal) ||
+      !optString(delta.reasoning_content) ||
+      !optString(delta.reasoning)
+    ) return undefined;
+    const details = delta.reasoning_details;
+    if (details !== undefined && details !== null && !Array.isArray(details)) return undefined;
+    const calls = delta.tool_calls;
+    if (calls === undefined || calls === null) continue;
+    if (!Array.isArray(calls)) return undefined;
+    for (const call of calls) {
+      if (!isObj(call) || !optString(call.id) || !optString(call.type) || !optNumber(call.index)) {
+        return undefined;
+      }
+      const fn = call.function;
+      if (fn === undefined || fn === null) continue;
+      if (!isObj(fn) || !optString(fn.name)) return undefined;
+      const args = fn.arguments;
+      if (args !== undefined && args !== null && typeof args !== "string" && !isObj(args)) {
+        return undefined;
+      }
+    }
+  }
+  return json as ChatCompletionChunk;
+}

@@ -3,6 +3,9 @@
  * Deno and `Bun.serve` under Bun, with a graceful shutdown. The rest of lib/ is runtime-free.
  */
 
+import { nodeFetch } from "./node_transport.ts";
+import type { Fetch } from "./upstream.ts";
+
 export type Handler = (req: Request) => Response | Promise<Response>;
 
 export type RunningServer = {
@@ -53,6 +56,15 @@ export const runtimeName: "bun" | "deno" | "other" = runtime.Bun
   : runtime.Deno
   ? "deno"
   : "other";
+
+/**
+ * The upstream transport for this runtime: node:http under Deno (its fetch body reads cost
+ * ~4× the CPU, see node_transport.ts), the native fetch elsewhere.
+ */
+export function upstreamFetch(): Fetch {
+  if (runtimeName === "deno") return nodeFetch;
+  return (input, init) => fetch(input, init);
+}
 
 function internalError(): Response {
   return new Response(

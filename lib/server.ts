@@ -8,7 +8,14 @@ import { CountTokensRequest, MessagesRequest } from "./anthropic_schema.ts";
 import type { Config } from "./config.ts";
 import { convertRequest } from "./convert_request.ts";
 import { convertResponse } from "./convert_response.ts";
-import { errorResponse, invalidRequest, notFound, ProxyError, toProxyError } from "./errors.ts";
+import {
+  errorResponse,
+  invalidRequest,
+  notFound,
+  ProxyError,
+  seconds,
+  toProxyError,
+} from "./errors.ts";
 import { SchemaTooDeepError } from "./json_schema.ts";
 import type { Logger } from "./log.ts";
 import { mapModel, modelInfo } from "./models.ts";
@@ -16,6 +23,7 @@ import { listModels, retrieveModel } from "./models_endpoint.ts";
 import { chatCompletionsUrl, type Profile, resolveProfile, upstreamHeaders } from "./providers.ts";
 import { readBody } from "./read_body.ts";
 import { StreamConverter } from "./stream_convert.ts";
+import { toolSchemas } from "./tool_args.ts";
 import { driveStream } from "./stream_response.ts";
 import { messageEvents } from "./message_events.ts";
 import { encodeEvents } from "./sse_encode.ts";
@@ -280,6 +288,7 @@ async function handleMessages(
       profile,
       maxTokensLimit: config.maxTokensLimit,
       extraBody: config.extraBody,
+      thresholds: config.effortThresholds,
     });
     bodyText = JSON.stringify(converted.body);
   } catch (err) {
@@ -338,6 +347,7 @@ async function handleMessages(
     inputTokensEstimate: inputEstimate,
     toolNames: converted.toolNames,
     stopSequences: request.stop_sequences,
+    toolSchemas: toolSchemas(request.tools),
   };
   const contentType = upstream.response.headers.get("content-type") ?? "";
   const upstreamStreams = contentType.includes("text/event-stream");
@@ -403,7 +413,7 @@ async function readUpstreamJson(
       throw new ProxyError(
         504,
         "timeout_error",
-        `upstream request took longer than ${Math.round(totalTimeoutMs / 1000)}s (REQUEST_TIMEOUT)`,
+        `upstream request took longer than ${seconds(totalTimeoutMs)} (REQUEST_TIMEOUT)`,
       );
     }
     throw new ProxyError(

@@ -26,3 +26,34 @@ export function decodeSignature(signature: string | undefined): SignaturePayload
     return {};
   }
 }
+
+type Detail = Record<string, unknown>;
+
+const isTextDetail = (d: unknown): d is Detail =>
+  d !== null && typeof d === "object" && !Array.isArray(d) &&
+  (d as Detail).type === "reasoning.text";
+
+/**
+ * Adds streamed `reasoning_details` to those collected so far. A stream sends one
+ * `reasoning.text` piece per chunk; consecutive pieces become one detail (text joined, the
+ * signature and format kept from whichever piece had them), as OpenRouter's own SDK does, so
+ * what goes back is what a non-streamed answer would have held. Other types are kept as sent.
+ */
+export function mergeReasoningDetails(collected: unknown[], incoming: readonly unknown[]): void {
+  for (const detail of incoming) {
+    const last = collected[collected.length - 1];
+    if (isTextDetail(detail) && isTextDetail(last) && last.index === detail.index) {
+      const text = `${typeof last.text === "string" ? last.text : ""}${
+        typeof detail.text === "string" ? detail.text : ""
+      }`;
+      collected[collected.length - 1] = {
+        ...last,
+        text,
+        signature: last.signature ?? detail.signature ?? null,
+        format: last.format ?? detail.format,
+      };
+    } else {
+      collected.push(isTextDetail(detail) ? { ...detail } : detail);
+    }
+  }
+}

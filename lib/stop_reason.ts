@@ -18,9 +18,10 @@ export function mapStopReason(
       return { stop_reason: "max_tokens", stop_sequence: null };
     case "content_filter":
       return { stop_reason: "refusal", stop_sequence: null };
+    // "tool_calls" with no tool_use block sent (every call was unusable and reported as text):
+    // tool_use would promise the client calls it never received.
     case "tool_calls":
     case "function_call":
-      return { stop_reason: "tool_use", stop_sequence: null };
     default:
       return { stop_reason: "end_turn", stop_sequence: null };
   }

@@ -10,12 +10,12 @@
  */
 import type { MessageResponse, StreamEvent, Usage } from "./anthropic_schema.ts";
 import { ProxyError } from "./errors.ts";
-import { ChatCompletionChunk, type OpenAIUsage } from "./openai_schema.ts";
+import { type OpenAIUsage, readChunk } from "./openai_schema.ts";
 import { upstreamErrorInStream } from "./upstream_errors.ts";
 import type { SseMessage } from "./sse_decode.ts";
 import { mapStopReason, matchedStopSequence } from "./stop_reason.ts";
-import { encodeSignature } from "./signature.ts";
-import { StreamedArgs } from "./tool_args.ts";
+import { encodeSignature, mergeReasoningDetails } from "./signature.ts";
+import { checkAgainstSchema, StreamedArgs } from "./tool_args.ts";
 import { encodeClientToolId } from "./tool_ids.ts";
 import { restoreToolName, type ToolNameMap } from "./tool_names.ts";
 import { estimateOutputTokens, mapUsage } from "./usage.ts";
@@ -27,6 +27,8 @@ export type StreamOptions = {
   inputTokensEstimate: number;
   toolNames: ToolNameMap;
   stopSequences?: readonly string[] | undefined;
+  /** Client tool name → input schema: repaired arguments are checked against it. */
+  toolSchemas?: ReadonlyMap<string, unknown>;
 };
 
 type ToolState = {
@@ -99,19 +101,23 @@ export class StreamConverter {
     }
     const inStreamError = upstreamErrorInStream(json, msg.event);
     if (inStreamError) throw inStreamError;
-    const parsed = ChatCompletionChunk.safeParse(json);
-    if (!parsed.success) {
+    const chunk = readChunk(json);
+    if (!chunk) {
       throw new ProxyError(502, "api_error", "upstream sent a stream chunk of an unexpected shape");
     }
-    const chunk = parsed.data;
     if (chunk.usage) this.#usage = chunk.usage;
     const choice = chunk.choices?.[0];
     if (!choice) return [];
     const out: StreamEvent[] = [];
     const delta = choice.delta;
     if (delta) {
-      if (Array.isArray(delta.reasoning_details)) this.#reasoningDetails.push(...delta.reasoning_details);
       const reasoning = delta.reasoning_content ?? delta.reasoning;
+      if (Array.isArray(delta.reasoning_details) && delta.reasoning_details.length > 0) {
+        // Encrypted details (OpenAI, Gemini behind OpenRouter) come without text, yet must
+        // reach the next request: a thinking block's signature is what carries them back.
+        if (this.#open?.kind !== "thinking") this.#thinking("", out);
+        mergeReasoningDetails(this.#reasoningDetails, delta.reasoning_details);
+      }
       if (reasoning) this.#thinking(reasoning, out);
       const text = delta.content ?? delta.refusal;
       if (text) this.#text(text, out);
@@ -181,6 +187,7 @@ export class StreamConverter {
         content_block: { type: "thinking", thinking: "", signature: "" },
       }, out);
     }
+    if (text === "") return;
     out.push({
       type: "content_block_delta",
       index: this.#open!.index,
@@ -206,12 +213,22 @@ export class StreamConverter {
     });
   }
 
-  #toolFor(call: { index?: number | null; id?: string | null }): ToolState {
+  #toolFor(
+    call: { index?: number | null; id?: string | null; function?: { name?: string | null } | null },
+    fragment: string,
+  ): ToolState {
     // Upstreams differ: OpenAI sends `index`; some omit it, some repeat the id in every chunk.
     let key: string | undefined;
     if (typeof call.index === "number") key = `i${call.index}`;
     else if (call.id) key = `id${call.id}`;
     let tool = key === undefined ? this.#tools[this.#tools.length - 1] : this.#toolsByKey.get(key);
+    const name = call.function?.name;
+    if (key === undefined && tool?.name !== undefined && name) {
+      // Neither index nor id (Gemini sends whole calls so): a named chunk after a finished call
+      // is the next call, unless it only repeats that call (a cumulative snapshot).
+      const repeat = name === tool.name && fragment !== "" && fragment.startsWith(tool.args.text);
+      if (name !== tool.name || (tool.args.complete && !repeat)) tool = undefined;
+    }
     if (!tool && call.id && typeof call.index === "number") {
       // Same call announced by id before, now with an index (or the reverse).
       tool = this.#toolsByKey.get(`id${call.id}`);
@@ -242,10 +259,6 @@ export class StreamConverter {
     },
     out: StreamEvent[],
   ) {
-    const tool = this.#toolFor(call);
-    if (call.id && !tool.upstreamId) tool.upstreamId = call.id;
-    if (call.function?.name && !tool.name) tool.name = call.function.name;
-    if (call.extra_content !== undefined) tool.extra = call.extra_content;
     const rawArgs = call.function?.arguments;
     // Ollama and others may send arguments as an object, whole, in one chunk.
     const fragment = typeof rawArgs === "string"
@@ -253,6 +266,10 @@ export class StreamConverter {
       : rawArgs && typeof rawArgs === "object"
       ? JSON.stringify(rawArgs)
       : "";
+    const tool = this.#toolFor(call, fragment);
+    if (call.id && !tool.upstreamId) tool.upstreamId = call.id;
+    if (call.function?.name && !tool.name) tool.name = call.function.name;
+    if (call.extra_content !== undefined) tool.extra = call.extra_content;
     if (fragment === "") return;
     this.#outputChars += fragment.length;
     if (tool.closed) {
@@ -306,6 +323,8 @@ export class StreamConverter {
           ),
         },
       });
+      // Each thinking block carries its own details, so none goes back twice.
+      this.#reasoningDetails = [];
     }
     if (open.kind === "tool") {
       this.#finishToolArgs(open.tool, out);
@@ -318,11 +337,13 @@ export class StreamConverter {
   #finishToolArgs(tool: ToolState, out: StreamEvent[]) {
     tool.closed = true;
     const result = tool.args.finish();
-    if (!result.ok) {
+    const problem = result.ok ? this.#repairProblem(tool, result) : result.reason;
+    if (!result.ok || problem !== undefined) {
+      // The block has started, so the call cannot be taken back: the stream fails instead.
       throw new ProxyError(
         502,
         "api_error",
-        `the model's arguments for tool ${tool.name ?? "?"} ${result.reason}; the call was not made`,
+        `the model's arguments for tool ${tool.name ?? "?"} ${problem ?? "are invalid"}; the call was not made`,
       );
     }
     if (result.append) {
@@ -335,6 +356,14 @@ export class StreamConverter {
     out.push({ type: "content_block_stop", index: tool.blockIndex! });
   }
 
+  #repairProblem(
+    tool: ToolState,
+    result: { input: Record<string, unknown>; repaired: boolean },
+  ): string | undefined {
+    const name = restoreToolName(this.#opts.toolNames, tool.name ?? "");
+    return repairProblem(result.input, result.repaired, this.#opts.toolSchemas?.get(name));
+  }
+
   /** A tool call whose block has not started: decide now, with all its arguments known. */
   #flushTool(tool: ToolState, out: StreamEvent[]) {
     if (tool.name === undefined) {
@@ -342,13 +371,15 @@ export class StreamConverter {
       throw new ProxyError(502, "api_error", "upstream sent a tool call without a function name");
     }
     const result = tool.args.finish();
-    if (!result.ok) {
+    const problem = result.ok ? this.#repairProblem(tool, result) : result.reason;
+    if (!result.ok || problem !== undefined) {
       tool.closed = true;
       // Nothing of this call reached the client yet, so it can be reported as text instead.
-      const raw = result.raw.length > 500 ? `${result.raw.slice(0, 500)}…` : result.raw;
+      const text = tool.args.text;
+      const raw = text.length > 500 ? `${text.slice(0, 500)}…` : text;
       this.#text(
-        `[proxy: the model called tool ${tool.name} but its arguments ${result.reason}, ` +
-          `so the call was not made. Arguments received: ${raw}]`,
+        `[proxy: the model called tool ${restoreToolName(this.#opts.toolNames, tool.name)} but ` +
+          `its arguments ${problem ?? "are invalid"}, so the call was not made. Arguments received: ${raw}]`,
         out,
       );
       this.#closeOpen(out);
@@ -373,6 +404,23 @@ export class StreamConverter {
     }
     out.push({ type: "content_block_stop", index: tool.blockIndex! });
   }
+}
+
+/**
+ * Why repaired arguments cannot be used, if they cannot. Only repairs are checked: arguments the
+ * model sent whole go to the client as they are, whose own validation answers the model (as
+ * Anthropic's API does); a repair that guessed wrong must not look like the model's own call.
+ */
+function repairProblem(
+  input: Record<string, unknown>,
+  repaired: boolean,
+  schema: unknown,
+): string | undefined {
+  if (!repaired) return undefined;
+  const problem = checkAgainstSchema(input, schema);
+  return problem === undefined
+    ? undefined
+    : `were malformed, and the repaired ones fail the tool's schema (${problem})`;
 }
 
 /** The converter as a stream stage, for composition and tests. */

@@ -4,7 +4,7 @@
  * and the idle timeout. Ends every stream either complete or with `event: error`, never cut.
  */
 import type { StreamEvent } from "./anthropic_schema.ts";
-import { errorBody, ProxyError, toProxyError } from "./errors.ts";
+import { errorBody, ProxyError, seconds, toProxyError } from "./errors.ts";
 import { SseDecoder } from "./sse_decode.ts";
 import { encodeEvents } from "./sse_encode.ts";
 import type { StreamConverter } from "./stream_convert.ts";
@@ -104,26 +104,24 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
         if (ended) return;
         if (idle) return fail(controller, idleError(opts.idleTimeoutMs));
         lastUpstream = Date.now();
+        const events: StreamEvent[] = [];
         try {
           if (chunk.done) {
-            const events: StreamEvent[] = [];
-            for (const m of decoder.flush()) events.push(...conv.push(m));
-            events.push(...conv.finish());
+            for (const m of decoder.flush()) append(events, conv.push(m));
+            append(events, conv.finish());
             emit(controller, events);
             controller.close();
             end({ status: "complete" });
             return;
           }
-          const events: StreamEvent[] = [];
-          for (const m of decoder.push(chunk.value)) {
-            const out = conv.push(m);
-            for (let i = 0; i < out.length; i++) events.push(out[i]!);
-          }
-          if (emit(controller, events)) return;
+          for (const m of decoder.push(chunk.value)) append(events, conv.push(m));
         } catch (err) {
+          // What arrived in the same read before the failure still reaches the client.
+          emit(controller, events);
           reader.cancel().catch(() => {});
           return fail(controller, toProxyError(err));
         }
+        if (emit(controller, events)) return;
       }
     },
     cancel() {
@@ -134,15 +132,21 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
   });
 }
 
+function append(into: StreamEvent[], events: readonly StreamEvent[]): void {
+  for (let i = 0; i < events.length; i++) into.push(events[i]!);
+}
+
 function idleError(ms: number): ProxyError {
   return new ProxyError(
     529,
     "overloaded_error",
-    `upstream sent nothing for ${Math.round(ms / 1000)}s (STREAM_IDLE_TIMEOUT); the stream was cut`,
+    `upstream sent nothing for ${seconds(ms)} (STREAM_IDLE_TIMEOUT); the stream was cut`,
   );
 }
 
 function readError(err: unknown): ProxyError {
+  // The upstream call aborts with the error to report (REQUEST_TIMEOUT).
+  if (err instanceof ProxyError) return err;
   const detail = err instanceof Error ? err.message : String(err);
   return new ProxyError(
     529,

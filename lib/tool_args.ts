@@ -134,6 +134,15 @@ function closeAll(stack: string[]): string {
   return stack.slice().reverse().join("");
 }
 
+/** Client tool name → its input schema, for checking what the model sends. */
+export function toolSchemas(
+  tools: readonly { name: string; input_schema?: unknown }[] | undefined,
+): ReadonlyMap<string, unknown> {
+  const map = new Map<string, unknown>();
+  for (const tool of tools ?? []) if (tool.input_schema) map.set(tool.name, tool.input_schema);
+  return map;
+}
+
 /** Required properties and top-level primitive types, the errors models actually make. */
 export function checkAgainstSchema(input: ToolInput, schema: unknown): string | undefined {
   if (!isRecord(schema)) return undefined;
@@ -180,10 +189,16 @@ export class StreamedArgs {
     return this.#mode === "stream";
   }
 
+  /** Everything received so far. */
+  get text(): string {
+    return this.#received;
+  }
+
   /** Returns the text to forward now ("" while undecided or buffering). */
   push(fragment: string): string {
-    // A cumulative snapshot repeats everything received so far: keep only what is new.
-    if (this.#received.length >= 2 && fragment.startsWith(this.#received)) {
+    // A cumulative snapshot repeats everything received so far: keep only what is new. (As a
+    // delta, text that starts with everything before it would not be valid JSON.)
+    if (this.#received.length > 0 && fragment.startsWith(this.#received)) {
       fragment = fragment.slice(this.#received.length);
     }
     if (fragment === "") return "";
@@ -198,6 +213,12 @@ export class StreamedArgs {
     }
     this.#mode = "buffer";
     return "";
+  }
+
+  /** The arguments so far already form a whole JSON object (a new call may follow). */
+  get complete(): boolean {
+    const parsed = tryParse(this.#received);
+    return parsed.ok && isRecord(parsed.value);
   }
 
   /**

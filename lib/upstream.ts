@@ -3,7 +3,7 @@
  * signal, and retries with exponential backoff and jitter — only before anything has been sent
  * to the client, only for failures a retry can fix.
  */
-import { ProxyError } from "./errors.ts";
+import { ProxyError, seconds } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { type ErrorContext, upstreamHttpError } from "./upstream_errors.ts";
 
@@ -30,13 +30,18 @@ export type UpstreamDeps = {
   random?: () => number;
 };
 
-/** An upstream answer with a 2xx status; `release` must be called once its body is done. */
+/** An upstream answer with a 2xx status; `abort("done")` must be called once its body is done. */
 export type UpstreamResponse = {
   response: Response;
   /** Aborts the upstream request (client left, idle timeout) and clears the timers. */
   abort: (reason: "client" | "idle" | "done") => void;
   /** Why the request was aborted, if it was. */
   abortedBy: () => "client" | "idle" | "total" | "first-byte" | "done" | undefined;
+  /**
+   * Aborts when the request is cut for any reason; for a timeout its `reason` is the
+   * ProxyError to report. `response.body` reads reject with the same reason.
+   */
+  signal: AbortSignal;
   attempts: number;
 };
 
@@ -79,9 +84,9 @@ export function backoffMs(attempt: number, random: () => number, cap: number): n
   return Math.min(cap, base * (0.5 + random() / 2));
 }
 
-async function readCapped(res: Response): Promise<string> {
-  if (!res.body) return "";
-  const reader = res.body.getReader();
+async function readCapped(body: ReadableStream<Uint8Array> | null): Promise<string> {
+  if (!body) return "";
+  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -114,17 +119,103 @@ function describeNetworkError(err: unknown): string {
   return String(err);
 }
 
-export async function callUpstream(call: UpstreamCall, deps: UpstreamDeps): Promise<UpstreamResponse> {
+/**
+ * Wraps the upstream body so that aborting the request always ends a pending read with the
+ * abort's reason. Not every runtime errors a fetch body whose signal aborts after the headers
+ * arrived (Deno sometimes keeps delivering it), and a REQUEST_TIMEOUT that does not cut the
+ * stream is no timeout.
+ */
+function guardBody(
+  body: ReadableStream<Uint8Array>,
+  signal: AbortSignal,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let onAbort: (() => void) | undefined;
+  const release = () => {
+    if (onAbort) signal.removeEventListener("abort", onAbort);
+    onAbort = undefined;
+  };
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      onAbort = () => {
+        release();
+        try {
+          controller.error(signal.reason);
+        } catch {
+          // already closed
+        }
+        reader.cancel(signal.reason).catch(() => {});
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    },
+    async pull(controller) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (err) {
+        release();
+        if (!signal.aborted) controller.error(err);
+        return;
+      }
+      if (signal.aborted) return;
+      if (result.done) {
+        release();
+        controller.close();
+      } else controller.enqueue(result.value);
+    },
+    cancel(reason) {
+      release();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** The same error with more response headers (ProxyError is immutable). */
+function withHeaders(err: ProxyError, headers: Record<string, string>): ProxyError {
+  return new ProxyError(err.status, err.type, err.message, { ...headers, ...err.headers });
+}
+
+/** Claude Code and the SDKs retry on their own; say so explicitly where a retry can help. */
+const MAY_RETRY = { "x-should-retry": "true" } as const;
+
+export async function callUpstream(
+  call: UpstreamCall,
+  deps: UpstreamDeps,
+): Promise<UpstreamResponse> {
   const sleep = deps.sleep ?? defaultSleep;
   const random = deps.random ?? Math.random;
   const controller = new AbortController();
   let abortedBy: ReturnType<UpstreamResponse["abortedBy"]>;
+
+  const timeoutError = (why: "total" | "first-byte") =>
+    why === "first-byte"
+      ? new ProxyError(
+        504,
+        "timeout_error",
+        `upstream did not start answering within ${seconds(call.firstByteTimeoutMs ?? 0)} ` +
+          "(FIRST_BYTE_TIMEOUT)",
+        MAY_RETRY,
+      )
+      : new ProxyError(
+        504,
+        "timeout_error",
+        `upstream request took longer than ${seconds(call.totalTimeoutMs)} (REQUEST_TIMEOUT)`,
+      );
+
   const abort = (why: NonNullable<typeof abortedBy>) => {
     if (abortedBy === undefined) abortedBy = why;
     clearTimeout(totalTimer);
     clearTimeout(firstByteTimer);
     call.clientSignal.removeEventListener("abort", onClientAbort);
-    if (!controller.signal.aborted) controller.abort();
+    if (controller.signal.aborted) return;
+    // The reason is what a pending read of the body rejects with: the error to report.
+    const reason = why === "total" || why === "first-byte"
+      ? timeoutError(why)
+      : why === "client"
+      ? new ClientGone("client disconnected")
+      : new DOMException(`upstream request ended (${why})`, "AbortError");
+    controller.abort(reason);
   };
   const onClientAbort = () => abort("client");
   if (call.clientSignal.aborted) throw new ClientGone("client disconnected");
@@ -133,20 +224,13 @@ export async function callUpstream(call: UpstreamCall, deps: UpstreamDeps): Prom
   let firstByteTimer: ReturnType<typeof setTimeout> | undefined;
   const origin = new URL(call.url).origin;
 
-  const timeoutError = () => {
-    if (abortedBy === "client") return new ClientGone("client disconnected");
-    const secs = (ms: number) => `${Math.round(ms / 100) / 10}s`;
-    return abortedBy === "first-byte"
-      ? new ProxyError(
-        504,
-        "timeout_error",
-        `upstream did not start answering within ${secs(call.firstByteTimeoutMs ?? 0)} (FIRST_BYTE_TIMEOUT)`,
-      )
-      : new ProxyError(
-        504,
-        "timeout_error",
-        `upstream request took longer than ${secs(call.totalTimeoutMs)} (REQUEST_TIMEOUT)`,
-      );
+  /** The error for a request we aborted ourselves; releases everything. */
+  const abortedError = (): Error => {
+    const why = abortedBy;
+    abort("done");
+    if (why === "client" || why === undefined) return new ClientGone("client disconnected");
+    if (why === "total" || why === "first-byte") return timeoutError(why);
+    return new ProxyError(502, "api_error", "upstream request was aborted", MAY_RETRY);
   };
 
   for (let attempt = 0;; attempt++) {
@@ -163,25 +247,22 @@ export async function callUpstream(call: UpstreamCall, deps: UpstreamDeps): Prom
       });
     } catch (err) {
       clearTimeout(firstByteTimer);
-      if (abortedBy !== undefined) {
-        const e = timeoutError();
-        abort("done");
-        throw e;
-      }
+      if (abortedBy !== undefined) throw abortedError();
       const error = new ProxyError(
         502,
         "api_error",
         `cannot reach upstream ${origin}: ${describeNetworkError(err)}`,
+        MAY_RETRY,
       );
       if (attempt < call.maxRetries) {
         const delay = backoffMs(attempt, random, call.retryMaxDelayMs);
-        deps.log.warn("upstream connection failed, retrying", { attempt: attempt + 1, delay_ms: Math.round(delay) });
+        deps.log.warn("upstream connection failed, retrying", {
+          attempt: attempt + 1,
+          delay_ms: Math.round(delay),
+          error: error.message,
+        });
         await sleep(delay, controller.signal);
-        if (abortedBy !== undefined) {
-          const e = timeoutError();
-          abort("done");
-          throw e;
-        }
+        if (abortedBy !== undefined) throw abortedError();
         continue;
       }
       abort("done");
@@ -189,16 +270,31 @@ export async function callUpstream(call: UpstreamCall, deps: UpstreamDeps): Prom
     }
     clearTimeout(firstByteTimer);
     if (res.ok) {
-      return { response: res, abort, abortedBy: () => abortedBy, attempts: attempt + 1 };
+      const response = res.body
+        ? new Response(guardBody(res.body, controller.signal), {
+          status: res.status,
+          statusText: res.statusText,
+          headers: res.headers,
+        })
+        : res;
+      return {
+        response,
+        abort,
+        abortedBy: () => abortedBy,
+        signal: controller.signal,
+        attempts: attempt + 1,
+      };
     }
     let body: string;
     try {
-      body = await readCapped(res);
+      body = await readCapped(res.body ? guardBody(res.body, controller.signal) : null);
     } catch {
       body = "";
     }
-    const error = upstreamHttpError(res.status, body, res.headers, call.errorContext);
+    if (abortedBy !== undefined) throw abortedError();
+    let error = upstreamHttpError(res.status, body, res.headers, call.errorContext);
     const retryable = RETRYABLE.has(res.status) && error.type !== "billing_error";
+    if (retryable) error = withHeaders(error, MAY_RETRY);
     if (retryable && attempt < call.maxRetries) {
       const hinted = retryAfterMs(res.headers);
       // A wait longer than our cap is the client's to decide on: pass the error on with it.
@@ -210,11 +306,7 @@ export async function callUpstream(call: UpstreamCall, deps: UpstreamDeps): Prom
           delay_ms: Math.round(delay),
         });
         await sleep(delay, controller.signal);
-        if (abortedBy !== undefined) {
-          const e = timeoutError();
-          abort("done");
-          throw e;
-        }
+        if (abortedBy !== undefined) throw abortedError();
         continue;
       }
     }

@@ -8,9 +8,17 @@ import { UpstreamError } from "./openai_schema.ts";
 
 const NO_RETRY = { "x-should-retry": "false" } as const;
 
-type Detail = { message: string | undefined; code: string | undefined; type: string | undefined };
+type Detail = {
+  message: string | undefined;
+  code: string | undefined;
+  type: string | undefined;
+  /** The error object itself, for provider-specific fields (llama.cpp's `n_ctx`). */
+  fields: Record<string, unknown>;
+};
 
 function detailOf(json: unknown): Detail {
+  // Gemini's OpenAI-compatible endpoint wraps its error in an array: [{"error": {...}}].
+  if (Array.isArray(json) && json.length > 0) json = json[0];
   const parsed = UpstreamError.safeParse(json);
   if (!parsed.success) {
     // Some servers (vLLM, LiteLLM) answer {"detail": "..."} or {"message": "..."}.
@@ -21,35 +29,80 @@ function detailOf(json: unknown): Detail {
         : typeof o.message === "string"
         ? o.message
         : undefined;
-      return { message: m, code: undefined, type: undefined };
+      return { message: m, code: undefined, type: undefined, fields: o };
     }
-    return { message: undefined, code: undefined, type: undefined };
+    return { message: undefined, code: undefined, type: undefined, fields: {} };
   }
   const e = parsed.data.error;
-  if (typeof e === "string") return { message: e, code: undefined, type: undefined };
+  if (typeof e === "string") return { message: e, code: undefined, type: undefined, fields: {} };
   return {
     message: e.message ?? undefined,
     code: e.code === undefined || e.code === null ? undefined : String(e.code),
     type: e.type ?? undefined,
+    fields: e,
   };
 }
 
 /** Context-window overflows in the wordings of OpenAI, vLLM, llama.cpp, Gemini, Mistral … */
 const OVERFLOW =
-  /context_length_exceeded|maximum context length|context length|context window|prompt is too long|too many tokens|input is too long|exceeds? the (?:maximum|max)|reduce the length|tokens? limit|string_above_max_length/i;
+  /context_length_exceeded|maximum context length|context length|context window|context size|exceed_context_size|prompt is too long|too many tokens|input is too long|input token count|exceeds? the (?:maximum|max)|reduce the length|tokens? limit|string_above_max_length/i;
+
+const N = String.raw`(\d[\d,]*)`;
+
+/** How many tokens the request had, in each provider's wording (first match wins). */
+const USED_WORDINGS = [
+  new RegExp(String.raw`resulted in ${N} tokens`, "i"), // OpenAI, Azure
+  new RegExp(String.raw`requested (?:about )?${N} tokens`, "i"), // vLLM (older), DeepSeek, OpenRouter
+  new RegExp(String.raw`(?:request|prompt|input) (?:has|contains) ${N} (?:input )?tokens`, "i"), // vLLM, Mistral
+  new RegExp(String.raw`input token count (?:\(|of |is )?${N}`, "i"), // Gemini
+  new RegExp(String.raw`prompt is too long: ${N} tokens`, "i"), // Anthropic's own form, passed along
+  new RegExp(String.raw`keep the first ${N} tokens`, "i"), // LM Studio
+];
+
+/** The model's limit, in each provider's wording (first match wins). */
+const MAX_WORDINGS = [
+  new RegExp(String.raw`maximum context length is ${N}`, "i"), // OpenAI, vLLM, DeepSeek, OpenRouter
+  new RegExp(String.raw`${N} maximum context length`, "i"), // Mistral
+  new RegExp(String.raw`maximum number of tokens allowed (?:\(|is |of )?${N}`, "i"), // Gemini
+  new RegExp(String.raw`tokens > ${N} maximum`, "i"), // Anthropic's own form
+  new RegExp(String.raw`context length of (?:only )?${N}`, "i"), // LM Studio
+];
+
+const toNumber = (text: string) => Number(text.replaceAll(",", ""));
+
+function firstNumber(text: string, wordings: RegExp[]): number | undefined {
+  for (const re of wordings) {
+    const m = text.match(re);
+    if (m) return toNumber(m[1]!);
+  }
+  return undefined;
+}
+
+const positive = (v: unknown) => (typeof v === "number" && v > 0 ? v : undefined);
 
 /**
  * Claude Code compacts the conversation when it sees exactly this form:
- * `prompt is too long: N tokens > M maximum`.
+ * `prompt is too long: N tokens > M maximum`. The numbers are the upstream's where it gives
+ * them (llama.cpp in `n_prompt_tokens` / `n_ctx` fields), else our estimate and model table.
  */
-function overflowMessage(upstream: string, estimate: number, contextWindow: number | undefined) {
-  const numbers = [...upstream.matchAll(/(\d[\d,]*)\s*(?:input\s+)?tokens?/gi)]
-    .map((m) => Number(m[1]!.replaceAll(",", "")))
-    .filter((n) => n > 0);
-  const maxMatch = upstream.match(/(?:maximum context length|limit|maximum)\D{0,20}?(\d[\d,]*)/i);
-  let max = maxMatch ? Number(maxMatch[1]!.replaceAll(",", "")) : contextWindow;
-  const others = numbers.filter((n) => n !== max);
-  let used = others.length > 0 ? Math.max(...others) : estimate;
+function overflowMessage(
+  upstream: string,
+  fields: Record<string, unknown>,
+  estimate: number,
+  contextWindow: number | undefined,
+) {
+  let used = positive(fields.n_prompt_tokens) ?? firstNumber(upstream, USED_WORDINGS);
+  let max = positive(fields.n_ctx) ?? firstNumber(upstream, MAX_WORDINGS);
+  if (used === undefined || max === undefined) {
+    // A wording not listed above: the largest other token count is the best guess.
+    const numbers = [...upstream.matchAll(/(\d[\d,]*)\s*(?:input\s+)?tokens?/gi)]
+      .map((m) => toNumber(m[1]!))
+      .filter((n) => n > 0);
+    const maxMatch = upstream.match(/(?:maximum context length|limit|maximum)\D{0,20}?(\d[\d,]*)/i);
+    max ??= maxMatch ? toNumber(maxMatch[1]!) : contextWindow;
+    const others = numbers.filter((n) => n !== max);
+    used ??= others.length > 0 ? Math.max(...others) : estimate;
+  }
   if (max === undefined || !(max > 0)) max = Math.max(1, used - 1);
   if (used <= max) used = max + 1;
   return `prompt is too long: ${used} tokens > ${max} maximum (upstream: ${upstream})`;
@@ -95,7 +148,7 @@ export function upstreamHttpError(
     return new ProxyError(
       400,
       "invalid_request_error",
-      overflowMessage(message, ctx.estimatedInputTokens, ctx.contextWindow),
+      overflowMessage(message, d.fields, ctx.estimatedInputTokens, ctx.contextWindow),
     );
   }
   switch (status) {

@@ -25,7 +25,8 @@ async function upstreamBodyFor(h: Harness, extra: Record<string, unknown>): Prom
 const textOf = (content: Json): string =>
   typeof content === "string" ? content : content.map((p: Json) => p.text ?? "").join("\n\n");
 
-const contents = (messages: Json[]) => messages.map((m) => JSON.stringify(m.content ?? "")).join("\n");
+const contents = (messages: Json[]) =>
+  messages.map((m) => JSON.stringify(m.content ?? "")).join("\n");
 
 describe("request conversion", () => {
   let h: Harness;
@@ -92,7 +93,10 @@ describe("request conversion", () => {
           role: "user",
           content: [
             { type: "text", text: "What is this?" },
-            { type: "image", source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo=" } },
+            {
+              type: "image",
+              source: { type: "base64", media_type: "image/png", data: "iVBORw0KGgo=" },
+            },
           ],
         }],
       });
@@ -131,7 +135,10 @@ describe("request conversion", () => {
               { type: "tool_use", id: "toolu_01", name: "read_file", input },
             ],
           },
-          { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_01", content: "data" }] },
+          {
+            role: "user",
+            content: [{ type: "tool_result", tool_use_id: "toolu_01", content: "data" }],
+          },
         ],
       });
       const assistant = up.messages[1];
@@ -166,7 +173,12 @@ describe("request conversion", () => {
                 tool_use_id: "toolu_B",
                 content: [{ type: "text", text: "line one" }, { type: "text", text: "line two" }],
               },
-              { type: "tool_result", tool_use_id: "toolu_A", content: "permission denied", is_error: true },
+              {
+                type: "tool_result",
+                tool_use_id: "toolu_A",
+                content: "permission denied",
+                is_error: true,
+              },
             ],
           },
         ],
@@ -186,7 +198,10 @@ describe("request conversion", () => {
       const up = await upstreamBodyFor(h, {
         messages: [
           { role: "user", content: "screenshot please" },
-          { role: "assistant", content: [{ type: "tool_use", id: "toolu_S", name: "screenshot", input: {} }] },
+          {
+            role: "assistant",
+            content: [{ type: "tool_use", id: "toolu_S", name: "screenshot", input: {} }],
+          },
           {
             role: "user",
             content: [{
@@ -194,7 +209,10 @@ describe("request conversion", () => {
               tool_use_id: "toolu_S",
               content: [
                 { type: "text", text: "captured" },
-                { type: "image", source: { type: "base64", media_type: "image/jpeg", data: "/9j/4AAQ" } },
+                {
+                  type: "image",
+                  source: { type: "base64", media_type: "image/jpeg", data: "/9j/4AAQ" },
+                },
               ],
             }],
           },
@@ -207,7 +225,9 @@ describe("request conversion", () => {
       const parts = up.messages[3].content;
       assert.ok(Array.isArray(parts));
       assert.ok(
-        parts.some((p: Json) => p.type === "image_url" && p.image_url.url === "data:image/jpeg;base64,/9j/4AAQ"),
+        parts.some((p: Json) =>
+          p.type === "image_url" && p.image_url.url === "data:image/jpeg;base64,/9j/4AAQ"
+        ),
       );
     });
 
@@ -248,7 +268,11 @@ describe("request conversion", () => {
       const up = await upstreamBodyFor(h, { tools: [weather] });
       assert.deepEqual(up.tools, [{
         type: "function",
-        function: { name: "get_weather", description: "Weather for a city", parameters: weather.input_schema },
+        function: {
+          name: "get_weather",
+          description: "Weather for a city",
+          parameters: weather.input_schema,
+        },
       }]);
       assert.equal("functions" in up, false);
       assert.equal("function_call" in up, false);
@@ -257,7 +281,10 @@ describe("request conversion", () => {
     const choices: [string, Record<string, unknown>, unknown][] = [
       ["auto", { type: "auto" }, "auto"],
       ["any", { type: "any" }, "required"],
-      ["tool", { type: "tool", name: "get_weather" }, { type: "function", function: { name: "get_weather" } }],
+      ["tool", { type: "tool", name: "get_weather" }, {
+        type: "function",
+        function: { name: "get_weather" },
+      }],
       ["none", { type: "none" }, "none"],
     ];
     for (const [name, choice, expected] of choices) {
@@ -278,7 +305,11 @@ describe("request conversion", () => {
     });
 
     it("no tools → no tools, tool_choice or parallel_tool_calls keys at all", async () => {
-      for (const extra of [{}, { tools: [] }, { tool_choice: { type: "auto", disable_parallel_tool_use: true } }]) {
+      for (
+        const extra of [{}, { tools: [] }, {
+          tool_choice: { type: "auto", disable_parallel_tool_use: true },
+        }]
+      ) {
         const up = await upstreamBodyFor(h, extra);
         for (const key of ["tools", "tool_choice", "parallel_tool_calls", "functions"]) {
           assert.equal(key in up, false, `${key} sent for ${JSON.stringify(extra)}`);
@@ -331,7 +362,9 @@ describe("request conversion", () => {
     });
 
     it("a long user_id becomes a stable short hash (≤ 64 chars)", async () => {
-      const long = `user_${"a1".repeat(32)}_account_0d5e6f70-1111-2222-3333-444455556666_session_abc`;
+      const long = `user_${
+        "a1".repeat(32)
+      }_account_0d5e6f70-1111-2222-3333-444455556666_session_abc`;
       const other = long.replace("abc", "abd");
       const first = (await upstreamBodyFor(h, { metadata: { user_id: long } })).user;
       const again = (await upstreamBodyFor(h, { metadata: { user_id: long } })).user;

@@ -109,10 +109,12 @@ describe("endpoints", () => {
     await assertAnthropicError(await fetch(`${h.proxy.url}/nope`), 404, "not_found_error");
   });
 
-  for (const [method, path] of [["GET", "/v1/messages"], ["PUT", "/v1/messages"], [
-    "GET",
-    "/v1/messages/count_tokens",
-  ], ["DELETE", "/v1/messages"]] as const) {
+  for (
+    const [method, path] of [["GET", "/v1/messages"], ["PUT", "/v1/messages"], [
+      "GET",
+      "/v1/messages/count_tokens",
+    ], ["DELETE", "/v1/messages"]] as const
+  ) {
     it(`${method} ${path} answers an Anthropic-shaped error, not a bare 405`, async () => {
       const res = await fetch(`${h.proxy.url}${path}`, { method, headers: { "x-api-key": "k" } });
       assert.ok(res.status >= 400 && res.status < 500, `status ${res.status}`);
@@ -140,7 +142,12 @@ describe("authentication with ANTHROPIC_API_KEY set", () => {
   });
 
   it("accepts the key as Authorization: Bearer", async () => {
-    const client = new Anthropic({ baseURL: h.proxy.url, authToken: KEY, apiKey: null, maxRetries: 0 });
+    const client = new Anthropic({
+      baseURL: h.proxy.url,
+      authToken: KEY,
+      apiKey: null,
+      maxRetries: 0,
+    });
     const msg = await client.messages.create(body() as never);
     assert.equal(msg.type, "message");
     const res = await fetch(`${h.proxy.url}/v1/messages`, {
@@ -173,7 +180,9 @@ describe("authentication with ANTHROPIC_API_KEY set", () => {
   }
 
   it("count_tokens is protected too", async () => {
-    const res = await postJson(`${h.proxy.url}/v1/messages/count_tokens`, body(), { "x-api-key": "wrong" });
+    const res = await postJson(`${h.proxy.url}/v1/messages/count_tokens`, body(), {
+      "x-api-key": "wrong",
+    });
     await assertAnthropicError(res, 401, "authentication_error");
   });
 
@@ -209,11 +218,13 @@ describe("authentication without ANTHROPIC_API_KEY", () => {
   });
   after(() => h.close());
 
-  for (const [name, headers] of [
-    ["any x-api-key", { "x-api-key": "whatever" }],
-    ["any bearer", { authorization: "Bearer whatever" }],
-    ["no key at all", {}],
-  ] as [string, Record<string, string>][]) {
+  for (
+    const [name, headers] of [
+      ["any x-api-key", { "x-api-key": "whatever" }],
+      ["any bearer", { authorization: "Bearer whatever" }],
+      ["no key at all", {}],
+    ] as [string, Record<string, string>][]
+  ) {
     it(`accepts ${name}`, async () => {
       const res = await fetch(`${h.proxy.url}/v1/messages`, {
         method: "POST",

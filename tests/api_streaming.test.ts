@@ -10,8 +10,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   chunk,
-  type SseStep,
   splitText,
+  type SseStep,
   textStream,
   toolCallStream,
   usageChunk,
@@ -41,7 +41,8 @@ async function streamEvents(h: Harness, extra: Record<string, unknown> = {}): Pr
   return assertGrammar(parseSse(text));
 }
 
-const ofType = (events: Sse[], type: string) => events.filter((e) => e.event === type).map((e) => e.data);
+const ofType = (events: Sse[], type: string) =>
+  events.filter((e) => e.event === type).map((e) => e.data);
 const deltas = (events: Sse[], index: number) =>
   ofType(events, "content_block_delta").filter((d) => d.index === index).map((d) => d.delta);
 
@@ -63,7 +64,12 @@ describe("streaming", () => {
   after(() => h.close());
 
   it("follows the event grammar for a text answer, with usage in message_start and message_delta", async () => {
-    h.reply({ sse: textStream("Hello, world!", { parts: 4, usage: { prompt_tokens: 25, completion_tokens: 6 } }) });
+    h.reply({
+      sse: textStream("Hello, world!", {
+        parts: 4,
+        usage: { prompt_tokens: 25, completion_tokens: 6 },
+      }),
+    });
     const events = await streamEvents(h);
     const start = events[0]!.data.message;
     assert.match(start.id, /^msg_/);
@@ -94,7 +100,14 @@ describe("streaming", () => {
         chunk({ content: "b" }),
         chunk({ content: null }),
         chunk({ content: "c" }),
-        chunk({ tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "ls", arguments: "{}" } }] }),
+        chunk({
+          tool_calls: [{
+            index: 0,
+            id: "call_1",
+            type: "function",
+            function: { name: "ls", arguments: "{}" },
+          }],
+        }),
         chunk({}, "tool_calls"),
       ],
     });
@@ -117,7 +130,11 @@ describe("streaming", () => {
       assert.equal(d.type, "input_json_delta");
       return d.partial_json;
     });
-    assert.deepEqual(fragments, splitText(args, 5), "each upstream fragment becomes one delta, unchanged");
+    assert.deepEqual(
+      fragments,
+      splitText(args, 5),
+      "each upstream fragment becomes one delta, unchanged",
+    );
     assert.equal(ofType(events, "message_delta")[0].delta.stop_reason, "tool_use");
   });
 
@@ -131,8 +148,14 @@ describe("streaming", () => {
     });
     const { events, final } = await sdkStream(h.client);
     assert.deepEqual(
-      ofType(events, "content_block_start").map((s) => [s.index, s.content_block.type, s.content_block.id]),
-      [[0, "text", undefined], [1, "tool_use", "call_1"], [2, "tool_use", "call_2"], [3, "tool_use", "call_3"]],
+      ofType(events, "content_block_start").map((
+        s,
+      ) => [s.index, s.content_block.type, s.content_block.id]),
+      [[0, "text", undefined], [1, "tool_use", "call_1"], [2, "tool_use", "call_2"], [
+        3,
+        "tool_use",
+        "call_3",
+      ]],
     );
     assert.deepEqual(final.content, [
       { type: "text", text: "Reading three things." },
@@ -144,12 +167,30 @@ describe("streaming", () => {
   });
 
   it("reports tool_use when tool calls came with finish_reason stop (Gemini)", async () => {
-    h.reply({ sse: toolCallStream([{ id: "call_g", name: "ls", args: "{}" }], { finish: "stop" }) });
+    h.reply({
+      sse: toolCallStream([{ id: "call_g", name: "ls", args: "{}" }], { finish: "stop" }),
+    });
     const events = await streamEvents(h);
     assert.equal(ofType(events, "message_delta")[0].delta.stop_reason, "tool_use");
   });
 
-  for (const [finish, expected] of [["length", "max_tokens"], ["content_filter", "refusal"], ["stop", "end_turn"]]) {
+  it("does not report tool_use when the only tool call was unusable and sent as text", async () => {
+    h.reply({ sse: toolCallStream([{ id: "call_p", name: "ls", args: "I will list the files" }]) });
+    const { events, final } = await sdkStream(h.client);
+    assert.ok(!final.content.some((b: Json) => b.type === "tool_use"));
+    assert.ok(
+      final.content.some((b: Json) => b.type === "text"),
+      "the failure is reported as text",
+    );
+    assert.notEqual(ofType(events, "message_delta")[0].delta.stop_reason, "tool_use");
+  });
+
+  for (
+    const [finish, expected] of [["length", "max_tokens"], ["content_filter", "refusal"], [
+      "stop",
+      "end_turn",
+    ]]
+  ) {
     it(`maps finish_reason ${finish} → ${expected}`, async () => {
       h.reply({ sse: textStream("x", { finish }) });
       const events = await streamEvents(h);
@@ -173,8 +214,12 @@ describe("streaming", () => {
     assert.equal(sig.length, 1, "one signature_delta");
     assert.equal(thinking[thinking.length - 1], sig[0], "the signature closes the thinking block");
     assert.ok(typeof sig[0].signature === "string" && sig[0].signature.length > 0);
-    const stopThinking = events.findIndex((e) => e.event === "content_block_stop" && e.data.index === 0);
-    const startText = events.findIndex((e) => e.event === "content_block_start" && e.data.index === 1);
+    const stopThinking = events.findIndex((e) =>
+      e.event === "content_block_stop" && e.data.index === 0
+    );
+    const startText = events.findIndex((e) =>
+      e.event === "content_block_start" && e.data.index === 1
+    );
     assert.ok(stopThinking < startText);
     assert.equal(deltas(events, 1).map((d) => d.text).join(""), "The answer is 42.");
   });
@@ -230,7 +275,14 @@ describe("streaming", () => {
         chunk({ reasoning_content: "Thinking about ünïcode… 🤔" }),
         chunk({ content: "Here: " }),
         chunk({ content: "日本語 ✓" }),
-        chunk({ tool_calls: [{ index: 0, id: "call_x", type: "function", function: { name: "Write", arguments: "" } }] }),
+        chunk({
+          tool_calls: [{
+            index: 0,
+            id: "call_x",
+            type: "function",
+            function: { name: "Write", arguments: "" },
+          }],
+        }),
         chunk({ tool_calls: [{ index: 0, function: { arguments: '{"path":"/t.txt",' } }] }),
         chunk({ tool_calls: [{ index: 0, function: { arguments: '"text":"é😀"}' } }] }),
         chunk({}, "tool_calls"),
@@ -251,6 +303,54 @@ describe("streaming", () => {
   });
 });
 
+describe("the grammar checker used above", () => {
+  const ev = (data: Json): Sse => ({ event: data.type, data });
+  const start = ev({
+    type: "message_start",
+    message: { content: [], usage: { input_tokens: 1, output_tokens: 0 } },
+  });
+  const text = (index: number) =>
+    ev({ type: "content_block_start", index, content_block: { type: "text", text: "" } });
+  const delta = (index: number, d: Json) => ev({ type: "content_block_delta", index, delta: d });
+  const stop = (index: number) => ev({ type: "content_block_stop", index });
+  const end = [
+    ev({ type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 1 } }),
+    ev({ type: "message_stop" }),
+  ];
+  const good = [start, text(0), delta(0, { type: "text_delta", text: "a" }), stop(0), ...end];
+
+  it("accepts a well-formed stream", () => {
+    assertGrammar(good);
+  });
+
+  const broken: [string, Sse[]][] = [
+    ["no message_start", good.slice(1)],
+    ["two message_starts", [start, ...good]],
+    ["an index that skips", [start, text(1), stop(1), ...end]],
+    ["a delta of the wrong type", [
+      start,
+      text(0),
+      delta(0, { type: "input_json_delta", partial_json: "{}" }),
+      stop(0),
+      ...end,
+    ]],
+    ["a block left open", [start, text(0), ...end]],
+    ["two blocks open at once", [start, text(0), text(1), stop(1), stop(0), ...end]],
+    ["no message_stop", good.slice(0, -1)],
+    ["events after message_stop", [...good, text(1)]],
+    ["a message_delta without stop_reason", [
+      ...good.slice(0, -2),
+      ev({ type: "message_delta", delta: {}, usage: { output_tokens: 1 } }),
+      end[1]!,
+    ]],
+  ];
+  for (const [name, events] of broken) {
+    it(`rejects ${name}`, () => {
+      assert.throws(() => assertGrammar(events));
+    });
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Byte-level splits. Strings cannot hold half a UTF-8 character, so these upstream bodies are
 // built as bytes: once through a raw node:http upstream, and once at every byte boundary through
@@ -265,7 +365,14 @@ function sampleBody(): Uint8Array {
     chunk({ content: "Grüße 😀 " }),
     chunk({ content: "日本" }),
     { ...chunk({}), choices: [] },
-    chunk({ tool_calls: [{ index: 0, id: "call_u", type: "function", function: { name: "echo", arguments: '{"s":' } }] }),
+    chunk({
+      tool_calls: [{
+        index: 0,
+        id: "call_u",
+        type: "function",
+        function: { name: "echo", arguments: '{"s":' },
+      }],
+    }),
     chunk({ tool_calls: [{ index: 0, function: { arguments: '"ñ🎉"}' } }] }),
     chunk({}, "tool_calls"),
     usageChunk({ prompt_tokens: 9, completion_tokens: 4 }),
@@ -303,6 +410,7 @@ describe("upstream bytes split at arbitrary boundaries", () => {
   });
   after(async () => {
     await proxy.close();
+    server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
   });
 

@@ -5,7 +5,13 @@
  */
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
-import { completion, type FakeUpstream, type Recorded, type Reply, startFakeUpstream } from "./helpers/fake_upstream.ts";
+import {
+  completion,
+  type FakeUpstream,
+  type Recorded,
+  type Reply,
+  startFakeUpstream,
+} from "./helpers/fake_upstream.ts";
 import { startProxy, TEST_CLIENT_KEY, type TestProxy } from "./helpers/proxy.ts";
 
 export type Harness = {
@@ -178,7 +184,9 @@ export function assemble(events: Sse[]) {
       else if (d.type === "input_json_delta") json[data.index] += d.partial_json;
     } else if (event === "content_block_stop") {
       const block = content[data.index];
-      if (block.type === "tool_use") block.input = json[data.index] ? JSON.parse(json[data.index]!) : {};
+      if (block.type === "tool_use") {
+        block.input = json[data.index] ? JSON.parse(json[data.index]!) : {};
+      }
     } else if (event === "message_delta") {
       message.stop_reason = data.delta.stop_reason;
       message.stop_sequence = data.delta.stop_sequence;
@@ -190,7 +198,11 @@ export function assemble(events: Sse[]) {
 }
 
 /** Asserts an Anthropic error body of the given type and returns its message. */
-export async function assertAnthropicError(res: Response, status: number, type: string): Promise<string> {
+export async function assertAnthropicError(
+  res: Response,
+  status: number,
+  type: string,
+): Promise<string> {
   const text = await res.text();
   assert.equal(res.status, status, `status (body: ${text})`);
   assert.match(res.headers.get("content-type") ?? "", /application\/json/);

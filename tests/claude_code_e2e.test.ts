@@ -495,8 +495,13 @@ describe("Claude Code CLI through the proxy", { skip: SKIP }, () => {
     const result = resultOf(tag, run);
     assert.equal(result.is_error, false, why());
     assert.equal(result.result, "Recovered without streaming.", why());
-    const main = requestsFor(tag).filter(isMainTurn);
-    assert.deepEqual(main.map((r) => chat(r).stream === true), [true, false], why());
+    // An `overloaded_error` event before any content makes the CLI retry the stream up to 3
+    // times first (its 529 loop ignores CLAUDE_CODE_MAX_RETRIES); other error types go
+    // straight to the non-streaming request. Either way exactly one non-streamed request ends it.
+    const streamed = requestsFor(tag).filter(isMainTurn).map((r) => chat(r).stream === true);
+    assert.equal(streamed.at(-1), false, why());
+    assert.equal(streamed.filter((s) => !s).length, 1, why());
+    assert.ok(streamed.length >= 2 && streamed.length <= 4, why());
   });
 
   it("a client without the proxy's key is refused with a readable message", {

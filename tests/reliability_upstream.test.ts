@@ -40,7 +40,7 @@ function parseSse(text: string): Event[] {
 }
 
 const request = (stream: boolean, extra: Record<string, unknown> = {}) => ({
-  model: "claude-sonnet-4-5",
+  model: "claude-sonnet-4-6",
   max_tokens: 256,
   messages: [{ role: "user", content: "hello" }],
   stream,
@@ -213,7 +213,10 @@ describe("retries before anything reached the client", () => {
   });
 
   it("never retries once the stream to the client has begun", async () => {
-    const broken: Reply = { sse: [chunk({ role: "assistant", content: "" }), chunk({ content: "par" })], resetAfter: true };
+    const broken: Reply = {
+      sse: [chunk({ role: "assistant", content: "" }), chunk({ content: "par" }), { waitMs: 30 }],
+      resetAfter: true,
+    };
     await withProxy([broken, okStream()], { MAX_RETRIES: "2" }, async (up, proxy) => {
       const res = await post(proxy, request(true));
       assert.equal(res.status, 200);
@@ -338,12 +341,12 @@ describe("what the client is told about upstream errors", () => {
   });
 
   it("answers a streaming request whose upstream failed with a real HTTP error, not a 200 stream", async () => {
-    const fail: Reply = { status: 429, headers: { "retry-after": "3" }, json: openaiError("slow down") };
+    const fail: Reply = { status: 429, headers: { "retry-after-ms": "10" }, json: openaiError("slow down") };
     await withProxy([fail], { MAX_RETRIES: "1" }, async (up, proxy) => {
       const res = await post(proxy, request(true));
       assert.equal(res.status, 429);
       assert.match(res.headers.get("content-type") ?? "", /application\/json/);
-      assert.equal(res.headers.get("retry-after"), "3");
+      assert.equal(res.headers.get("retry-after"), "1", "whole seconds, rounded up");
       assert.equal(res.headers.get("x-should-retry"), "true");
       assert.equal((await errorOf(res)).type, "rate_limit_error");
       assert.equal(up.requests.length, 2);
@@ -463,7 +466,11 @@ type Fault = { name: string; reply: Reply; type: string; message: RegExp };
 const FAULTS: Fault[] = [
   {
     name: "socket reset mid-stream",
-    reply: { sse: [chunk({ role: "assistant", content: "" }), chunk({ content: "Hel" })], resetAfter: true },
+    // The pause lets "Hel" arrive before the reset (a reset discards unread bytes).
+    reply: {
+      sse: [chunk({ role: "assistant", content: "" }), chunk({ content: "Hel" }), { waitMs: 30 }],
+      resetAfter: true,
+    },
     type: "overloaded_error",
     message: /upstream/,
   },

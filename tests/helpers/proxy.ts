@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { configFromEnv } from "../../lib/config.ts";
 import { createLogger } from "../../lib/log.ts";
-import { serve } from "../../lib/serve.ts";
+import { serve, upstreamFetch } from "../../lib/serve.ts";
 import { createHandler } from "../../lib/server.ts";
 
 export const TEST_UPSTREAM_KEY = "sk-test-upstream-key-0123456789abcdef";
@@ -47,7 +47,7 @@ export function startProxy(env: Record<string, string>): TestProxy {
     secrets: [config.openaiApiKey, config.anthropicApiKey],
     sink: (line) => record(logs, line),
   });
-  const server = serve(createHandler(config, { log }), {
+  const server = serve(createHandler(config, { log, fetch: upstreamFetch() }), {
     hostname: "127.0.0.1",
     port: 0,
     maxBodyBytes: config.maxRequestBytes,
