@@ -89,8 +89,10 @@ export function serve(
       fetch: handler,
       // Bun closes connections idle for 10 s by default: long generations need more.
       idleTimeout: 0,
-      // The handler enforces the configured limit with a proper 413; Bun's own must not cut first.
-      maxRequestBodySize: opts.maxBodyBytes + 1024 * 1024,
+      // The handler enforces the configured limit with an Anthropic 413 and never reads past
+      // it (it streams the body); Bun's own limit would answer a bare 413 first, for a
+      // Content-Length over it, so it is effectively switched off.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       error: internalError,
     });
     return {

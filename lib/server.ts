@@ -30,6 +30,7 @@ import { encodeEvents } from "./sse_encode.ts";
 import { countTokens, estimateInputTokens, loadTokenizer } from "./tokens.ts";
 import { callUpstream, ClientGone, type Fetch, type UpstreamResponse } from "./upstream.ts";
 import { formatZodError } from "./validation.ts";
+import { upstreamErrorInStream } from "./upstream_errors.ts";
 import { VERSION } from "./version.ts";
 
 export type HandlerDeps = {
@@ -443,5 +444,8 @@ async function readUpstreamJson(
       body: text.length > 20_000 ? `${text.slice(0, 20_000)}…` : text,
     });
   }
+  // Some providers answer 200 with an error object instead of a completion.
+  const inBody = upstreamErrorInStream(value, undefined, "in a 200 answer");
+  if (inBody) throw inBody;
   return convertResponse(value, opts);
 }

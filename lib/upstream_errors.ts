@@ -189,12 +189,13 @@ export function upstreamHttpError(
 export function upstreamErrorInStream(
   json: unknown,
   event: string | undefined,
+  where = "during the stream",
 ): ProxyError | undefined {
   const hasError = json !== null && typeof json === "object" && "error" in json &&
     (json as { error: unknown }).error != null;
   if (!hasError && event !== "error") return undefined;
   const d = detailOf(json);
-  const message = `upstream error during the stream: ${d.message ?? "unknown error"}`;
+  const message = `upstream error ${where}: ${d.message ?? "unknown error"}`;
   const code = Number(d.code);
   const marker = `${d.code ?? ""} ${d.type ?? ""} ${d.message ?? ""}`;
   if (OVERFLOW.test(marker)) return new ProxyError(400, "invalid_request_error", message);

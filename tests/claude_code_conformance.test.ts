@@ -536,3 +536,30 @@ describe("shapes Claude Code may send back", () => {
     }
   });
 });
+
+describe("an error object in a 200 non-streaming answer", () => {
+  it("keeps its meaning instead of becoming a shape error", async () => {
+    const up = await startFakeUpstream(() => ({
+      json: { error: { message: "Provider returned error", code: 429 } },
+    }));
+    const p = startProxy({ OPENAI_BASE_URL: up.url });
+    try {
+      const res = await fetch(`${p.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "claude-haiku-4-5",
+          max_tokens: 10,
+          messages: [{ role: "user", content: "hi" }],
+        }),
+      });
+      assert.equal(res.status, 529);
+      const body = await res.json() as { error: { type: string; message: string } };
+      assert.equal(body.error.type, "overloaded_error");
+      assert.match(body.error.message, /Provider returned error/);
+    } finally {
+      await p.close();
+      await up.close();
+    }
+  });
+});
