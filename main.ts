@@ -50,10 +50,10 @@ async function main(argv: string[]): Promise<number> {
     secrets: [config.openaiApiKey, config.anthropicApiKey],
   });
   if (cli.kind === "doctor") {
-    return await runDoctor(config, upstreamFetch(), (line) => process.stdout.write(`${line}\n`));
+    return await runDoctor(config, await upstreamFetch(), (line) => process.stdout.write(`${line}\n`));
   }
 
-  const handler = createHandler(config, { log, fetch: upstreamFetch() });
+  const handler = createHandler(config, { log, fetch: await upstreamFetch() });
   let server;
   try {
     server = serve(handler, {

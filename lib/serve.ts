@@ -3,7 +3,6 @@
  * Deno and `Bun.serve` under Bun, with a graceful shutdown. The rest of lib/ is runtime-free.
  */
 
-import { nodeFetch } from "./node_transport.ts";
 import type { Fetch } from "./upstream.ts";
 
 export type Handler = (req: Request) => Response | Promise<Response>;
@@ -59,10 +58,11 @@ export const runtimeName: "bun" | "deno" | "other" = runtime.Bun
 
 /**
  * The upstream transport for this runtime: node:http under Deno (its fetch body reads cost
- * ~4× the CPU, see node_transport.ts), the native fetch elsewhere.
+ * ~4× the CPU, see node_transport.ts), the native fetch elsewhere. Imported on demand so Bun
+ * does not load node:http/https at all (~4 MB of resident memory).
  */
-export function upstreamFetch(): Fetch {
-  if (runtimeName === "deno") return nodeFetch;
+export async function upstreamFetch(): Promise<Fetch> {
+  if (runtimeName === "deno") return (await import("./node_transport.ts")).nodeFetch;
   return (input, init) => fetch(input, init);
 }
 

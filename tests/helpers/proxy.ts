@@ -10,8 +10,13 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { configFromEnv } from "../../lib/config.ts";
 import { createLogger } from "../../lib/log.ts";
-import { serve, upstreamFetch } from "../../lib/serve.ts";
+import { runtimeName, serve } from "../../lib/serve.ts";
+import { nodeFetch } from "../../lib/node_transport.ts";
+import type { Fetch } from "../../lib/upstream.ts";
 import { createHandler } from "../../lib/server.ts";
+
+/** The transport main.ts picks for this runtime (lib/serve.ts upstreamFetch), chosen synchronously. */
+const testTransport: Fetch = runtimeName === "deno" ? nodeFetch : (input, init) => fetch(input, init);
 
 export const TEST_UPSTREAM_KEY = "sk-test-upstream-key-0123456789abcdef";
 export const TEST_CLIENT_KEY = "test-client-key-fedcba9876543210";
@@ -47,7 +52,7 @@ export function startProxy(env: Record<string, string>): TestProxy {
     secrets: [config.openaiApiKey, config.anthropicApiKey],
     sink: (line) => record(logs, line),
   });
-  const server = serve(createHandler(config, { log, fetch: upstreamFetch() }), {
+  const server = serve(createHandler(config, { log, fetch: testTransport }), {
     hostname: "127.0.0.1",
     port: 0,
     maxBodyBytes: config.maxRequestBytes,
