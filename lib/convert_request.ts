@@ -121,11 +121,17 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
         case "none":
           body.tool_choice = "none";
           break;
-        case "tool":
-          body.tool_choice = choice.name
-            ? { type: "function", function: { name: state.toolName(choice.name) } }
-            : "required";
+        case "tool": {
+          const name = choice.name === undefined ? undefined : state.toolName(choice.name);
+          // A forced server tool (web_search…) was dropped above: forcing a missing function
+          // is a 400 upstream, so the model chooses instead.
+          body.tool_choice = name === undefined
+            ? "required"
+            : tools.some((t) => t.function.name === name)
+            ? { type: "function", function: { name } }
+            : "auto";
           break;
+        }
       }
       if (choice.disable_parallel_tool_use) body.parallel_tool_calls = false;
     }

@@ -7,6 +7,7 @@ import { ProxyError } from "./errors.ts";
 import { ChatCompletion } from "./openai_schema.ts";
 import { encodeSignature } from "./signature.ts";
 import { mapStopReason, matchedStopSequence } from "./stop_reason.ts";
+import { contentParts } from "./reasoning.ts";
 import { checkAgainstSchema, parseToolArguments } from "./tool_args.ts";
 import { encodeClientToolId } from "./tool_ids.ts";
 import { restoreToolName, type ToolNameMap } from "./tool_names.ts";
@@ -34,7 +35,12 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
   const content: ResponseBlock[] = [];
   let chars = 0;
 
-  const reasoning = message?.reasoning_content ?? message?.reasoning ?? "";
+  const raw = message?.content;
+  // Magistral's chunk list: its thinking joins the reasoning, its text the answer.
+  const parts = Array.isArray(raw) ? contentParts(raw) : [];
+  const partsOf = (kind: "thinking" | "text") =>
+    parts.filter((p) => p.kind === kind).map((p) => p.text).join("");
+  const reasoning = message?.reasoning_content ?? message?.reasoning ?? partsOf("thinking");
   const details = message?.reasoning_details;
   // Encrypted reasoning (OpenRouter) has details but no text; the signature still carries it.
   if (reasoning || details?.length) {
@@ -45,7 +51,7 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
       signature: encodeSignature(details?.length ? { reasoning_details: details } : {}),
     });
   }
-  const text = message?.content ?? message?.refusal;
+  const text = (Array.isArray(raw) ? partsOf("text") : raw) || message?.refusal;
   if (text) {
     chars += text.length;
     content.push({ type: "text", text });

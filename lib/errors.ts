@@ -77,6 +77,15 @@ export function errorResponse(err: ProxyError, extraHeaders: Record<string, stri
   });
 }
 
+/**
+ * The same error with secrets taken out of its message. Upstreams echo keys in their error
+ * bodies, and those messages are passed on to the client.
+ */
+export function redactError(err: ProxyError, redact: (text: string) => string): ProxyError {
+  const message = redact(err.message);
+  return message === err.message ? err : new ProxyError(err.status, err.type, message, err.headers);
+}
+
 /** Anything thrown that is not a ProxyError is a bug: reported as api_error, never a stack trace. */
 export function toProxyError(err: unknown): ProxyError {
   if (err instanceof ProxyError) return err;

@@ -42,7 +42,12 @@ const TABLE: Row[] = [
     openaiReasoning: true,
     acceptsEffortNone: true,
   }],
-  [/^gpt-5/, { maxOutput: 128_000, contextWindow: 400_000, reasoning: true, openaiReasoning: true }],
+  [/^gpt-5/, {
+    maxOutput: 128_000,
+    contextWindow: 400_000,
+    reasoning: true,
+    openaiReasoning: true,
+  }],
   // o1-mini and o1-preview predate reasoning_effort and answer it with a 400.
   [/^o1-(mini|preview)/, { maxOutput: 65_536, contextWindow: 128_000, openaiReasoning: true }],
   [/^o\d/, { maxOutput: 100_000, contextWindow: 200_000, reasoning: true, openaiReasoning: true }],
@@ -71,7 +76,10 @@ const TABLE: Row[] = [
   [/^gemini-2\.0/, { maxOutput: 8_192, contextWindow: 1_048_576 }],
   [/^gemini-1\.5/, { maxOutput: 8_192, contextWindow: 1_048_576 }],
   // Mistral. https://docs.mistral.ai/getting-started/models/
-  [/^(mistral-large|mistral-medium|codestral|devstral)/, { maxOutput: 32_768, contextWindow: 128_000 }],
+  [/^(mistral-large|mistral-medium|codestral|devstral)/, {
+    maxOutput: 32_768,
+    contextWindow: 128_000,
+  }],
   [/^magistral/, { maxOutput: 40_000, contextWindow: 128_000, reasoning: true }],
   // Open models, usually behind Ollama, vLLM or a router.
   [/^(qwq|qwen3)/, { reasoning: true }],
@@ -83,11 +91,15 @@ const TABLE: Row[] = [
 /** Unknown models get this cap so Claude Code's 32k–64k requests do not trip a 400. */
 export const DEFAULT_OUTPUT_CAP = 16_384;
 
-/** Drops a router prefix (`openai/gpt-4o`, `models/gemini-2.5-pro`) before matching. */
+/**
+ * Drops a router prefix (`openai/gpt-4o`, `models/gemini-2.5-pro`) and OpenAI's fine-tune
+ * prefix (`ft:o4-mini-2025-04-16:org::id`) before matching.
+ */
 function bareName(model: string): string {
   const lower = model.toLowerCase();
   const slash = lower.lastIndexOf("/");
-  return slash >= 0 ? lower.slice(slash + 1) : lower;
+  const name = slash >= 0 ? lower.slice(slash + 1) : lower;
+  return name.startsWith("ft:") ? name.slice(3) : name;
 }
 
 export function modelInfo(
@@ -106,12 +118,18 @@ export function modelInfo(
   const lowerModel = model.toLowerCase();
   if (overrides.reasoningModels.some((m) => m.toLowerCase() === lowerModel)) info.reasoning = true;
   // Only the reasoning control goes: an o-series model still needs max_completion_tokens.
-  if (overrides.nonReasoningModels.some((m) => m.toLowerCase() === lowerModel)) info.reasoning = false;
+  if (overrides.nonReasoningModels.some((m) => m.toLowerCase() === lowerModel)) {
+    info.reasoning = false;
+  }
   return info;
 }
 
 /** The `max_tokens` to send: the client's ask, within the model's limit and the configured cap. */
-export function clampMaxTokens(requested: number, info: ModelInfo, cap: number | undefined): number {
+export function clampMaxTokens(
+  requested: number,
+  info: ModelInfo,
+  cap: number | undefined,
+): number {
   // For an unknown model the configured cap replaces the default instead of only lowering it.
   let limit = info.maxOutput ?? cap ?? DEFAULT_OUTPUT_CAP;
   if (cap !== undefined) limit = Math.min(limit, cap);

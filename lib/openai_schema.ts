@@ -89,7 +89,8 @@ export const ChatCompletion = z.looseObject({
   id: z.string().nullish(),
   choices: z.array(z.looseObject({
     message: z.looseObject({
-      content: z.string().nullish(),
+      // Magistral sends a list of thinking/text chunks instead of a string.
+      content: z.union([z.string(), z.array(z.unknown())]).nullish(),
       refusal: z.string().nullish(),
       tool_calls: z.array(ToolCall).nullish(),
       ...ReasoningFields,
@@ -106,7 +107,8 @@ export const ChatCompletionChunk = z.looseObject({
   choices: z.array(z.looseObject({
     index: z.number().nullish(),
     delta: z.looseObject({
-      content: z.string().nullish(),
+      // Magistral sends a list of thinking/text chunks instead of a string.
+      content: z.union([z.string(), z.array(z.unknown())]).nullish(),
       refusal: z.string().nullish(),
       tool_calls: z.array(ChunkToolCall).nullish(),
       ...ReasoningFields,
@@ -168,7 +170,7 @@ export function readChunk(json: unknown): ChatCompletionChunk | undefined {
     if (delta === undefined || delta === null) continue;
     if (!isObj(delta)) return undefined;
     if (
-      !optString(delta.content) || !optString(delta.refusal) ||
+      !(optString(delta.content) || Array.isArray(delta.content)) || !optString(delta.refusal) ||
       !optString(delta.reasoning_content) ||
       !optString(delta.reasoning)
     ) return undefined;

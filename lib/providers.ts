@@ -110,6 +110,8 @@ const PROFILES: Record<ProviderName, Profile> = {
     shortToolIds: true,
     streamUsageOption: false,
     toolCallExtraContent: false,
+    // Mistral takes only `max_tokens`; `max_completion_tokens` would be filtered out, unbounded.
+    openaiReasoningRules: false,
   },
 };
 

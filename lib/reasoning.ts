@@ -89,7 +89,9 @@ export function reasoningFields(
   if (!info.reasoning) return {};
   if (!ask.on) {
     // DeepSeek's V4 models think unless told not to, so "disabled" must be said out loud there.
-    return profile.reasoning === "deepseek" && ask.explicit ? { thinking: { type: "disabled" } } : {};
+    return profile.reasoning === "deepseek" && ask.explicit
+      ? { thinking: { type: "disabled" } }
+      : {};
   }
   switch (profile.reasoning) {
     case "reasoning_effort":
@@ -105,4 +107,36 @@ export function reasoningFields(
     case "none":
       return {};
   }
+}
+
+/** One piece of an answer's content: the model's reasoning, or text for the user. */
+export type ContentPart = { kind: "thinking" | "text"; text: string };
+
+/**
+ * Magistral (Mistral's reasoning models) sends `content` as a list of chunks instead of a string:
+ * `[{type: "thinking", thinking: [{type: "text", text}]}, {type: "text", text}]`, streamed and
+ * not (https://docs.mistral.ai/capabilities/reasoning/). Splits such a list, in order.
+ */
+export function contentParts(content: readonly unknown[]): ContentPart[] {
+  const out: ContentPart[] = [];
+  const textOf = (v: unknown): string => {
+    if (typeof v === "string") return v;
+    if (Array.isArray(v)) return v.map(textOf).join("");
+    if (v !== null && typeof v === "object" && typeof (v as { text?: unknown }).text === "string") {
+      return (v as { text: string }).text;
+    }
+    return "";
+  };
+  for (const chunk of content) {
+    if (typeof chunk === "string") {
+      if (chunk) out.push({ kind: "text", text: chunk });
+      continue;
+    }
+    if (chunk === null || typeof chunk !== "object") continue;
+    const c = chunk as { type?: unknown; thinking?: unknown; text?: unknown };
+    const kind = c.type === "thinking" ? "thinking" : "text";
+    const text = kind === "thinking" ? textOf(c.thinking) : textOf(c.text);
+    if (text) out.push({ kind, text });
+  }
+  return out;
 }

@@ -13,11 +13,12 @@ import {
   invalidRequest,
   notFound,
   ProxyError,
+  redactError,
   seconds,
   toProxyError,
 } from "./errors.ts";
 import { SchemaTooDeepError } from "./json_schema.ts";
-import type { Logger } from "./log.ts";
+import { type Logger, makeRedactor } from "./log.ts";
 import { mapModel, modelInfo } from "./models.ts";
 import { listModels, retrieveModel } from "./models_endpoint.ts";
 import { chatCompletionsUrl, type Profile, resolveProfile, upstreamHeaders } from "./providers.ts";
@@ -87,6 +88,8 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
   const profile = resolveProfile(config);
   const headers = upstreamHeaders(config, profile);
   const warnedDropped = new Set<string>();
+  // Upstreams echo keys in error bodies; no client may read one back.
+  const redact = makeRedactor([config.openaiApiKey, config.anthropicApiKey]);
 
   const authorized = (req: Request) => {
     if (!config.anthropicApiKey) return true;
@@ -184,7 +187,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
         error: e.type,
         total_ms: Date.now() - started,
       });
-      return withId(errorResponse(e), requestId);
+      return withId(errorResponse(redactError(e, redact)), requestId);
     }
   };
 }
@@ -298,6 +301,12 @@ async function handleMessages(
     }
     throw err;
   }
+  if (converted.body.messages.length === 0) {
+    // Every block had no OpenAI form (file ids, server tool blocks): upstreams 400 on [].
+    throw invalidRequest(
+      `nothing in messages can be sent to the upstream (left out: ${converted.dropped.join(", ")})`,
+    );
+  }
   for (const type of converted.dropped) {
     if (!ctx.warnedDropped.has(type)) {
       ctx.warnedDropped.add(type);
@@ -362,6 +371,7 @@ async function handleMessages(
       idleTimeoutMs: config.streamIdleTimeoutMs,
       pingIntervalMs: config.pingIntervalMs,
       abortUpstream: upstream.abort,
+      redact: makeRedactor([config.openaiApiKey, config.anthropicApiKey]),
       onEnd: (outcome) => {
         if (outcome.status === "complete") finalUsage = converter.usage;
         const status = outcome.status === "complete"

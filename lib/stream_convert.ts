@@ -14,6 +14,7 @@ import { type OpenAIUsage, readChunk } from "./openai_schema.ts";
 import { upstreamErrorInStream } from "./upstream_errors.ts";
 import type { SseMessage } from "./sse_decode.ts";
 import { mapStopReason, matchedStopSequence } from "./stop_reason.ts";
+import { contentParts } from "./reasoning.ts";
 import { encodeSignature, mergeReasoningDetails } from "./signature.ts";
 import { checkAgainstSchema, StreamedArgs } from "./tool_args.ts";
 import { encodeClientToolId } from "./tool_ids.ts";
@@ -119,8 +120,15 @@ export class StreamConverter {
         mergeReasoningDetails(this.#reasoningDetails, delta.reasoning_details);
       }
       if (reasoning) this.#thinking(reasoning, out);
-      const text = delta.content ?? delta.refusal;
-      if (text) this.#text(text, out);
+      if (Array.isArray(delta.content)) {
+        for (const part of contentParts(delta.content)) {
+          if (part.kind === "thinking") this.#thinking(part.text, out);
+          else this.#text(part.text, out);
+        }
+      } else {
+        const text = delta.content ?? delta.refusal;
+        if (text) this.#text(text, out);
+      }
       if (delta.tool_calls) {
         for (const call of delta.tool_calls) this.#toolCall(call, out);
       }
@@ -343,7 +351,7 @@ export class StreamConverter {
       throw new ProxyError(
         502,
         "api_error",
-        `the model's arguments for tool ${tool.name ?? "?"} ${problem ?? "are invalid"}; the call was not made`,
+        `the model's arguments for tool ${tool.name ?? "?"} ${problem}; the call was not made`,
       );
     }
     if (result.append) {
@@ -379,7 +387,7 @@ export class StreamConverter {
       const raw = text.length > 500 ? `${text.slice(0, 500)}…` : text;
       this.#text(
         `[proxy: the model called tool ${restoreToolName(this.#opts.toolNames, tool.name)} but ` +
-          `its arguments ${problem ?? "are invalid"}, so the call was not made. Arguments received: ${raw}]`,
+          `its arguments ${problem}, so the call was not made. Arguments received: ${raw}]`,
         out,
       );
       this.#closeOpen(out);

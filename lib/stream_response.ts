@@ -4,7 +4,7 @@
  * and the idle timeout. Ends every stream either complete or with `event: error`, never cut.
  */
 import type { StreamEvent } from "./anthropic_schema.ts";
-import { errorBody, ProxyError, seconds, toProxyError } from "./errors.ts";
+import { errorBody, ProxyError, redactError, seconds, toProxyError } from "./errors.ts";
 import { SseDecoder } from "./sse_decode.ts";
 import { encodeEvents } from "./sse_encode.ts";
 import type { StreamConverter } from "./stream_convert.ts";
@@ -21,6 +21,8 @@ export type DriveOptions = {
   pingIntervalMs: number;
   /** Aborts the upstream request: called when the client leaves or the upstream goes idle. */
   abortUpstream: (why: "client" | "idle" | "done") => void;
+  /** Takes secrets out of an `event: error` message (upstreams echo keys in their errors). */
+  redact?: (text: string) => string;
   /** Called once, when the stream has ended one way or another. */
   onEnd: (outcome: StreamOutcome) => void;
 };
@@ -29,7 +31,9 @@ const encoder = new TextEncoder();
 const PING = encoder.encode(`event: ping\ndata: {"type":"ping"}\n\n`);
 
 function errorFrame(err: ProxyError): Uint8Array {
-  return encoder.encode(`event: error\ndata: ${JSON.stringify(errorBody(err.type, err.message))}\n\n`);
+  return encoder.encode(
+    `event: error\ndata: ${JSON.stringify(errorBody(err.type, err.message))}\n\n`,
+  );
 }
 
 export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
@@ -57,7 +61,8 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
     return true;
   };
 
-  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, err: ProxyError) => {
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: ProxyError) => {
+    const err = opts.redact ? redactError(error, opts.redact) : error;
     try {
       controller.enqueue(errorFrame(err));
       controller.close();

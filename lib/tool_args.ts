@@ -7,6 +7,7 @@
 
 export type ToolInput = Record<string, unknown>;
 
+/** `reason` completes "the model's arguments …" (e.g. "are not valid JSON"). */
 export type ParsedArgs =
   | { ok: true; input: ToolInput; repaired: boolean }
   | { ok: false; reason: string };
@@ -26,7 +27,7 @@ function tryParse(text: string): { ok: true; value: unknown } | { ok: false } {
 export function parseToolArguments(raw: unknown): ParsedArgs {
   if (raw === null || raw === undefined) return { ok: true, input: {}, repaired: false };
   if (isRecord(raw)) return { ok: true, input: raw, repaired: false };
-  if (typeof raw !== "string") return { ok: false, reason: "arguments are not a JSON object" };
+  if (typeof raw !== "string") return { ok: false, reason: "are not a JSON object" };
   if (raw.trim() === "") return { ok: true, input: {}, repaired: false };
   let parsed = tryParse(raw);
   let repaired = false;
@@ -37,7 +38,7 @@ export function parseToolArguments(raw: unknown): ParsedArgs {
       repaired = true;
     }
   }
-  if (!parsed.ok) return { ok: false, reason: "arguments are not valid JSON" };
+  if (!parsed.ok) return { ok: false, reason: "are not valid JSON" };
   let value = parsed.value;
   // Double-encoded: a JSON string whose content is the JSON object.
   if (typeof value === "string") {
@@ -47,7 +48,7 @@ export function parseToolArguments(raw: unknown): ParsedArgs {
       repaired = true;
     }
   }
-  if (!isRecord(value)) return { ok: false, reason: "arguments are not a JSON object" };
+  if (!isRecord(value)) return { ok: false, reason: "are not a JSON object" };
   return { ok: true, input: value, repaired };
 }
 
@@ -240,7 +241,7 @@ export class StreamedArgs {
           return { ok: true, append: closer, input: fixed.value, repaired: true };
         }
       }
-      return { ok: false, reason: "arguments were cut off or are not valid JSON", raw: this.#received };
+      return { ok: false, reason: "were cut off or are not valid JSON", raw: this.#received };
     }
     const parsed = parseToolArguments(this.#received);
     if (!parsed.ok) return { ok: false, reason: parsed.reason, raw: this.#received };

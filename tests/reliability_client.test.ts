@@ -43,13 +43,18 @@ function post(url: string, body: unknown, signal?: AbortSignal): Promise<Respons
 
 /** Waits (bounded) until the fake upstream has received `n` requests. */
 async function upstreamReceived(up: FakeUpstream, n = 1): Promise<void> {
-  for (let i = 0; i < 500 && up.requests.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 500 && up.requests.length < n; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   assert.ok(up.requests.length >= n, `upstream saw ${up.requests.length} requests, expected ${n}`);
 }
 
 /** A long, slow answer: the client always leaves long before it is over. */
 const SLOW_STREAM: Reply = {
-  sse: [chunk({ role: "assistant", content: "" }), ...Array.from({ length: 500 }, (_, i) => chunk({ content: `w${i} ` }))],
+  sse: [
+    chunk({ role: "assistant", content: "" }),
+    ...Array.from({ length: 500 }, (_, i) => chunk({ content: `w${i} ` })),
+  ],
   gapMs: 20,
 };
 
@@ -76,13 +81,21 @@ describe("a client that leaves aborts the upstream request at once", () => {
     controller.abort();
     const rec = up.requests[up.requests.length - 1]!;
     await rec.closed;
-    assert.equal(rec.abortedEarly(), true, "the upstream connection closed before its answer ended");
+    assert.equal(
+      rec.abortedEarly(),
+      true,
+      "the upstream connection closed before its answer ended",
+    );
   });
 
   it("mid-stream (official SDK, stream.abort())", async () => {
     replies[up.requests.length] = SLOW_STREAM;
     const client = new Anthropic({ baseURL: proxy.url, apiKey: "any", maxRetries: 0 });
-    const stream = client.messages.stream({ model: MODEL, max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
+    const stream = client.messages.stream({
+      model: MODEL,
+      max_tokens: 64,
+      messages: [{ role: "user", content: "hi" }],
+    });
     let deltas = 0;
     await new Promise<void>((resolve) => {
       stream.on("text", () => {
@@ -144,6 +157,38 @@ describe("a client that leaves aborts the upstream request at once", () => {
     assert.equal(rec.abortedEarly(), true);
   });
 
+  it("while the proxy waits to retry (the retry is never made)", async () => {
+    const retrying = startProxy({
+      OPENAI_BASE_URL: up.url,
+      MAX_RETRIES: "2",
+      RETRY_MAX_DELAY: "60",
+    });
+    try {
+      const n = up.requests.length;
+      replies[n] = {
+        status: 503,
+        headers: { "retry-after": "30" },
+        json: { error: { message: "busy" } },
+      };
+      replies[n + 1] = { json: completion({ content: "too late" }) };
+      const controller = new AbortController();
+      const pending = post(retrying.url, request(false), controller.signal).catch((e: unknown) =>
+        e
+      );
+      await upstreamReceived(up, n + 1);
+      controller.abort();
+      await pending;
+      // The handler ends at once with 499 (client gone) instead of sleeping 30 s.
+      for (let i = 0; i < 300 && !retrying.logs.some((l) => /status=499/.test(l)); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(retrying.logs.some((l) => /status=499/.test(l)), retrying.logs.join("\n"));
+      assert.equal(up.requests.length, n + 1, "no retry after the client left");
+    } finally {
+      await retrying.close();
+    }
+  });
+
   it("keeps serving after all that", async () => {
     replies[up.requests.length] = { sse: textStream("still here") };
     const res = await post(proxy.url, request(true));
@@ -187,7 +232,10 @@ describe("no leaked timers or sockets: a process that served and lost clients ex
     `;
     const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
     const args = isBun ? ["-e", script] : ["eval", "--ext=ts", script];
-    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
@@ -253,7 +301,10 @@ describe("request bodies over MAX_REQUEST_BYTES → 413 request_too_large", () =
           if (sent % (piece.length * 16) === 0) await new Promise((r) => setTimeout(r, 1));
         }
       });
-      setTimeout(() => (done ? undefined : reject(new Error(`no answer; got: ${response}`))), 15_000);
+      setTimeout(
+        () => (done ? undefined : reject(new Error(`no answer; got: ${response}`))),
+        15_000,
+      );
     });
   }
 
@@ -265,7 +316,8 @@ describe("request bodies over MAX_REQUEST_BYTES → 413 request_too_large", () =
   };
 
   it("a chunked body without content-length is cut off once it passes the limit", async () => {
-    const head = `POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+    const head =
+      `POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
       `Transfer-Encoding: chunked\r\n\r\n`;
     const piece = `{"pad":"${"x".repeat(1000)}"}`.slice(0, 1024);
     const maxBody = 64 * 1024 * 1024;
@@ -281,7 +333,8 @@ describe("request bodies over MAX_REQUEST_BYTES → 413 request_too_large", () =
 
   it("a content-length over the limit is refused before any body arrives", async () => {
     for (const length of [LIMIT + 1, 10 * LIMIT, 50 * 1024 * 1024 * 1024]) {
-      const head = `POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+      const head =
+        `POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
         `Content-Length: ${length}\r\n\r\n`;
       // Send only a little of the declared body: the answer must not wait for the rest.
       const { response } = await rawRequest(head, "{", 1, false);
@@ -295,7 +348,10 @@ describe("request bodies over MAX_REQUEST_BYTES → 413 request_too_large", () =
     const big = { ...request(false), messages: [{ role: "user", content: "y".repeat(LIMIT) }] };
     const res = await post(proxy.url, big);
     assert.equal(res.status, 413);
-    assert.equal(((await res.json()) as { error: { type: string } }).error.type, "request_too_large");
+    assert.equal(
+      ((await res.json()) as { error: { type: string } }).error.type,
+      "request_too_large",
+    );
     const small = await post(proxy.url, request(false));
     assert.equal(small.status, 200);
     await small.body?.cancel();
@@ -305,7 +361,10 @@ describe("request bodies over MAX_REQUEST_BYTES → 413 request_too_large", () =
     const res = await fetch(`${proxy.url}/v1/messages/count_tokens`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "z".repeat(LIMIT * 2) }] }),
+      body: JSON.stringify({
+        model: MODEL,
+        messages: [{ role: "user", content: "z".repeat(LIMIT * 2) }],
+      }),
     });
     assert.equal(res.status, 413);
     await res.body?.cancel();
@@ -320,10 +379,17 @@ function nestedObjects(depth: number, key: string, inner = "{}"): string {
   return `{"${key}":`.repeat(depth) + inner + "}".repeat(depth);
 }
 function nestedSchema(depth: number): string {
-  return '{"type":"object","properties":{"a":'.repeat(depth) + '{"type":"string"}' + "}}".repeat(depth);
+  return '{"type":"object","properties":{"a":'.repeat(depth) + '{"type":"string"}' +
+    "}}".repeat(depth);
 }
 
-type BadInput = { name: string; body: string | Uint8Array; contentType?: string; path?: string; status?: number };
+type BadInput = {
+  name: string;
+  body: string | Uint8Array;
+  contentType?: string;
+  path?: string;
+  status?: number;
+};
 
 const valid = (patch: Record<string, unknown>) => JSON.stringify({ ...request(false), ...patch });
 const user = (content: unknown) => [{ role: "user", content }];
@@ -338,18 +404,32 @@ const BAD_INPUTS: BadInput[] = [
   { name: "JSON array", body: "[]" },
   { name: "JSON string", body: '"hello"' },
   { name: "JSON number", body: "42" },
-  { name: "multipart/form-data", body: "--b\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--b--", contentType: "multipart/form-data; boundary=b" },
+  {
+    name: "multipart/form-data",
+    body: "--b\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--b--",
+    contentType: "multipart/form-data; boundary=b",
+  },
   { name: "application/xml", body: "<messages/>", contentType: "application/xml" },
   { name: "image/png", body: new Uint8Array([0x89, 0x50, 0x4e, 0x47]), contentType: "image/png" },
-  { name: "non-UTF-8 bytes", body: new Uint8Array([0x7b, 0x22, 0x6d, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d]) },
-  { name: "non-UTF-8 bytes inside a valid request", body: (() => {
-    const text = valid({ messages: user("AAAA") });
-    const bytes = new TextEncoder().encode(text);
-    const at = text.indexOf("AAAA");
-    bytes.set([0xc0, 0xaf, 0xed, 0xa0], at); // overlong encoding and a lone surrogate
-    return bytes;
-  })() },
-  { name: "lone surrogate escape in a string (valid JSON)", body: valid({ messages: user("\\ud800") }).replace("\\\\ud800", "\\ud800"), status: 200 },
+  {
+    name: "non-UTF-8 bytes",
+    body: new Uint8Array([0x7b, 0x22, 0x6d, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d]),
+  },
+  {
+    name: "non-UTF-8 bytes inside a valid request",
+    body: (() => {
+      const text = valid({ messages: user("AAAA") });
+      const bytes = new TextEncoder().encode(text);
+      const at = text.indexOf("AAAA");
+      bytes.set([0xc0, 0xaf, 0xed, 0xa0], at); // overlong encoding and a lone surrogate
+      return bytes;
+    })(),
+  },
+  {
+    name: "lone surrogate escape in a string (valid JSON)",
+    body: valid({ messages: user("\\ud800") }).replace("\\\\ud800", "\\ud800"),
+    status: 200,
+  },
   { name: "missing model", body: JSON.stringify({ max_tokens: 5, messages: user("x") }) },
   { name: "model is a number", body: valid({ model: 123 }) },
   { name: "empty model", body: valid({ model: "" }) },
@@ -359,7 +439,10 @@ const BAD_INPUTS: BadInput[] = [
   { name: "fractional max_tokens", body: valid({ max_tokens: 1.5 }) },
   { name: "max_tokens 1e20", body: valid({ max_tokens: 1e20 }) },
   { name: "max_tokens 1e308", body: valid({ max_tokens: 1e308 }) },
-  { name: "max_tokens 1e400 (Infinity)", body: valid({}).replace('"max_tokens":64', '"max_tokens":1e400') },
+  {
+    name: "max_tokens 1e400 (Infinity)",
+    body: valid({}).replace('"max_tokens":64', '"max_tokens":1e400'),
+  },
   { name: "max_tokens as a string", body: valid({ max_tokens: "64" }) },
   { name: "temperature 1e308", body: valid({ temperature: 1e308 }) },
   { name: "negative temperature", body: valid({ temperature: -0.5 }) },
@@ -373,36 +456,134 @@ const BAD_INPUTS: BadInput[] = [
   { name: "content is a number", body: valid({ messages: user(5) }) },
   { name: "content is null", body: valid({ messages: user(null) }) },
   { name: "text block without text", body: valid({ messages: user([{ type: "text" }]) }) },
-  { name: "text block with a numeric text", body: valid({ messages: user([{ type: "text", text: 7 }]) }) },
+  {
+    name: "text block with a numeric text",
+    body: valid({ messages: user([{ type: "text", text: 7 }]) }),
+  },
   { name: "block without a type", body: valid({ messages: user([{ text: "x" }]) }) },
   { name: "block that is a string", body: valid({ messages: user(["x"]) }) },
   { name: "image block without source", body: valid({ messages: user([{ type: "image" }]) }) },
-  { name: "image block with an unknown source type", body: valid({ messages: user([{ type: "image", source: { type: "ftp", url: "x" } }]) }) },
-  { name: "image block with base64 source missing data", body: valid({ messages: user([{ type: "image", source: { type: "base64", media_type: "image/png" } }]) }) },
-  { name: "tool_use without id", body: valid({ messages: [{ role: "assistant", content: [{ type: "tool_use", name: "f", input: {} }] }] }) },
-  { name: "tool_result without tool_use_id", body: valid({ messages: user([{ type: "tool_result", content: "x" }]) }) },
-  { name: "tool_result with numeric content", body: valid({ messages: user([{ type: "tool_result", tool_use_id: "t", content: 5 }]) }) },
-  { name: "thinking block without thinking", body: valid({ messages: [{ role: "assistant", content: [{ type: "thinking" }] }] }) },
+  {
+    name: "image block with an unknown source type",
+    body: valid({ messages: user([{ type: "image", source: { type: "ftp", url: "x" } }]) }),
+  },
+  {
+    name: "image block with base64 source missing data",
+    body: valid({
+      messages: user([{ type: "image", source: { type: "base64", media_type: "image/png" } }]),
+    }),
+  },
+  {
+    name: "tool_use without id",
+    body: valid({
+      messages: [{ role: "assistant", content: [{ type: "tool_use", name: "f", input: {} }] }],
+    }),
+  },
+  {
+    name: "tool_result without tool_use_id",
+    body: valid({ messages: user([{ type: "tool_result", content: "x" }]) }),
+  },
+  {
+    name: "tool_result with numeric content",
+    body: valid({ messages: user([{ type: "tool_result", tool_use_id: "t", content: 5 }]) }),
+  },
+  {
+    name: "thinking block without thinking",
+    body: valid({ messages: [{ role: "assistant", content: [{ type: "thinking" }] }] }),
+  },
+  {
+    name: "only content with no OpenAI form (a Files API image)",
+    body: valid({
+      messages: user([{ type: "image", source: { type: "file", file_id: "file_1" } }]),
+    }),
+  },
   { name: "system is a number", body: valid({ system: 5 }) },
   { name: "system block without text", body: valid({ system: [{ type: "text" }] }) },
   { name: "tools is an object", body: valid({ tools: { name: "f" } }) },
   { name: "tool without a name", body: valid({ tools: [{ input_schema: { type: "object" } }] }) },
-  { name: "tool with input_schema as a string", body: valid({ tools: [{ name: "f", input_schema: "object" }] }) },
+  {
+    name: "tool with input_schema as a string",
+    body: valid({ tools: [{ name: "f", input_schema: "object" }] }),
+  },
   { name: "unknown tool_choice", body: valid({ tool_choice: { type: "sometimes" } }) },
   { name: "stop_sequences with a number", body: valid({ stop_sequences: ["a", 1] }) },
   { name: "metadata.user_id is a number", body: valid({ metadata: { user_id: 5 } }) },
-  { name: "thinking budget negative", body: valid({ thinking: { type: "enabled", budget_tokens: -5 } }) },
-  { name: `nested arrays ${DEEP} deep in a tool input`, body: valid({ messages: [{ role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: { a: "__DEEP__" } }] }, { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "ok" }] }] }).replace('"__DEEP__"', nestedArrays(DEEP)), status: -1 },
-  { name: `objects ${DEEP} deep in a tool input`, body: valid({ messages: [{ role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: "__DEEP__" }] }] }).replace('"__DEEP__"', nestedObjects(DEEP, "k")), status: -1 },
-  { name: `tool input_schema ${DEEP} deep`, body: valid({ tools: [{ name: "f", input_schema: "__DEEP__" }] }).replace('"__DEEP__"', nestedSchema(DEEP)), status: -1 },
-  { name: `arrays ${DEEP} deep in an unknown field`, body: valid({ extra: "__DEEP__" }).replace('"__DEEP__"', nestedArrays(DEEP)), status: -1 },
-  { name: `arrays ${DEEP} deep as the content`, body: valid({ messages: user("__DEEP__") }).replace('"__DEEP__"', nestedArrays(DEEP)) },
+  {
+    name: "thinking budget negative",
+    body: valid({ thinking: { type: "enabled", budget_tokens: -5 } }),
+  },
+  {
+    name: `nested arrays ${DEEP} deep in a tool input`,
+    body: valid({
+      messages: [{
+        role: "assistant",
+        content: [{ type: "tool_use", id: "t1", name: "f", input: { a: "__DEEP__" } }],
+      }, { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "ok" }] }],
+    }).replace('"__DEEP__"', nestedArrays(DEEP)),
+    status: -1,
+  },
+  {
+    name: `objects ${DEEP} deep in a tool input`,
+    body: valid({
+      messages: [{
+        role: "assistant",
+        content: [{ type: "tool_use", id: "t1", name: "f", input: "__DEEP__" }],
+      }],
+    }).replace('"__DEEP__"', nestedObjects(DEEP, "k")),
+    status: -1,
+  },
+  {
+    name: `tool input_schema ${DEEP} deep`,
+    body: valid({ tools: [{ name: "f", input_schema: "__DEEP__" }] }).replace(
+      '"__DEEP__"',
+      nestedSchema(DEEP),
+    ),
+    status: -1,
+  },
+  {
+    name: `arrays ${DEEP} deep in an unknown field`,
+    body: valid({ extra: "__DEEP__" }).replace('"__DEEP__"', nestedArrays(DEEP)),
+    status: -1,
+  },
+  {
+    name: `arrays ${DEEP} deep as the content`,
+    body: valid({ messages: user("__DEEP__") }).replace('"__DEEP__"', nestedArrays(DEEP)),
+  },
   { name: `arrays ${DEEP * 10} deep as the body`, body: nestedArrays(DEEP * 10) },
-  { name: `nested document content ${DEEP} deep`, body: valid({ messages: user([{ type: "document", source: { type: "content", content: "__DEEP__" } }]) }).replace('"__DEEP__"', nestedArrays(DEEP)) },
+  {
+    name: `nested document content ${DEEP} deep`,
+    body: valid({
+      messages: user([{ type: "document", source: { type: "content", content: "__DEEP__" } }]),
+    }).replace('"__DEEP__"', nestedArrays(DEEP)),
+  },
   { name: "count_tokens: invalid JSON", body: "{", path: "/v1/messages/count_tokens" },
-  { name: "count_tokens: empty messages", body: JSON.stringify({ model: MODEL, messages: [] }), path: "/v1/messages/count_tokens" },
-  { name: `count_tokens: tool input ${DEEP} deep`, path: "/v1/messages/count_tokens", status: -1, body: JSON.stringify({ model: MODEL, messages: [{ role: "assistant", content: [{ type: "tool_use", id: "t1", name: "f", input: "__DEEP__" }] }] }).replace('"__DEEP__"', nestedObjects(DEEP, "k")) },
-  { name: `count_tokens: tool schema ${DEEP} deep`, path: "/v1/messages/count_tokens", status: -1, body: JSON.stringify({ model: MODEL, messages: user("x"), tools: [{ name: "f", input_schema: "__DEEP__" }] }).replace('"__DEEP__"', nestedSchema(DEEP)) },
+  {
+    name: "count_tokens: empty messages",
+    body: JSON.stringify({ model: MODEL, messages: [] }),
+    path: "/v1/messages/count_tokens",
+  },
+  {
+    name: `count_tokens: tool input ${DEEP} deep`,
+    path: "/v1/messages/count_tokens",
+    status: -1,
+    body: JSON.stringify({
+      model: MODEL,
+      messages: [{
+        role: "assistant",
+        content: [{ type: "tool_use", id: "t1", name: "f", input: "__DEEP__" }],
+      }],
+    }).replace('"__DEEP__"', nestedObjects(DEEP, "k")),
+  },
+  {
+    name: `count_tokens: tool schema ${DEEP} deep`,
+    path: "/v1/messages/count_tokens",
+    status: -1,
+    body: JSON.stringify({
+      model: MODEL,
+      messages: user("x"),
+      tools: [{ name: "f", input_schema: "__DEEP__" }],
+    }).replace('"__DEEP__"', nestedSchema(DEEP)),
+  },
 ];
 
 describe("malformed input → a 4xx Anthropic error, never a 5xx, never a crash", () => {
@@ -424,17 +605,23 @@ describe("malformed input → a 4xx Anthropic error, never a 5xx, never a crash"
       const res = await fetch(`${proxy.url}${input.path ?? "/v1/messages"}`, {
         method: "POST",
         headers: { "content-type": input.contentType ?? "application/json" },
-        body: input.body,
+        body: typeof input.body === "string" ? input.body : new Uint8Array(input.body),
       });
       const text = await res.text();
       if (expect === 200 || (expect === -1 && res.status === 200)) {
         assert.equal(res.status, 200, text.slice(0, 300));
         return;
       }
-      assert.ok(res.status >= 400 && res.status < 500, `status ${res.status}: ${text.slice(0, 300)}`);
+      assert.ok(
+        res.status >= 400 && res.status < 500,
+        `status ${res.status}: ${text.slice(0, 300)}`,
+      );
       const body = JSON.parse(text) as { type: string; error: { type: string; message: string } };
       assert.equal(body.type, "error");
-      assert.ok(["invalid_request_error", "request_too_large"].includes(body.error.type), body.error.type);
+      assert.ok(
+        ["invalid_request_error", "request_too_large"].includes(body.error.type),
+        body.error.type,
+      );
       assert.ok(body.error.message.length > 0);
       assert.ok(body.error.message.length < 2000, "messages stay short, even for huge inputs");
       if (input.contentType?.startsWith("multipart/")) assert.ok([400, 415].includes(res.status));
@@ -445,7 +632,10 @@ describe("malformed input → a 4xx Anthropic error, never a 5xx, never a crash"
     const res = await fetch(`${proxy.url}/health`);
     assert.equal(res.status, 200);
     await res.body?.cancel();
-    assert.ok(!proxy.logs.some((l) => /unexpected error|internal proxy error/.test(l)), proxy.logs.filter((l) => /unexpected/.test(l)).join("\n").slice(0, 2000));
+    assert.ok(
+      !proxy.logs.some((l) => /unexpected error|internal proxy error/.test(l)),
+      proxy.logs.filter((l) => /unexpected/.test(l)).join("\n").slice(0, 2000),
+    );
   });
 });
 
@@ -454,7 +644,11 @@ describe("graceful shutdown (main.ts as a child process)", () => {
     it(`${signal}: stops accepting, lets the in-flight stream finish, exits 0`, async () => {
       const words = Array.from({ length: 25 }, (_, i) => `w${i} `);
       const up = await startFakeUpstream([{
-        sse: [chunk({ role: "assistant", content: "" }), ...words.map((w) => chunk({ content: w })), chunk({}, "stop")],
+        sse: [
+          chunk({ role: "assistant", content: "" }),
+          ...words.map((w) => chunk({ content: w })),
+          chunk({}, "stop"),
+        ],
         gapMs: 30,
       }]);
       const child = startProxyProcess({
@@ -526,7 +720,11 @@ describe("graceful shutdown (main.ts as a child process)", () => {
   });
 
   it("an idle proxy exits 0 at once on SIGTERM", async () => {
-    const child = startProxyProcess({ OPENAI_BASE_URL: "http://127.0.0.1:9/v1", PORT: "0", SHUTDOWN_GRACE: "30" });
+    const child = startProxyProcess({
+      OPENAI_BASE_URL: "http://127.0.0.1:9/v1",
+      PORT: "0",
+      SHUTDOWN_GRACE: "30",
+    });
     try {
       await child.listening;
       child.kill("SIGTERM");

@@ -3,7 +3,7 @@
  * client is told (status, error type, retry-after, x-should-retry), timeouts, streams that fail
  * after they started, answers that are not JSON, and pings while the upstream is silent.
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import {
@@ -20,6 +20,8 @@ import { startProxy, type TestProxy } from "./helpers/proxy.ts";
 import { configFromEnv } from "../lib/config.ts";
 import { backoffMs, callUpstream, retryAfterMs } from "../lib/upstream.ts";
 import { silentLogger } from "../lib/log.ts";
+import { driveStream } from "../lib/stream_response.ts";
+import { StreamConverter } from "../lib/stream_convert.ts";
 
 type Event = { event: string; data: Record<string, unknown> };
 
@@ -89,7 +91,8 @@ async function withProxy(
 
 const ok = (): Reply => ({ json: completion({ content: "fine" }) });
 const okStream = (): Reply => ({ sse: textStream("fine, streamed") });
-const sdk = (proxy: TestProxy) => new Anthropic({ baseURL: proxy.url, apiKey: "any", maxRetries: 0 });
+const sdk = (proxy: TestProxy) =>
+  new Anthropic({ baseURL: proxy.url, apiKey: "any", maxRetries: 0 });
 
 describe("retries before anything reached the client", () => {
   for (const status of [408, 429, 500, 502, 503, 504]) {
@@ -105,12 +108,16 @@ describe("retries before anything reached the client", () => {
   }
 
   it("retries a connection reset", async () => {
-    await withProxy([{ reset: true }, { reset: true }, ok()], { MAX_RETRIES: "2" }, async (up, proxy) => {
-      const res = await post(proxy, request(false));
-      assert.equal(res.status, 200);
-      assert.equal(up.requests.length, 3);
-      await res.body?.cancel();
-    });
+    await withProxy(
+      [{ reset: true }, { reset: true }, ok()],
+      { MAX_RETRIES: "2" },
+      async (up, proxy) => {
+        const res = await post(proxy, request(false));
+        assert.equal(res.status, 200);
+        assert.equal(up.requests.length, 3);
+        await res.body?.cancel();
+      },
+    );
   });
 
   it("retries a refused connection and then reports it as a 5xx the client may retry", async () => {
@@ -175,7 +182,11 @@ describe("retries before anything reached the client", () => {
   it("never retries a 429 that means the account is out of credit (billing)", async () => {
     const fail: Reply = {
       status: 429,
-      json: openaiError("You exceeded your current quota", "insufficient_quota", "insufficient_quota"),
+      json: openaiError(
+        "You exceeded your current quota",
+        "insufficient_quota",
+        "insufficient_quota",
+      ),
     };
     await withProxy([fail, ok()], { MAX_RETRIES: "2" }, async (up, proxy) => {
       const res = await post(proxy, request(false));
@@ -201,7 +212,11 @@ describe("retries before anything reached the client", () => {
   });
 
   it("does not sleep past RETRY_MAX_DELAY: a longer retry-after goes to the client", async () => {
-    const fail: Reply = { status: 429, headers: { "retry-after": "120" }, json: openaiError("later") };
+    const fail: Reply = {
+      status: 429,
+      headers: { "retry-after": "120" },
+      json: openaiError("later"),
+    };
     await withProxy([fail, ok()], { MAX_RETRIES: "2", RETRY_MAX_DELAY: "1" }, async (up, proxy) => {
       const res = await post(proxy, request(false));
       assert.equal(up.requests.length, 1);
@@ -229,7 +244,10 @@ describe("retries before anything reached the client", () => {
 
 describe("retry timing (upstream.ts with injected sleep and randomness)", () => {
   /** Runs callUpstream against scripted responses, recording every sleep it asks for. */
-  async function sleeps(responses: (() => Response)[], opts: { maxRetries?: number; cap?: number; random?: number } = {}) {
+  async function sleeps(
+    responses: (() => Response)[],
+    opts: { maxRetries?: number; cap?: number; random?: number } = {},
+  ) {
     const waits: number[] = [];
     let i = 0;
     const fetch = () => Promise.resolve(responses[Math.min(i++, responses.length - 1)]!());
@@ -259,11 +277,18 @@ describe("retry timing (upstream.ts with injected sleep and randomness)", () => 
   }
   const fail = (status: number, headers: Record<string, string> = {}) => () =>
     new Response(JSON.stringify(openaiError("x")), { status, headers });
-  const success = () => new Response(JSON.stringify(completion({ content: "ok" })), { status: 200 });
+  const success = () =>
+    new Response(JSON.stringify(completion({ content: "ok" })), { status: 200 });
 
   it("backs off exponentially, with jitter between half and the full delay", async () => {
-    assert.deepEqual((await sleeps([fail(500), fail(500), success], { random: 0 })).waits, [250, 500]);
-    assert.deepEqual((await sleeps([fail(500), fail(500), success], { random: 1 })).waits, [500, 1000]);
+    assert.deepEqual((await sleeps([fail(500), fail(500), success], { random: 0 })).waits, [
+      250,
+      500,
+    ]);
+    assert.deepEqual((await sleeps([fail(500), fail(500), success], { random: 1 })).waits, [
+      500,
+      1000,
+    ]);
     for (let attempt = 0; attempt < 6; attempt++) {
       const lo = backoffMs(attempt, () => 0, 1e9);
       const hi = backoffMs(attempt, () => 0.999999, 1e9);
@@ -273,12 +298,20 @@ describe("retry timing (upstream.ts with injected sleep and randomness)", () => 
   });
 
   it("caps every wait at RETRY_MAX_DELAY", async () => {
-    const { waits } = await sleeps([fail(502), fail(502), fail(502), success], { maxRetries: 3, cap: 600, random: 1 });
+    const { waits } = await sleeps([fail(502), fail(502), fail(502), success], {
+      maxRetries: 3,
+      cap: 600,
+      random: 1,
+    });
     assert.deepEqual(waits, [500, 600, 600]);
   });
 
   it("waits what retry-after-ms / retry-after ask for", async () => {
-    const r = await sleeps([fail(429, { "retry-after-ms": "1500" }), fail(429, { "retry-after": "2" }), success]);
+    const r = await sleeps([
+      fail(429, { "retry-after-ms": "1500" }),
+      fail(429, { "retry-after": "2" }),
+      success,
+    ]);
     assert.deepEqual(r.waits, [1500, 2000]);
     assert.equal(r.result, 200);
   });
@@ -286,8 +319,14 @@ describe("retry timing (upstream.ts with injected sleep and randomness)", () => 
   it("reads retry-after as seconds or as an HTTP date", () => {
     const now = Date.parse("2025-01-01T00:00:00Z");
     assert.equal(retryAfterMs(new Headers({ "retry-after": "3" }), now), 3000);
-    assert.equal(retryAfterMs(new Headers({ "retry-after": "Wed, 01 Jan 2025 00:00:07 GMT" }), now), 7000);
-    assert.equal(retryAfterMs(new Headers({ "retry-after-ms": "250", "retry-after": "9" }), now), 250);
+    assert.equal(
+      retryAfterMs(new Headers({ "retry-after": "Wed, 01 Jan 2025 00:00:07 GMT" }), now),
+      7000,
+    );
+    assert.equal(
+      retryAfterMs(new Headers({ "retry-after-ms": "250", "retry-after": "9" }), now),
+      250,
+    );
     assert.equal(retryAfterMs(new Headers({ "retry-after": "soon" }), now), undefined);
     assert.equal(retryAfterMs(new Headers(), now), undefined);
   });
@@ -304,7 +343,11 @@ describe("what the client is told about upstream errors", () => {
   it("passes retry-after (from retry-after-ms too) and x-should-retry: true on a 429", async () => {
     const hints: Record<string, string>[] = [{ "retry-after": "7" }, { "retry-after-ms": "6500" }];
     for (const headers of hints) {
-      const fail: Reply = { status: 429, headers, json: openaiError("Rate limit reached", "rate_limit_exceeded") };
+      const fail: Reply = {
+        status: 429,
+        headers,
+        json: openaiError("Rate limit reached", "rate_limit_exceeded"),
+      };
       await withProxy([fail], { MAX_RETRIES: "0" }, async (_up, proxy) => {
         const res = await post(proxy, request(false));
         assert.equal(res.status, 429);
@@ -318,7 +361,10 @@ describe("what the client is told about upstream errors", () => {
   });
 
   it("says x-should-retry: false for a bad upstream key", async () => {
-    const fail: Reply = { status: 401, json: openaiError("Incorrect API key provided", "invalid_request_error", "invalid_api_key") };
+    const fail: Reply = {
+      status: 401,
+      json: openaiError("Incorrect API key provided", "invalid_request_error", "invalid_api_key"),
+    };
     await withProxy([fail], { MAX_RETRIES: "2" }, async (up, proxy) => {
       const res = await post(proxy, request(false));
       assert.equal(res.status, 401);
@@ -341,7 +387,11 @@ describe("what the client is told about upstream errors", () => {
   });
 
   it("answers a streaming request whose upstream failed with a real HTTP error, not a 200 stream", async () => {
-    const fail: Reply = { status: 429, headers: { "retry-after-ms": "10" }, json: openaiError("slow down") };
+    const fail: Reply = {
+      status: 429,
+      headers: { "retry-after-ms": "10" },
+      json: openaiError("slow down"),
+    };
     await withProxy([fail], { MAX_RETRIES: "1" }, async (up, proxy) => {
       const res = await post(proxy, request(true));
       assert.equal(res.status, 429);
@@ -394,16 +444,20 @@ describe("timeouts", () => {
   });
 
   it("FIRST_BYTE_TIMEOUT: a streaming upstream that sends no headers → 504 timeout_error", async () => {
-    await withProxy([{ stall: true }], { FIRST_BYTE_TIMEOUT: "0.2", MAX_RETRIES: "2" }, async (up, proxy) => {
-      const res = await post(proxy, request(true));
-      assert.equal(res.status, 504);
-      const err = await errorOf(res);
-      assert.equal(err.type, "timeout_error");
-      assert.match(err.message, /FIRST_BYTE_TIMEOUT/);
-      assert.match(err.message, /0\.2s/);
-      await up.requests[0]!.closed; // the upstream request was abandoned
-      assert.equal(up.requests[0]!.abortedEarly(), true);
-    });
+    await withProxy(
+      [{ stall: true }],
+      { FIRST_BYTE_TIMEOUT: "0.2", MAX_RETRIES: "2" },
+      async (up, proxy) => {
+        const res = await post(proxy, request(true));
+        assert.equal(res.status, 504);
+        const err = await errorOf(res);
+        assert.equal(err.type, "timeout_error");
+        assert.match(err.message, /FIRST_BYTE_TIMEOUT/);
+        assert.match(err.message, /0\.2s/);
+        await up.requests[0]!.closed; // the upstream request was abandoned
+        assert.equal(up.requests[0]!.abortedEarly(), true);
+      },
+    );
   });
 
   it("FIRST_BYTE_TIMEOUT does not apply to non-streaming requests (headers come last there)", async () => {
@@ -411,7 +465,10 @@ describe("timeouts", () => {
     await withProxy([slow], { FIRST_BYTE_TIMEOUT: "0.1" }, async (_up, proxy) => {
       const res = await post(proxy, request(false));
       assert.equal(res.status, 200);
-      assert.equal(((await res.json()) as { content: { text: string }[] }).content[0]!.text, "slow but fine");
+      assert.equal(
+        ((await res.json()) as { content: { text: string }[] }).content[0]!.text,
+        "slow but fine",
+      );
     });
   });
 
@@ -428,36 +485,50 @@ describe("timeouts", () => {
 
   it("REQUEST_TIMEOUT cuts a stream that runs too long, with a clear event: error", async () => {
     const endless: Reply = {
-      sse: [chunk({ role: "assistant", content: "" }), ...Array.from({ length: 200 }, () => chunk({ content: "." }))],
+      sse: [
+        chunk({ role: "assistant", content: "" }),
+        ...Array.from({ length: 200 }, () => chunk({ content: "." })),
+      ],
       gapMs: 20,
     };
-    await withProxy([endless], { REQUEST_TIMEOUT: "0.4", STREAM_IDLE_TIMEOUT: "5" }, async (up, proxy) => {
-      const res = await post(proxy, request(true));
-      assert.equal(res.status, 200);
-      const { last } = summary(parseSse(await res.text()));
-      assert.equal(last.event, "error");
-      const error = last.data.error as { type: string; message: string };
-      assert.equal(error.type, "timeout_error");
-      assert.match(error.message, /REQUEST_TIMEOUT/);
-      await up.requests[0]!.closed;
-      assert.equal(up.requests[0]!.abortedEarly(), true);
-    });
+    await withProxy(
+      [endless],
+      { REQUEST_TIMEOUT: "0.4", STREAM_IDLE_TIMEOUT: "5" },
+      async (up, proxy) => {
+        const res = await post(proxy, request(true));
+        assert.equal(res.status, 200);
+        const { last } = summary(parseSse(await res.text()));
+        assert.equal(last.event, "error");
+        const error = last.data.error as { type: string; message: string };
+        assert.equal(error.type, "timeout_error");
+        assert.match(error.message, /REQUEST_TIMEOUT/);
+        await up.requests[0]!.closed;
+        assert.equal(up.requests[0]!.abortedEarly(), true);
+      },
+    );
   });
 
   it("STREAM_IDLE_TIMEOUT: an upstream silent mid-stream ends the stream with overloaded_error", async () => {
-    const stalls: Reply = { sse: [chunk({ role: "assistant", content: "" }), chunk({ content: "half an ans" })], stallAfter: true };
-    await withProxy([stalls], { STREAM_IDLE_TIMEOUT: "0.25", PING_INTERVAL: "0.05" }, async (up, proxy) => {
-      const res = await post(proxy, request(true));
-      const { last, text } = summary(parseSse(await res.text()));
-      assert.equal(text, "half an ans");
-      assert.equal(last.event, "error");
-      const error = last.data.error as { type: string; message: string };
-      assert.equal(error.type, "overloaded_error");
-      assert.match(error.message, /STREAM_IDLE_TIMEOUT/);
-      assert.match(error.message, /0\.25s/);
-      await up.requests[0]!.closed;
-      assert.equal(up.requests[0]!.abortedEarly(), true);
-    });
+    const stalls: Reply = {
+      sse: [chunk({ role: "assistant", content: "" }), chunk({ content: "half an ans" })],
+      stallAfter: true,
+    };
+    await withProxy(
+      [stalls],
+      { STREAM_IDLE_TIMEOUT: "0.25", PING_INTERVAL: "0.05" },
+      async (up, proxy) => {
+        const res = await post(proxy, request(true));
+        const { last, text } = summary(parseSse(await res.text()));
+        assert.equal(text, "half an ans");
+        assert.equal(last.event, "error");
+        const error = last.data.error as { type: string; message: string };
+        assert.equal(error.type, "overloaded_error");
+        assert.match(error.message, /STREAM_IDLE_TIMEOUT/);
+        assert.match(error.message, /0\.25s/);
+        await up.requests[0]!.closed;
+        assert.equal(up.requests[0]!.abortedEarly(), true);
+      },
+    );
   });
 });
 
@@ -476,7 +547,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: "malformed chunk",
-    reply: { sse: [chunk({ content: "Hel" }), { raw: "data: {\"choices\": [ {oops\n\n" }] },
+    reply: { sse: [chunk({ content: "Hel" }), { raw: 'data: {"choices": [ {oops\n\n' }] },
     type: "api_error",
     message: /malformed/,
   },
@@ -489,7 +560,9 @@ const FAULTS: Fault[] = [
   {
     name: "OpenRouter-style error object inside the stream",
     reply: {
-      sse: [chunk({ content: "Hel" }), { error: { code: 502, message: "Provider returned error" } }],
+      sse: [chunk({ content: "Hel" }), {
+        error: { code: 502, message: "Provider returned error" },
+      }],
       done: false,
     },
     type: "overloaded_error",
@@ -497,19 +570,25 @@ const FAULTS: Fault[] = [
   },
   {
     name: "error object that no retry can fix (400)",
-    reply: { sse: [chunk({ content: "Hel" }), { error: { code: 400, message: "Invalid tool schema" } }], done: false },
+    reply: {
+      sse: [chunk({ content: "Hel" }), { error: { code: 400, message: "Invalid tool schema" } }],
+      done: false,
+    },
     type: "invalid_request_error",
     message: /Invalid tool schema/,
   },
   {
-    name: "finish_reason \"error\"",
+    name: 'finish_reason "error"',
     reply: { sse: [chunk({ content: "Hel" }), chunk({}, "error")], done: false },
     type: "overloaded_error",
     message: /error/,
   },
   {
     name: "stream that ends with neither finish_reason nor [DONE]",
-    reply: { sse: [chunk({ role: "assistant", content: "" }), chunk({ content: "Hel" })], done: false },
+    reply: {
+      sse: [chunk({ role: "assistant", content: "" }), chunk({ content: "Hel" })],
+      done: false,
+    },
     type: "overloaded_error",
     message: /ended before the answer was complete/,
   },
@@ -557,9 +636,38 @@ describe("a stream that fails after it started ends with event: error, never tru
     });
   }
 
+  it("what arrived in the same read as the failure still reaches the client (driveStream)", async () => {
+    const bytes = new TextEncoder().encode(
+      `data: ${JSON.stringify(chunk({ content: "kept" }))}\n\ndata: {broken\n\n`,
+    );
+    let outcome: { status: string; error?: { type: string } } | undefined;
+    let aborted: string | undefined;
+    const body = driveStream({
+      body: new ReadableStream({ start: (c) => c.enqueue(bytes) }),
+      converter: new StreamConverter({
+        messageId: "msg_1",
+        model: "m",
+        inputTokensEstimate: 1,
+        toolNames: new Map(),
+      }),
+      idleTimeoutMs: 60_000,
+      pingIntervalMs: 60_000,
+      abortUpstream: (why) => (aborted ??= why),
+      onEnd: (o) => (outcome = o),
+    });
+    const { text, last } = summary(parseSse(await new Response(body).text()));
+    assert.equal(text, "kept");
+    assert.equal(last.event, "error");
+    assert.equal(outcome?.status, "error");
+    assert.equal(outcome?.error?.type, "api_error");
+    assert.equal(aborted, "done", "the upstream request is released");
+  });
+
   it("a stream with finish_reason but no [DONE] completes normally", async () => {
     await withProxy([{ sse: textStream("all here"), done: false }], {}, async (_up, proxy) => {
-      const message = await sdk(proxy).messages.stream({ ...request(true), stream: undefined } as never).finalMessage();
+      const message = await sdk(proxy).messages.stream(
+        { ...request(true), stream: undefined } as never,
+      ).finalMessage();
       assert.equal(message.stop_reason, "end_turn");
       assert.equal(message.content.length, 1);
       assert.equal((message.content[0] as { text: string }).text, "all here");
@@ -571,7 +679,10 @@ describe("upstream answers that are not JSON or not the expected shape", () => {
   const cases: { name: string; reply: Reply; stream: boolean; message: RegExp }[] = [
     {
       name: "HTML error page with 502",
-      reply: { status: 502, text: "<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>" },
+      reply: {
+        status: 502,
+        text: "<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>",
+      },
       stream: false,
       message: /502 Bad Gateway/,
     },
@@ -630,28 +741,55 @@ describe("upstream answers that are not JSON or not the expected shape", () => {
 describe("pings while the upstream is silent", () => {
   it("sends ping events every PING_INTERVAL during a pause mid-stream, then the full answer", async () => {
     const pausing: Reply = {
-      sse: [chunk({ role: "assistant", content: "" }), chunk({ content: "before " }), { waitMs: 500 }, chunk({ content: "after" }), chunk({}, "stop")],
+      sse: [
+        chunk({ role: "assistant", content: "" }),
+        chunk({ content: "before " }),
+        { waitMs: 500 },
+        chunk({ content: "after" }),
+        chunk({}, "stop"),
+      ],
     };
-    await withProxy([pausing], { PING_INTERVAL: "0.05", STREAM_IDLE_TIMEOUT: "5" }, async (_up, proxy) => {
-      const res = await post(proxy, request(true));
-      const events = parseSse(await res.text());
-      const { text, types } = summary(events);
-      assert.equal(text, "before after");
-      assert.equal(types[types.length - 1], "message_stop");
-      const first = types.indexOf("ping");
-      assert.ok(first > 0, "pings come after message_start");
-      assert.ok(types.filter((t) => t === "ping").length >= 2, `types: ${types.join(",")}`);
-      const pauseStart = events.findIndex((e) => (e.data.delta as { text?: string } | undefined)?.text === "before ");
-      const pauseEnd = events.findIndex((e) => (e.data.delta as { text?: string } | undefined)?.text === "after");
-      assert.ok(types.slice(pauseStart, pauseEnd).includes("ping"), "pings fill the pause");
-      for (const e of events.filter((e) => e.event === "ping")) assert.deepEqual(e.data, { type: "ping" });
-    });
+    await withProxy(
+      [pausing],
+      { PING_INTERVAL: "0.05", STREAM_IDLE_TIMEOUT: "5" },
+      async (_up, proxy) => {
+        const res = await post(proxy, request(true));
+        const events = parseSse(await res.text());
+        const { text, types } = summary(events);
+        assert.equal(text, "before after");
+        assert.equal(types[types.length - 1], "message_stop");
+        const first = types.indexOf("ping");
+        assert.ok(first > 0, "pings come after message_start");
+        assert.ok(types.filter((t) => t === "ping").length >= 2, `types: ${types.join(",")}`);
+        const pauseStart = events.findIndex((e) =>
+          (e.data.delta as { text?: string } | undefined)?.text === "before "
+        );
+        const pauseEnd = events.findIndex((e) =>
+          (e.data.delta as { text?: string } | undefined)?.text === "after"
+        );
+        assert.ok(types.slice(pauseStart, pauseEnd).includes("ping"), "pings fill the pause");
+        for (const e of events.filter((e) => e.event === "ping")) {
+          assert.deepEqual(e.data, {
+            type: "ping",
+          });
+        }
+      },
+    );
   });
 
   it("the SDK ignores the pings", async () => {
-    const pausing: Reply = { sse: [chunk({ role: "assistant", content: "" }), { waitMs: 200 }, chunk({ content: "ok" }), chunk({}, "stop")] };
+    const pausing: Reply = {
+      sse: [
+        chunk({ role: "assistant", content: "" }),
+        { waitMs: 200 },
+        chunk({ content: "ok" }),
+        chunk({}, "stop"),
+      ],
+    };
     await withProxy([pausing], { PING_INTERVAL: "0.03" }, async (_up, proxy) => {
-      const message = await sdk(proxy).messages.stream({ ...request(true), stream: undefined } as never).finalMessage();
+      const message = await sdk(proxy).messages.stream(
+        { ...request(true), stream: undefined } as never,
+      ).finalMessage();
       assert.equal(message.content.length, 1);
       assert.equal((message.content[0] as { text: string }).text, "ok");
     });

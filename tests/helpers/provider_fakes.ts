@@ -7,6 +7,8 @@
  * reports (linked per fake). They are a floor, not a full emulation: a request a fake accepts
  * may still fail upstream, but one it rejects certainly would.
  */
+import Anthropic from "@anthropic-ai/sdk";
+import { startProxy, TEST_CLIENT_KEY, type TestProxy } from "./proxy.ts";
 import {
   type FakeUpstream,
   type Recorded,
@@ -319,7 +321,8 @@ const OPENAI_TOOL_CALL_FIELDS = new Set(["id", "type", "function"]);
 
 /** What the fake knows of an OpenAI model, from OpenAI's model pages. */
 export function openaiModelRules(model: string) {
-  const m = model.toLowerCase();
+  // A fine-tune follows the rules of its base model.
+  const m = model.toLowerCase().replace(/^ft:/, "");
   const reasoning = /^(o\d|gpt-5)/.test(m) && !/^gpt-5(\.\d+)?-chat/.test(m);
   return {
     reasoning,
@@ -1339,8 +1342,19 @@ export function startMistralFake(
       const body = bodyOf(req);
       const env = envelope(String(body.model), "cmpl-fake-mistral");
       const steps: SseStep[] = [env({ role: "assistant", content: "" })];
+      // Magistral streams its reasoning as thinking chunks inside `content`, then text chunks.
+      const magistral = String(body.model).startsWith("magistral");
+      if (turn.reasoning && magistral) {
+        for (const part of splitText(turn.reasoning, 3)) {
+          steps.push(
+            env({ content: [{ type: "thinking", thinking: [{ type: "text", text: part }] }] }),
+          );
+        }
+      }
       if (turn.content) {
-        for (const part of splitText(turn.content, 3)) steps.push(env({ content: part }));
+        for (const part of splitText(turn.content, 3)) {
+          steps.push(env({ content: magistral ? [{ type: "text", text: part }] : part }));
+        }
       }
       if (turn.calls?.length) {
         steps.push(env({
@@ -1357,7 +1371,14 @@ export function startMistralFake(
     },
     complete: (turn, req) =>
       completionBody(turn, String(bodyOf(req).model), {
-        content: turn.content ?? "",
+        content: String(bodyOf(req).model).startsWith("magistral")
+          ? [
+            ...(turn.reasoning
+              ? [{ type: "thinking", thinking: [{ type: "text", text: turn.reasoning }] }]
+              : []),
+            { type: "text", text: turn.content ?? "" },
+          ]
+          : turn.content ?? "",
         tool_calls: turn.calls?.length
           ? turn.calls.map((c, index) => ({
             id: c.id ?? ids(),
@@ -1369,4 +1390,74 @@ export function startMistralFake(
         prefix: false,
       }),
   }, respond);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plumbing for the provider tests: a proxy in front of a fake, and the official SDK on it.
+
+export type Connected = {
+  proxy: TestProxy;
+  client: Anthropic;
+  close: () => Promise<void>;
+};
+
+/** Starts the proxy on `fake` with `env` (the upstream key defaults to TEST_UPSTREAM_KEY). */
+export function connect(env: Record<string, string>): Connected {
+  const proxy = startProxy(env);
+  const client = new Anthropic({ baseURL: proxy.url, apiKey: TEST_CLIENT_KEY, maxRetries: 0 });
+  return { proxy, client, close: () => proxy.close() };
+}
+
+// deno-lint-ignore no-explicit-any
+export type Event = any;
+
+/** One streamed request through the SDK: every event it parsed and its finalMessage(). */
+export async function sdkStream(
+  client: Anthropic,
+  params: Record<string, unknown>,
+): Promise<{ events: Event[]; final: Anthropic.Message }> {
+  const stream = client.messages.stream({
+    model: "claude-sonnet-4-6",
+    max_tokens: 1024,
+    messages: [{ role: "user", content: "Hello" }],
+    ...params,
+  } as Anthropic.MessageStreamParams);
+  const events: Event[] = [];
+  stream.on("streamEvent", (e: Event) => events.push(structuredClone(e)));
+  const final = await stream.finalMessage();
+  return { events, final };
+}
+
+/** A non-streamed request through the SDK. */
+export function sdkCreate(
+  client: Anthropic,
+  params: Record<string, unknown>,
+): Promise<Anthropic.Message> {
+  return client.messages.create({
+    model: "claude-sonnet-4-6",
+    max_tokens: 1024,
+    messages: [{ role: "user", content: "Hello" }],
+    ...params,
+  } as Anthropic.MessageCreateParamsNonStreaming);
+}
+
+/** POSTs a chat completion straight to a fake, to show what it refuses. */
+export async function postToFake(
+  url: string,
+  body: unknown,
+  headers: Record<string, string>,
+): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown = text;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON: kept as text
+  }
+  return { status: res.status, json };
 }

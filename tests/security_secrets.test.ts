@@ -1,0 +1,280 @@
+/**
+ * No secret ever leaves the proxy: not in a log line at any level or format (DEBUG included,
+ * error paths included, upstream error bodies that echo the key included), not in an error
+ * body or `event: error` sent to a client, not in --help or the start-up banner.
+ *
+ * Each test keeps what it saw (log lines, child output, client-facing bodies and headers) and
+ * the last test greps all of it for the keys, the same way CI greps $CCP_TEST_LOG.
+ */
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import {
+  chunk,
+  completion,
+  openaiError,
+  type Reply,
+  startFakeUpstream,
+} from "./helpers/fake_upstream.ts";
+import {
+  startProxy,
+  startProxyProcess,
+  TEST_CLIENT_KEY,
+  TEST_UPSTREAM_KEY,
+} from "./helpers/proxy.ts";
+
+const WRONG_CLIENT_KEY = "wrong-client-key-5f4dcc3b5aa765d61d8327deb882cf99";
+/** A key with none of the shapes the log redactor knows (no sk-, no Bearer): only exact matching finds it. */
+const PLAIN_UPSTREAM_KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+const SECRETS = [TEST_UPSTREAM_KEY, TEST_CLIENT_KEY, WRONG_CLIENT_KEY, PLAIN_UPSTREAM_KEY];
+
+/** Everything that left the proxy during this file's runs: log lines, outputs, client-facing text. */
+const seen: { where: string; text: string }[] = [];
+
+function leaks(text: string): string[] {
+  return SECRETS.filter((s) => text.includes(s));
+}
+
+function assertNoSecret(where: string, text: string) {
+  seen.push({ where, text });
+  assert.deepEqual(leaks(text), [], `a secret appears in ${where}: ${text.slice(0, 500)}`);
+}
+
+const MODEL = "claude-sonnet-4-6";
+const body = (stream: boolean) =>
+  JSON.stringify({
+    model: MODEL,
+    max_tokens: 32,
+    stream,
+    messages: [{ role: "user", content: "hi" }],
+  });
+
+/** Upstream answers that echo the key back, as careless servers and debugging proxies do. */
+function echoingReplies(key: string): Record<string, Reply> {
+  return {
+    "401 echoing the key": {
+      status: 401,
+      json: openaiError(
+        `Incorrect API key provided: ${key}.`,
+        "invalid_request_error",
+        "invalid_api_key",
+      ),
+    },
+    "400 echoing the request headers": {
+      status: 400,
+      json: {
+        error: {
+          message:
+            `bad request; headers were {"authorization": "Bearer ${key}", "api-key": "${key}"}`,
+        },
+      },
+    },
+    "500 HTML page with the key": {
+      status: 500,
+      text: `<html><body>Internal error for key=${key} Authorization: Bearer ${key}</body></html>`,
+    },
+    "429 with the key": {
+      status: 429,
+      headers: { "retry-after": "1" },
+      json: openaiError(`rate limit for ${key}`),
+    },
+    "200 that is not JSON, with the key": { text: `<html>session for ${key}</html>` },
+    "200 JSON of the wrong shape, with the key": { json: { key, note: `api-key: ${key}` } },
+    "error object inside the stream with the key": {
+      sse: [chunk({ content: "partial" }), {
+        error: { code: 502, message: `upstream auth failed for ${key}` },
+      }],
+      done: false,
+    },
+    "in-stream error event with the key": {
+      sse: [chunk({ content: "partial" }), {
+        raw: `event: error\ndata: {"error":{"message":"Bearer ${key}"}}\n\n`,
+      }],
+      done: false,
+    },
+    "success": { json: completion({ content: "fine" }) },
+  };
+}
+
+async function runScenarios(env: Record<string, string>, key: string, label: string) {
+  const replies = echoingReplies(key);
+  const names = Object.keys(replies);
+  let next = 0;
+  const up = await startFakeUpstream((req) => {
+    if (req.path.endsWith("/models")) {
+      return { status: 401, json: openaiError(`Incorrect API key provided: ${key}`) };
+    }
+    return replies[names[next]!]!;
+  });
+  const proxy = startProxy({
+    OPENAI_BASE_URL: up.url,
+    ANTHROPIC_API_KEY: TEST_CLIENT_KEY,
+    LOG_LEVEL: "DEBUG",
+    MAX_RETRIES: "1",
+    RETRY_MAX_DELAY: "0.01",
+    ...env,
+  });
+  try {
+    for (const [i, name] of names.entries()) {
+      next = i;
+      for (const stream of [false, true]) {
+        const res = await fetch(`${proxy.url}/v1/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-api-key": TEST_CLIENT_KEY },
+          body: body(stream),
+        });
+        const text = await res.text();
+        assertNoSecret(`${label}: client body for "${name}" (stream=${stream})`, text);
+        assertNoSecret(`${label}: client headers for "${name}"`, JSON.stringify([...res.headers]));
+      }
+    }
+    // The client side of the key: a wrong key (x-api-key and Bearer), then the models list.
+    const wrongKeys: Record<string, string>[] = [
+      { "x-api-key": WRONG_CLIENT_KEY },
+      { authorization: `Bearer ${WRONG_CLIENT_KEY}` },
+    ];
+    for (const headers of wrongKeys) {
+      const res = await fetch(`${proxy.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: body(false),
+      });
+      assert.equal(res.status, 401);
+      assertNoSecret(`${label}: 401 body`, await res.text());
+    }
+    const models = await fetch(`${proxy.url}/v1/models`, {
+      headers: { authorization: `Bearer ${TEST_CLIENT_KEY}` },
+    });
+    assertNoSecret(`${label}: models body`, await models.text());
+    const count = await fetch(`${proxy.url}/v1/messages/count_tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": TEST_CLIENT_KEY },
+      body: body(false),
+    });
+    assertNoSecret(`${label}: count_tokens body`, await count.text());
+  } finally {
+    await proxy.close();
+    await up.close();
+  }
+  // A refused connection too: its error names the upstream, not the key.
+  const gone = startProxy({
+    OPENAI_BASE_URL: "http://127.0.0.1:9/v1",
+    ANTHROPIC_API_KEY: TEST_CLIENT_KEY,
+    ...env,
+  });
+  try {
+    const res = await fetch(`${gone.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": TEST_CLIENT_KEY },
+      body: body(true),
+    });
+    assertNoSecret(`${label}: connection refused body`, await res.text());
+  } finally {
+    await gone.close();
+  }
+  assert.ok(proxy.logs.length > 20, "DEBUG produced the logs to check");
+  for (const line of [...proxy.logs, ...gone.logs]) assertNoSecret(`${label}: log line`, line);
+}
+
+describe("no secret in logs or error bodies, on every path", () => {
+  for (const format of ["text", "json"] as const) {
+    it(`LOG_FORMAT=${format}, DEBUG, sk- style upstream key`, async () => {
+      await runScenarios({ LOG_FORMAT: format }, TEST_UPSTREAM_KEY, `${format}/sk`);
+    });
+    it(`LOG_FORMAT=${format}, DEBUG, a key with no recognisable shape (Azure style)`, async () => {
+      await runScenarios(
+        { LOG_FORMAT: format, OPENAI_API_KEY: PLAIN_UPSTREAM_KEY, PROVIDER: "azure" },
+        PLAIN_UPSTREAM_KEY,
+        `${format}/plain`,
+      );
+    });
+  }
+
+  it("a child process at DEBUG writes no secret to stdout/stderr, banner included", async () => {
+    const up = await startFakeUpstream([{
+      status: 401,
+      json: openaiError(`Incorrect API key provided: ${TEST_UPSTREAM_KEY}`),
+    }]);
+    const child = startProxyProcess({
+      OPENAI_BASE_URL: up.url,
+      OPENAI_API_KEY: TEST_UPSTREAM_KEY,
+      ANTHROPIC_API_KEY: TEST_CLIENT_KEY,
+      PORT: "0",
+      LOG_LEVEL: "DEBUG",
+      MAX_RETRIES: "0",
+    });
+    try {
+      const port = await child.listening;
+      for (const key of [TEST_CLIENT_KEY, WRONG_CLIENT_KEY]) {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-api-key": key },
+          body: body(false),
+        });
+        assertNoSecret("child: client body", await res.text());
+      }
+      child.kill("SIGTERM");
+      await child.exited;
+      assert.match(child.output(), /listening on/);
+      assertNoSecret("child output", child.output());
+    } finally {
+      child.kill("SIGKILL");
+      await child.exited;
+      await up.close();
+    }
+  });
+
+  for (const args of [["--help"], ["-h"], ["--version"], ["--bogus-flag"]]) {
+    it(`main.ts ${args.join(" ")} prints no secret from the environment`, async () => {
+      const child = startProxyProcess({
+        OPENAI_API_KEY: TEST_UPSTREAM_KEY,
+        ANTHROPIC_API_KEY: TEST_CLIENT_KEY,
+        OPENAI_BASE_URL: "http://127.0.0.1:9/v1",
+      }, args);
+      child.listening.catch(() => {});
+      await child.exited;
+      assert.ok(child.output().length > 0);
+      assertNoSecret(`main.ts ${args.join(" ")}`, child.output());
+    });
+  }
+
+  it("a configuration error does not echo the keys either", async () => {
+    const child = startProxyProcess({
+      OPENAI_API_KEY: TEST_UPSTREAM_KEY,
+      ANTHROPIC_API_KEY: TEST_CLIENT_KEY,
+      OPENAI_BASE_URL: "not a url",
+      PORT: "99999",
+    });
+    child.listening.catch(() => {});
+    assert.notEqual(await child.exited, 0);
+    assertNoSecret("config error output", child.output());
+  });
+});
+
+describe("the grep CI runs, over this file's own runs", () => {
+  after(() => {
+    // Same check as CI, over the shared log when this run writes one.
+    const file = process.env.CCP_TEST_LOG;
+    if (!file) return;
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      return;
+    }
+    assert.deepEqual(
+      leaks(text).filter((s) => s === TEST_UPSTREAM_KEY || s === TEST_CLIENT_KEY),
+      [],
+      `a test key appears in ${file}`,
+    );
+  });
+
+  it("finds neither test key in anything this file's proxies logged or sent", () => {
+    assert.ok(seen.length > 100, `collected ${seen.length} outputs`);
+    const all = seen.map((s) => s.text).join("\n");
+    assert.equal(all.includes(TEST_UPSTREAM_KEY), false);
+    assert.equal(all.includes(TEST_CLIENT_KEY), false);
+    // The check can fail: the keys are in what the upstream was given to echo.
+    assert.ok(JSON.stringify(echoingReplies(TEST_UPSTREAM_KEY)).includes(TEST_UPSTREAM_KEY));
+  });
+});
