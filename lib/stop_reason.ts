@@ -10,6 +10,9 @@ export function mapStopReason(
   sawToolCalls: boolean,
   matchedStop: string | null,
 ): { stop_reason: StopReason; stop_sequence: string | null } {
+  // Cut off by the token limit: the last tool call may be truncated (a Write with half its
+  // content), so it must not be presented as complete. Anthropic says max_tokens here too.
+  if (finishReason === "length") return { stop_reason: "max_tokens", stop_sequence: null };
   // Gemini and others say "stop" after tool calls; the client needs tool_use to run them.
   if (sawToolCalls) return { stop_reason: "tool_use", stop_sequence: null };
   if (matchedStop !== null) return { stop_reason: "stop_sequence", stop_sequence: matchedStop };

@@ -5,7 +5,15 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chunk, completion, textStream } from "./helpers/fake_upstream.ts";
+import Anthropic from "@anthropic-ai/sdk";
+import {
+  chunk,
+  completion,
+  startFakeUpstream,
+  textStream,
+  toolCallStream,
+} from "./helpers/fake_upstream.ts";
+import { startProxy } from "./helpers/proxy.ts";
 import { body, type Harness, postJson, startHarness } from "./api_support.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -209,5 +217,40 @@ describe("non-streaming messages", () => {
     const parsed = JSON.parse(text);
     if (res.status === 200) assert.equal(parsed.type, "message");
     else assert.equal(parsed.type, "error");
+  });
+});
+
+describe("a tool call cut off by the token limit", () => {
+  it("reports max_tokens, not tool_use, so a truncated call is not run as complete", async () => {
+    const up = await startFakeUpstream([
+      {
+        json: completion({
+          tool_calls: [{ id: "call_1", name: "Write", args: '{"content":"half' }],
+          finish_reason: "length",
+        }),
+      },
+      {
+        sse: toolCallStream([{ id: "call_2", name: "Write", args: '{"content":"half' }], {
+          finish: "length",
+        }),
+      },
+    ]);
+    const p = startProxy({ OPENAI_BASE_URL: up.url });
+    try {
+      const client = new Anthropic({ baseURL: p.url, apiKey: "k", maxRetries: 0 });
+      const params = {
+        model: "claude-sonnet-4-6",
+        max_tokens: 50,
+        tools: [{ name: "Write", input_schema: { type: "object" as const } }],
+        messages: [{ role: "user" as const, content: "write" }],
+      };
+      const plain = await client.messages.create(params);
+      assert.equal(plain.stop_reason, "max_tokens");
+      const streamed = await client.messages.stream(params).finalMessage();
+      assert.equal(streamed.stop_reason, "max_tokens");
+    } finally {
+      await p.close();
+      await up.close();
+    }
   });
 });
