@@ -107,6 +107,8 @@ Variables (environment or .env; the environment wins over .env):
   MAX_TOKENS_LIMIT       cap on max_tokens sent upstream            (default: per-model table, 16384 for unknown models)
   REASONING_MODELS       comma list of models to treat as reasoning models
   NON_REASONING_MODELS   comma list of models never sent reasoning parameters
+  THINKING_LOW_MAX_BUDGET    thinking budget up to this → reasoning_effort low    (default 4096)
+  THINKING_MEDIUM_MAX_BUDGET thinking budget up to this → medium, above → high    (default 16384)
   MIDCONVERSATION_SYSTEM merge|keep system messages inside the conversation (default: per provider)
   REQUEST_TIMEOUT        total seconds per upstream request        (default 600)
   FIRST_BYTE_TIMEOUT     seconds until a streaming upstream answers (default 120)

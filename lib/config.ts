@@ -103,6 +103,9 @@ const EnvSchema = z.object({
   MIDCONVERSATION_SYSTEM: z.enum(["merge", "keep"]).optional(),
 });
 
+/** Every variable the proxy reads (besides CUSTOM_HEADER_*), for docs checks. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape);
+
 export type Config = Readonly<{
   openaiApiKey: string | undefined;
   openaiBaseUrl: string;
