@@ -50,7 +50,11 @@ async function main(argv: string[]): Promise<number> {
     secrets: [config.openaiApiKey, config.anthropicApiKey],
   });
   if (cli.kind === "doctor") {
-    return await runDoctor(config, await upstreamFetch(), (line) => process.stdout.write(`${line}\n`));
+    return await runDoctor(
+      config,
+      await upstreamFetch(),
+      (line) => process.stdout.write(`${line}\n`),
+    );
   }
 
   const handler = createHandler(config, { log, fetch: await upstreamFetch() });

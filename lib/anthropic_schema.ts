@@ -42,7 +42,13 @@ const ContentSource = z.object({
 
 export const DocumentBlock = z.object({
   type: z.literal("document"),
-  source: z.discriminatedUnion("type", [Base64Source, UrlSource, FileSource, TextSource, ContentSource]),
+  source: z.discriminatedUnion("type", [
+    Base64Source,
+    UrlSource,
+    FileSource,
+    TextSource,
+    ContentSource,
+  ]),
   title: z.string().nullish(),
   context: z.string().nullish(),
   cache_control: CacheControl,
@@ -218,7 +224,13 @@ export type ImageBlock = z.infer<typeof ImageBlock>;
 export type DocumentBlock = z.infer<typeof DocumentBlock>;
 
 /** Anthropic response and stream shapes we produce (plain types, built by our code). */
-export type StopReason = "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "refusal" | "pause_turn";
+export type StopReason =
+  | "end_turn"
+  | "max_tokens"
+  | "stop_sequence"
+  | "tool_use"
+  | "refusal"
+  | "pause_turn";
 
 export type Usage = {
   input_tokens: number;

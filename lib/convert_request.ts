@@ -199,7 +199,11 @@ function convertMessages(
   const closePending = () => {
     // OpenAI rejects an assistant tool call without a tool message answering it.
     for (const id of pending) {
-      out.push({ role: "tool", tool_call_id: id, content: "(no result: the tool call was interrupted)" });
+      out.push({
+        role: "tool",
+        tool_call_id: id,
+        content: "(no result: the tool call was interrupted)",
+      });
     }
     pending = [];
   };
@@ -290,7 +294,10 @@ function convertAssistant(
         const call: OpenAIToolCall = {
           id: state.toolId(block.id),
           type: "function",
-          function: { name: state.toolName(block.name), arguments: JSON.stringify(block.input ?? {}) },
+          function: {
+            name: state.toolName(block.name),
+            arguments: JSON.stringify(block.input ?? {}),
+          },
         };
         const extra = decodeClientToolId(block.id).extra;
         if (extra !== undefined && profile.toolCallExtraContent) call.extra_content = extra;
@@ -308,7 +315,9 @@ function convertAssistant(
       case "redacted_thinking":
         break;
       default:
-        state.dropped.add(`assistant:${block.type === "unknown" ? block.original_type : block.type}`);
+        state.dropped.add(
+          `assistant:${block.type === "unknown" ? block.original_type : block.type}`,
+        );
     }
   }
   if (texts.length === 0 && calls.length === 0) return undefined;
@@ -318,7 +327,9 @@ function convertAssistant(
   };
   if (calls.length > 0) msg.tool_calls = calls;
   if (profile.echoReasoningContent && calls.length > 0) msg.reasoning_content = reasoning.join("");
-  if (reasoningDetails && profile.reasoning === "openrouter") msg.reasoning_details = reasoningDetails;
+  if (reasoningDetails && profile.reasoning === "openrouter") {
+    msg.reasoning_details = reasoningDetails;
+  }
   return msg;
 }
 
@@ -353,7 +364,10 @@ function documentParts(block: DocumentBlock, state: ConvState): OpenAIContentPar
     }
     case "base64":
       if (src.media_type.startsWith("image/")) {
-        return [{ type: "image_url", image_url: { url: `data:${src.media_type};base64,${src.data}` } }];
+        return [{
+          type: "image_url",
+          image_url: { url: `data:${src.media_type};base64,${src.data}` },
+        }];
       }
       if (src.media_type === "text/plain") {
         return [{ type: "text", text: `${title}${context}${decodeBase64Text(src.data)}` }];

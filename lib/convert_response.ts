@@ -27,7 +27,11 @@ export type ResponseOptions = {
 export function convertResponse(json: unknown, opts: ResponseOptions): MessageResponse {
   const parsed = ChatCompletion.safeParse(json);
   if (!parsed.success) {
-    throw new ProxyError(502, "api_error", "upstream answer is not a chat completion (unexpected shape)");
+    throw new ProxyError(
+      502,
+      "api_error",
+      "upstream answer is not a chat completion (unexpected shape)",
+    );
   }
   const completion = parsed.data;
   const choice = completion.choices[0];

@@ -179,7 +179,11 @@ export class StreamConverter {
     return this.#finalUsage;
   }
 
-  #startBlock(open: Open, block: StreamEvent & { type: "content_block_start" }, out: StreamEvent[]) {
+  #startBlock(
+    open: Open,
+    block: StreamEvent & { type: "content_block_start" },
+    out: StreamEvent[],
+  ) {
     out.push(block);
     this.#open = open;
   }

@@ -40,7 +40,9 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
   const reader = opts.body.getReader();
   const decoder = new SseDecoder();
   const conv = opts.converter;
-  let lastUpstream = Date.now();
+  // Set while a read of the upstream is pending: only then is the upstream the one silent.
+  // A client that reads slowly holds pull() back, and that is not the upstream's idleness.
+  let waitingSince: number | undefined;
   let lastSent = Date.now();
   let idle = false;
   let ended = false;
@@ -78,7 +80,8 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
       const tick = Math.max(5, Math.min(opts.pingIntervalMs, opts.idleTimeoutMs) / 2);
       timer = setInterval(() => {
         const now = Date.now();
-        if (now - lastUpstream >= opts.idleTimeoutMs) {
+        if (waitingSince === undefined) return;
+        if (now - waitingSince >= opts.idleTimeoutMs) {
           idle = true;
           // Cancelling the read makes the pending pull() see the idle flag and fail the stream.
           opts.abortUpstream("idle");
@@ -100,15 +103,17 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
       // by every runtime (Deno waits forever).
       while (!ended) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
+        waitingSince = Date.now();
         try {
           chunk = await reader.read();
         } catch (err) {
           if (ended) return;
           return fail(controller, idle ? idleError(opts.idleTimeoutMs) : readError(err));
+        } finally {
+          waitingSince = undefined;
         }
         if (ended) return;
         if (idle) return fail(controller, idleError(opts.idleTimeoutMs));
-        lastUpstream = Date.now();
         const events: StreamEvent[] = [];
         try {
           if (chunk.done) {

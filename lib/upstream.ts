@@ -35,13 +35,11 @@ export type UpstreamResponse = {
   response: Response;
   /** Aborts the upstream request (client left, idle timeout) and clears the timers. */
   abort: (reason: "client" | "idle" | "done") => void;
-  /** Why the request was aborted, if it was. */
-  abortedBy: () => "client" | "idle" | "total" | "first-byte" | "done" | undefined;
   /**
-   * Aborts when the request is cut for any reason; for a timeout its `reason` is the
-   * ProxyError to report. `response.body` reads reject with the same reason.
+   * Why the request was aborted, if it was. Reads of `response.body` then reject with the
+   * error to report: a ProxyError for a timeout, ClientGone when the client left.
    */
-  signal: AbortSignal;
+  abortedBy: () => "client" | "idle" | "total" | "first-byte" | "done" | undefined;
   attempts: number;
 };
 
@@ -176,6 +174,12 @@ function withHeaders(err: ProxyError, headers: Record<string, string>): ProxyErr
   return new ProxyError(err.status, err.type, err.message, { ...headers, ...err.headers });
 }
 
+/** The upstream's `retry-after-ms`, passed on as is: the SDKs read it before `retry-after`. */
+function retryAfterMsHeader(headers: Headers): Record<string, string> {
+  const ms = headers.get("retry-after-ms")?.trim();
+  return ms && /^\d+(\.\d+)?$/.test(ms) ? { "retry-after-ms": ms } : {};
+}
+
 /** Claude Code and the SDKs retry on their own; say so explicitly where a retry can help. */
 const MAY_RETRY = { "x-should-retry": "true" } as const;
 
@@ -281,7 +285,6 @@ export async function callUpstream(
         response,
         abort,
         abortedBy: () => abortedBy,
-        signal: controller.signal,
         attempts: attempt + 1,
       };
     }
@@ -294,7 +297,7 @@ export async function callUpstream(
     if (abortedBy !== undefined) throw abortedError();
     let error = upstreamHttpError(res.status, body, res.headers, call.errorContext);
     const retryable = RETRYABLE.has(res.status) && error.type !== "billing_error";
-    if (retryable) error = withHeaders(error, MAY_RETRY);
+    if (retryable) error = withHeaders(error, { ...MAY_RETRY, ...retryAfterMsHeader(res.headers) });
     if (retryable && attempt < call.maxRetries) {
       const hinted = retryAfterMs(res.headers);
       // A wait longer than our cap is the client's to decide on: pass the error on with it.

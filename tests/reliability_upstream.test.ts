@@ -352,6 +352,7 @@ describe("what the client is told about upstream errors", () => {
         const res = await post(proxy, request(false));
         assert.equal(res.status, 429);
         assert.equal(res.headers.get("retry-after"), "7");
+        assert.equal(res.headers.get("retry-after-ms"), headers["retry-after-ms"] ?? null);
         assert.equal(res.headers.get("x-should-retry"), "true");
         const err = await errorOf(res);
         assert.equal(err.type, "rate_limit_error");
@@ -504,6 +505,38 @@ describe("timeouts", () => {
         assert.match(error.message, /REQUEST_TIMEOUT/);
         await up.requests[0]!.closed;
         assert.equal(up.requests[0]!.abortedEarly(), true);
+      },
+    );
+  });
+
+  it("STREAM_IDLE_TIMEOUT counts upstream silence only, not a client that reads slowly", async () => {
+    // 4 MB, far more than socket buffers hold: the paused client holds the proxy back.
+    const piece = "x".repeat(8192);
+    const big: Reply = {
+      sse: [
+        chunk({ role: "assistant", content: "" }),
+        ...Array.from({ length: 512 }, () => chunk({ content: piece })),
+        chunk({}, "stop"),
+      ],
+    };
+    await withProxy(
+      [big],
+      { STREAM_IDLE_TIMEOUT: "0.2", PING_INTERVAL: "0.05" },
+      async (up, proxy) => {
+        const res = await post(proxy, request(true));
+        const reader = res.body!.getReader();
+        const decoder = new TextDecoder();
+        let text = decoder.decode((await reader.read()).value, { stream: true });
+        await new Promise((r) => setTimeout(r, 800)); // the client is busy for 4 idle timeouts
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          text += decoder.decode(value, { stream: true });
+        }
+        const { last, text: streamed } = summary(parseSse(text));
+        assert.equal(last.event, "message_stop", JSON.stringify(last.data).slice(0, 300));
+        assert.equal(streamed.length, 512 * 8192);
+        assert.equal(up.requests[0]!.abortedEarly(), false);
       },
     );
   });

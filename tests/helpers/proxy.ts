@@ -16,7 +16,9 @@ import type { Fetch } from "../../lib/upstream.ts";
 import { createHandler } from "../../lib/server.ts";
 
 /** The transport main.ts picks for this runtime (lib/serve.ts upstreamFetch), chosen synchronously. */
-const testTransport: Fetch = runtimeName === "deno" ? nodeFetch : (input, init) => fetch(input, init);
+const testTransport: Fetch = runtimeName === "deno"
+  ? nodeFetch
+  : (input, init) => fetch(input, init);
 
 export const TEST_UPSTREAM_KEY = "sk-test-upstream-key-0123456789abcdef";
 export const TEST_CLIENT_KEY = "test-client-key-fedcba9876543210";
