@@ -2,7 +2,7 @@
  * Proxy overhead benchmark: the proxy under Deno, under Bun and as a compiled binary, against
  * talking to the upstream directly (the physical limit of this machine and load generator).
  *
- *   deno task bench [-- options]        or        bun bench/run.ts [options]
+ *   deno task bench [options]        or        bun bench/run.ts [options]
  *
  * Options (defaults in brackets):
  *   --rounds N            repeat every target N times, interleaved; the table shows medians [1]
@@ -71,6 +71,23 @@ type Options = {
 // ---------------------------------------------------------------------------------------------
 // Options and environment.
 
+const VALUE_OPTIONS = [
+  "rounds",
+  "duration",
+  "targets",
+  "scenarios",
+  "concurrency",
+  "json",
+  "warmup",
+  "timeout",
+  "system-kb",
+  "max-requests",
+  "entry",
+  "binary",
+  "proxy-env",
+  "load-runtime",
+];
+
 function parseOptions(argv: readonly string[]): Options {
   const values = new Map<string, string[]>();
   const flags = new Set<string>();
@@ -82,6 +99,7 @@ function parseOptions(argv: readonly string[]): Options {
       flags.add(key);
       continue;
     }
+    if (!VALUE_OPTIONS.includes(key)) throw new Error(`unknown option --${key} (see --help)`);
     const v = inline ?? argv[++i];
     if (v === undefined) throw new Error(`--${key} needs a value`);
     values.set(key, [...(values.get(key) ?? []), v]);
@@ -867,6 +885,7 @@ function table(rows: readonly Row[]): string {
     "lag p50/p99",
     "CPU ms/req",
     "CPU %",
+    "other %",
     "RSS idle/peak MB",
     "errors",
     "valid",
@@ -883,6 +902,7 @@ function table(rows: readonly Row[]): string {
     Number.isFinite(r.lagP50) ? `${fmt(r.lagP50)}/${fmt(r.lagP99)}` : "-",
     fmt(r.cpuMsPerReq),
     Number.isFinite(r.cpuPercent) ? r.cpuPercent.toFixed(0) : "-",
+    Number.isFinite(r.othersPercent) ? r.othersPercent.toFixed(0) : "-",
     r.target === "direct" ? "-" : `${fmt(r.idleRssMb)}/${fmt(r.peakRssMb)}`,
     String(r.errors),
     `${r.valid}/${r.requests}`,
@@ -1041,21 +1061,19 @@ async function main(): Promise<void> {
       "1st-delta: first content_block_delta (direct: first content chunk); lag: per chunk, client " +
       "receive minus upstream send (20 ms-gap scenarios only); CPU: proxy utime+stime per " +
       "request (/proc/PID/stat, 1/CLK_TCK resolution: coarse when a cell has few requests); " +
-      "CPU %: proxy CPU time over the window, 100 = one core saturated; RSS: proxy after /health, and max sampled during the cell; valid: responses " +
+      "CPU %: proxy CPU time over the window, 100 = one core saturated; other %: CPU used by " +
+      "processes outside the benchmark during the window (noise); RSS: proxy after /health, and max sampled during the cell; valid: responses " +
       "whose text, stop reason and usage match what the upstream sent.",
   );
-  const noisy = rows.filter((r) => r.othersPercent > 15);
-  if (noisy.length > 0) {
+  const noisy = rows.filter((r) => r.othersPercent > 15).length;
+  if (noisy > 0) {
     console.log(
-      `\nwarning: other processes used >15% of a core during ${noisy.length} cell(s), whose ` +
-        `numbers are disturbed: ${
-          noisy.map((r) =>
-            `${r.target}/${r.scenario}/c${r.concurrency} ${r.othersPercent.toFixed(0)}%`
-          )
-            .join(", ")
-        }`,
+      `\nwarning: in ${noisy} of ${rows.length} rows, processes outside the benchmark used more ` +
+        "than 15% of a core (column 'other %'): throughput and latency there are disturbed; " +
+        "CPU ms/req much less so. Rerun on a quiet machine, or with --rounds.",
     );
   }
+
   for (const r of runs) {
     if (r.startError) {
       console.log(`\n${r.target} (round ${r.round}) did not start: ${r.startError}`);

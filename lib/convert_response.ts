@@ -13,8 +13,10 @@ import { encodeClientToolId } from "./tool_ids.ts";
 import { restoreToolName, type ToolNameMap } from "./tool_names.ts";
 import { estimateOutputTokens, mapUsage } from "./usage.ts";
 
+/** What both the streaming and the non-streaming conversion need from the request. */
 export type ResponseOptions = {
   messageId: string;
+  /** The model name the client asked for: responses always carry it. */
   model: string;
   inputTokensEstimate: number;
   toolNames: ToolNameMap;

@@ -9,6 +9,7 @@
  * the caller turns that into an `event: error`.
  */
 import type { MessageResponse, StreamEvent, Usage } from "./anthropic_schema.ts";
+import type { ResponseOptions } from "./convert_response.ts";
 import { ProxyError } from "./errors.ts";
 import { type OpenAIUsage, readChunk } from "./openai_schema.ts";
 import { upstreamErrorInStream } from "./upstream_errors.ts";
@@ -21,16 +22,7 @@ import { encodeClientToolId } from "./tool_ids.ts";
 import { restoreToolName, type ToolNameMap } from "./tool_names.ts";
 import { estimateOutputTokens, mapUsage } from "./usage.ts";
 
-export type StreamOptions = {
-  messageId: string;
-  /** The model name the client asked for: responses always carry it. */
-  model: string;
-  inputTokensEstimate: number;
-  toolNames: ToolNameMap;
-  stopSequences?: readonly string[] | undefined;
-  /** Client tool name → input schema: repaired arguments are checked against it. */
-  toolSchemas?: ReadonlyMap<string, unknown>;
-};
+export type StreamOptions = ResponseOptions;
 
 type ToolState = {
   upstreamId: string | undefined;
@@ -116,18 +108,18 @@ export class StreamConverter {
       if (Array.isArray(delta.reasoning_details) && delta.reasoning_details.length > 0) {
         // Encrypted details (OpenAI, Gemini behind OpenRouter) come without text, yet must
         // reach the next request: a thinking block's signature is what carries them back.
-        if (this.#open?.kind !== "thinking") this.#thinking("", out);
+        if (this.#open?.kind !== "thinking") this.#appendText("thinking", "", out);
         mergeReasoningDetails(this.#reasoningDetails, delta.reasoning_details);
       }
-      if (reasoning) this.#thinking(reasoning, out);
+      if (reasoning) this.#appendText("thinking", reasoning, out);
       if (Array.isArray(delta.content)) {
         for (const part of contentParts(delta.content)) {
-          if (part.kind === "thinking") this.#thinking(part.text, out);
-          else this.#text(part.text, out);
+          if (part.kind === "thinking") this.#appendText("thinking", part.text, out);
+          else this.#appendText("text", part.text, out);
         }
       } else {
         const text = delta.content ?? delta.refusal;
-        if (text) this.#text(text, out);
+        if (text) this.#appendText("text", text, out);
       }
       if (delta.tool_calls) {
         for (const call of delta.tool_calls) this.#toolCall(call, out);
@@ -188,40 +180,28 @@ export class StreamConverter {
     this.#open = open;
   }
 
-  #thinking(text: string, out: StreamEvent[]) {
+  /** Appends text to the open block of `kind`, first opening one (and closing any other). */
+  #appendText(kind: "text" | "thinking", text: string, out: StreamEvent[]) {
     this.#outputChars += text.length;
-    if (this.#open?.kind !== "thinking") {
+    if (this.#open?.kind !== kind) {
       this.#closeOpen(out);
       const index = this.#nextIndex++;
-      this.#startBlock({ kind: "thinking", index }, {
+      this.#startBlock({ kind, index }, {
         type: "content_block_start",
         index,
-        content_block: { type: "thinking", thinking: "", signature: "" },
+        content_block: kind === "text"
+          ? { type: "text", text: "" }
+          : { type: "thinking", thinking: "", signature: "" },
       }, out);
     }
+    // An empty thinking block still carries encrypted reasoning in its signature.
     if (text === "") return;
     out.push({
       type: "content_block_delta",
       index: this.#open!.index,
-      delta: { type: "thinking_delta", thinking: text },
-    });
-  }
-
-  #text(text: string, out: StreamEvent[]) {
-    this.#outputChars += text.length;
-    if (this.#open?.kind !== "text") {
-      this.#closeOpen(out);
-      const index = this.#nextIndex++;
-      this.#startBlock({ kind: "text", index }, {
-        type: "content_block_start",
-        index,
-        content_block: { type: "text", text: "" },
-      }, out);
-    }
-    out.push({
-      type: "content_block_delta",
-      index: this.#open!.index,
-      delta: { type: "text_delta", text },
+      delta: kind === "text"
+        ? { type: "text_delta", text }
+        : { type: "thinking_delta", thinking: text },
     });
   }
 
@@ -389,7 +369,8 @@ export class StreamConverter {
       // Nothing of this call reached the client yet, so it can be reported as text instead.
       const text = tool.args.text;
       const raw = text.length > 500 ? `${text.slice(0, 500)}…` : text;
-      this.#text(
+      this.#appendText(
+        "text",
         `[proxy: the model called tool ${restoreToolName(this.#opts.toolNames, tool.name)} but ` +
           `its arguments ${problem}, so the call was not made. Arguments received: ${raw}]`,
         out,
