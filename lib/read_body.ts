@@ -12,7 +12,11 @@ function tooLarge(limit: number): ProxyError {
   );
 }
 
-export async function readBody(req: Request, limit: number): Promise<string> {
+/**
+ * `timeoutMs` bounds the whole read: a client that trickles its body (or stops half-way)
+ * would otherwise hold the request open for ever.
+ */
+export async function readBody(req: Request, limit: number, timeoutMs: number): Promise<string> {
   const declared = Number(req.headers.get("content-length"));
   if (Number.isFinite(declared) && declared > limit) {
     req.body?.cancel().catch(() => {});
@@ -22,15 +26,31 @@ export async function readBody(req: Request, limit: number): Promise<string> {
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      reader.cancel().catch(() => {});
-      throw tooLarge(limit);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    reader.cancel().catch(() => {});
+  }, timeoutMs);
+  try {
+    for (;;) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch {
+        throw timedOut ? slowBody(timeoutMs) : invalidRequest("the request body could not be read");
+      }
+      if (timedOut) throw slowBody(timeoutMs);
+      const { done, value } = result;
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        reader.cancel().catch(() => {});
+        throw tooLarge(limit);
+      }
+      chunks.push(value);
     }
-    chunks.push(value);
+  } finally {
+    clearTimeout(timer);
   }
   const all = chunks.length === 1 ? chunks[0]! : concat(chunks, size);
   try {
@@ -38,6 +58,14 @@ export async function readBody(req: Request, limit: number): Promise<string> {
   } catch {
     throw invalidRequest("request body is not valid UTF-8");
   }
+}
+
+function slowBody(timeoutMs: number): ProxyError {
+  return new ProxyError(
+    408,
+    "invalid_request_error",
+    `request body not received within ${Math.round(timeoutMs / 100) / 10}s (REQUEST_TIMEOUT)`,
+  );
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {

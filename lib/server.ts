@@ -241,7 +241,7 @@ async function parseJsonBody(req: Request, ctx: RequestContext): Promise<unknown
       `unsupported content-type "${type}": send application/json`,
     );
   }
-  const text = await readBody(req, ctx.config.maxRequestBytes);
+  const text = await readBody(req, ctx.config.maxRequestBytes, ctx.config.requestTimeoutMs);
   if (text.trim() === "") throw invalidRequest("request body is empty: expected a JSON object");
   try {
     return JSON.parse(text);
