@@ -29,7 +29,13 @@ import { driveStream } from "./stream_response.ts";
 import { messageEvents } from "./message_events.ts";
 import { encodeEvents } from "./sse_encode.ts";
 import { countTokens, estimateInputTokens, loadTokenizer } from "./tokens.ts";
-import { callUpstream, ClientGone, type Fetch, type UpstreamResponse } from "./upstream.ts";
+import {
+  callUpstream,
+  ClientGone,
+  type Fetch,
+  guardBody,
+  type UpstreamResponse,
+} from "./upstream.ts";
 import { formatZodError } from "./validation.ts";
 import { upstreamErrorInStream } from "./upstream_errors.ts";
 import { VERSION } from "./version.ts";
@@ -367,6 +373,7 @@ async function handleMessages(
     let finalUsage: { input_tokens: number; output_tokens: number } | undefined;
     const body = driveStream({
       body: upstream.response.body,
+      upstreamSignal: upstream.signal,
       converter,
       idleTimeoutMs: config.streamIdleTimeoutMs,
       pingIntervalMs: config.pingIntervalMs,
@@ -415,7 +422,8 @@ async function readUpstreamJson(
 ) {
   let text: string;
   try {
-    text = await upstream.response.text();
+    const body = upstream.response.body;
+    text = body ? await new Response(guardBody(body, upstream.signal)).text() : "";
   } catch (err) {
     const why = upstream.abortedBy();
     upstream.abort("done");

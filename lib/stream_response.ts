@@ -19,6 +19,11 @@ export type DriveOptions = {
   converter: StreamConverter;
   idleTimeoutMs: number;
   pingIntervalMs: number;
+  /**
+   * The upstream request's signal, aborted with the error to report (REQUEST_TIMEOUT): some
+   * runtimes keep delivering a body after its request was aborted, so the read is cut here.
+   */
+  upstreamSignal?: AbortSignal;
   /** Aborts the upstream request: called when the client leaves or the upstream goes idle. */
   abortUpstream: (why: "client" | "idle" | "done") => void;
   /** Takes secrets out of an `event: error` message (upstreams echo keys in their errors). */
@@ -46,12 +51,19 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
   let lastSent = Date.now();
   let idle = false;
   let ended = false;
+  let aborted: { reason: unknown } | undefined;
+  const signal = opts.upstreamSignal;
+  const onAbort = () => {
+    aborted = { reason: signal?.reason };
+    reader.cancel(signal?.reason).catch(() => {});
+  };
   let timer: ReturnType<typeof setInterval> | undefined;
 
   const end = (outcome: StreamOutcome) => {
     if (ended) return;
     ended = true;
     clearInterval(timer);
+    signal?.removeEventListener("abort", onAbort);
     opts.abortUpstream(outcome.status === "client_gone" ? "client" : "done");
     opts.onEnd(outcome);
   };
@@ -76,6 +88,8 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
 
   return new ReadableStream<Uint8Array>({
     start(controller) {
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
       emit(controller, conv.start());
       const tick = Math.max(5, Math.min(opts.pingIntervalMs, opts.idleTimeoutMs) / 2);
       timer = setInterval(() => {
@@ -108,12 +122,14 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
           chunk = await reader.read();
         } catch (err) {
           if (ended) return;
-          return fail(controller, idle ? idleError(opts.idleTimeoutMs) : readError(err));
+          if (idle) return fail(controller, idleError(opts.idleTimeoutMs));
+          return fail(controller, readError(aborted ? aborted.reason : err));
         } finally {
           waitingSince = undefined;
         }
         if (ended) return;
         if (idle) return fail(controller, idleError(opts.idleTimeoutMs));
+        if (aborted) return fail(controller, readError(aborted.reason));
         const events: StreamEvent[] = [];
         try {
           if (chunk.done) {
