@@ -37,6 +37,7 @@ import {
   type UpstreamResponse,
 } from "./upstream.ts";
 import { formatZodError } from "./validation.ts";
+import { stringifyObject } from "./json_text.ts";
 import { upstreamErrorInStream } from "./upstream_errors.ts";
 import { VERSION } from "./version.ts";
 
@@ -300,7 +301,7 @@ async function handleMessages(
       extraBody: config.extraBody,
       thresholds: config.effortThresholds,
     });
-    bodyText = JSON.stringify(converted.body);
+    bodyText = stringifyObject(converted.body);
   } catch (err) {
     if (err instanceof SchemaTooDeepError || err instanceof RangeError) {
       throw invalidRequest("request is nested too deeply (tool schemas or inputs)");
