@@ -19,7 +19,7 @@ import { contentParts } from "./reasoning.ts";
 import { encodeSignature, mergeReasoningDetails } from "./signature.ts";
 import { checkAgainstSchema, StreamedArgs } from "./tool_args.ts";
 import { encodeClientToolId } from "./tool_ids.ts";
-import { restoreToolName, type ToolNameMap } from "./tool_names.ts";
+import { restoreToolName } from "./tool_names.ts";
 import { estimateOutputTokens, mapUsage } from "./usage.ts";
 
 export type StreamOptions = ResponseOptions;

@@ -45,7 +45,10 @@ describe("request body decoding", () => {
   for (
     const [name, send] of [
       ["with Content-Length", (b: Uint8Array<ArrayBuffer>) => post(b)],
-      ["chunked", (b: Uint8Array<ArrayBuffer>) => post(chunked(b), { duplex: "half" } as RequestInit)],
+      [
+        "chunked",
+        (b: Uint8Array<ArrayBuffer>) => post(chunked(b), { duplex: "half" } as RequestInit),
+      ],
     ] as const
   ) {
     it(`${name}: a real U+FFFD and other non-ASCII text pass through intact`, async () => {
