@@ -37,7 +37,7 @@ import {
   type UpstreamResponse,
 } from "./upstream.ts";
 import { formatZodError } from "./validation.ts";
-import { stringifyObject } from "./json_text.ts";
+import { JsonMemo, stringifyObject } from "./json_text.ts";
 import { upstreamErrorInStream } from "./upstream_errors.ts";
 import { VERSION } from "./version.ts";
 
@@ -95,6 +95,8 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
   const profile = resolveProfile(config);
   const headers = upstreamHeaders(config, profile);
   const warnedDropped = new Set<string>();
+  // Serialized tools and history reused across turns; verified equal on every use.
+  const jsonMemo = new JsonMemo();
   // Upstreams echo keys in error bodies; no client may read one back.
   const redact = makeRedactor([config.openaiApiKey, config.anthropicApiKey]);
 
@@ -119,6 +121,8 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       headers,
       newId,
       warnedDropped,
+      jsonMemo,
+      redact,
     };
     try {
       if (path === "/" && (method === "GET" || method === "HEAD")) {
@@ -208,6 +212,8 @@ export type RequestContext = {
   headers: Record<string, string>;
   newId: () => string;
   warnedDropped: Set<string>;
+  jsonMemo: JsonMemo;
+  redact: (text: string) => string;
 };
 
 type Route = {
@@ -301,7 +307,7 @@ async function handleMessages(
       extraBody: config.extraBody,
       thresholds: config.effortThresholds,
     });
-    bodyText = stringifyObject(converted.body);
+    bodyText = stringifyObject(converted.body, ctx.jsonMemo);
   } catch (err) {
     if (err instanceof SchemaTooDeepError || err instanceof RangeError) {
       throw invalidRequest("request is nested too deeply (tool schemas or inputs)");
@@ -379,7 +385,7 @@ async function handleMessages(
       idleTimeoutMs: config.streamIdleTimeoutMs,
       pingIntervalMs: config.pingIntervalMs,
       abortUpstream: upstream.abort,
-      redact: makeRedactor([config.openaiApiKey, config.anthropicApiKey]),
+      redact: ctx.redact,
       onEnd: (outcome) => {
         if (outcome.status === "complete") finalUsage = converter.usage;
         const status = outcome.status === "complete"
