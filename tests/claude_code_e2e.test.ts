@@ -370,8 +370,8 @@ describe("Claude Code CLI through the proxy", { skip: SKIP }, () => {
   it("c2) a thinking block with a tool call survives the round trip", {
     timeout: TEST_TIMEOUT_MS,
   }, async () => {
-    // The CLI sends the thinking block back with an empty signature on the next turn;
-    // the proxy must accept that.
+    // The CLI sends the thinking block (with the signature the proxy gave it) back on the
+    // next turn; the proxy must accept it and not send the thinking upstream as text.
     const tag = "[e2e-c2]";
     const cwd = workDir();
     scenarios.set(tag, (r) => {
