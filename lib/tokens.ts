@@ -8,11 +8,10 @@
  *   will carry, plus small per-message / per-tool overheads in the spirit of OpenAI's chat
  *   format. Used by `/v1/messages/count_tokens`.
  * - {@link estimateInputTokens}: a cheap estimate for the hot path (`message_start.usage` of
- *   every stream). The parts that repeat on every turn of a conversation (system prompt, tool
- *   definitions, structured-output schema) are counted exactly once and cached in a bounded LRU;
- *   everything else (the messages) goes through a calibrated character-class model (one pass of
- *   `charCodeAt`, no tokenization). Long message strings also memoize their estimate, keyed by
- *   the string itself.
+ *   every stream): a calibrated character-class model (one pass of `charCodeAt`, no
+ *   tokenization). The parts that repeat on every turn of a conversation (system prompt, tool
+ *   definitions) and long message strings memoize their estimate in bounded LRUs under short
+ *   fingerprints, so a Claude-Code-sized request costs ~10 µs.
  *
  * Encoding (by upstream model name, after dropping any `provider/` prefix, case-insensitive):
  * - `cl100k_base`: `gpt-4` (incl. `gpt-4-turbo`, `gpt-4-32k`, `gpt-4-0613`…), `gpt-3.5*`,
@@ -50,15 +49,26 @@
  * Pure: no environment, no logging, no I/O.
  */
 import type { GptEncoding } from "gpt-tokenizer/GptEncoding";
+import { estimateImageTokens } from "./image_tokens.ts";
+import { type CacheStats, LruCache } from "./lru.ts";
 import type {
   ContentBlock,
   CountTokensRequest,
   DocumentBlock,
-  ImageBlock,
   MessagesRequest,
   Tool,
   ToolResultBlock,
 } from "./anthropic_schema.ts";
+
+// Re-exported: callers count images and read cache stats through this module.
+export {
+  estimateImageTokens,
+  IMAGE_FALLBACK_TOKENS,
+  IMAGE_MAX_TOKENS,
+  imageSizeFromBase64,
+  imageTokensForSize,
+} from "./image_tokens.ts";
+export type { CacheStats } from "./lru.ts";
 
 /** The BPE vocabularies we count with. */
 export type TokenizerEncoding = "o200k_base" | "cl100k_base";
@@ -75,15 +85,8 @@ export const TOKENS_FOR_TOOLS = 12;
 export const TOKENS_PER_TOOL = 8;
 /** Wrapper of a `response_format: json_schema` (beyond the schema JSON). */
 export const TOKENS_FOR_RESPONSE_FORMAT = 8;
-/** Upper bound of one image (Anthropic: ~1.15 megapixels ≈ 1,600 tokens). */
-export const IMAGE_MAX_TOKENS = 1600;
-/** An image whose size we cannot read (URL, file id, unknown format) counts the cap. */
-export const IMAGE_FALLBACK_TOKENS = IMAGE_MAX_TOKENS;
 /** A document whose text we cannot see (base64 PDF, URL, file id): about one page. */
 export const OPAQUE_DOCUMENT_TOKENS = 1600;
-
-const IMAGE_MAX_LONG_EDGE = 1568;
-const IMAGE_PIXELS_PER_TOKEN = 750;
 
 type CountableRequest = Pick<
   CountTokensRequest | MessagesRequest,
@@ -263,78 +266,6 @@ export function estimateTextTokens(text: string, upstreamModel = ""): number {
   return Math.round(heuristicTokens(text, HEURISTIC_WEIGHTS[encodingForModel(upstreamModel)]));
 }
 
-// ---------------------------------------------------------------------------------------------
-// Bounded LRU caches
-
-/** Counters of one cache (or the sum over several). */
-export interface CacheStats {
-  hits: number;
-  misses: number;
-  entries: number;
-  /** Total length (UTF-16 code units) of the keys held. */
-  keyChars: number;
-}
-
-class LruCache {
-  readonly #map = new Map<string, number>();
-  #keyChars = 0;
-  hits = 0;
-  misses = 0;
-
-  constructor(
-    readonly maxEntries: number,
-    readonly maxKeyChars: number,
-    /** Keys longer than this are never stored. */
-    readonly maxKeyLength: number,
-  ) {}
-
-  accepts(key: string): boolean {
-    return key.length <= this.maxKeyLength;
-  }
-
-  get(key: string): number | undefined {
-    const value = this.#map.get(key);
-    if (value === undefined) {
-      this.misses++;
-      return undefined;
-    }
-    this.hits++;
-    // Move to the most-recently-used end.
-    this.#map.delete(key);
-    this.#map.set(key, value);
-    return value;
-  }
-
-  set(key: string, value: number): void {
-    if (!this.accepts(key)) return;
-    if (this.#map.has(key)) this.#map.delete(key);
-    else this.#keyChars += key.length;
-    this.#map.set(key, value);
-    while (this.#map.size > this.maxEntries || this.#keyChars > this.maxKeyChars) {
-      const oldest = this.#map.keys().next();
-      if (oldest.done) break;
-      this.#map.delete(oldest.value);
-      this.#keyChars -= oldest.value.length;
-    }
-  }
-
-  stats(): CacheStats {
-    return {
-      hits: this.hits,
-      misses: this.misses,
-      entries: this.#map.size,
-      keyChars: this.#keyChars,
-    };
-  }
-
-  clear(): void {
-    this.#map.clear();
-    this.#keyChars = 0;
-    this.hits = 0;
-    this.misses = 0;
-  }
-}
-
 /**
  * Per encoding: `segments` holds exact counts of system prompts, tool lists and output schemas
  * (≤ 256 entries, ≤ 8M key chars, segments over 2M chars are not cached); `strings` holds the
@@ -392,112 +323,6 @@ export function clearTokenCache(): void {
     c.estimates.clear();
     c.strings.clear();
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Images
-
-interface ImageSize {
-  width: number;
-  height: number;
-}
-
-/** Decodes bytes [start, start + length) of a base64 string as a binary string, or undefined. */
-function base64Slice(b64: string, start: number, length: number): string | undefined {
-  const firstQuad = Math.floor(start / 3);
-  const lastQuad = Math.ceil((start + length) / 3);
-  if (firstQuad * 4 >= b64.length) return undefined;
-  try {
-    const binary = atob(b64.slice(firstQuad * 4, lastQuad * 4));
-    const offset = start - firstQuad * 3;
-    const bytes = binary.slice(offset, offset + length);
-    return bytes.length === length ? bytes : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const byteAt = (bytes: string, i: number): number => bytes.charCodeAt(i) & 0xff;
-const u16be = (b: string, i: number): number => (byteAt(b, i) << 8) | byteAt(b, i + 1);
-const u16le = (b: string, i: number): number => byteAt(b, i) | (byteAt(b, i + 1) << 8);
-const u24le = (b: string, i: number): number => u16le(b, i) | (byteAt(b, i + 2) << 16);
-const u32be = (b: string, i: number): number => u16be(b, i) * 65536 + u16be(b, i + 2);
-
-function jpegSize(b64: string): ImageSize | undefined {
-  let pos = 2;
-  for (let segments = 0; segments < 256; segments++) {
-    const header = base64Slice(b64, pos, 4);
-    if (header === undefined || byteAt(header, 0) !== 0xff) return undefined;
-    const marker = byteAt(header, 1);
-    if (marker === 0xff) {
-      pos += 1; // fill byte
-      continue;
-    }
-    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd9)) {
-      pos += 2; // markers without a length
-      continue;
-    }
-    const isStartOfFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 &&
-      marker !== 0xc8 && marker !== 0xcc;
-    if (isStartOfFrame) {
-      const frame = base64Slice(b64, pos + 5, 4);
-      return frame === undefined ? undefined : { height: u16be(frame, 0), width: u16be(frame, 2) };
-    }
-    pos += 2 + u16be(header, 2);
-  }
-  return undefined;
-}
-
-/** Width and height from the header of a base64 PNG, JPEG, GIF or WebP; undefined otherwise. */
-export function imageSizeFromBase64(data: string): ImageSize | undefined {
-  const b64 = data.startsWith("data:") ? data.slice(data.indexOf(",") + 1) : data;
-  let head: string;
-  try {
-    head = atob(b64.slice(0, 40)); // the first 30 bytes (fewer if the image is tiny)
-  } catch {
-    return undefined;
-  }
-  if (head.startsWith("\x89PNG\r\n\x1a\n") && head.length >= 24) {
-    return { width: u32be(head, 16), height: u32be(head, 20) };
-  }
-  if (byteAt(head, 0) === 0xff && byteAt(head, 1) === 0xd8) return jpegSize(b64);
-  if (head.startsWith("GIF8") && head.length >= 10) {
-    return { width: u16le(head, 6), height: u16le(head, 8) };
-  }
-  if (head.startsWith("RIFF") && head.slice(8, 12) === "WEBP" && head.length >= 30) {
-    const chunk = head.slice(12, 16);
-    if (chunk === "VP8 ") {
-      return { width: u16le(head, 26) & 0x3fff, height: u16le(head, 28) & 0x3fff };
-    }
-    if (chunk === "VP8L") {
-      const b1 = byteAt(head, 21),
-        b2 = byteAt(head, 22),
-        b3 = byteAt(head, 23),
-        b4 = byteAt(head, 24);
-      return {
-        width: 1 + (((b2 & 0x3f) << 8) | b1),
-        height: 1 + (((b4 & 0x0f) << 10) | (b3 << 2) | ((b2 & 0xc0) >> 6)),
-      };
-    }
-    if (chunk === "VP8X") return { width: 1 + u24le(head, 24), height: 1 + u24le(head, 27) };
-  }
-  return undefined;
-}
-
-/** Anthropic's image formula: long edge scaled to ≤ 1568 px, then w·h/750, capped at 1,600. */
-export function imageTokensForSize(width: number, height: number): number {
-  if (!(width > 0 && height > 0)) return IMAGE_FALLBACK_TOKENS;
-  const scale = Math.min(1, IMAGE_MAX_LONG_EDGE / Math.max(width, height));
-  const tokens = Math.ceil((width * scale) * (height * scale) / IMAGE_PIXELS_PER_TOKEN);
-  return Math.min(IMAGE_MAX_TOKENS, Math.max(1, tokens));
-}
-
-/** Token estimate of one image block (see the module comment). */
-export function estimateImageTokens(block: Pick<ImageBlock, "source">): number {
-  const source = block.source;
-  if (source?.type !== "base64" || typeof source.data !== "string") return IMAGE_FALLBACK_TOKENS;
-  const size = imageSizeFromBase64(source.data);
-  return size === undefined ? IMAGE_FALLBACK_TOKENS : imageTokensForSize(size.width, size.height);
 }
 
 // ---------------------------------------------------------------------------------------------
