@@ -3,58 +3,47 @@
  * deployment taken from the model name, and the versionless `/openai/v1` API), the `api-key`
  * header, and OpenAI's reasoning-model rules for deployments whose names say nothing.
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 import {
   bodyOf,
-  connect,
-  type Connected,
   postToFake,
-  type ProviderFake,
   sdkCreate,
   sdkStream,
   startAzureFake,
 } from "./helpers/provider_fakes.ts";
+import { providerHarness } from "./helpers/provider_harness.ts";
 import { assertGrammar } from "./api_support.ts";
 
 describe("Azure OpenAI", () => {
-  let fake: ProviderFake;
-  const proxies: Connected[] = [];
-  const last = () => fake.requests[fake.requests.length - 1]!;
-  const via = (env: Record<string, string>) => {
-    const c = connect({ PROVIDER: "azure", ...env });
-    proxies.push(c);
-    return c;
-  };
-
-  before(async () => {
-    fake = await startAzureFake({
-      key: TEST_UPSTREAM_KEY,
-      deployments: { "prod-gpt4o": "gpt-4o", "reasoner": "o4-mini" },
-    }, () => ({ content: "Hello from Azure." }));
+  const up = providerHarness({
+    start: (respond) =>
+      startAzureFake({
+        key: TEST_UPSTREAM_KEY,
+        deployments: { "prod-gpt4o": "gpt-4o", "reasoner": "o4-mini" },
+      }, respond),
+    env: () => ({ PROVIDER: "azure" }),
+    respond: () => ({ content: "Hello from Azure." }),
   });
-  after(async () => {
-    for (const p of proxies) await p.close();
-    await fake.close();
-  });
+  const { via, last } = up;
 
   it("the fake answers like Azure: 404 without api-version or with a dated one on /openai/v1, 401 for a Bearer key", async () => {
     const body = { model: "prod-gpt4o", messages: [{ role: "user", content: "hi" }] };
     const key = { "api-key": TEST_UPSTREAM_KEY };
     const noVersion = await postToFake(
-      `${fake.origin}/openai/deployments/prod-gpt4o/chat/completions`,
+      `${up.fake.origin}/openai/deployments/prod-gpt4o/chat/completions`,
       body,
       key,
     );
     assert.equal(noVersion.status, 404);
     const datedV1 = await postToFake(
-      `${fake.origin}/openai/v1/chat/completions?api-version=2024-10-21`,
+      `${up.fake.origin}/openai/v1/chat/completions?api-version=2024-10-21`,
       body,
       key,
     );
     assert.equal(datedV1.status, 404);
-    const bearer = await postToFake(`${fake.origin}/openai/v1/chat/completions`, body, {
+    const bearer = await postToFake(`${up.fake.origin}/openai/v1/chat/completions`, body, {
       authorization: `Bearer ${TEST_UPSTREAM_KEY}`,
     });
     assert.equal(bearer.status, 401);
@@ -62,7 +51,7 @@ describe("Azure OpenAI", () => {
 
   it("a deployment URL gets /chat/completions, AZURE_API_VERSION and the api-key header", async () => {
     const { client } = via({
-      OPENAI_BASE_URL: `${fake.origin}/openai/deployments/prod-gpt4o`,
+      OPENAI_BASE_URL: `${up.fake.origin}/openai/deployments/prod-gpt4o`,
       AZURE_API_VERSION: "2025-04-01-preview",
     });
     const { events, final } = await sdkStream(client, {});
@@ -84,13 +73,13 @@ describe("Azure OpenAI", () => {
   });
 
   it("without AZURE_API_VERSION a GA api-version is sent", async () => {
-    const { client } = via({ OPENAI_BASE_URL: `${fake.origin}/openai/deployments/prod-gpt4o` });
+    const { client } = via({ OPENAI_BASE_URL: `${up.fake.origin}/openai/deployments/prod-gpt4o` });
     await sdkCreate(client, {});
     assert.match(last().path, /\?api-version=\d{4}-\d{2}-\d{2}$/);
   });
 
   it("a resource-root base URL takes the deployment from the model name", async () => {
-    for (const base of [fake.origin, `${fake.origin}/openai`]) {
+    for (const base of [up.fake.origin, `${up.fake.origin}/openai`]) {
       const { client } = via({
         OPENAI_BASE_URL: base,
         BIG_MODEL: "prod-gpt4o",
@@ -107,7 +96,7 @@ describe("Azure OpenAI", () => {
 
   it("the /openai/v1 API gets no api-version, even with AZURE_API_VERSION set", async () => {
     const { client } = via({
-      OPENAI_BASE_URL: `${fake.origin}/openai/v1`,
+      OPENAI_BASE_URL: `${up.fake.origin}/openai/v1`,
       BIG_MODEL: "prod-gpt4o",
       AZURE_API_VERSION: "2024-10-21",
     });
@@ -120,7 +109,7 @@ describe("Azure OpenAI", () => {
   it("a full chat/completions URL pasted as the base URL is used as it is", async () => {
     const { client } = via({
       OPENAI_BASE_URL:
-        `${fake.origin}/openai/deployments/prod-gpt4o/chat/completions?api-version=2024-06-01`,
+        `${up.fake.origin}/openai/deployments/prod-gpt4o/chat/completions?api-version=2024-06-01`,
     });
     await sdkCreate(client, {});
     assert.equal(
@@ -131,11 +120,11 @@ describe("Azure OpenAI", () => {
 
   it("a reasoning deployment listed in REASONING_MODELS follows OpenAI's reasoning-model rules", async () => {
     const { client } = via({
-      OPENAI_BASE_URL: fake.origin,
+      OPENAI_BASE_URL: up.fake.origin,
       BIG_MODEL: "reasoner",
       REASONING_MODELS: "reasoner",
     });
-    const refused = fake.rejections.length;
+    const refused = up.fake.rejections.length;
     await sdkStream(client, {
       model: "claude-opus-4-8",
       max_tokens: 30_000,
@@ -143,7 +132,7 @@ describe("Azure OpenAI", () => {
       stop_sequences: ["END"],
       thinking: { type: "enabled", budget_tokens: 20_000 },
     });
-    assert.equal(fake.rejections.length, refused);
+    assert.equal(up.fake.rejections.length, refused);
     const body = bodyOf(last());
     assert.equal(
       body.max_completion_tokens,

@@ -4,21 +4,19 @@
  * made tool calls must carry its `reasoning_content` in later requests, which the proxy restores
  * from the thinking block the client echoes (an empty string when the client dropped it).
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import { TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 import {
   bodyOf,
-  connect,
-  type Connected,
   postToFake,
-  type ProviderFake,
   type Responder,
   sdkCreate,
   sdkStream,
   startDeepSeekFake,
 } from "./helpers/provider_fakes.ts";
+import { providerHarness } from "./helpers/provider_harness.ts";
 import { assertGrammar } from "./api_support.ts";
 
 const BASH = {
@@ -32,35 +30,22 @@ const BASH = {
 const THINKING = { type: "enabled", budget_tokens: 4_000 };
 
 describe("DeepSeek", () => {
-  let fake: ProviderFake;
-  let respond: Responder = () => ({ content: "ok" });
-  const proxies: Connected[] = [];
-  const lastBody = () => bodyOf(fake.requests[fake.requests.length - 1]!);
-  const via = (env: Record<string, string> = {}) => {
-    const c = connect({
+  const up = providerHarness({
+    start: (respond) => startDeepSeekFake({ key: TEST_UPSTREAM_KEY }, respond),
+    env: (fake) => ({
       OPENAI_BASE_URL: fake.url,
       PROVIDER: "deepseek",
       BIG_MODEL: "deepseek-reasoner",
       MIDDLE_MODEL: "deepseek-v4-flash",
       SMALL_MODEL: "deepseek-chat",
-      ...env,
-    });
-    proxies.push(c);
-    return c;
-  };
+    }),
+  });
+  const { via, lastBody } = up;
   const toolRounds = (req: Parameters<Responder>[0]) =>
     (bodyOf(req).messages ?? []).filter((m) => m.role === "tool").length;
 
-  before(async () => {
-    fake = await startDeepSeekFake({ key: TEST_UPSTREAM_KEY }, (r, i) => respond(r, i));
-  });
-  after(async () => {
-    for (const p of proxies) await p.close();
-    await fake.close();
-  });
-
   it("the fake refuses a tool-call message without reasoning_content in thinking mode, as DeepSeek does", async () => {
-    const r = await postToFake(`${fake.url}/chat/completions`, {
+    const r = await postToFake(`${up.fake.url}/chat/completions`, {
       model: "deepseek-reasoner",
       messages: [
         { role: "user", content: "ls" },
@@ -105,17 +90,17 @@ describe("DeepSeek", () => {
 
   it("deepseek-chat gets no reasoning control, and its max_tokens stays within 8192", async () => {
     const { client } = via();
-    const refused = fake.rejections.length;
+    const refused = up.fake.rejections.length;
     await sdkStream(client, { model: "claude-haiku-4-5", max_tokens: 32_000, thinking: THINKING });
     const body = lastBody();
-    assert.equal(fake.rejections.length, refused);
+    assert.equal(up.fake.rejections.length, refused);
     assert.ok(!("thinking" in body) && !("reasoning_effort" in body));
     assert.equal(body.max_tokens, 8_192);
   });
 
   it("reasoning_content streams as a thinking block, the tool loop echoes it back, DeepSeek accepts", async () => {
     const { client } = via();
-    respond = (req) =>
+    up.respond = (req) =>
       toolRounds(req) === 0
         ? {
           reasoning: "I should list the directory.",
@@ -134,7 +119,7 @@ describe("DeepSeek", () => {
       tools: [BASH],
     };
     const messages: Anthropic.MessageParam[] = [{ role: "user", content: "how many files?" }];
-    const refused = fake.rejections.length;
+    const refused = up.fake.rejections.length;
     let final: Anthropic.Message | undefined;
     for (let round = 0; round < 3; round++) {
       const turn = await sdkStream(client, { ...params, messages });
@@ -149,7 +134,7 @@ describe("DeepSeek", () => {
         content: [{ type: "tool_result", tool_use_id: call.id, content: "a\nb" }],
       });
     }
-    assert.equal(fake.rejections.length, refused, "every request was accepted");
+    assert.equal(up.fake.rejections.length, refused, "every request was accepted");
     assert.deepEqual(final?.content.map((b) => b.type), ["thinking", "text"]);
     const assistants = (lastBody().messages ?? []).filter((m) => m.role === "assistant");
     assert.deepEqual(assistants.map((m) => m.reasoning_content), [
@@ -160,8 +145,8 @@ describe("DeepSeek", () => {
 
   it("a tool-call turn whose thinking block the client dropped gets an empty reasoning_content", async () => {
     const { client } = via();
-    respond = () => ({ content: "done" });
-    const refused = fake.rejections.length;
+    up.respond = () => ({ content: "done" });
+    const refused = up.fake.rejections.length;
     await sdkCreate(client, {
       model: "claude-opus-4-8",
       max_tokens: 8_000,
@@ -179,15 +164,15 @@ describe("DeepSeek", () => {
         },
       ],
     });
-    assert.equal(fake.rejections.length, refused);
+    assert.equal(up.fake.rejections.length, refused);
     const assistant = lastBody().messages?.find((m) => m.role === "assistant");
     assert.equal(assistant?.reasoning_content, "");
   });
 
   it("a JSON-schema output format becomes json_object with the schema in the prompt", async () => {
     const { client } = via();
-    respond = () => ({ content: '{"title":"Files"}' });
-    const refused = fake.rejections.length;
+    up.respond = () => ({ content: '{"title":"Files"}' });
+    const refused = up.fake.rejections.length;
     await sdkCreate(client, {
       model: "claude-haiku-4-5",
       output_config: {
@@ -197,7 +182,7 @@ describe("DeepSeek", () => {
         },
       },
     });
-    assert.equal(fake.rejections.length, refused);
+    assert.equal(up.fake.rejections.length, refused);
     assert.deepEqual(lastBody().response_format, { type: "json_object" });
     assert.match(String(lastBody().messages?.[0]?.content), /"title"/);
   });

@@ -4,7 +4,7 @@
  * finish_reason says "stop" after tool calls, and Gemini 3's thought signatures must come back
  * with the calls they were issued with.
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import Anthropic from "@anthropic-ai/sdk";
@@ -12,15 +12,13 @@ import { simplifySchema } from "../lib/json_schema.ts";
 import { TEST_CLIENT_KEY, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 import {
   bodyOf,
-  connect,
-  type Connected,
   geminiSchemaProblems,
   postToFake,
-  type ProviderFake,
   type Responder,
   sdkStream,
   startGeminiFake,
 } from "./helpers/provider_fakes.ts";
+import { providerHarness } from "./helpers/provider_harness.ts";
 import { assertGrammar, parseSse } from "./api_support.ts";
 
 type ClaudeCodeRequest = { tools: { name: string; input_schema: Record<string, unknown> }[] };
@@ -42,38 +40,23 @@ const BASH = {
 };
 
 describe("Gemini", () => {
-  let fake: ProviderFake & { signatures: Map<string, string> };
-  let respond: Responder = () => ({ content: "ok" });
-  const proxies: Connected[] = [];
-  const lastBody = () => bodyOf(fake.requests[fake.requests.length - 1]!);
-  const via = (env: Record<string, string> = {}) => {
-    const c = connect({
+  const up = providerHarness({
+    start: (respond) =>
+      startGeminiFake({ key: TEST_UPSTREAM_KEY, thoughtSignatures: true }, respond),
+    env: (fake) => ({
       OPENAI_BASE_URL: `${fake.origin}/v1beta/openai`,
       PROVIDER: "gemini",
       BIG_MODEL: "gemini-3-pro-preview",
       MIDDLE_MODEL: "gemini-2.5-flash",
       SMALL_MODEL: "gemini-2.5-flash-lite",
-      ...env,
-    });
-    proxies.push(c);
-    return c;
-  };
+    }),
+  });
+  const { via, lastBody } = up;
   const toolRounds = (req: Parameters<Responder>[0]) =>
     (bodyOf(req).messages ?? []).filter((m) => m.role === "tool").length;
 
-  before(async () => {
-    fake = await startGeminiFake(
-      { key: TEST_UPSTREAM_KEY, thoughtSignatures: true },
-      (r, i) => respond(r, i),
-    );
-  });
-  after(async () => {
-    for (const p of proxies) await p.close();
-    await fake.close();
-  });
-
   it("the fake refuses Claude Code's tool schemas as they are, as Gemini does", async () => {
-    const r = await postToFake(`${fake.origin}/v1beta/openai/chat/completions`, {
+    const r = await postToFake(`${up.fake.origin}/v1beta/openai/chat/completions`, {
       model: "gemini-2.5-flash",
       messages: [{ role: "user", content: "hi" }],
       tools: CLAUDE_CODE_TOOLS.map((t) => ({
@@ -98,8 +81,8 @@ describe("Gemini", () => {
 
   it("Claude Code's first request, with all its tools, is accepted once the schemas are simplified", async () => {
     const { proxy } = via();
-    respond = () => ({ content: "Ready." });
-    const refused = fake.rejections.length;
+    up.respond = () => ({ content: "Ready." });
+    const refused = up.fake.rejections.length;
     const res = await fetch(`${proxy.url}/v1/messages?beta=true`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-api-key": TEST_CLIENT_KEY },
@@ -108,7 +91,7 @@ describe("Gemini", () => {
     assert.equal(res.status, 200);
     const events = assertGrammar(parseSse(await res.text()));
     assert.equal(events.at(-2)?.data.delta.stop_reason, "end_turn");
-    assert.equal(fake.rejections.length, refused, "Gemini accepted every schema");
+    assert.equal(up.fake.rejections.length, refused, "Gemini accepted every schema");
     const tools = lastBody().tools ?? [];
     assert.equal(tools.length, CLAUDE_CODE_TOOLS.length);
     for (const t of tools) {
@@ -164,7 +147,7 @@ describe("Gemini", () => {
 
   it("calls without ids or index get ids, stop after calls means tool_use, and thought signatures come back", async () => {
     const { client } = via();
-    respond = (req) =>
+    up.respond = (req) =>
       toolRounds(req) === 0
         ? {
           calls: [
@@ -189,7 +172,7 @@ describe("Gemini", () => {
     assert.ok(calls.every((c) => c.id.length > 0));
     assert.equal(new Set(calls.map((c) => c.id)).size, 2);
 
-    const refused = fake.rejections.length;
+    const refused = up.fake.rejections.length;
     const second = await sdkStream(client, {
       ...params,
       messages: [
@@ -201,12 +184,12 @@ describe("Gemini", () => {
         },
       ],
     });
-    assert.equal(fake.rejections.length, refused, "Gemini found its thought signature");
+    assert.equal(up.fake.rejections.length, refused, "Gemini found its thought signature");
     assert.equal(second.final.stop_reason, "end_turn");
     const sent = lastBody().messages?.find((m) => m.role === "assistant")?.tool_calls ?? [];
     assert.equal(sent.length, 2);
     assert.deepEqual(sent[0]?.extra_content, {
-      google: { thought_signature: [...fake.signatures.values()].at(-1) },
+      google: { thought_signature: [...up.fake.signatures.values()].at(-1) },
     });
     const toolIds = (lastBody().messages ?? []).filter((m) => m.role === "tool").map((m) =>
       m.tool_call_id
@@ -220,7 +203,7 @@ describe("Gemini", () => {
 
   it("a tool call sent back without its thought signature is refused, as Gemini 3 does", async () => {
     const { client } = via();
-    respond = () => ({ calls: [{ name: "Bash", args: { command: "date" } }] });
+    up.respond = () => ({ calls: [{ name: "Bash", args: { command: "date" } }] });
     const first = await sdkStream(client, { model: "claude-opus-4-8", tools: [BASH] });
     const call = first.final.content.find((b): b is Anthropic.ToolUseBlock =>
       b.type === "tool_use"

@@ -3,22 +3,20 @@
  * level and inside messages) and tool call ids of exactly 9 alphanumerics, which Claude Code's
  * `toolu_…` ids are not: they are rewritten, the same way in every request of a conversation.
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import Anthropic from "@anthropic-ai/sdk";
 import { TEST_CLIENT_KEY, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 import {
   bodyOf,
-  connect,
-  type Connected,
   postToFake,
-  type ProviderFake,
   type Responder,
   sdkCreate,
   sdkStream,
   startMistralFake,
 } from "./helpers/provider_fakes.ts";
+import { providerHarness } from "./helpers/provider_harness.ts";
 import { assertGrammar, parseSse } from "./api_support.ts";
 
 const BASH = {
@@ -32,35 +30,22 @@ const BASH = {
 const NINE = /^[a-zA-Z0-9]{9}$/;
 
 describe("Mistral", () => {
-  let fake: ProviderFake;
-  let respond: Responder = () => ({ content: "ok" });
-  const proxies: Connected[] = [];
-  const lastBody = () => bodyOf(fake.requests[fake.requests.length - 1]!);
-  const via = (env: Record<string, string> = {}) => {
-    const c = connect({
+  const up = providerHarness({
+    start: (respond) => startMistralFake({ key: TEST_UPSTREAM_KEY }, respond),
+    env: (fake) => ({
       OPENAI_BASE_URL: fake.url,
       PROVIDER: "mistral",
       BIG_MODEL: "mistral-large-latest",
       SMALL_MODEL: "magistral-small-latest",
-      ...env,
-    });
-    proxies.push(c);
-    return c;
-  };
+    }),
+  });
+  const { via, lastBody } = up;
   const toolRounds = (req: Parameters<Responder>[0]) =>
     (bodyOf(req).messages ?? []).filter((m) => m.role === "tool").length;
 
-  before(async () => {
-    fake = await startMistralFake({ key: TEST_UPSTREAM_KEY }, (r, i) => respond(r, i));
-  });
-  after(async () => {
-    for (const p of proxies) await p.close();
-    await fake.close();
-  });
-
   it("the fake answers unknown fields with 422 extra_forbidden and bad tool ids with 400, as Mistral does", async () => {
     const auth = { authorization: `Bearer ${TEST_UPSTREAM_KEY}` };
-    const url = `${fake.url}/chat/completions`;
+    const url = `${up.fake.url}/chat/completions`;
     const extra = await postToFake(url, {
       model: "mistral-large-latest",
       max_completion_tokens: 10,
@@ -105,8 +90,8 @@ describe("Mistral", () => {
 
   it("Claude Code's first request passes the field allow-list", async () => {
     const { proxy } = via();
-    respond = () => ({ content: "Ready." });
-    const refused = fake.rejections.length;
+    up.respond = () => ({ content: "Ready." });
+    const refused = up.fake.rejections.length;
     const fixture = JSON.parse(
       readFileSync(
         new URL("./fixtures/claude-code/01-main-first-turn-stream.json", import.meta.url),
@@ -120,7 +105,7 @@ describe("Mistral", () => {
     });
     assert.equal(res.status, 200);
     assertGrammar(parseSse(await res.text()));
-    assert.equal(fake.rejections.length, refused);
+    assert.equal(up.fake.rejections.length, refused);
     for (
       const key of [
         "stream_options",
@@ -137,7 +122,7 @@ describe("Mistral", () => {
   it("a multi-turn tool conversation works, with Claude Code's ids rewritten the same way every time", async () => {
     const { client } = via();
     // The history below already holds two tool results; two more rounds of calls follow.
-    respond = (req) =>
+    up.respond = (req) =>
       toolRounds(req) < 4
         ? { calls: [{ name: "Bash", args: { command: toolRounds(req) === 2 ? "ls" : "pwd" } }] }
         : { content: "All done." };
@@ -170,7 +155,7 @@ describe("Mistral", () => {
         ],
       },
     ];
-    const refused = fake.rejections.length;
+    const refused = up.fake.rejections.length;
     const rewritten: string[][] = [];
     for (let round = 0; round < 3; round++) {
       const { final, events } = await sdkStream(client, {
@@ -201,7 +186,7 @@ describe("Mistral", () => {
         content: [{ type: "tool_result", tool_use_id: call.id, content: "ok" }],
       });
     }
-    assert.equal(fake.rejections.length, refused, "Mistral accepted every request");
+    assert.equal(up.fake.rejections.length, refused, "Mistral accepted every request");
     assert.equal(rewritten.length, 3);
     const [firstIds] = rewritten;
     assert.equal(firstIds!.length, 2);
@@ -219,8 +204,8 @@ describe("Mistral", () => {
 
   it("no reasoning fields, thought signatures or reasoning_content reach Mistral", async () => {
     const { client } = via();
-    respond = () => ({ content: "ok" });
-    const refused = fake.rejections.length;
+    up.respond = () => ({ content: "ok" });
+    const refused = up.fake.rejections.length;
     const signed = "call_7__xeyJnb29nbGUiOnsidGhvdWdodF9zaWduYXR1cmUiOiJzaWcifX0";
     await sdkCreate(client, {
       model: "claude-haiku-4-5",
@@ -239,13 +224,13 @@ describe("Mistral", () => {
         { role: "user", content: [{ type: "tool_result", tool_use_id: signed, content: "today" }] },
       ],
     });
-    assert.equal(fake.rejections.length, refused);
+    assert.equal(up.fake.rejections.length, refused);
     assert.equal(lastBody().model, "magistral-small-latest");
   });
 
   it("Magistral's thinking chunks inside content become a thinking block, streamed and not", async () => {
     const { client } = via();
-    respond = () => ({ reasoning: "A greeting; reply in kind.", content: "Hello!" });
+    up.respond = () => ({ reasoning: "A greeting; reply in kind.", content: "Hello!" });
     const { events, final } = await sdkStream(client, { model: "claude-haiku-4-5" });
     assertGrammar(events.map((e) => ({ event: e.type, data: e })));
     assert.deepEqual(final.content.map((b) => b.type), ["thinking", "text"]);

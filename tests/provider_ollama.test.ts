@@ -3,20 +3,18 @@
  * single chunk (arguments as a string or as an object), `reasoning` deltas, and its 404 for a
  * model that was never pulled.
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import { configFromEnv } from "../lib/config.ts";
 import {
   bodyOf,
-  connect,
-  type Connected,
   type ProviderFake,
-  type Responder,
   sdkCreate,
   sdkStream,
   startOllamaFake,
 } from "./helpers/provider_fakes.ts";
+import { providerHarness } from "./helpers/provider_harness.ts";
 import { assertGrammar } from "./api_support.ts";
 
 const TOOLS = [
@@ -39,33 +37,20 @@ const TOOLS = [
 ];
 
 describe("Ollama", () => {
-  let fake: ProviderFake;
-  let objectArgs: ProviderFake;
-  let respond: Responder = () => ({ content: "ok" });
-  const proxies: Connected[] = [];
-  const last = (f: ProviderFake) => f.requests[f.requests.length - 1]!;
-  const via = (f: ProviderFake, env: Record<string, string> = {}) => {
-    const c = connect({
-      OPENAI_BASE_URL: f.url,
-      PROVIDER: "ollama",
-      OPENAI_API_KEY: "",
-      BIG_MODEL: "qwen3:8b",
-      SMALL_MODEL: "llama3.2:3b",
-      ...env,
-    });
-    proxies.push(c);
-    return c;
-  };
-
-  before(async () => {
-    const models = ["qwen3:8b", "llama3.2:3b"];
-    fake = await startOllamaFake({ models }, (r, i) => respond(r, i));
-    objectArgs = await startOllamaFake({ models, argsAsObject: true }, (r, i) => respond(r, i));
+  const models = ["qwen3:8b", "llama3.2:3b"];
+  const env = (f: ProviderFake) => ({
+    OPENAI_BASE_URL: f.url,
+    PROVIDER: "ollama",
+    OPENAI_API_KEY: "",
+    BIG_MODEL: "qwen3:8b",
+    SMALL_MODEL: "llama3.2:3b",
   });
-  after(async () => {
-    for (const p of proxies) await p.close();
-    await fake.close();
-    await objectArgs.close();
+  const up = providerHarness({ start: (respond) => startOllamaFake({ models }, respond), env });
+  const { via, last } = up;
+  // An Ollama that sends tool arguments as objects; it answers with the same script as `up`.
+  const objectArgs = providerHarness({
+    start: () => startOllamaFake({ models, argsAsObject: true }, (r, i) => up.respond(r, i)),
+    env,
   });
 
   it("OPENAI_API_KEY is optional for a loopback base URL and for Ollama anywhere", () => {
@@ -85,21 +70,21 @@ describe("Ollama", () => {
   });
 
   it("works without a key (no Authorization header) and with any key", async () => {
-    respond = () => ({ content: "Hello from Ollama." });
-    const keyless = via(fake);
+    up.respond = () => ({ content: "Hello from Ollama." });
+    const keyless = via();
     const message = await sdkCreate(keyless.client, { model: "claude-haiku-4-5" });
     assert.deepEqual(message.content.map((b) => (b.type === "text" ? b.text : b.type)), [
       "Hello from Ollama.",
     ]);
-    assert.equal(last(fake).headers["authorization"], undefined);
-    const anyKey = via(fake, { OPENAI_API_KEY: "ollama" });
+    assert.equal(last().headers["authorization"], undefined);
+    const anyKey = via({ OPENAI_API_KEY: "ollama" });
     await sdkCreate(anyKey.client, { model: "claude-haiku-4-5" });
-    assert.equal(last(fake).headers["authorization"], "Bearer ollama");
+    assert.equal(last().headers["authorization"], "Bearer ollama");
   });
 
   it("parallel tool calls that arrive whole in one chunk become tool_use blocks", async () => {
-    const { client } = via(fake);
-    respond = () => ({
+    const { client } = via();
+    up.respond = () => ({
       calls: [
         { name: "Read", args: { file_path: "/tmp/a.txt" } },
         { name: "Bash", args: { command: "ls -la" } },
@@ -117,8 +102,8 @@ describe("Ollama", () => {
   });
 
   it("arguments sent as an object instead of a JSON string are accepted, streamed and not", async () => {
-    const { client } = via(objectArgs);
-    respond = () => ({ calls: [{ name: "Bash", args: { command: "pwd" } }] });
+    const { client } = objectArgs.via();
+    up.respond = () => ({ calls: [{ name: "Bash", args: { command: "pwd" } }] });
     const { final } = await sdkStream(client, { tools: TOOLS });
     assert.deepEqual((final.content[0] as Anthropic.ToolUseBlock).input, { command: "pwd" });
     const message = await sdkCreate(client, { tools: TOOLS });
@@ -126,8 +111,8 @@ describe("Ollama", () => {
   });
 
   it("reasoning deltas become a thinking block before the text", async () => {
-    const { client } = via(fake);
-    respond = () => ({ reasoning: "Simple greeting; answer briefly.", content: "Hi!" });
+    const { client } = via();
+    up.respond = () => ({ reasoning: "Simple greeting; answer briefly.", content: "Hi!" });
     const { final } = await sdkStream(client, {
       model: "claude-opus-4-8",
       thinking: { type: "enabled", budget_tokens: 2_048 },
@@ -138,19 +123,22 @@ describe("Ollama", () => {
       (final.content[0] as Anthropic.ThinkingBlock).thinking,
       "Simple greeting; answer briefly.",
     );
-    assert.equal(bodyOf(last(fake)).reasoning_effort, "low", "qwen3 reasons: the effort is sent");
+    assert.equal(bodyOf(last()).reasoning_effort, "low", "qwen3 reasons: the effort is sent");
   });
 
   it("usage reported at the end of the stream reaches message_delta", async () => {
-    const { client } = via(fake);
-    respond = () => ({ content: "Counted.", usage: { prompt_tokens: 321, completion_tokens: 12 } });
+    const { client } = via();
+    up.respond = () => ({
+      content: "Counted.",
+      usage: { prompt_tokens: 321, completion_tokens: 12 },
+    });
     const { final } = await sdkStream(client, {});
     assert.equal(final.usage.input_tokens, 321);
     assert.equal(final.usage.output_tokens, 12);
   });
 
   it("a model that was never pulled is a 404 not_found_error with Ollama's message", async () => {
-    const { client } = via(fake, { BIG_MODEL: "mistral-nemo" });
+    const { client } = via({ BIG_MODEL: "mistral-nemo" });
     await assert.rejects(
       sdkCreate(client, { model: "claude-opus-4-8" }),
       (err: unknown) => {

@@ -3,53 +3,33 @@
  * default sampling only; other models take no reasoning control at all. The fake answers every
  * breach with OpenAI's own 400, so a passing request here is one OpenAI would accept.
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
-import {
-  bodyOf,
-  connect,
-  type Connected,
-  postToFake,
-  type ProviderFake,
-  type Responder,
-  sdkCreate,
-  sdkStream,
-  startOpenAIFake,
-} from "./helpers/provider_fakes.ts";
+import { postToFake, sdkCreate, sdkStream, startOpenAIFake } from "./helpers/provider_fakes.ts";
+import { providerHarness } from "./helpers/provider_harness.ts";
 import { assertGrammar } from "./api_support.ts";
 
 describe("OpenAI", () => {
-  let fake: ProviderFake;
-  let respond: Responder = () => ({ content: "Hi there." });
-  const proxies: Connected[] = [];
-  const lastBody = () => bodyOf(fake.requests[fake.requests.length - 1]!);
-  const via = (env: Record<string, string>) => {
-    const c = connect({ OPENAI_BASE_URL: fake.url, PROVIDER: "openai", ...env });
-    proxies.push(c);
-    return c;
-  };
-
-  before(async () => {
-    fake = await startOpenAIFake({ key: TEST_UPSTREAM_KEY }, (req, i) => respond(req, i));
+  const up = providerHarness({
+    start: (respond) => startOpenAIFake({ key: TEST_UPSTREAM_KEY }, respond),
+    env: (fake) => ({ OPENAI_BASE_URL: fake.url, PROVIDER: "openai" }),
+    respond: () => ({ content: "Hi there." }),
   });
-  after(async () => {
-    for (const p of proxies) await p.close();
-    await fake.close();
-  });
+  const { via, lastBody } = up;
 
   it("the fake refuses max_tokens, stop and temperature for reasoning models, as OpenAI does", async () => {
     const auth = { authorization: `Bearer ${TEST_UPSTREAM_KEY}` };
     const base = { model: "o3", messages: [{ role: "user", content: "hi" }] };
     for (const extra of [{ max_tokens: 10 }, { stop: ["x"] }, { temperature: 0.2 }]) {
-      const r = await postToFake(`${fake.url}/chat/completions`, { ...base, ...extra }, auth);
+      const r = await postToFake(`${up.fake.url}/chat/completions`, { ...base, ...extra }, auth);
       assert.equal(r.status, 400, JSON.stringify(extra));
       const error = (r.json as { error: { code: string; param: string } }).error;
       assert.match(error.code, /^unsupported_(parameter|value)$/);
       assert.equal(error.param, Object.keys(extra)[0]);
     }
     const gpt4o = await postToFake(
-      `${fake.url}/chat/completions`,
+      `${up.fake.url}/chat/completions`,
       { model: "gpt-4o", messages: base.messages, reasoning_effort: "low" },
       auth,
     );
@@ -58,8 +38,8 @@ describe("OpenAI", () => {
 
   it("o3 gets max_completion_tokens and no stop, temperature or top_p", async () => {
     const { client } = via({ BIG_MODEL: "o3" });
-    respond = () => ({ content: "Paris." });
-    const refused = fake.rejections.length;
+    up.respond = () => ({ content: "Paris." });
+    const refused = up.fake.rejections.length;
     const { events, final } = await sdkStream(client, {
       model: "claude-opus-4-8",
       max_tokens: 64_000,
@@ -74,12 +54,12 @@ describe("OpenAI", () => {
     for (const key of ["max_tokens", "stop", "temperature", "top_p"]) {
       assert.ok(!(key in body), key);
     }
-    assert.equal(fake.rejections.length, refused);
+    assert.equal(up.fake.rejections.length, refused);
   });
 
   it("gpt-5 with thinking gets reasoning_effort from the budget, and no sampling", async () => {
     const { client } = via({ BIG_MODEL: "gpt-5" });
-    respond = () => ({ content: "ok" });
+    up.respond = () => ({ content: "ok" });
     await sdkStream(client, {
       model: "claude-opus-4-8",
       max_tokens: 32_000,
@@ -98,7 +78,7 @@ describe("OpenAI", () => {
       THINKING_LOW_MAX_BUDGET: "12000",
       THINKING_MEDIUM_MAX_BUDGET: "20000",
     });
-    respond = () => ({ content: "ok" });
+    up.respond = () => ({ content: "ok" });
     const cases: [number, string][] = [[10_000, "low"], [12_001, "medium"], [20_001, "high"]];
     for (const [budget, effort] of cases) {
       await sdkStream(client, {
@@ -112,7 +92,7 @@ describe("OpenAI", () => {
 
   it("Anthropic's max and xhigh efforts become high, which OpenAI accepts", async () => {
     const { client } = via({ BIG_MODEL: "gpt-5" });
-    respond = () => ({ content: "ok" });
+    up.respond = () => ({ content: "ok" });
     for (const effort of ["max", "xhigh"]) {
       await sdkCreate(client, {
         model: "claude-opus-4-8",
@@ -125,7 +105,7 @@ describe("OpenAI", () => {
 
   it("thinking disabled together with an effort sends no reasoning control", async () => {
     const { client } = via({ BIG_MODEL: "gpt-5" });
-    respond = () => ({ content: "ok" });
+    up.respond = () => ({ content: "ok" });
     await sdkCreate(client, {
       model: "claude-opus-4-8",
       thinking: { type: "disabled" },
@@ -136,7 +116,7 @@ describe("OpenAI", () => {
 
   it("gpt-5.1 keeps temperature while it does not reason, and drops it once it does", async () => {
     const { client } = via({ BIG_MODEL: "gpt-5.1" });
-    respond = () => ({ content: "ok" });
+    up.respond = () => ({ content: "ok" });
     await sdkCreate(client, { model: "claude-opus-4-8", temperature: 0.3 });
     assert.equal(lastBody().temperature, 0.3);
     assert.ok(!("reasoning_effort" in lastBody()));
@@ -151,8 +131,8 @@ describe("OpenAI", () => {
 
   it("gpt-4o never gets reasoning_effort, whatever thinking says, and keeps its sampling", async () => {
     const { client } = via({ BIG_MODEL: "gpt-4o" });
-    respond = () => ({ content: "ok" });
-    const before = fake.rejections.length;
+    up.respond = () => ({ content: "ok" });
+    const before = up.fake.rejections.length;
     await sdkStream(client, {
       model: "claude-opus-4-8",
       max_tokens: 4_000,
@@ -165,13 +145,13 @@ describe("OpenAI", () => {
     assert.equal(body.max_tokens, 4_000);
     assert.equal(body.temperature, 0.5);
     assert.deepEqual(body.stop, ["END"]);
-    assert.equal(fake.rejections.length, before);
+    assert.equal(up.fake.rejections.length, before);
   });
 
   it("a tool call id carrying a Gemini thought signature goes back without extra_content", async () => {
     // OpenAI rejects unknown fields in messages; the fake answers them with its 400.
     const { client } = via({ BIG_MODEL: "gpt-4o" });
-    respond = () => ({ content: "ok" });
+    up.respond = () => ({ content: "ok" });
     const signedId = "call_1__xeyJnb29nbGUiOnsidGhvdWdodF9zaWduYXR1cmUiOiJzaWcifX0";
     await sdkCreate(client, {
       model: "claude-opus-4-8",
@@ -195,7 +175,7 @@ describe("OpenAI", () => {
 
   it("a fine-tuned o4-mini follows the reasoning-model rules of its base model", async () => {
     const { client } = via({ BIG_MODEL: "ft:o4-mini-2025-04-16:acme::B1x2" });
-    respond = () => ({ content: "ok" });
+    up.respond = () => ({ content: "ok" });
     await sdkStream(client, {
       model: "claude-opus-4-8",
       max_tokens: 40_000,

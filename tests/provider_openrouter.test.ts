@@ -4,23 +4,21 @@
  * on the next turn (Anthropic models behind it refuse a tool turn without them), errors inside a
  * 200 stream, and 402 for missing credits.
  */
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import { TEST_CLIENT_KEY, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 import {
   bodyOf,
-  connect,
-  type Connected,
   openrouterDetails,
   openrouterMidStreamError,
   type ProviderFake,
-  type Responder,
   sdkCreate,
   sdkStream,
   startOpenRouterFake,
   type Turn,
 } from "./helpers/provider_fakes.ts";
+import { providerHarness } from "./helpers/provider_harness.ts";
 import { chunk } from "./helpers/fake_upstream.ts";
 import { assertGrammar, parseSse } from "./api_support.ts";
 
@@ -40,46 +38,34 @@ const THINK_THEN_CALL: Turn = {
 };
 
 describe("OpenRouter", () => {
-  let fake: ProviderFake;
-  let encrypted: ProviderFake;
-  let respond: Responder = () => ({ content: "ok" });
-  const proxies: Connected[] = [];
-  const lastOf = (f: ProviderFake) => bodyOf(f.requests[f.requests.length - 1]!);
-  const via = (f: ProviderFake, env: Record<string, string> = {}) => {
-    const c = connect({
-      OPENAI_BASE_URL: f.url,
-      PROVIDER: "openrouter",
-      BIG_MODEL: "anthropic/claude-sonnet-4.5",
-      SMALL_MODEL: "openai/gpt-4o-mini",
-      ...env,
-    });
-    proxies.push(c);
-    return c;
-  };
-
-  before(async () => {
-    fake = await startOpenRouterFake(
-      { key: TEST_UPSTREAM_KEY, credits: 50_000 },
-      (r, i) => respond(r, i),
-    );
-    encrypted = await startOpenRouterFake(
-      { key: TEST_UPSTREAM_KEY, encryptedReasoning: true },
-      (r, i) => respond(r, i),
-    );
+  const env = (f: ProviderFake) => ({
+    OPENAI_BASE_URL: f.url,
+    PROVIDER: "openrouter",
+    BIG_MODEL: "anthropic/claude-sonnet-4.5",
+    SMALL_MODEL: "openai/gpt-4o-mini",
   });
-  after(async () => {
-    for (const p of proxies) await p.close();
-    await fake.close();
-    await encrypted.close();
+  const up = providerHarness({
+    start: (respond) => startOpenRouterFake({ key: TEST_UPSTREAM_KEY, credits: 50_000 }, respond),
+    env,
+  });
+  const { via, lastBody } = up;
+  // An OpenRouter that returns reasoning encrypted; it answers with the same script as `up`.
+  const encrypted = providerHarness({
+    start: () =>
+      startOpenRouterFake(
+        { key: TEST_UPSTREAM_KEY, encryptedReasoning: true },
+        (r, i) => up.respond(r, i),
+      ),
+    env,
   });
 
   it("sends HTTP-Referer, X-OpenRouter-Title and X-Title from OPENROUTER_REFERER / OPENROUTER_TITLE", async () => {
-    const { client } = via(fake, {
+    const { client } = via({
       OPENROUTER_REFERER: "https://example.dev/app",
       OPENROUTER_TITLE: "My Proxy",
     });
     await sdkCreate(client, {});
-    const headers = fake.requests[fake.requests.length - 1]!.headers;
+    const headers = up.last().headers;
     assert.equal(headers["http-referer"], "https://example.dev/app");
     assert.equal(headers["x-openrouter-title"], "My Proxy");
     assert.equal(headers["x-title"], "My Proxy");
@@ -87,36 +73,36 @@ describe("OpenRouter", () => {
   });
 
   it("a thinking budget becomes reasoning.max_tokens, an effort becomes reasoning.effort, never both", async () => {
-    const { client } = via(fake);
+    const { client } = via();
     await sdkStream(client, {
       model: "claude-opus-4-8",
       max_tokens: 16_000,
       thinking: { type: "enabled", budget_tokens: 8_000 },
     });
-    assert.deepEqual(lastOf(fake).reasoning, { max_tokens: 8_000 });
+    assert.deepEqual(lastBody().reasoning, { max_tokens: 8_000 });
     await sdkStream(client, {
       model: "claude-opus-4-8",
       max_tokens: 16_000,
       thinking: { type: "adaptive" },
       output_config: { effort: "max" },
     });
-    assert.deepEqual(lastOf(fake).reasoning, { effort: "high" });
-    assert.ok(!("reasoning_effort" in lastOf(fake)), "OpenRouter's own field, not OpenAI's");
+    assert.deepEqual(lastBody().reasoning, { effort: "high" });
+    assert.ok(!("reasoning_effort" in lastBody()), "OpenRouter's own field, not OpenAI's");
   });
 
   it("a model not known to reason gets no reasoning object", async () => {
-    const { client } = via(fake);
+    const { client } = via();
     await sdkCreate(client, {
       model: "claude-haiku-4-5",
       thinking: { type: "enabled", budget_tokens: 2_000 },
     });
-    assert.equal(lastOf(fake).model, "openai/gpt-4o-mini");
-    assert.ok(!("reasoning" in lastOf(fake)));
+    assert.equal(lastBody().model, "openai/gpt-4o-mini");
+    assert.ok(!("reasoning" in lastBody()));
   });
 
   it("streamed reasoning becomes a signed thinking block before the tool call, and its details come back", async () => {
-    const { client } = via(fake);
-    respond = (req) =>
+    const { client } = via();
+    up.respond = (req) =>
       bodyOf(req).messages?.some((m) => m.role === "tool")
         ? { content: "Two files." }
         : THINK_THEN_CALL;
@@ -136,7 +122,7 @@ describe("OpenRouter", () => {
     assert.deepEqual(toolUse.input, { command: "ls" });
     assert.equal(first.final.stop_reason, "tool_use");
 
-    const refused = fake.rejections.length;
+    const refused = up.fake.rejections.length;
     const second = await sdkStream(client, {
       ...params,
       messages: [
@@ -148,19 +134,19 @@ describe("OpenRouter", () => {
         },
       ],
     });
-    assert.equal(fake.rejections.length, refused, "OpenRouter accepted the continued tool turn");
+    assert.equal(up.fake.rejections.length, refused, "OpenRouter accepted the continued tool turn");
     assert.deepEqual(second.final.content.map((b) => (b.type === "text" ? b.text : b.type)), [
       "Two files.",
     ]);
-    const assistant = lastOf(fake).messages?.find((m) => m.role === "assistant");
+    const assistant = lastBody().messages?.find((m) => m.role === "assistant");
     // The streamed pieces come back merged into one signed detail, as a non-streamed answer has it.
     assert.deepEqual(assistant?.reasoning_details, openrouterDetails(THINK_THEN_CALL));
     assert.ok(!("reasoning_content" in (assistant ?? {})), "DeepSeek's field is not OpenRouter's");
   });
 
   it("without the thinking block the fake refuses the tool turn, as OpenRouter passes on Anthropic's 400", async () => {
-    const { client } = via(fake);
-    respond = () => ({ content: "unreachable" });
+    const { client } = via();
+    up.respond = () => ({ content: "unreachable" });
     await assert.rejects(
       sdkStream(client, {
         model: "claude-opus-4-8",
@@ -184,8 +170,8 @@ describe("OpenRouter", () => {
   });
 
   it("a non-streamed answer carries the same signed thinking block", async () => {
-    const { client } = via(fake);
-    respond = () => THINK_THEN_CALL;
+    const { client } = via();
+    up.respond = () => THINK_THEN_CALL;
     const message = await sdkCreate(client, {
       model: "claude-opus-4-8",
       max_tokens: 8_000,
@@ -194,7 +180,7 @@ describe("OpenRouter", () => {
     });
     assert.deepEqual(message.content.map((b) => b.type), ["thinking", "tool_use"]);
     const sig = (message.content[0] as Anthropic.ThinkingBlock).signature;
-    respond = () => ({ content: "done" });
+    up.respond = () => ({ content: "done" });
     await sdkCreate(client, {
       model: "claude-opus-4-8",
       max_tokens: 8_000,
@@ -214,13 +200,13 @@ describe("OpenRouter", () => {
       ],
     });
     assert.ok(sig.length > 0);
-    const assistant = lastOf(fake).messages?.find((m) => m.role === "assistant");
+    const assistant = lastBody().messages?.find((m) => m.role === "assistant");
     assert.deepEqual(assistant?.reasoning_details, openrouterDetails(THINK_THEN_CALL));
   });
 
   it("encrypted reasoning without text still gets a thinking block, so it can come back", async () => {
-    const { client } = via(encrypted, { BIG_MODEL: "google/gemini-3-pro-preview" });
-    respond = (req) =>
+    const { client } = encrypted.via({ BIG_MODEL: "google/gemini-3-pro-preview" });
+    up.respond = (req) =>
       bodyOf(req).messages?.some((m) => m.role === "tool") ? { content: "done" } : THINK_THEN_CALL;
     const first = await sdkStream(client, {
       model: "claude-opus-4-8",
@@ -242,13 +228,13 @@ describe("OpenRouter", () => {
         { role: "user", content: [{ type: "tool_result", tool_use_id: toolUse.id, content: "a" }] },
       ],
     });
-    const assistant = lastOf(encrypted).messages?.find((m) => m.role === "assistant");
+    const assistant = encrypted.lastBody().messages?.find((m) => m.role === "assistant");
     assert.deepEqual(assistant?.reasoning_details, openrouterDetails(THINK_THEN_CALL, true));
   });
 
   it("an error object inside the 200 stream ends the client's stream with event: error", async () => {
-    const { proxy } = via(fake);
-    respond = () => ({
+    const { proxy } = via();
+    up.respond = () => ({
       sse: [
         { raw: ": OPENROUTER PROCESSING\n\n" },
         chunk({ role: "assistant", content: "Partial " }),
@@ -275,8 +261,8 @@ describe("OpenRouter", () => {
   });
 
   it("402 for missing credits becomes billing_error", async () => {
-    const { client } = via(fake);
-    respond = () => ({ content: "unreachable" });
+    const { client } = via();
+    up.respond = () => ({ content: "unreachable" });
     await assert.rejects(
       sdkStream(client, { model: "claude-opus-4-8", max_tokens: 60_000 }),
       (err: unknown) => {

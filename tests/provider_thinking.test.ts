@@ -4,13 +4,12 @@
  * official SDK from the stream (thinking_delta, signature_delta) and from a non-streamed answer
  * alike; the turn echoed back with its thinking block is accepted by the same provider.
  */
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import { TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 import {
   bodyOf,
-  connect,
   type Connected,
   type ProviderFake,
   type Responder,
@@ -22,6 +21,7 @@ import {
   startOpenRouterFake,
   type Turn,
 } from "./helpers/provider_fakes.ts";
+import { providerHarness } from "./helpers/provider_harness.ts";
 import { assertGrammar } from "./api_support.ts";
 
 const READ = {
@@ -82,7 +82,14 @@ const CASES: Case[] = [
 
 for (const c of CASES) {
   describe(`thinking through ${c.name}`, () => {
-    let fake: ProviderFake;
+    const up = providerHarness({
+      start: c.start,
+      env: c.env,
+      respond: (req) =>
+        bodyOf(req).messages?.some((m) => m.role === "tool")
+          ? { content: "It sets port 8080." }
+          : TURN,
+    });
     let conn: Connected;
     const params = {
       model: "claude-opus-4-8",
@@ -91,17 +98,8 @@ for (const c of CASES) {
       tools: [READ],
     };
 
-    before(async () => {
-      fake = await c.start((req) =>
-        bodyOf(req).messages?.some((m) => m.role === "tool")
-          ? { content: "It sets port 8080." }
-          : TURN
-      );
-      conn = connect(c.env(fake));
-    });
-    after(async () => {
-      await conn.close();
-      await fake.close();
+    before(() => {
+      conn = up.via();
     });
 
     const check = (message: Anthropic.Message) => {
@@ -120,7 +118,7 @@ for (const c of CASES) {
     };
 
     const echo = async (message: Anthropic.Message, toolUse: Anthropic.ToolUseBlock) => {
-      const refused = fake.rejections.length;
+      const refused = up.fake.rejections.length;
       const { final } = await sdkStream(conn.client, {
         ...params,
         messages: [
@@ -132,9 +130,9 @@ for (const c of CASES) {
           },
         ],
       });
-      assert.equal(fake.rejections.length, refused, "the echoed thinking turn was accepted");
+      assert.equal(up.fake.rejections.length, refused, "the echoed thinking turn was accepted");
       assert.equal(final.stop_reason, "end_turn");
-      const sent = bodyOf(fake.requests[fake.requests.length - 1]!).messages ?? [];
+      const sent = up.lastBody().messages ?? [];
       const thinkingAsText = sent.some((m) =>
         typeof m.content === "string" && m.content.includes(TURN.reasoning!)
       );
