@@ -4,16 +4,28 @@
  */
 import process from "node:process";
 import { helpText, parseArgs } from "./lib/cli.ts";
-import { type Config, ConfigError, configFromEnv, readEnvFile } from "./lib/config.ts";
+import { type Config, ConfigError, configFromEnv, envFileVars } from "./lib/config.ts";
 import { banner } from "./lib/banner.ts";
 import { runDoctor } from "./lib/doctor.ts";
 import { createLogger, makeRedactor } from "./lib/log.ts";
-import { serve, upstreamFetch } from "./lib/serve.ts";
+import { readTextFile, serve, upstreamFetch } from "./lib/serve.ts";
 import { createHandler } from "./lib/server.ts";
 import { VERSION } from "./lib/version.ts";
 
-function loadConfig(envFile: string, required: boolean, overrides: Record<string, string>): Config {
-  const fileVars = readEnvFile(envFile, required);
+async function loadConfig(
+  envFile: string,
+  required: boolean,
+  overrides: Record<string, string>,
+): Promise<Config> {
+  let text: string | undefined;
+  try {
+    text = await readTextFile(envFile);
+  } catch (err) {
+    throw new ConfigError(
+      `cannot read env file ${envFile}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  const fileVars = envFileVars(envFile, text, required);
   return configFromEnv({ ...fileVars, ...process.env, ...overrides });
 }
 
@@ -33,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let config: Config;
   try {
-    config = loadConfig(cli.envFile, cli.envFileRequired, cli.overrides);
+    config = await loadConfig(cli.envFile, cli.envFileRequired, cli.overrides);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`error: ${err.message}\n`);

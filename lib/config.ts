@@ -2,9 +2,8 @@
  * Configuration: environment plus an optional `.env` file → one validated, frozen Config.
  * The only module that reads variables; the names follow the Python proxy this replaces.
  */
-import { parseEnv } from "node:util";
-import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { parseDotenv } from "./dotenv.ts";
 import { type LogFormat, type LogLevel, parseLogLevel } from "./log.ts";
 import { detectProvider } from "./providers.ts";
 
@@ -224,21 +223,17 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
 }
 
 /**
- * Reads a `.env` file into a map; a missing file is fine, an unreadable one is an error.
- * Real environment variables win over the file, as with every dotenv loader.
+ * The variables of a `.env` file's text (undefined: no file). A missing file is fine unless it
+ * was named explicitly. Real environment variables win over the file, as with every loader.
  */
-export function readEnvFile(path: string, required = false): Record<string, string> {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code === "ENOENT" && !required) return {};
-    throw new ConfigError(`cannot read env file ${path}: ${String(code ?? err)}`);
+export function envFileVars(
+  path: string,
+  text: string | undefined,
+  required: boolean,
+): Record<string, string> {
+  if (text === undefined) {
+    if (required) throw new ConfigError(`cannot read env file ${path}: not found`);
+    return {};
   }
-  const parsed: Record<string, string> = {};
-  for (const [k, v] of Object.entries(parseEnv(text))) {
-    if (typeof v === "string") parsed[k] = v;
-  }
-  return parsed;
+  return parseDotenv(text);
 }

@@ -50,7 +50,7 @@ describe("stringifyObject", () => {
           assert.equal(stringifyObject(changed, memo), JSON.stringify(changed));
         },
       ),
-      { numRuns: 1_000 },
+      { numRuns: 1_000, seed: Number(process.env.FC_SEED ?? 20261126) },
     );
   });
 
@@ -60,7 +60,7 @@ describe("stringifyObject", () => {
         fc.dictionary(fc.string(), fc.oneof(fc.jsonValue(), fc.constant(undefined))),
         (obj) => assert.equal(stringifyObject(obj, new JsonMemo()), JSON.stringify(obj)),
       ),
-      { numRuns: 1_000 },
+      { numRuns: 1_000, seed: Number(process.env.FC_SEED ?? 20261127) },
     );
   });
 });
@@ -72,7 +72,7 @@ describe("deepEqual", () => {
         assert.equal(deepEqual(a, b), JSON.stringify(a) === JSON.stringify(b));
         assert.ok(deepEqual(a, structuredClone(a)));
       }),
-      { numRuns: 1_000 },
+      { numRuns: 1_000, seed: Number(process.env.FC_SEED ?? 20261128) },
     );
   });
 

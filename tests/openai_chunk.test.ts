@@ -84,10 +84,14 @@ describe("readChunk", () => {
   it("agrees with the zod schema on generated chunks (2,000 cases)", () => {
     fc.assert(fc.property(chunkArb, (value) => agree(JSON.parse(JSON.stringify(value)))), {
       numRuns: 2_000,
+      seed: Number(process.env.FC_SEED ?? 20261202),
     });
   });
 
   it("agrees with the zod schema on arbitrary JSON (1,000 cases)", () => {
-    fc.assert(fc.property(fc.jsonValue(), agree), { numRuns: 1_000 });
+    fc.assert(fc.property(fc.jsonValue(), agree), {
+      numRuns: 1_000,
+      seed: Number(process.env.FC_SEED ?? 20261126),
+    });
   });
 });
