@@ -958,7 +958,14 @@ async function ensureBinary(o: Options): Promise<string | undefined> {
   if (!bun) return "bun not found, cannot build the binary";
   mkdirSync(dirname(o.binary), { recursive: true });
   console.log(`building ${relative(REPO, o.binary)} with bun build --compile ...`);
-  const proc = start("build", bun, ["build", "--compile", "--outfile", o.binary, o.entry], {
+  const proc = start("build", bun, [
+    "build",
+    "--compile",
+    "--splitting",
+    "--outfile",
+    o.binary,
+    o.entry,
+  ], {
     ...process.env,
   });
   const done = await Promise.race([proc.exited.then(() => true), sleep(300_000).then(() => false)]);

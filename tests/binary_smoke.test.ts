@@ -1,6 +1,7 @@
 /**
  * Smoke test of the standalone binary (CCP_BINARY, built by .ci/run with bun build --compile):
- * start it, /health, one request against the fake upstream, stop. Skipped without CCP_BINARY.
+ * start it, /health, one request against the fake upstream, a token count, stop. Skipped
+ * without CCP_BINARY.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -60,5 +61,20 @@ describe("compiled binary", { skip: binary ? false : "set CCP_BINARY to run" }, 
     assert.equal(body.content[0].text, "from the binary");
     assert.equal(body.model, "claude-opus-4-1");
     assert.equal(upstream.requests[0]?.body.model, "env-file-model");
+  });
+
+  it("counts tokens with the tokenizer chunk embedded in the binary", async () => {
+    // Built with --splitting, the BPE tables are a separate chunk loaded on first count.
+    const res = await fetch(`http://127.0.0.1:${port}/v1/messages/count_tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "claude-opus-4-1",
+        messages: [{ role: "user", content: "hello world, how are you today?" }],
+      }),
+    });
+    assert.equal(res.status, 200);
+    const { input_tokens } = await res.json();
+    assert.ok(input_tokens > 5 && input_tokens < 30, `input_tokens ${input_tokens}`);
   });
 });
