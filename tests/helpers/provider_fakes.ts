@@ -780,8 +780,9 @@ export function openrouterMidStreamError(message: string, code: string | number 
 
 // ---------------------------------------------------------------------------------------------
 // Ollama — https://github.com/ollama/ollama/blob/main/docs/openai.md
-// No key needed (any is accepted). Tool calls arrive whole, all in one chunk; thinking models
-// stream `reasoning`; usage only with stream_options.include_usage. Unknown models: 404.
+// No key needed (any is accepted). Tool calls arrive whole, all in one chunk, and every one of
+// them with `index: 0` (https://github.com/ollama/ollama/issues/15457, seen on 0.20.x); thinking
+// models stream `reasoning`; usage only with stream_options.include_usage. Unknown models: 404.
 
 export type OllamaFakeOptions = {
   models: string[];
@@ -834,9 +835,9 @@ export function startOllamaFake(
         steps.push(env({
           role: "assistant",
           content: "",
-          tool_calls: turn.calls.map((c, index) => ({
+          tool_calls: turn.calls.map((c) => ({
             id: c.id ?? ids(),
-            index,
+            index: 0,
             type: "function",
             function: { name: c.name, arguments: args(c) },
           })),
