@@ -329,5 +329,21 @@ describe("provider profiles", () => {
       { type: "reasoning.encrypted", data: "E", index: 1 },
       { type: "reasoning.text", text: "Again.", index: 2 },
     ]);
+    // OpenAI models behind OpenRouter stream their summary a few words at a time.
+    const summary: unknown[] = [];
+    const piece = (text: string) => ({
+      type: "reasoning.summary",
+      summary: text,
+      format: "openai-responses-v1",
+      index: 0,
+    });
+    for (const text of ["**Fetching", " weather", " info**"]) {
+      mergeReasoningDetails(summary, [piece(text)]);
+    }
+    mergeReasoningDetails(summary, [{ type: "reasoning.encrypted", data: "gAAA", index: 0 }]);
+    assert.deepEqual(summary, [
+      piece("**Fetching weather info**"),
+      { type: "reasoning.encrypted", data: "gAAA", index: 0 },
+    ]);
   });
 });

@@ -606,7 +606,32 @@ export type OpenRouterFakeOptions = {
   credits?: number;
   /** Encrypted reasoning (OpenAI, Gemini models) instead of signed reasoning text. */
   encryptedReasoning?: boolean;
+  /**
+   * OpenAI models: a reasoning summary streamed a few words per chunk, then the encrypted
+   * reasoning (recorded from openai/gpt-5 through OpenRouter, as in charmbracelet/fantasy's
+   * providertests/testdata/TestOpenRouterThinking/gpt-5).
+   */
+  summaryReasoning?: boolean;
 };
+
+/** The reasoning_details a summarised turn holds, non-streamed (or merged from a stream). */
+export function openrouterSummaryDetails(turn: Turn): Record<string, unknown>[] {
+  return [
+    {
+      type: "reasoning.summary",
+      summary: turn.reasoning ?? "",
+      format: "openai-responses-v1",
+      index: 0,
+    },
+    {
+      type: "reasoning.encrypted",
+      data: `gAAAA${(turn.reasoning ?? "").length}`,
+      id: "rs_fake",
+      format: "openai-responses-v1",
+      index: 0,
+    },
+  ];
+}
 
 /** The reasoning_details a streamed turn sends, merged as OpenRouter's own SDK merges them. */
 export function openrouterDetails(turn: Turn, encrypted = false): Record<string, unknown>[] {
@@ -694,7 +719,20 @@ export function startOpenRouterFake(
       const steps: SseStep[] = [{ raw: ": OPENROUTER PROCESSING\n\n" }, {
         raw: ": OPENROUTER PROCESSING\n\n",
       }];
-      if (turn.reasoning) {
+      if (turn.reasoning && opts.summaryReasoning) {
+        const [summary, encrypted] = openrouterSummaryDetails(turn);
+        for (const text of splitText(turn.reasoning, 4)) {
+          steps.push(env({
+            role: "assistant",
+            content: "",
+            reasoning: text,
+            reasoning_details: [{ ...summary, summary: text }],
+          }));
+        }
+        steps.push(
+          env({ role: "assistant", content: "", reasoning: null, reasoning_details: [encrypted] }),
+        );
+      } else if (turn.reasoning) {
         if (opts.encryptedReasoning) {
           steps.push(
             env({
@@ -748,7 +786,11 @@ export function startOpenRouterFake(
       return steps;
     },
     complete(turn, req) {
-      const details = turn.reasoning ? openrouterDetails(turn, opts.encryptedReasoning) : undefined;
+      const details = !turn.reasoning
+        ? undefined
+        : opts.summaryReasoning
+        ? openrouterSummaryDetails(turn)
+        : openrouterDetails(turn, opts.encryptedReasoning);
       return completionBody(turn, String(bodyOf(req).model), {
         content: turn.content ?? "",
         refusal: null,
