@@ -274,7 +274,11 @@ function convertAssistant(
   state: ConvState,
   profile: Profile,
 ): OpenAIMessage | undefined {
-  if (typeof content === "string") return { role: "assistant", content };
+  if (typeof content === "string") {
+    return profile.echoReasoningContent
+      ? { role: "assistant", content, reasoning_content: "" }
+      : { role: "assistant", content };
+  }
   const texts: string[] = [];
   const calls: OpenAIToolCall[] = [];
   const reasoning: string[] = [];
@@ -320,7 +324,7 @@ function convertAssistant(
     content: texts.length > 0 ? texts.join("\n\n") : null,
   };
   if (calls.length > 0) msg.tool_calls = calls;
-  if (profile.echoReasoningContent && calls.length > 0) msg.reasoning_content = reasoning.join("");
+  if (profile.echoReasoningContent) msg.reasoning_content = reasoning.join("");
   if (reasoningDetails && profile.reasoning === "openrouter") {
     msg.reasoning_details = reasoningDetails;
   }

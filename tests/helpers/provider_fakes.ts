@@ -910,9 +910,12 @@ export function startOllamaFake(
 // ---------------------------------------------------------------------------------------------
 // DeepSeek — https://api-docs.deepseek.com/guides/thinking_mode
 // Thinking mode (deepseek-reasoner, `thinking: {type: "enabled"}`, V4 by default) streams
-// `reasoning_content`, and every assistant message that made tool calls must carry its
-// `reasoning_content` in later requests: "Missing `reasoning_content` field in the assistant
-// message at message index N" (400) otherwise. Usage rides on the last chunk.
+// `reasoning_content`. "Between two user messages, if the model performed a tool call, the
+// intermediate assistant's reasoning_content must participate in the context concatenation and
+// must be passed back to the API in all subsequent user interaction turns": every assistant
+// message of such a span, the final answer after the tool results included, must carry it;
+// "Missing `reasoning_content` field in the assistant message at message index N" (400)
+// otherwise. Usage rides on the last chunk.
 
 export type DeepSeekFakeOptions = { key: string };
 
@@ -983,10 +986,20 @@ export function startDeepSeekFake(
         return dsError("This response_format type is unavailable now");
       }
       if (deepseekThinking(body)) {
-        for (const [i, m] of (body.messages ?? []).entries()) {
+        const messages = body.messages ?? [];
+        // Each span runs from one user message to the next.
+        const spanHasCalls = messages.map((_, i) => {
+          let start = i;
+          while (start > 0 && messages[start]!.role !== "user") start--;
+          let end = i + 1;
+          while (end < messages.length && messages[end]!.role !== "user") end++;
+          return messages.slice(start, end).some((m) =>
+            m.role === "assistant" && m.tool_calls?.length
+          );
+        });
+        for (const [i, m] of messages.entries()) {
           if (
-            m.role === "assistant" && m.tool_calls?.length &&
-            typeof m.reasoning_content !== "string"
+            m.role === "assistant" && spanHasCalls[i] && typeof m.reasoning_content !== "string"
           ) {
             return dsError(
               `Missing \`reasoning_content\` field in the assistant message at message index ${i}. ` +
