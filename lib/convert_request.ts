@@ -127,7 +127,9 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
           break;
         }
       }
-      if (choice.disable_parallel_tool_use) body.parallel_tool_calls = false;
+      if (choice.disable_parallel_tool_use && info.parallelToolCalls) {
+        body.parallel_tool_calls = false;
+      }
     }
   }
 

@@ -326,6 +326,9 @@ export function openaiModelRules(model: string) {
   const reasoning = /^(o\d|gpt-5)/.test(m) && !/^gpt-5(\.\d+)?-chat/.test(m);
   return {
     reasoning,
+    // o1, o3 and o4-mini refuse parallel_tool_calls outright, even false (reported against the
+    // API in langchain#29416, fast-agent#279, llama_index#20865); gpt-5 takes it.
+    parallelToolCalls: !/^o\d/.test(m),
     // gpt-5.1 and later default to effort "none", and then take sampling parameters again.
     effortNone: /^gpt-5\.[1-9]/.test(m),
     efforts: /^gpt-5\.[1-9]/.test(m)
@@ -344,6 +347,14 @@ function openaiRequestProblem(body: ChatBody, model: string): Reply | undefined 
     }
   }
   const rules = openaiModelRules(model);
+  if (body.parallel_tool_calls !== undefined && !rules.parallelToolCalls) {
+    return openaiError(
+      400,
+      "Unsupported parameter: 'parallel_tool_calls' is not supported with this model.",
+      "parallel_tool_calls",
+      "unsupported_parameter",
+    );
+  }
   if (rules.reasoning) {
     if (body.max_tokens !== undefined) {
       return openaiError(
