@@ -153,10 +153,12 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
     }
   }
 
-  if (ctx.extraBody) Object.assign(body, ctx.extraBody);
   if (profile.allowedFields) {
     for (const key of Object.keys(body)) if (!profile.allowedFields.has(key)) delete body[key];
   }
+  // EXTRA_BODY is the operator's explicit word: sent as given, past the allow-list, so a field the
+  // provider does not know comes back as its own error naming it instead of vanishing.
+  if (ctx.extraBody) Object.assign(body, ctx.extraBody);
   return { body, toolNames, dropped: [...state.dropped] };
 }
 

@@ -1303,6 +1303,8 @@ export type MistralFakeOptions = { key: string };
 const MISTRAL_PARAMS = new Set([
   "model",
   "messages",
+  // Number of completions; in Mistral's OpenAPI spec, though the proxy never sends it.
+  "n",
   "temperature",
   "top_p",
   "max_tokens",
