@@ -97,7 +97,10 @@ const TABLE: Row[] = [
     contextWindow: 128_000,
   }],
   [/^magistral/, { maxOutput: 40_000, contextWindow: 128_000, reasoning: true }],
-  // Open models, usually behind Ollama, vLLM or a router.
+  // Open models, usually behind Ollama, vLLM or a router. Qwen3-Coder and the Qwen3 "instruct"
+  // releases have no thinking mode, and Ollama answers any reasoning_effort for them with a 400
+  // ("… does not support thinking").
+  [/^qwen3.*(coder|instruct)/, {}],
   [/^(qwq|qwen3)/, { reasoning: true }],
   [/^grok-3-mini|^grok-4/, { reasoning: true }],
   [/^(glm-4\.[5-9]|glm-[5-9]|kimi-k2-thinking|minimax-m2)/, { reasoning: true }],

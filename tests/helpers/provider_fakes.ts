@@ -839,6 +839,11 @@ export function openrouterMidStreamError(message: string, code: string | number 
 
 export type OllamaFakeOptions = {
   models: string[];
+  /**
+   * Models without the thinking capability: a reasoning control for them is a 400
+   * `"llama3.1:8b" does not support thinking` (reported in Gitlawb/openclaude#1371).
+   */
+  noThinking?: string[];
   /** Some Ollama-compatible servers send `arguments` as an object instead of a JSON string. */
   argsAsObject?: boolean;
 };
@@ -862,6 +867,23 @@ export function startOllamaFake(
             error: {
               message: `model "${model}" not found, try pulling it first`,
               type: "api_error",
+              param: null,
+              code: null,
+            },
+          },
+        };
+      }
+      const body = bodyOf(req);
+      if (
+        opts.noThinking?.includes(model) &&
+        (body.reasoning_effort !== undefined || body.reasoning !== undefined)
+      ) {
+        return {
+          status: 400,
+          json: {
+            error: {
+              message: `"${model}" does not support thinking`,
+              type: "invalid_request_error",
               param: null,
               code: null,
             },
