@@ -127,7 +127,9 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
           break;
         }
       }
-      if (choice.disable_parallel_tool_use) body.parallel_tool_calls = false;
+      if (choice.disable_parallel_tool_use && info.parallelToolCalls) {
+        body.parallel_tool_calls = false;
+      }
     }
   }
 
@@ -151,10 +153,12 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
     }
   }
 
-  if (ctx.extraBody) Object.assign(body, ctx.extraBody);
   if (profile.allowedFields) {
     for (const key of Object.keys(body)) if (!profile.allowedFields.has(key)) delete body[key];
   }
+  // EXTRA_BODY is the operator's explicit word: sent as given, past the allow-list, so a field the
+  // provider does not know comes back as its own error naming it instead of vanishing.
+  if (ctx.extraBody) Object.assign(body, ctx.extraBody);
   return { body, toolNames, dropped: [...state.dropped] };
 }
 
@@ -274,7 +278,11 @@ function convertAssistant(
   state: ConvState,
   profile: Profile,
 ): OpenAIMessage | undefined {
-  if (typeof content === "string") return { role: "assistant", content };
+  if (typeof content === "string") {
+    return profile.echoReasoningContent
+      ? { role: "assistant", content, reasoning_content: "" }
+      : { role: "assistant", content };
+  }
   const texts: string[] = [];
   const calls: OpenAIToolCall[] = [];
   const reasoning: string[] = [];
@@ -320,7 +328,7 @@ function convertAssistant(
     content: texts.length > 0 ? texts.join("\n\n") : null,
   };
   if (calls.length > 0) msg.tool_calls = calls;
-  if (profile.echoReasoningContent && calls.length > 0) msg.reasoning_content = reasoning.join("");
+  if (profile.echoReasoningContent) msg.reasoning_content = reasoning.join("");
   if (reasoningDetails && profile.reasoning === "openrouter") {
     msg.reasoning_details = reasoningDetails;
   }

@@ -26,6 +26,11 @@ export type ModelInfo = {
   openaiReasoning: boolean;
   /** gpt-5.1 and later take sampling parameters again when reasoning_effort is "none". */
   acceptsEffortNone: boolean;
+  /**
+   * Accepts `parallel_tool_calls`. o1, o3 and o4-mini answer it, even `false`, with a 400
+   * "Unsupported parameter: 'parallel_tool_calls' is not supported with this model."
+   */
+  parallelToolCalls: boolean;
 };
 
 type Row = [RegExp, Partial<ModelInfo>];
@@ -49,8 +54,19 @@ const TABLE: Row[] = [
     openaiReasoning: true,
   }],
   // o1-mini and o1-preview predate reasoning_effort and answer it with a 400.
-  [/^o1-(mini|preview)/, { maxOutput: 65_536, contextWindow: 128_000, openaiReasoning: true }],
-  [/^o\d/, { maxOutput: 100_000, contextWindow: 200_000, reasoning: true, openaiReasoning: true }],
+  [/^o1-(mini|preview)/, {
+    maxOutput: 65_536,
+    contextWindow: 128_000,
+    openaiReasoning: true,
+    parallelToolCalls: false,
+  }],
+  [/^o\d/, {
+    maxOutput: 100_000,
+    contextWindow: 200_000,
+    reasoning: true,
+    openaiReasoning: true,
+    parallelToolCalls: false,
+  }],
   [/^gpt-oss/, { maxOutput: 131_072, contextWindow: 131_072, reasoning: true }],
   [/^gpt-4\.1/, { maxOutput: 32_768, contextWindow: 1_047_576 }],
   [/^gpt-4o/, { maxOutput: 16_384, contextWindow: 128_000 }],
@@ -81,7 +97,10 @@ const TABLE: Row[] = [
     contextWindow: 128_000,
   }],
   [/^magistral/, { maxOutput: 40_000, contextWindow: 128_000, reasoning: true }],
-  // Open models, usually behind Ollama, vLLM or a router.
+  // Open models, usually behind Ollama, vLLM or a router. Qwen3-Coder and the Qwen3 "instruct"
+  // releases have no thinking mode, and Ollama answers any reasoning_effort for them with a 400
+  // ("… does not support thinking").
+  [/^qwen3.*(coder|instruct)/, {}],
   [/^(qwq|qwen3)/, { reasoning: true }],
   [/^grok-3-mini|^grok-4/, { reasoning: true }],
   [/^(glm-4\.[5-9]|glm-[5-9]|kimi-k2-thinking|minimax-m2)/, { reasoning: true }],
@@ -114,6 +133,7 @@ export function modelInfo(
     reasoning: row.reasoning ?? false,
     openaiReasoning: row.openaiReasoning ?? false,
     acceptsEffortNone: row.acceptsEffortNone ?? false,
+    parallelToolCalls: row.parallelToolCalls ?? true,
   };
   const lowerModel = model.toLowerCase();
   if (overrides.reasoningModels.some((m) => m.toLowerCase() === lowerModel)) info.reasoning = true;

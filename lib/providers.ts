@@ -20,7 +20,12 @@ export type Profile = Readonly<{
   reasoning: "reasoning_effort" | "openrouter" | "deepseek" | "none";
   /** Tool call ids must be 9 alphanumeric characters (Mistral). */
   shortToolIds: boolean;
-  /** Wants `reasoning_content` echoed on assistant messages that made tool calls (DeepSeek). */
+  /**
+   * Wants `reasoning_content` echoed on assistant messages (DeepSeek). Its thinking mode needs it on
+   * every assistant message between two user messages where a tool was called, the final answer
+   * included (https://api-docs.deepseek.com/guides/thinking_mode), and ignores it elsewhere, so
+   * every assistant message gets it (an empty string when the client dropped the thinking).
+   */
   echoReasoningContent: boolean;
   /** Sends `stream_options.include_usage` (some strict servers reject the field). */
   streamUsageOption: boolean;

@@ -29,31 +29,48 @@ export function decodeSignature(signature: string | undefined): SignaturePayload
 
 type Detail = Record<string, unknown>;
 
-const isTextDetail = (d: unknown): d is Detail =>
-  d !== null && typeof d === "object" && !Array.isArray(d) &&
-  (d as Detail).type === "reasoning.text";
+/** The detail types a stream sends piece by piece, and the field their pieces add to. */
+const PIECE_FIELD: Readonly<Record<string, string>> = {
+  "reasoning.text": "text",
+  // OpenAI models behind OpenRouter stream their reasoning summary a few words per chunk.
+  "reasoning.summary": "summary",
+};
+
+const pieceField = (d: unknown): string | undefined =>
+  d !== null && typeof d === "object" && !Array.isArray(d)
+    ? PIECE_FIELD[String((d as Detail).type)]
+    : undefined;
 
 /**
- * Adds streamed `reasoning_details` to those collected so far. A stream sends one
- * `reasoning.text` piece per chunk; consecutive pieces become one detail (text joined, the
- * signature and format kept from whichever piece had them), as OpenRouter's own SDK does, so
- * what goes back is what a non-streamed answer would have held. Other types are kept as sent.
+ * Adds streamed `reasoning_details` to those collected so far. A stream sends a
+ * `reasoning.text` or `reasoning.summary` piece per chunk; consecutive pieces of the same type and
+ * index become one detail (text joined, the signature, id and format kept from whichever piece
+ * had them), as OpenRouter's own SDK does, so what goes back is what a non-streamed answer would
+ * have held: OpenRouter wants the sequence back unmodified
+ * (https://openrouter.ai/docs/use-cases/reasoning-tokens#preserving-reasoning-blocks). Other
+ * types are kept as sent.
  */
 export function mergeReasoningDetails(collected: unknown[], incoming: readonly unknown[]): void {
   for (const detail of incoming) {
+    const field = pieceField(detail);
     const last = collected[collected.length - 1];
-    if (isTextDetail(detail) && isTextDetail(last) && last.index === detail.index) {
-      const text = `${typeof last.text === "string" ? last.text : ""}${
-        typeof detail.text === "string" ? detail.text : ""
-      }`;
-      collected[collected.length - 1] = {
-        ...last,
-        text,
-        signature: last.signature ?? detail.signature ?? null,
-        format: last.format ?? detail.format,
-      };
-    } else {
-      collected.push(isTextDetail(detail) ? { ...detail } : detail);
+    if (field === undefined) {
+      collected.push(detail);
+      continue;
     }
+    const d = detail as Detail;
+    const l = last as Detail | undefined;
+    if (l === undefined || l.type !== d.type || l.index !== d.index) {
+      collected.push({ ...d });
+      continue;
+    }
+    const joined = `${typeof l[field] === "string" ? l[field] : ""}${
+      typeof d[field] === "string" ? d[field] : ""
+    }`;
+    const merged: Detail = { ...l, [field]: joined };
+    if (d.type === "reasoning.text") merged.signature = l.signature ?? d.signature ?? null;
+    if (l.format === undefined && d.format !== undefined) merged.format = d.format;
+    if (l.id == null && d.id != null) merged.id = d.id;
+    collected[collected.length - 1] = merged;
   }
 }

@@ -215,6 +215,15 @@ export class StreamConverter {
     else if (call.id) key = `id${call.id}`;
     let tool = key === undefined ? this.#tools[this.#tools.length - 1] : this.#toolsByKey.get(key);
     const name = call.function?.name;
+    if (
+      tool !== undefined && key?.startsWith("i") && call.id && tool.upstreamId &&
+      call.id !== tool.upstreamId && (tool.args.complete || (tool.args.text === "" && !!name))
+    ) {
+      // A new id under an index already taken by a finished call is the next call: Ollama gives
+      // every parallel call index 0 (https://github.com/ollama/ollama/issues/15457), and so do
+      // some llama.cpp-based servers and gateways.
+      tool = this.#toolsByKey.get(`id${call.id}`);
+    }
     if (key === undefined && tool?.name !== undefined && name) {
       // Neither index nor id (Gemini sends whole calls so): a named chunk after a finished call
       // is the next call, unless it only repeats that call (a cumulative snapshot).

@@ -1,8 +1,9 @@
 /**
  * DeepSeek: `reasoning_content` deltas become thinking; the thinking switch is
- * `thinking: {type}` plus `reasoning_effort`; and in thinking mode every assistant message that
- * made tool calls must carry its `reasoning_content` in later requests, which the proxy restores
- * from the thinking block the client echoes (an empty string when the client dropped it).
+ * `thinking: {type}` plus `reasoning_effort`; and in thinking mode every assistant message of a
+ * span (user message to user message) with a tool call must carry its `reasoning_content` in later
+ * requests, which the proxy restores from the thinking block the client echoes (an empty string
+ * when the client dropped it).
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -141,6 +142,41 @@ describe("DeepSeek", () => {
       "I should list the directory.",
       "Now count them.",
     ]);
+  });
+
+  it("the answer that ends a tool loop keeps its reasoning_content in the next turn too", async () => {
+    const { client } = via();
+    up.respond = (req) =>
+      toolRounds(req) === 0
+        ? { reasoning: "List it.", calls: [{ name: "Bash", args: { command: "ls" } }] }
+        : { reasoning: "Two files.", content: "There are 2 files." };
+    const params = {
+      model: "claude-opus-4-8",
+      max_tokens: 16_000,
+      thinking: THINKING,
+      tools: [BASH],
+    };
+    const messages: Anthropic.MessageParam[] = [{ role: "user", content: "how many files?" }];
+    const first = await sdkStream(client, { ...params, messages });
+    const call = first.final.content.find((b): b is Anthropic.ToolUseBlock =>
+      b.type === "tool_use"
+    )!;
+    messages.push({ role: "assistant", content: first.final.content });
+    messages.push({
+      role: "user",
+      content: [{ type: "tool_result", tool_use_id: call.id, content: "a\nb" }],
+    });
+    const second = await sdkStream(client, { ...params, messages });
+    assert.deepEqual(second.final.content.map((b) => b.type), ["thinking", "text"]);
+    messages.push({ role: "assistant", content: second.final.content });
+    messages.push({ role: "user", content: "and hidden ones?" });
+    // Claude Code also sends plain-string assistant turns (e.g. after compaction).
+    messages.push({ role: "assistant", content: "Let me check." }, { role: "user", content: "go" });
+    const refused = up.fake.rejections.length;
+    await sdkStream(client, { ...params, messages });
+    assert.equal(up.fake.rejections.length, refused, "DeepSeek accepts the third request");
+    const assistants = (lastBody().messages ?? []).filter((m) => m.role === "assistant");
+    assert.deepEqual(assistants.map((m) => m.reasoning_content), ["List it.", "Two files.", ""]);
   });
 
   it("a tool-call turn whose thinking block the client dropped gets an empty reasoning_content", async () => {

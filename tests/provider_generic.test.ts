@@ -128,6 +128,26 @@ describe("generic OpenAI-compatible upstreams", () => {
     }
   });
 
+  it("parallel calls that all say index 0 but have their own ids are separate calls", async () => {
+    // Ollama (ollama#15457) and some llama.cpp-based servers reuse index 0 for every call.
+    const first = { index: 0, id: "call_a", type: "function" };
+    const second = { index: 0, id: "call_b", type: "function" };
+    const { final } = await through([
+      call({ name: "Bash", arguments: "" }, first),
+      call({ arguments: '{"command":' }, { index: 0 }),
+      call({ arguments: ' "ls"}' }, { index: 0 }),
+      call({ name: "Write", arguments: "" }, second),
+      call({ arguments: '{"file_path":"a","content":"b"}' }, { index: 0 }),
+      call({ name: "Bash", arguments: '{"command":"pwd"}' }, { ...first, id: "call_c" }),
+      chunk({}, "tool_calls"),
+    ]);
+    assert.deepEqual(toolUses(final).map((t) => [t.id, t.name, t.input]), [
+      ["call_a", "Bash", { command: "ls" }],
+      ["call_b", "Write", { file_path: "a", content: "b" }],
+      ["call_c", "Bash", { command: "pwd" }],
+    ]);
+  });
+
   it("whole calls without index or id, one chunk each, are separate calls", async () => {
     const { final } = await through([
       call({ name: "Bash", arguments: '{"command":"ls"}' }),

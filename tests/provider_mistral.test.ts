@@ -247,4 +247,18 @@ describe("Mistral", () => {
       ["A greeting; reply in kind.", "Hello!"],
     );
   });
+
+  it("EXTRA_BODY reaches Mistral as given, past its field list, and CUSTOM_HEADER_* goes along", async () => {
+    const { client } = via({
+      EXTRA_BODY: '{"n": 1, "random_seed": 7}',
+      CUSTOM_HEADER_X_TEAM: "search",
+    });
+    up.respond = () => ({ content: "ok" });
+    const refused = up.fake.rejections.length;
+    await sdkStream(client, { model: "claude-opus-4-8" });
+    assert.equal(up.fake.rejections.length, refused);
+    assert.equal(lastBody().n, 1, "the operator's field is not filtered away");
+    assert.equal(lastBody().random_seed, 7);
+    assert.equal(up.last().headers["x-team"], "search");
+  });
 });

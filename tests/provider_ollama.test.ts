@@ -37,7 +37,8 @@ const TOOLS = [
 ];
 
 describe("Ollama", () => {
-  const models = ["qwen3:8b", "llama3.2:3b"];
+  const models = ["qwen3:8b", "llama3.2:3b", "qwen3-coder:30b"];
+  const noThinking = ["llama3.2:3b", "qwen3-coder:30b"];
   const env = (f: ProviderFake) => ({
     OPENAI_BASE_URL: f.url,
     PROVIDER: "ollama",
@@ -45,11 +46,15 @@ describe("Ollama", () => {
     BIG_MODEL: "qwen3:8b",
     SMALL_MODEL: "llama3.2:3b",
   });
-  const up = providerHarness({ start: (respond) => startOllamaFake({ models }, respond), env });
+  const up = providerHarness({
+    start: (respond) => startOllamaFake({ models, noThinking }, respond),
+    env,
+  });
   const { via, last } = up;
   // An Ollama that sends tool arguments as objects; it answers with the same script as `up`.
   const objectArgs = providerHarness({
-    start: () => startOllamaFake({ models, argsAsObject: true }, (r, i) => up.respond(r, i)),
+    start: () =>
+      startOllamaFake({ models, noThinking, argsAsObject: true }, (r, i) => up.respond(r, i)),
     env,
   });
 
@@ -124,6 +129,17 @@ describe("Ollama", () => {
       "Simple greeting; answer briefly.",
     );
     assert.equal(bodyOf(last()).reasoning_effort, "low", "qwen3 reasons: the effort is sent");
+  });
+
+  it("models without thinking (qwen3-coder, llama) get no reasoning_effort, which Ollama refuses", async () => {
+    up.respond = () => ({ content: "ok" });
+    const refused = up.fake.rejections.length;
+    for (const model of ["qwen3-coder:30b", "llama3.2:3b"]) {
+      const { client } = via({ BIG_MODEL: model });
+      await sdkStream(client, { model: "claude-opus-4-8", thinking: { type: "adaptive" } });
+      assert.ok(!("reasoning_effort" in bodyOf(last())), model);
+    }
+    assert.equal(up.fake.rejections.length, refused, "Ollama accepted every request");
   });
 
   it("usage reported at the end of the stream reaches message_delta", async () => {

@@ -57,6 +57,22 @@ describe("OpenAI", () => {
     assert.equal(up.fake.rejections.length, refused);
   });
 
+  it("disable_parallel_tool_use reaches gpt-5 as parallel_tool_calls, and is left out for o-series", async () => {
+    up.respond = () => ({ content: "ok" });
+    const tools = [{
+      name: "Bash",
+      input_schema: { type: "object", properties: { command: { type: "string" } } },
+    }];
+    const tool_choice = { type: "auto", disable_parallel_tool_use: true };
+    const refused = up.fake.rejections.length;
+    for (const [model, expected] of [["gpt-5", false], ["o4-mini", undefined], ["o3", undefined]]) {
+      const { client } = via({ BIG_MODEL: String(model) });
+      await sdkStream(client, { model: "claude-opus-4-8", tools, tool_choice });
+      assert.equal(lastBody().parallel_tool_calls, expected, String(model));
+    }
+    assert.equal(up.fake.rejections.length, refused, "OpenAI accepted every request");
+  });
+
   it("gpt-5 with thinking gets reasoning_effort from the budget, and no sampling", async () => {
     const { client } = via({ BIG_MODEL: "gpt-5" });
     up.respond = () => ({ content: "ok" });

@@ -12,6 +12,7 @@ import {
   bodyOf,
   openrouterDetails,
   openrouterMidStreamError,
+  openrouterSummaryDetails,
   type ProviderFake,
   sdkCreate,
   sdkStream,
@@ -54,6 +55,15 @@ describe("OpenRouter", () => {
     start: () =>
       startOpenRouterFake(
         { key: TEST_UPSTREAM_KEY, encryptedReasoning: true },
+        (r, i) => up.respond(r, i),
+      ),
+    env,
+  });
+  // An OpenRouter in front of OpenAI models: summary pieces, then the encrypted reasoning.
+  const summarised = providerHarness({
+    start: () =>
+      startOpenRouterFake(
+        { key: TEST_UPSTREAM_KEY, summaryReasoning: true },
         (r, i) => up.respond(r, i),
       ),
     env,
@@ -230,6 +240,38 @@ describe("OpenRouter", () => {
     });
     const assistant = encrypted.lastBody().messages?.find((m) => m.role === "assistant");
     assert.deepEqual(assistant?.reasoning_details, openrouterDetails(THINK_THEN_CALL, true));
+  });
+
+  it("a reasoning summary streamed in pieces goes back as the one summary it is", async () => {
+    const { client } = summarised.via({ BIG_MODEL: "openai/gpt-5" });
+    up.respond = (req) =>
+      bodyOf(req).messages?.some((m) => m.role === "tool") ? { content: "done" } : THINK_THEN_CALL;
+    const first = await sdkStream(client, {
+      model: "claude-opus-4-8",
+      max_tokens: 8_000,
+      thinking: { type: "adaptive" },
+      tools: [BASH],
+    });
+    assert.deepEqual(first.final.content.map((b) => b.type), ["thinking", "tool_use"]);
+    assert.equal(
+      (first.final.content[0] as Anthropic.ThinkingBlock).thinking,
+      THINK_THEN_CALL.reasoning,
+    );
+    const toolUse = first.final.content[1] as Anthropic.ToolUseBlock;
+    await sdkStream(client, {
+      model: "claude-opus-4-8",
+      max_tokens: 8_000,
+      thinking: { type: "adaptive" },
+      tools: [BASH],
+      messages: [
+        { role: "user", content: "list" },
+        { role: "assistant", content: first.final.content },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: toolUse.id, content: "a" }] },
+      ],
+    });
+    // What the non-streamed answer holds, which is what OpenRouter wants back unmodified.
+    const assistant = summarised.lastBody().messages?.find((m) => m.role === "assistant");
+    assert.deepEqual(assistant?.reasoning_details, openrouterSummaryDetails(THINK_THEN_CALL));
   });
 
   it("an error object inside the 200 stream ends the client's stream with event: error", async () => {

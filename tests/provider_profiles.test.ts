@@ -148,6 +148,10 @@ describe("provider profiles", () => {
       ["gemini-2.5-pro", true, false],
       ["gemini-2.0-flash", false, false],
       ["qwen3:8b", true, false],
+      ["qwen3-coder:30b", false, false],
+      ["qwen/qwen3-coder", false, false],
+      ["qwen3:30b-a3b-instruct-2507-q4_K_M", false, false],
+      ["qwen3:30b-a3b-thinking-2507-q4_K_M", true, false],
       ["deepseek-r1:14b", true, false],
       ["gpt-oss:20b", true, false],
       ["llama3.2:3b", false, false],
@@ -328,6 +332,22 @@ describe("provider profiles", () => {
       { type: "reasoning.text", text: "Let me think.", signature: "S", index: 0, format: "f" },
       { type: "reasoning.encrypted", data: "E", index: 1 },
       { type: "reasoning.text", text: "Again.", index: 2 },
+    ]);
+    // OpenAI models behind OpenRouter stream their summary a few words at a time.
+    const summary: unknown[] = [];
+    const piece = (text: string) => ({
+      type: "reasoning.summary",
+      summary: text,
+      format: "openai-responses-v1",
+      index: 0,
+    });
+    for (const text of ["**Fetching", " weather", " info**"]) {
+      mergeReasoningDetails(summary, [piece(text)]);
+    }
+    mergeReasoningDetails(summary, [{ type: "reasoning.encrypted", data: "gAAA", index: 0 }]);
+    assert.deepEqual(summary, [
+      piece("**Fetching weather info**"),
+      { type: "reasoning.encrypted", data: "gAAA", index: 0 },
     ]);
   });
 });

@@ -326,6 +326,9 @@ export function openaiModelRules(model: string) {
   const reasoning = /^(o\d|gpt-5)/.test(m) && !/^gpt-5(\.\d+)?-chat/.test(m);
   return {
     reasoning,
+    // o1, o3 and o4-mini refuse parallel_tool_calls outright, even false (reported against the
+    // API in langchain#29416, fast-agent#279, llama_index#20865); gpt-5 takes it.
+    parallelToolCalls: !/^o\d/.test(m),
     // gpt-5.1 and later default to effort "none", and then take sampling parameters again.
     effortNone: /^gpt-5\.[1-9]/.test(m),
     efforts: /^gpt-5\.[1-9]/.test(m)
@@ -344,6 +347,14 @@ function openaiRequestProblem(body: ChatBody, model: string): Reply | undefined 
     }
   }
   const rules = openaiModelRules(model);
+  if (body.parallel_tool_calls !== undefined && !rules.parallelToolCalls) {
+    return openaiError(
+      400,
+      "Unsupported parameter: 'parallel_tool_calls' is not supported with this model.",
+      "parallel_tool_calls",
+      "unsupported_parameter",
+    );
+  }
   if (rules.reasoning) {
     if (body.max_tokens !== undefined) {
       return openaiError(
@@ -606,7 +617,32 @@ export type OpenRouterFakeOptions = {
   credits?: number;
   /** Encrypted reasoning (OpenAI, Gemini models) instead of signed reasoning text. */
   encryptedReasoning?: boolean;
+  /**
+   * OpenAI models: a reasoning summary streamed a few words per chunk, then the encrypted
+   * reasoning (recorded from openai/gpt-5 through OpenRouter, as in charmbracelet/fantasy's
+   * providertests/testdata/TestOpenRouterThinking/gpt-5).
+   */
+  summaryReasoning?: boolean;
 };
+
+/** The reasoning_details a summarised turn holds, non-streamed (or merged from a stream). */
+export function openrouterSummaryDetails(turn: Turn): Record<string, unknown>[] {
+  return [
+    {
+      type: "reasoning.summary",
+      summary: turn.reasoning ?? "",
+      format: "openai-responses-v1",
+      index: 0,
+    },
+    {
+      type: "reasoning.encrypted",
+      data: `gAAAA${(turn.reasoning ?? "").length}`,
+      id: "rs_fake",
+      format: "openai-responses-v1",
+      index: 0,
+    },
+  ];
+}
 
 /** The reasoning_details a streamed turn sends, merged as OpenRouter's own SDK merges them. */
 export function openrouterDetails(turn: Turn, encrypted = false): Record<string, unknown>[] {
@@ -694,7 +730,20 @@ export function startOpenRouterFake(
       const steps: SseStep[] = [{ raw: ": OPENROUTER PROCESSING\n\n" }, {
         raw: ": OPENROUTER PROCESSING\n\n",
       }];
-      if (turn.reasoning) {
+      if (turn.reasoning && opts.summaryReasoning) {
+        const [summary, encrypted] = openrouterSummaryDetails(turn);
+        for (const text of splitText(turn.reasoning, 4)) {
+          steps.push(env({
+            role: "assistant",
+            content: "",
+            reasoning: text,
+            reasoning_details: [{ ...summary, summary: text }],
+          }));
+        }
+        steps.push(
+          env({ role: "assistant", content: "", reasoning: null, reasoning_details: [encrypted] }),
+        );
+      } else if (turn.reasoning) {
         if (opts.encryptedReasoning) {
           steps.push(
             env({
@@ -748,7 +797,11 @@ export function startOpenRouterFake(
       return steps;
     },
     complete(turn, req) {
-      const details = turn.reasoning ? openrouterDetails(turn, opts.encryptedReasoning) : undefined;
+      const details = !turn.reasoning
+        ? undefined
+        : opts.summaryReasoning
+        ? openrouterSummaryDetails(turn)
+        : openrouterDetails(turn, opts.encryptedReasoning);
       return completionBody(turn, String(bodyOf(req).model), {
         content: turn.content ?? "",
         refusal: null,
@@ -780,11 +833,17 @@ export function openrouterMidStreamError(message: string, code: string | number 
 
 // ---------------------------------------------------------------------------------------------
 // Ollama — https://github.com/ollama/ollama/blob/main/docs/openai.md
-// No key needed (any is accepted). Tool calls arrive whole, all in one chunk; thinking models
-// stream `reasoning`; usage only with stream_options.include_usage. Unknown models: 404.
+// No key needed (any is accepted). Tool calls arrive whole, all in one chunk, and every one of
+// them with `index: 0` (https://github.com/ollama/ollama/issues/15457, seen on 0.20.x); thinking
+// models stream `reasoning`; usage only with stream_options.include_usage. Unknown models: 404.
 
 export type OllamaFakeOptions = {
   models: string[];
+  /**
+   * Models without the thinking capability: a reasoning control for them is a 400
+   * `"llama3.1:8b" does not support thinking` (reported in Gitlawb/openclaude#1371).
+   */
+  noThinking?: string[];
   /** Some Ollama-compatible servers send `arguments` as an object instead of a JSON string. */
   argsAsObject?: boolean;
 };
@@ -814,6 +873,23 @@ export function startOllamaFake(
           },
         };
       }
+      const body = bodyOf(req);
+      if (
+        opts.noThinking?.includes(model) &&
+        (body.reasoning_effort !== undefined || body.reasoning !== undefined)
+      ) {
+        return {
+          status: 400,
+          json: {
+            error: {
+              message: `"${model}" does not support thinking`,
+              type: "invalid_request_error",
+              param: null,
+              code: null,
+            },
+          },
+        };
+      }
       return undefined;
     },
     stream(turn, req) {
@@ -834,9 +910,9 @@ export function startOllamaFake(
         steps.push(env({
           role: "assistant",
           content: "",
-          tool_calls: turn.calls.map((c, index) => ({
+          tool_calls: turn.calls.map((c) => ({
             id: c.id ?? ids(),
-            index,
+            index: 0,
             type: "function",
             function: { name: c.name, arguments: args(c) },
           })),
@@ -867,9 +943,12 @@ export function startOllamaFake(
 // ---------------------------------------------------------------------------------------------
 // DeepSeek — https://api-docs.deepseek.com/guides/thinking_mode
 // Thinking mode (deepseek-reasoner, `thinking: {type: "enabled"}`, V4 by default) streams
-// `reasoning_content`, and every assistant message that made tool calls must carry its
-// `reasoning_content` in later requests: "Missing `reasoning_content` field in the assistant
-// message at message index N" (400) otherwise. Usage rides on the last chunk.
+// `reasoning_content`. "Between two user messages, if the model performed a tool call, the
+// intermediate assistant's reasoning_content must participate in the context concatenation and
+// must be passed back to the API in all subsequent user interaction turns": every assistant
+// message of such a span, the final answer after the tool results included, must carry it;
+// "Missing `reasoning_content` field in the assistant message at message index N" (400)
+// otherwise. Usage rides on the last chunk.
 
 export type DeepSeekFakeOptions = { key: string };
 
@@ -940,10 +1019,20 @@ export function startDeepSeekFake(
         return dsError("This response_format type is unavailable now");
       }
       if (deepseekThinking(body)) {
-        for (const [i, m] of (body.messages ?? []).entries()) {
+        const messages = body.messages ?? [];
+        // Each span runs from one user message to the next.
+        const spanHasCalls = messages.map((_, i) => {
+          let start = i;
+          while (start > 0 && messages[start]!.role !== "user") start--;
+          let end = i + 1;
+          while (end < messages.length && messages[end]!.role !== "user") end++;
+          return messages.slice(start, end).some((m) =>
+            m.role === "assistant" && m.tool_calls?.length
+          );
+        });
+        for (const [i, m] of messages.entries()) {
           if (
-            m.role === "assistant" && m.tool_calls?.length &&
-            typeof m.reasoning_content !== "string"
+            m.role === "assistant" && spanHasCalls[i] && typeof m.reasoning_content !== "string"
           ) {
             return dsError(
               `Missing \`reasoning_content\` field in the assistant message at message index ${i}. ` +
@@ -1236,6 +1325,8 @@ export type MistralFakeOptions = { key: string };
 const MISTRAL_PARAMS = new Set([
   "model",
   "messages",
+  // Number of completions; in Mistral's OpenAPI spec, though the proxy never sends it.
+  "n",
   "temperature",
   "top_p",
   "max_tokens",
