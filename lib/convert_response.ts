@@ -19,6 +19,8 @@ export type ResponseOptions = {
   /** The model name the client asked for: responses always carry it. */
   model: string;
   inputTokensEstimate: number;
+  /** The upstream model's context window, if known: the limit a context overflow reports. */
+  contextWindow?: number | undefined;
   toolNames: ToolNameMap;
   stopSequences?: readonly string[] | undefined;
   /** Client tool name → input schema: repaired arguments are checked against it. */

@@ -377,6 +377,7 @@ async function handleMessages(
     messageId,
     model: request.model,
     inputTokensEstimate: inputEstimate,
+    contextWindow: info.contextWindow,
     toolNames: converted.toolNames,
     stopSequences: request.stop_sequences,
     toolSchemas: toolSchemas(request.tools),
@@ -479,7 +480,10 @@ async function readUpstreamJson(
     });
   }
   // Some providers answer 200 with an error object instead of a completion.
-  const inBody = upstreamErrorInStream(value, undefined, "in a 200 answer");
+  const inBody = upstreamErrorInStream(value, undefined, "in a 200 answer", {
+    estimatedInputTokens: opts.inputTokensEstimate,
+    contextWindow: opts.contextWindow,
+  });
   if (inBody) throw inBody;
   return convertResponse(value, opts);
 }

@@ -12,7 +12,7 @@ import type { MessageResponse, StreamEvent, Usage } from "./anthropic_schema.ts"
 import type { ResponseOptions } from "./convert_response.ts";
 import { ProxyError } from "./errors.ts";
 import { type OpenAIUsage, readChunk } from "./openai_schema.ts";
-import { upstreamErrorInStream } from "./upstream_errors.ts";
+import { type ErrorContext, upstreamErrorInStream } from "./upstream_errors.ts";
 import type { SseMessage } from "./sse_decode.ts";
 import { mapStopReason, matchedStopSequence } from "./stop_reason.ts";
 import { contentParts } from "./reasoning.ts";
@@ -55,9 +55,14 @@ export class StreamConverter {
   #sawToolUse = false;
   #ended = false;
   #finalUsage: Usage | undefined;
+  #errorContext: ErrorContext;
 
   constructor(opts: StreamOptions) {
     this.#opts = opts;
+    this.#errorContext = {
+      estimatedInputTokens: opts.inputTokensEstimate,
+      contextWindow: opts.contextWindow,
+    };
   }
 
   /** The first event, sent as soon as the upstream has answered 200. */
@@ -92,7 +97,7 @@ export class StreamConverter {
     } catch {
       throw new ProxyError(502, "api_error", "upstream sent a malformed stream chunk (not JSON)");
     }
-    const inStreamError = upstreamErrorInStream(json, msg.event);
+    const inStreamError = upstreamErrorInStream(json, msg.event, undefined, this.#errorContext);
     if (inStreamError) throw inStreamError;
     const chunk = readChunk(json);
     if (!chunk) {
