@@ -278,7 +278,13 @@ export class StreamConverter {
     }
     tool.unsent += tool.args.push(fragment);
     if (tool.unsent === "" || tool.name === undefined) return;
-    if (this.#open?.kind !== "tool" || this.#open.tool !== tool) this.#startTool(tool, out);
+    const open = this.#open;
+    if (open?.kind === "tool" && open.tool !== tool) {
+      // Parallel calls whose fragments interleave (several calls in each chunk): a block cannot
+      // be closed mid-arguments, so this call's wait, in `unsent`, until the open one is whole.
+      if (!open.tool.args.complete) return;
+    }
+    if (open?.kind !== "tool" || open.tool !== tool) this.#startTool(tool, out);
     out.push({
       type: "content_block_delta",
       index: tool.blockIndex!,

@@ -166,6 +166,41 @@ describe("streaming", () => {
     assert.equal(final.stop_reason, "tool_use");
   });
 
+  it("parallel tool calls whose argument fragments interleave, several per chunk", async () => {
+    const call = (index: number, args: string, head?: { id: string; name: string }) => ({
+      index,
+      ...(head ? { id: head.id, type: "function" } : {}),
+      function: { ...(head ? { name: head.name } : {}), arguments: args },
+    });
+    h.reply({
+      sse: [
+        chunk({
+          role: "assistant",
+          content: null,
+          tool_calls: [
+            call(0, '{"file_', { id: "call_1", name: "Read" }),
+            call(1, '{"pat', { id: "call_2", name: "Grep" }),
+            call(2, "", { id: "call_3", name: "Read" }),
+          ],
+        }),
+        chunk({
+          tool_calls: [call(0, 'path":"/a'), call(1, 'tern":"TO'), call(2, '{"file_path"')],
+        }),
+        chunk({ tool_calls: [call(0, '.ts"}'), call(1, 'DO"}'), call(2, ':"/c.ts"}')] }),
+        chunk({}, "tool_calls"),
+        usageChunk({ prompt_tokens: 20, completion_tokens: 9 }),
+      ],
+    });
+    const { events, final } = await sdkStream(h.client);
+    assert.equal(ofType(events, "content_block_start").length, 3);
+    assert.deepEqual(final.content, [
+      { type: "tool_use", id: "call_1", name: "Read", input: { file_path: "/a.ts" } },
+      { type: "tool_use", id: "call_2", name: "Grep", input: { pattern: "TODO" } },
+      { type: "tool_use", id: "call_3", name: "Read", input: { file_path: "/c.ts" } },
+    ]);
+    assert.equal(final.stop_reason, "tool_use");
+  });
+
   it("reports tool_use when tool calls came with finish_reason stop (Gemini)", async () => {
     h.reply({
       sse: toolCallStream([{ id: "call_g", name: "ls", args: "{}" }], { finish: "stop" }),
