@@ -63,6 +63,31 @@ describe("malformed requests", () => {
       body({ messages: [{ role: "user", content: 42 }] }),
       /messages.*\bcontent\b/,
     ],
+    // Inside a union (string or blocks, one of many block types) the inner field is named.
+    [
+      "a text block without text",
+      body({ messages: [{ role: "user", content: [{ type: "text" }] }] }),
+      /messages\[0\]\.content\[0\]\.text\b/,
+    ],
+    [
+      "a tool_result without tool_use_id",
+      body({ messages: [{ role: "user", content: [{ type: "tool_result", content: "x" }] }] }),
+      /messages\[0\]\.content\[0\]\.tool_use_id\b/,
+    ],
+    [
+      "an image without media_type",
+      body({
+        messages: [{
+          role: "user",
+          content: [{ type: "text", text: "a" }, {
+            type: "image",
+            source: { type: "base64", data: "AAAA" },
+          }],
+        }],
+      }),
+      /messages\[0\]\.content\[1\]\.source\.media_type\b/,
+    ],
+    ["a system block without text", body({ system: [{ type: "text" }] }), /system\[0\]\.text\b/],
     ["temperature as a string", body({ temperature: "hot" }), /\btemperature\b/],
     ["stream as a string", body({ stream: "yes" }), /\bstream\b/],
     ["tools as an object", body({ tools: { name: "x" } }), /\btools\b/],
