@@ -323,10 +323,15 @@ async function handleMessages(
     }
     throw err;
   }
-  if (converted.body.messages.length === 0) {
-    // Every block had no OpenAI form (file ids, server tool blocks): upstreams 400 on [].
+  if (!converted.body.messages.some((m) => m.role !== "system")) {
+    // Every block was empty or had no OpenAI form (file ids, server tool blocks): upstreams
+    // 400 on [] or answer a lone system prompt. Anthropic refuses empty text blocks too.
     throw invalidRequest(
-      `nothing in messages can be sent to the upstream (left out: ${converted.dropped.join(", ")})`,
+      converted.dropped.length > 0
+        ? `nothing in messages can be sent to the upstream (left out: ${
+          converted.dropped.join(", ")
+        })`
+        : "messages have no content: text content blocks must be non-empty",
     );
   }
   for (const type of converted.dropped) {

@@ -88,6 +88,19 @@ describe("malformed requests", () => {
       /messages\[0\]\.content\[1\]\.source\.media_type\b/,
     ],
     ["a system block without text", body({ system: [{ type: "text" }] }), /system\[0\]\.text\b/],
+    [
+      "only an empty text block",
+      body({ messages: [{ role: "user", content: [{ type: "text", text: "" }] }] }),
+      /messages.*non-empty/,
+    ],
+    [
+      "only an empty text block, beside a system prompt",
+      body({
+        system: "Be brief.",
+        messages: [{ role: "user", content: [{ type: "text", text: "" }] }],
+      }),
+      /messages.*non-empty/,
+    ],
     ["temperature as a string", body({ temperature: "hot" }), /\btemperature\b/],
     ["stream as a string", body({ stream: "yes" }), /\bstream\b/],
     ["tools as an object", body({ tools: { name: "x" } }), /\btools\b/],
