@@ -226,6 +226,14 @@ export class StreamConverter {
       const repeat = name === tool.name && fragment !== "" && fragment.startsWith(tool.args.text);
       if (name !== tool.name || (tool.args.complete && !repeat)) tool = undefined;
     }
+    if (
+      tool && key !== undefined && call.id && name && tool.upstreamId !== undefined &&
+      call.id !== tool.upstreamId && (tool.args.text.trim() === "" || tool.args.complete)
+    ) {
+      // Ollama (ollama/ollama#15457) and some bridges reuse index 0 for every parallel call:
+      // a new id and name after a whole call is the next call, not more of the same one.
+      tool = undefined;
+    }
     if (!tool && call.id && typeof call.index === "number") {
       // Same call announced by id before, now with an index (or the reverse).
       tool = this.#toolsByKey.get(`id${call.id}`);

@@ -201,6 +201,34 @@ describe("streaming", () => {
     assert.equal(final.stop_reason, "tool_use");
   });
 
+  // Ollama 0.20 (ollama/ollama#15457) and some bridges give every parallel call index 0.
+  it("parallel tool calls that all reuse index 0 (with their own ids) stay separate", async () => {
+    const head = (id: string, name: string, args: string) =>
+      chunk({
+        tool_calls: [{ index: 0, id, type: "function", function: { name, arguments: args } }],
+      });
+    const more = (args: string) =>
+      chunk({ tool_calls: [{ index: 0, function: { arguments: args } }] });
+    h.reply({
+      sse: [
+        chunk({ role: "assistant", content: "" }),
+        head("call_1", "Read", '{"file_path":"/a.ts"}'),
+        head("call_2", "Read", '{"file_path":"/b.ts"}'),
+        head("call_3", "Grep", '{"pat'),
+        more('tern":"TODO"}'),
+        chunk({}, "tool_calls"),
+        usageChunk({ prompt_tokens: 20, completion_tokens: 9 }),
+      ],
+    });
+    const { final } = await sdkStream(h.client);
+    assert.deepEqual(final.content, [
+      { type: "tool_use", id: "call_1", name: "Read", input: { file_path: "/a.ts" } },
+      { type: "tool_use", id: "call_2", name: "Read", input: { file_path: "/b.ts" } },
+      { type: "tool_use", id: "call_3", name: "Grep", input: { pattern: "TODO" } },
+    ]);
+    assert.equal(final.stop_reason, "tool_use");
+  });
+
   it("reports tool_use when tool calls came with finish_reason stop (Gemini)", async () => {
     h.reply({
       sse: toolCallStream([{ id: "call_g", name: "ls", args: "{}" }], { finish: "stop" }),
