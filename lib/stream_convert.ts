@@ -84,6 +84,11 @@ export class StreamConverter {
     return this.#ended;
   }
 
+  /** The upstream sent `data: [DONE]`: the answer is over even if the connection stays open. */
+  get sawDone(): boolean {
+    return this.#done;
+  }
+
   push(msg: SseMessage): StreamEvent[] {
     const data = msg.data;
     if (data === "[DONE]") {

@@ -366,6 +366,26 @@ describe("streaming", () => {
   });
 });
 
+describe("an upstream that keeps the connection open after [DONE]", () => {
+  let h: Harness;
+  // Short, so a proxy that waits for the connection to close fails in seconds, not minutes.
+  before(async () => {
+    h = await startHarness({ STREAM_IDLE_TIMEOUT: "2" });
+  });
+  after(() => h.close());
+
+  it("[DONE] completes the message at once and releases the upstream", async () => {
+    h.reply({
+      sse: [...textStream("All done.", { parts: 2 }), { raw: "data: [DONE]\n\n" }],
+      stallAfter: true,
+    });
+    const { final } = await sdkStream(h.client);
+    assert.deepEqual(final.content, [{ type: "text", text: "All done." }]);
+    assert.equal(final.stop_reason, "end_turn");
+    await h.lastRequest().closed;
+  });
+});
+
 describe("the grammar checker used above", () => {
   const ev = (data: Json): Sse => ({ event: data.type, data });
   const start = ev({
