@@ -14,7 +14,7 @@ import { ProxyError } from "./errors.ts";
 import { type OpenAIUsage, readChunk } from "./openai_schema.ts";
 import { type ErrorContext, upstreamErrorInStream } from "./upstream_errors.ts";
 import type { SseMessage } from "./sse_decode.ts";
-import { mapStopReason, matchedStopSequence } from "./stop_reason.ts";
+import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.ts";
 import { contentParts } from "./reasoning.ts";
 import { encodeSignature, mergeReasoningDetails } from "./signature.ts";
 import { checkAgainstSchema, StreamedArgs } from "./tool_args.ts";
@@ -135,11 +135,10 @@ export class StreamConverter {
         for (const call of delta.tool_calls) this.#toolCall(call, out);
       }
     }
-    if (choice.finish_reason === "error") {
-      // OpenRouter ends a failed generation this way, sometimes without an error object.
-      throw new ProxyError(529, "overloaded_error", "upstream reported an error during the stream");
-    }
     if (choice.finish_reason) {
+      // OpenRouter ends a failed generation with "error", sometimes without an error object.
+      const failed = failedFinish(choice.finish_reason);
+      if (failed) throw failed;
       this.#finish = choice.finish_reason;
       this.#matchedStop = matchedStopSequence(choice, this.#opts.stopSequences);
     }
