@@ -6,7 +6,7 @@ import type { MessageResponse, ResponseBlock } from "./anthropic_schema.ts";
 import { ProxyError } from "./errors.ts";
 import { ChatCompletion } from "./openai_schema.ts";
 import { encodeSignature } from "./signature.ts";
-import { mapStopReason, matchedStopSequence } from "./stop_reason.ts";
+import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.ts";
 import { contentParts } from "./reasoning.ts";
 import { checkAgainstSchema, parseToolArguments } from "./tool_args.ts";
 import { encodeClientToolId } from "./tool_ids.ts";
@@ -19,6 +19,8 @@ export type ResponseOptions = {
   /** The model name the client asked for: responses always carry it. */
   model: string;
   inputTokensEstimate: number;
+  /** The upstream model's context window, if known: the limit a context overflow reports. */
+  contextWindow?: number | undefined;
   toolNames: ToolNameMap;
   stopSequences?: readonly string[] | undefined;
   /** Client tool name → input schema: repaired arguments are checked against it. */
@@ -37,6 +39,8 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
   }
   const completion = parsed.data;
   const choice = completion.choices[0];
+  const failed = failedFinish(choice?.finish_reason);
+  if (failed) throw failed;
   const message = choice?.message;
   const content: ResponseBlock[] = [];
   let chars = 0;

@@ -69,12 +69,18 @@ export function safeEqual(a: string, b: string): boolean {
   return diff === 0 && ea.length === eb.length;
 }
 
-function clientKey(req: Request): string | undefined {
-  const key = req.headers.get("x-api-key");
-  if (key) return key.trim();
-  const auth = req.headers.get("authorization");
-  const m = auth?.match(/^Bearer\s+(.+)$/i);
-  return m ? m[1]!.trim() : undefined;
+/**
+ * Every key the client presented. The SDKs send both headers when both ANTHROPIC_API_KEY and
+ * ANTHROPIC_AUTH_TOKEN are set (often a real Anthropic key next to the proxy's), so either
+ * one carrying the proxy's key is enough.
+ */
+function clientKeys(req: Request): string[] {
+  const keys: string[] = [];
+  const key = req.headers.get("x-api-key")?.trim();
+  if (key) keys.push(key);
+  const m = req.headers.get("authorization")?.match(/^Bearer\s+(.+)$/i);
+  if (m) keys.push(m[1]!.trim());
+  return keys;
 }
 
 /**
@@ -102,8 +108,9 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
 
   const authorized = (req: Request) => {
     if (!config.anthropicApiKey) return true;
-    const key = clientKey(req);
-    return key !== undefined && safeEqual(key, config.anthropicApiKey);
+    const expected = config.anthropicApiKey;
+    // Both compared every time, so timing does not tell which header was right.
+    return clientKeys(req).reduce((ok, key) => safeEqual(key, expected) || ok, false);
   };
 
   return async function handle(req: Request): Promise<Response> {
@@ -170,7 +177,9 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
         throw new ProxyError(
           401,
           "authentication_error",
-          "invalid or missing API key: send the proxy's ANTHROPIC_API_KEY in x-api-key or Authorization: Bearer",
+          // Worded so the secret redactor, which every error message passes, leaves it whole.
+          "invalid or missing API key: send the proxy's ANTHROPIC_API_KEY as the x-api-key " +
+            "header or as a Bearer token in the authorization header",
           { "x-should-retry": "false" },
         );
       }
@@ -314,10 +323,15 @@ async function handleMessages(
     }
     throw err;
   }
-  if (converted.body.messages.length === 0) {
-    // Every block had no OpenAI form (file ids, server tool blocks): upstreams 400 on [].
+  if (!converted.body.messages.some((m) => m.role !== "system")) {
+    // Every block was empty or had no OpenAI form (file ids, server tool blocks): upstreams
+    // 400 on [] or answer a lone system prompt. Anthropic refuses empty text blocks too.
     throw invalidRequest(
-      `nothing in messages can be sent to the upstream (left out: ${converted.dropped.join(", ")})`,
+      converted.dropped.length > 0
+        ? `nothing in messages can be sent to the upstream (left out: ${
+          converted.dropped.join(", ")
+        })`
+        : "messages have no content: text content blocks must be non-empty",
     );
   }
   for (const type of converted.dropped) {
@@ -368,6 +382,7 @@ async function handleMessages(
     messageId,
     model: request.model,
     inputTokensEstimate: inputEstimate,
+    contextWindow: info.contextWindow,
     toolNames: converted.toolNames,
     stopSequences: request.stop_sequences,
     toolSchemas: toolSchemas(request.tools),
@@ -470,7 +485,10 @@ async function readUpstreamJson(
     });
   }
   // Some providers answer 200 with an error object instead of a completion.
-  const inBody = upstreamErrorInStream(value, undefined, "in a 200 answer");
+  const inBody = upstreamErrorInStream(value, undefined, "in a 200 answer", {
+    estimatedInputTokens: opts.inputTokensEstimate,
+    contextWindow: opts.contextWindow,
+  });
   if (inBody) throw inBody;
   return convertResponse(value, opts);
 }

@@ -4,6 +4,7 @@
  * https://docs.anthropic.com/en/api/handling-stop-reasons
  */
 import type { StopReason } from "./anthropic_schema.ts";
+import { ProxyError } from "./errors.ts";
 
 export function mapStopReason(
   finishReason: string | null | undefined,
@@ -41,4 +42,19 @@ export function matchedStopSequence(
   const value = choice?.stop_reason;
   if (typeof value === "string" && stopSequences?.includes(value)) return value;
   return null;
+}
+
+/**
+ * Finish reasons that mean the generation failed rather than ended: OpenRouter's `error`, and
+ * DeepSeek's `insufficient_system_resource` (interrupted for lack of capacity,
+ * https://api-docs.deepseek.com/api/create-chat-completion). The answer is cut short, so it
+ * becomes an error a client retries, never an end_turn that passes for complete.
+ */
+export function failedFinish(finishReason: string | null | undefined): ProxyError | undefined {
+  if (finishReason !== "error" && finishReason !== "insufficient_system_resource") return undefined;
+  return new ProxyError(
+    529,
+    "overloaded_error",
+    `upstream reported an error during the answer (finish_reason ${finishReason})`,
+  );
 }

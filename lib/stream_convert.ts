@@ -12,9 +12,9 @@ import type { MessageResponse, StreamEvent, Usage } from "./anthropic_schema.ts"
 import type { ResponseOptions } from "./convert_response.ts";
 import { ProxyError } from "./errors.ts";
 import { type OpenAIUsage, readChunk } from "./openai_schema.ts";
-import { upstreamErrorInStream } from "./upstream_errors.ts";
+import { type ErrorContext, upstreamErrorInStream } from "./upstream_errors.ts";
 import type { SseMessage } from "./sse_decode.ts";
-import { mapStopReason, matchedStopSequence } from "./stop_reason.ts";
+import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.ts";
 import { contentParts } from "./reasoning.ts";
 import { encodeSignature, mergeReasoningDetails } from "./signature.ts";
 import { checkAgainstSchema, StreamedArgs } from "./tool_args.ts";
@@ -55,9 +55,14 @@ export class StreamConverter {
   #sawToolUse = false;
   #ended = false;
   #finalUsage: Usage | undefined;
+  #errorContext: ErrorContext;
 
   constructor(opts: StreamOptions) {
     this.#opts = opts;
+    this.#errorContext = {
+      estimatedInputTokens: opts.inputTokensEstimate,
+      contextWindow: opts.contextWindow,
+    };
   }
 
   /** The first event, sent as soon as the upstream has answered 200. */
@@ -79,6 +84,11 @@ export class StreamConverter {
     return this.#ended;
   }
 
+  /** The upstream sent `data: [DONE]`: the answer is over even if the connection stays open. */
+  get sawDone(): boolean {
+    return this.#done;
+  }
+
   push(msg: SseMessage): StreamEvent[] {
     const data = msg.data;
     if (data === "[DONE]") {
@@ -92,7 +102,7 @@ export class StreamConverter {
     } catch {
       throw new ProxyError(502, "api_error", "upstream sent a malformed stream chunk (not JSON)");
     }
-    const inStreamError = upstreamErrorInStream(json, msg.event);
+    const inStreamError = upstreamErrorInStream(json, msg.event, undefined, this.#errorContext);
     if (inStreamError) throw inStreamError;
     const chunk = readChunk(json);
     if (!chunk) {
@@ -125,11 +135,10 @@ export class StreamConverter {
         for (const call of delta.tool_calls) this.#toolCall(call, out);
       }
     }
-    if (choice.finish_reason === "error") {
-      // OpenRouter ends a failed generation this way, sometimes without an error object.
-      throw new ProxyError(529, "overloaded_error", "upstream reported an error during the stream");
-    }
     if (choice.finish_reason) {
+      // OpenRouter ends a failed generation with "error", sometimes without an error object.
+      const failed = failedFinish(choice.finish_reason);
+      if (failed) throw failed;
       this.#finish = choice.finish_reason;
       this.#matchedStop = matchedStopSequence(choice, this.#opts.stopSequences);
     }
@@ -230,6 +239,14 @@ export class StreamConverter {
       const repeat = name === tool.name && fragment !== "" && fragment.startsWith(tool.args.text);
       if (name !== tool.name || (tool.args.complete && !repeat)) tool = undefined;
     }
+    if (
+      tool && key !== undefined && call.id && name && tool.upstreamId !== undefined &&
+      call.id !== tool.upstreamId && (tool.args.text.trim() === "" || tool.args.complete)
+    ) {
+      // Ollama (ollama/ollama#15457) and some bridges reuse index 0 for every parallel call:
+      // a new id and name after a whole call is the next call, not more of the same one.
+      tool = undefined;
+    }
     if (!tool && call.id && typeof call.index === "number") {
       // Same call announced by id before, now with an index (or the reverse).
       tool = this.#toolsByKey.get(`id${call.id}`);
@@ -282,7 +299,13 @@ export class StreamConverter {
     }
     tool.unsent += tool.args.push(fragment);
     if (tool.unsent === "" || tool.name === undefined) return;
-    if (this.#open?.kind !== "tool" || this.#open.tool !== tool) this.#startTool(tool, out);
+    const open = this.#open;
+    if (open?.kind === "tool" && open.tool !== tool) {
+      // Parallel calls whose fragments interleave (several calls in each chunk): a block cannot
+      // be closed mid-arguments, so this call's wait, in `unsent`, until the open one is whole.
+      if (!open.tool.args.complete) return;
+    }
+    if (open?.kind !== "tool" || open.tool !== tool) this.#startTool(tool, out);
     out.push({
       type: "content_block_delta",
       index: tool.blockIndex!,

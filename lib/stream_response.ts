@@ -132,15 +132,21 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
         if (aborted) return fail(controller, readError(aborted.reason));
         const events: StreamEvent[] = [];
         try {
-          if (chunk.done) {
-            for (const m of decoder.flush()) append(events, conv.push(m));
+          const messages = chunk.done ? decoder.flush() : decoder.push(chunk.value);
+          for (const m of messages) {
+            append(events, conv.push(m));
+            if (conv.sawDone) break;
+          }
+          // [DONE] ends the answer: an upstream that keeps the connection open after it must
+          // not hold a finished message back until the idle timeout fails it.
+          if (chunk.done || conv.sawDone) {
             append(events, conv.finish());
             emit(controller, events);
             controller.close();
+            if (!chunk.done) reader.cancel().catch(() => {});
             end({ status: "complete" });
             return;
           }
-          for (const m of decoder.push(chunk.value)) append(events, conv.push(m));
         } catch (err) {
           // What arrived in the same read before the failure still reaches the client.
           emit(controller, events);

@@ -43,9 +43,9 @@ function detailOf(json: unknown): Detail {
   };
 }
 
-/** Context-window overflows in the wordings of OpenAI, vLLM, llama.cpp, Gemini, Mistral … */
+/** Context-window overflows in the wordings of OpenAI, vLLM, llama.cpp, Gemini, Mistral, xAI … */
 const OVERFLOW =
-  /context_length_exceeded|maximum context length|context length|context window|context size|exceed_context_size|prompt is too long|too many tokens|input is too long|input token count|exceeds? the (?:maximum|max)|reduce the length|tokens? limit|string_above_max_length/i;
+  /context_length_exceeded|maximum context length|context length|context window|context size|exceed_context_size|prompt is too long|too many tokens|input is too long|input token count|exceeds? the (?:maximum|max)|reduce the length|tokens? limit|string_above_max_length|maximum model length|maximum prompt length/i;
 
 const N = String.raw`(\d[\d,]*)`;
 
@@ -57,6 +57,9 @@ const USED_WORDINGS = [
   new RegExp(String.raw`input token count (?:\(|of |is )?${N}`, "i"), // Gemini
   new RegExp(String.raw`prompt is too long: ${N} tokens`, "i"), // Anthropic's own form, passed along
   new RegExp(String.raw`keep the first ${N} tokens`, "i"), // LM Studio
+  new RegExp(String.raw`decoder prompt \(length ${N}\)`, "i"), // vLLM engine
+  new RegExp(String.raw`prompt length of ${N}`, "i"), // vLLM V1 engine
+  new RegExp(String.raw`request contains ${N} tokens`, "i"), // xAI
 ];
 
 /** The model's limit, in each provider's wording (first match wins). */
@@ -66,6 +69,8 @@ const MAX_WORDINGS = [
   new RegExp(String.raw`maximum number of tokens allowed (?:\(|is |of )?${N}`, "i"), // Gemini
   new RegExp(String.raw`tokens > ${N} maximum`, "i"), // Anthropic's own form
   new RegExp(String.raw`context length of (?:only )?${N}`, "i"), // LM Studio
+  new RegExp(String.raw`maximum model length of ${N}`, "i"), // vLLM engine
+  new RegExp(String.raw`maximum prompt length is ${N}`, "i"), // xAI
 ];
 
 const toNumber = (text: string) => Number(text.replaceAll(",", ""));
@@ -190,6 +195,7 @@ export function upstreamErrorInStream(
   json: unknown,
   event: string | undefined,
   where = "during the stream",
+  ctx?: ErrorContext,
 ): ProxyError | undefined {
   const hasError = json !== null && typeof json === "object" && "error" in json &&
     (json as { error: unknown }).error != null;
@@ -198,7 +204,19 @@ export function upstreamErrorInStream(
   const message = `upstream error ${where}: ${d.message ?? "unknown error"}`;
   const code = Number(d.code);
   const marker = `${d.code ?? ""} ${d.type ?? ""} ${d.message ?? ""}`;
-  if (OVERFLOW.test(marker)) return new ProxyError(400, "invalid_request_error", message);
+  if (OVERFLOW.test(marker)) {
+    // The same form as for an HTTP error: Claude Code compacts on it wherever it arrives.
+    return new ProxyError(
+      400,
+      "invalid_request_error",
+      overflowMessage(
+        d.message ?? "unknown error",
+        d.fields,
+        ctx?.estimatedInputTokens ?? 0,
+        ctx?.contextWindow,
+      ),
+    );
+  }
   if (code === 400 || code === 422 || /invalid_request/.test(marker)) {
     return new ProxyError(400, "invalid_request_error", message);
   }

@@ -10,7 +10,14 @@ import type { AddressInfo } from "node:net";
 import Anthropic from "@anthropic-ai/sdk";
 import { completion, openaiError } from "./helpers/fake_upstream.ts";
 import { startProxy } from "./helpers/proxy.ts";
-import { assertAnthropicError, body, type Harness, postJson, startHarness } from "./api_support.ts";
+import {
+  assertAnthropicError,
+  body,
+  type Harness,
+  parseSse,
+  postJson,
+  startHarness,
+} from "./api_support.ts";
 
 describe("malformed requests", () => {
   let h: Harness;
@@ -55,6 +62,44 @@ describe("malformed requests", () => {
       "content of the wrong type",
       body({ messages: [{ role: "user", content: 42 }] }),
       /messages.*\bcontent\b/,
+    ],
+    // Inside a union (string or blocks, one of many block types) the inner field is named.
+    [
+      "a text block without text",
+      body({ messages: [{ role: "user", content: [{ type: "text" }] }] }),
+      /messages\[0\]\.content\[0\]\.text\b/,
+    ],
+    [
+      "a tool_result without tool_use_id",
+      body({ messages: [{ role: "user", content: [{ type: "tool_result", content: "x" }] }] }),
+      /messages\[0\]\.content\[0\]\.tool_use_id\b/,
+    ],
+    [
+      "an image without media_type",
+      body({
+        messages: [{
+          role: "user",
+          content: [{ type: "text", text: "a" }, {
+            type: "image",
+            source: { type: "base64", data: "AAAA" },
+          }],
+        }],
+      }),
+      /messages\[0\]\.content\[1\]\.source\.media_type\b/,
+    ],
+    ["a system block without text", body({ system: [{ type: "text" }] }), /system\[0\]\.text\b/],
+    [
+      "only an empty text block",
+      body({ messages: [{ role: "user", content: [{ type: "text", text: "" }] }] }),
+      /messages.*non-empty/,
+    ],
+    [
+      "only an empty text block, beside a system prompt",
+      body({
+        system: "Be brief.",
+        messages: [{ role: "user", content: [{ type: "text", text: "" }] }],
+      }),
+      /messages.*non-empty/,
     ],
     ["temperature as a string", body({ temperature: "hot" }), /\btemperature\b/],
     ["stream as a string", body({ stream: "yes" }), /\bstream\b/],
@@ -327,6 +372,41 @@ describe("upstream errors", () => {
         4096,
       ],
       [
+        "vLLM (engine check)",
+        400,
+        {
+          object: "error",
+          message:
+            "The decoder prompt (length 40001) is longer than the maximum model length of 32768. Make sure that `max_model_len` is no smaller than the number of text tokens.",
+          type: "BadRequestError",
+          param: null,
+          code: 400,
+        },
+        40001,
+        32768,
+      ],
+      [
+        "vLLM (V1 engine)",
+        400,
+        openaiError(
+          "Prompt length of 40960 is longer than the maximum model length of 32768.",
+          "BadRequestError",
+        ),
+        40960,
+        32768,
+      ],
+      [
+        "xAI",
+        400,
+        {
+          code: "Client specified an invalid argument",
+          error:
+            "This model's maximum prompt length is 131072 but the request contains 136973 tokens.",
+        },
+        136973,
+        131072,
+      ],
+      [
         "an Anthropic-format upstream",
         400,
         openaiError("prompt is too long: 210000 tokens > 200000 maximum", "invalid_request_error"),
@@ -352,6 +432,29 @@ describe("upstream errors", () => {
         }
       });
     }
+
+    // OpenRouter and others report the overflow inside a 200 answer (a stream's first chunk or
+    // a JSON body): Claude Code must get the same form there to compact.
+    it("an overflow inside a 200 answer or stream has the same form", async () => {
+      const inBand = {
+        error: {
+          message:
+            "This endpoint's maximum context length is 200000 tokens. However, you requested about 250000 tokens (240000 of text input, 10000 in the output).",
+          code: 400,
+        },
+      };
+      h.reply({ json: inBand });
+      const message = await assertAnthropicError(await send(), 400, "invalid_request_error");
+      assert.match(message, /^prompt is too long: 250000 tokens > 200000 maximum/);
+      h.reply({ sse: [inBand] });
+      const res = await send({ stream: true });
+      assert.equal(res.status, 200);
+      const frames = parseSse(await res.text());
+      const last = frames[frames.length - 1]!;
+      assert.equal(last.event, "error");
+      assert.equal(last.data.error.type, "invalid_request_error");
+      assert.match(last.data.error.message, /^prompt is too long: 250000 tokens > 200000 maximum/);
+    });
 
     it("an ordinary 400 is not mistaken for an overflow", async () => {
       h.reply({

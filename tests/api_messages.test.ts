@@ -14,7 +14,7 @@ import {
   toolCallStream,
 } from "./helpers/fake_upstream.ts";
 import { startProxy } from "./helpers/proxy.ts";
-import { body, type Harness, postJson, startHarness } from "./api_support.ts";
+import { assertAnthropicError, body, type Harness, postJson, startHarness } from "./api_support.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -176,6 +176,16 @@ describe("non-streaming messages", () => {
       });
     }
   });
+
+  // A generation that failed is an error a client retries, never an end_turn passing for whole.
+  for (const finish of ["error", "insufficient_system_resource"]) {
+    it(`finish_reason ${finish} (OpenRouter, DeepSeek) → 529 overloaded_error`, async () => {
+      h.reply({ json: completion({ content: "half an ans", finish_reason: finish }) });
+      const res = await postJson(`${h.proxy.url}/v1/messages`, body());
+      const message = await assertAnthropicError(res, 529, "overloaded_error");
+      assert.match(message, new RegExp(finish));
+    });
+  }
 
   describe("usage", () => {
     it("input_tokens = prompt_tokens − cached_tokens; cache_read_input_tokens = cached", async () => {

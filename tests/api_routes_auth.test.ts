@@ -179,6 +179,40 @@ describe("authentication with ANTHROPIC_API_KEY set", () => {
     });
   }
 
+  // Claude Code sends both headers when ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN are both set
+  // (checked with the CLI): often a real Anthropic key beside the proxy's token.
+  for (
+    const [name, headers] of [
+      ["x-api-key wrong, Bearer right", {
+        "x-api-key": "sk-ant-other",
+        authorization: `Bearer ${KEY}`,
+      }],
+      ["x-api-key right, Bearer wrong", { "x-api-key": KEY, authorization: "Bearer other-token" }],
+    ] as [string, Record<string, string>][]
+  ) {
+    it(`accepts the key in either header when both are sent (${name})`, async () => {
+      const res = await fetch(`${h.proxy.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body()),
+      });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    });
+  }
+
+  it("the 401 message says how to send the key, legibly", async () => {
+    const res = await fetch(`${h.proxy.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body()),
+    });
+    const message = await assertAnthropicError(res, 401, "authentication_error");
+    assert.ok(!message.includes("REDACTED"), message);
+    assert.match(message, /x-api-key/);
+    assert.match(message, /Bearer/);
+  });
+
   it("count_tokens is protected too", async () => {
     const res = await postJson(`${h.proxy.url}/v1/messages/count_tokens`, body(), {
       "x-api-key": "wrong",

@@ -166,6 +166,69 @@ describe("streaming", () => {
     assert.equal(final.stop_reason, "tool_use");
   });
 
+  it("parallel tool calls whose argument fragments interleave, several per chunk", async () => {
+    const call = (index: number, args: string, head?: { id: string; name: string }) => ({
+      index,
+      ...(head ? { id: head.id, type: "function" } : {}),
+      function: { ...(head ? { name: head.name } : {}), arguments: args },
+    });
+    h.reply({
+      sse: [
+        chunk({
+          role: "assistant",
+          content: null,
+          tool_calls: [
+            call(0, '{"file_', { id: "call_1", name: "Read" }),
+            call(1, '{"pat', { id: "call_2", name: "Grep" }),
+            call(2, "", { id: "call_3", name: "Read" }),
+          ],
+        }),
+        chunk({
+          tool_calls: [call(0, 'path":"/a'), call(1, 'tern":"TO'), call(2, '{"file_path"')],
+        }),
+        chunk({ tool_calls: [call(0, '.ts"}'), call(1, 'DO"}'), call(2, ':"/c.ts"}')] }),
+        chunk({}, "tool_calls"),
+        usageChunk({ prompt_tokens: 20, completion_tokens: 9 }),
+      ],
+    });
+    const { events, final } = await sdkStream(h.client);
+    assert.equal(ofType(events, "content_block_start").length, 3);
+    assert.deepEqual(final.content, [
+      { type: "tool_use", id: "call_1", name: "Read", input: { file_path: "/a.ts" } },
+      { type: "tool_use", id: "call_2", name: "Grep", input: { pattern: "TODO" } },
+      { type: "tool_use", id: "call_3", name: "Read", input: { file_path: "/c.ts" } },
+    ]);
+    assert.equal(final.stop_reason, "tool_use");
+  });
+
+  // Ollama 0.20 (ollama/ollama#15457) and some bridges give every parallel call index 0.
+  it("parallel tool calls that all reuse index 0 (with their own ids) stay separate", async () => {
+    const head = (id: string, name: string, args: string) =>
+      chunk({
+        tool_calls: [{ index: 0, id, type: "function", function: { name, arguments: args } }],
+      });
+    const more = (args: string) =>
+      chunk({ tool_calls: [{ index: 0, function: { arguments: args } }] });
+    h.reply({
+      sse: [
+        chunk({ role: "assistant", content: "" }),
+        head("call_1", "Read", '{"file_path":"/a.ts"}'),
+        head("call_2", "Read", '{"file_path":"/b.ts"}'),
+        head("call_3", "Grep", '{"pat'),
+        more('tern":"TODO"}'),
+        chunk({}, "tool_calls"),
+        usageChunk({ prompt_tokens: 20, completion_tokens: 9 }),
+      ],
+    });
+    const { final } = await sdkStream(h.client);
+    assert.deepEqual(final.content, [
+      { type: "tool_use", id: "call_1", name: "Read", input: { file_path: "/a.ts" } },
+      { type: "tool_use", id: "call_2", name: "Read", input: { file_path: "/b.ts" } },
+      { type: "tool_use", id: "call_3", name: "Grep", input: { pattern: "TODO" } },
+    ]);
+    assert.equal(final.stop_reason, "tool_use");
+  });
+
   it("reports tool_use when tool calls came with finish_reason stop (Gemini)", async () => {
     h.reply({
       sse: toolCallStream([{ id: "call_g", name: "ls", args: "{}" }], { finish: "stop" }),
@@ -300,6 +363,26 @@ describe("streaming", () => {
     assert.deepEqual(final.content.map((b: Json) => b.type), ["thinking", "text", "tool_use"]);
     assert.deepEqual((final.content[2] as Json).input, { path: "/t.txt", text: "é😀" });
     assert.equal((final.content[1] as Json).text, "Here: 日本語 ✓");
+  });
+});
+
+describe("an upstream that keeps the connection open after [DONE]", () => {
+  let h: Harness;
+  // Short, so a proxy that waits for the connection to close fails in seconds, not minutes.
+  before(async () => {
+    h = await startHarness({ STREAM_IDLE_TIMEOUT: "2" });
+  });
+  after(() => h.close());
+
+  it("[DONE] completes the message at once and releases the upstream", async () => {
+    h.reply({
+      sse: [...textStream("All done.", { parts: 2 }), { raw: "data: [DONE]\n\n" }],
+      stallAfter: true,
+    });
+    const { final } = await sdkStream(h.client);
+    assert.deepEqual(final.content, [{ type: "text", text: "All done." }]);
+    assert.equal(final.stop_reason, "end_turn");
+    await h.lastRequest().closed;
   });
 });
 

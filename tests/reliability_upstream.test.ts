@@ -617,6 +617,12 @@ const FAULTS: Fault[] = [
     message: /error/,
   },
   {
+    name: 'finish_reason "insufficient_system_resource" (DeepSeek)',
+    reply: { sse: [chunk({ content: "Hel" }), chunk({}, "insufficient_system_resource")] },
+    type: "overloaded_error",
+    message: /insufficient_system_resource/,
+  },
+  {
     name: "stream that ends with neither finish_reason nor [DONE]",
     reply: {
       sse: [chunk({ role: "assistant", content: "" }), chunk({ content: "Hel" })],
