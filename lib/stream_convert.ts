@@ -225,8 +225,9 @@ export class StreamConverter {
     let tool = key === undefined ? this.#tools[this.#tools.length - 1] : this.#toolsByKey.get(key);
     const name = call.function?.name;
     if (
-      tool !== undefined && key?.startsWith("i") && call.id && tool.upstreamId &&
-      call.id !== tool.upstreamId && (tool.args.complete || (tool.args.text === "" && !!name))
+      tool !== undefined && key?.startsWith("i") && call.id && tool.upstreamId !== undefined &&
+      call.id !== tool.upstreamId &&
+      (tool.args.complete || (tool.args.text.trim() === "" && !!name))
     ) {
       // A new id under an index already taken by a finished call is the next call: Ollama gives
       // every parallel call index 0 (https://github.com/ollama/ollama/issues/15457), and so do
@@ -238,14 +239,6 @@ export class StreamConverter {
       // is the next call, unless it only repeats that call (a cumulative snapshot).
       const repeat = name === tool.name && fragment !== "" && fragment.startsWith(tool.args.text);
       if (name !== tool.name || (tool.args.complete && !repeat)) tool = undefined;
-    }
-    if (
-      tool && key !== undefined && call.id && name && tool.upstreamId !== undefined &&
-      call.id !== tool.upstreamId && (tool.args.text.trim() === "" || tool.args.complete)
-    ) {
-      // Ollama (ollama/ollama#15457) and some bridges reuse index 0 for every parallel call:
-      // a new id and name after a whole call is the next call, not more of the same one.
-      tool = undefined;
     }
     if (!tool && call.id && typeof call.index === "number") {
       // Same call announced by id before, now with an index (or the reverse).
