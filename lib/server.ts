@@ -33,7 +33,7 @@ import {
   callUpstream,
   ClientGone,
   type Fetch,
-  guardBody,
+  readText,
   type UpstreamResponse,
 } from "./upstream.ts";
 import { formatZodError } from "./validation.ts";
@@ -444,8 +444,7 @@ async function readUpstreamJson(
 ) {
   let text: string;
   try {
-    const body = upstream.response.body;
-    text = body ? await new Response(guardBody(body, upstream.signal)).text() : "";
+    text = await readText(upstream.response, upstream.signal);
   } catch (err) {
     const why = upstream.abortedBy();
     upstream.abort("done");

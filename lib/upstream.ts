@@ -172,6 +172,29 @@ export function guardBody(
   }, { highWaterMark: 0 });
 }
 
+/**
+ * A whole upstream body as text, rejecting with the abort's reason as soon as `signal` aborts
+ * (see guardBody for why the runtime's own abort is not relied on). Reading with the runtime's
+ * own `text()` instead of through a JavaScript stream wrapper keeps the one-shot path native.
+ */
+export async function readText(response: Response, signal: AbortSignal): Promise<string> {
+  if (signal.aborted) throw signal.reason;
+  const text = response.text();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  // Whichever loses the race must not surface as an unhandled rejection.
+  text.catch(() => {});
+  aborted.catch(() => {});
+  try {
+    return await Promise.race([text, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort!);
+  }
+}
+
 /** The same error with more response headers (ProxyError is immutable). */
 function withHeaders(err: ProxyError, headers: Record<string, string>): ProxyError {
   return new ProxyError(err.status, err.type, err.message, { ...headers, ...err.headers });
@@ -278,7 +301,7 @@ export async function callUpstream(
     clearTimeout(firstByteTimer);
     if (res.ok) {
       // The body is not wrapped here: every stream hop costs Deno ~8 µs per chunk, so the
-      // streaming consumer watches `signal` itself, and the one-shot reader uses guardBody.
+      // streaming consumer watches `signal` itself, and the one-shot reader uses readText.
       return {
         response: res,
         signal: controller.signal,
