@@ -5,15 +5,18 @@
  */
 import type { Config } from "./config.ts";
 import type { Fetch } from "./upstream.ts";
+import { mapModel } from "./models.ts";
 import { modelsUrl } from "./providers.ts";
 import type { RequestContext } from "./server.ts";
 
 type ModelEntry = { type: "model"; id: string; display_name: string; created_at: string };
 
-/** Claude model names clients commonly ask for; each maps by family (opus/sonnet/haiku). */
+/** Claude model names clients commonly ask for; each maps by family (see mapModel). */
 const CLAUDE_ALIASES: [string, string][] = [
+  ["claude-fable-5", "Claude Fable 5"],
   ["claude-opus-4-8", "Claude Opus 4.8"],
   ["claude-opus-4-1", "Claude Opus 4.1"],
+  ["claude-sonnet-5", "Claude Sonnet 5"],
   ["claude-sonnet-4-6", "Claude Sonnet 4.6"],
   ["claude-sonnet-4-5", "Claude Sonnet 4.5"],
   ["claude-haiku-4-5", "Claude Haiku 4.5"],
@@ -24,11 +27,7 @@ const UPSTREAM_LIST_TIMEOUT_MS = 5_000;
 
 function aliasEntries(config: Config): ModelEntry[] {
   return CLAUDE_ALIASES.map(([id, name]) => {
-    const target = id.includes("opus")
-      ? config.bigModel
-      : id.includes("sonnet")
-      ? config.middleModel
-      : config.smallModel;
+    const target = mapModel(id, config);
     return { type: "model", id, display_name: `${name} → ${target}`, created_at: EPOCH };
   });
 }

@@ -526,6 +526,8 @@ describe("shapes Claude Code may send back", () => {
       const ids: string[] = [];
       for await (const m of client.models.list()) ids.push(m.id);
       assert.ok(ids.some((id) => id.includes("opus")) && ids.some((id) => id.includes("haiku")));
+      // The names today's Claude Code sends for `fable` and `sonnet`.
+      assert.ok(ids.includes("claude-fable-5") && ids.includes("claude-sonnet-5"), ids.join());
       assert.ok(ids.includes("gpt-4o") && ids.includes("o3"));
       assert.equal(up.requests[0]!.path, "/v1/models");
       const one = await client.models.retrieve("claude-sonnet-4-6");
