@@ -69,12 +69,18 @@ export function safeEqual(a: string, b: string): boolean {
   return diff === 0 && ea.length === eb.length;
 }
 
-function clientKey(req: Request): string | undefined {
-  const key = req.headers.get("x-api-key");
-  if (key) return key.trim();
-  const auth = req.headers.get("authorization");
-  const m = auth?.match(/^Bearer\s+(.+)$/i);
-  return m ? m[1]!.trim() : undefined;
+/**
+ * The keys a client presented. Claude Code sends both headers when both ANTHROPIC_API_KEY and
+ * ANTHROPIC_AUTH_TOKEN are set (often a real Anthropic key left in the shell, plus the proxy's
+ * key as the token), so each one is a candidate.
+ */
+function clientKeys(req: Request): string[] {
+  const keys: string[] = [];
+  const key = req.headers.get("x-api-key")?.trim();
+  if (key) keys.push(key);
+  const m = req.headers.get("authorization")?.match(/^Bearer\s+(.+)$/i);
+  if (m) keys.push(m[1]!.trim());
+  return keys;
 }
 
 /**
@@ -101,9 +107,9 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
   const redact = makeRedactor([config.openaiApiKey, config.anthropicApiKey]);
 
   const authorized = (req: Request) => {
-    if (!config.anthropicApiKey) return true;
-    const key = clientKey(req);
-    return key !== undefined && safeEqual(key, config.anthropicApiKey);
+    const expected = config.anthropicApiKey;
+    if (!expected) return true;
+    return clientKeys(req).some((key) => safeEqual(key, expected));
   };
 
   return async function handle(req: Request): Promise<Response> {
