@@ -4,7 +4,7 @@
  * function with no runtime-specific code and no per-process state that matters for
  * correctness, so any number of instances can serve behind a load balancer.
  */
-import { CountTokensRequest, MessagesRequest } from "./anthropic_schema.ts";
+import { CountTokensRequest, ignoredFields, MessagesRequest } from "./anthropic_schema.ts";
 import type { Config } from "./config.ts";
 import { convertRequest } from "./convert_request.ts";
 import { convertResponse } from "./convert_response.ts";
@@ -326,8 +326,9 @@ async function handleMessages(
       `nothing in messages can be sent to the upstream (left out: ${converted.dropped.join(", ")})`,
     );
   }
-  for (const type of converted.dropped) {
-    if (!ctx.warnedDropped.has(type)) {
+  for (const type of [...converted.dropped, ...ignoredFields(raw)]) {
+    // Type and field names come from clients: the set of those already logged stays bounded.
+    if (!ctx.warnedDropped.has(type) && ctx.warnedDropped.size < MAX_WARNED) {
       ctx.warnedDropped.add(type);
       log.debug("dropped content with no OpenAI equivalent", { type });
     }
@@ -420,6 +421,9 @@ async function handleMessages(
   }
   return json(message);
 }
+
+/** How many distinct dropped types and fields are logged (once each) per process. */
+const MAX_WARNED = 256;
 
 const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",

@@ -401,6 +401,55 @@ describe("shapes Claude Code may send back", () => {
     assert.match(lines[0]!, /DEBUG/);
   });
 
+  it("accepts what a newer API version may add: nameless server tools, new source, thinking, tool_choice and format types", async () => {
+    const post = async (extra: Record<string, unknown>) => {
+      const res = await fetch(`${proxy.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...history, ...extra }),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      await res.text();
+      return upstream.requests.at(-1)!.body;
+    };
+    const readTool = { name: "Read", input_schema: { type: "object", properties: {} } };
+    const sent = await post({
+      tools: [{ type: "mcp_toolset", mcp_server_name: "remote" }, readTool],
+      tool_choice: { type: "some_new_choice" },
+      output_config: { format: { type: "some_new_format" } },
+      messages: [
+        ...history.messages,
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "and this picture" },
+            { type: "image", source: { type: "some_new_source", ref: "x" } },
+          ],
+        },
+      ],
+    });
+    assert.deepEqual(sent.tools.map((t: { function: { name: string } }) => t.function.name), [
+      "Read",
+    ]);
+    assert.equal(sent.tool_choice, undefined, "the upstream's default decides");
+    assert.equal(sent.response_format, undefined);
+    assert.ok(JSON.stringify(sent.messages).includes("and this picture"));
+    assert.ok(!JSON.stringify(sent.messages).includes("some_new_source"));
+
+    // A thinking mode newer than the proxy still asks for thinking, with the client's effort.
+    const reasoning = await post({
+      model: "o4-mini",
+      thinking: { type: "some_new_mode" },
+      output_config: { effort: "low" },
+    });
+    assert.equal(reasoning.reasoning_effort, "low");
+
+    const logged = proxy.logs.filter((l) => l.includes("dropped content"));
+    for (const type of ["tool:mcp_toolset", "image:some_new_source", "field:some_future_field"]) {
+      assert.ok(logged.some((l) => l.includes(type)), `${type} logged`);
+    }
+  });
+
   it("shortens tool names over 64 characters for the upstream and maps them back exactly", async () => {
     const longName =
       "mcp__my-very-long-server-name-for-testing__Some_Tool_With_A_Really_Long_Name_V2";
