@@ -244,15 +244,59 @@ describe("Claude Code requests (recorded fixtures)", () => {
     assert.deepEqual(JSON.parse(text), { title: "Create hello file" });
   });
 
-  it("omits strict for a schema that does not meet strict mode", async () => {
-    const fx = fixture("03");
-    (fx.body.output_config as { format: { schema: Record<string, unknown> } }).format.schema = {
+  describe("strict only for schemas that meet OpenAI's strict mode (else a 400 upstream)", () => {
+    const title = { type: "string" };
+    const obj = (properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
       type: "object",
-      properties: { title: { type: "string" }, extra: { type: "string" } },
-      required: ["title"],
-    };
-    await (await replay(proxy, fx)).text();
-    assert.ok(!("strict" in last().body.response_format.json_schema));
+      properties,
+      required: Object.keys(properties),
+      additionalProperties: false,
+      ...extra,
+    });
+    const table: [string, Record<string, unknown>, boolean][] = [
+      ["the title schema", obj({ title }), true],
+      ["nested objects, arrays, anyOf, enum, $defs", {
+        ...obj({
+          tags: { type: "array", items: obj({ name: { type: "string", pattern: "^a" } }) },
+          kind: { anyOf: [{ type: "string", enum: ["a", "b"] }, { type: "null" }] },
+          ref: { $ref: "#/$defs/n" },
+        }),
+        $defs: { n: { type: "number", minimum: 0 } },
+      }, true],
+      ["an optional property", { ...obj({ title, extra: title }), required: ["title"] }, false],
+      ["no additionalProperties: false", { ...obj({ title }), additionalProperties: true }, false],
+      [
+        "a nested object without additionalProperties: false",
+        obj({
+          inner: { type: "object", properties: { a: title }, required: ["a"] },
+        }),
+        false,
+      ],
+      ["a default", obj({ title: { type: "string", default: "x" } }), false],
+      ["minLength", obj({ title: { type: "string", minLength: 1 } }), false],
+      ["allOf", obj({ title: { allOf: [title] } }), false],
+      [
+        "$schema (as zod emits it)",
+        obj({ title }, {
+          $schema: "https://json-schema.org/draft/2020-12/schema",
+        }),
+        false,
+      ],
+      ["a root that is not an object", { type: "array", items: title }, false],
+      ["a root anyOf", { anyOf: [obj({ title })] }, false],
+    ];
+    for (const [name, schema, strict] of table) {
+      it(`${name}: ${strict ? "strict" : "no strict"}`, async () => {
+        const fx = fixture("03");
+        (fx.body.output_config as { format: { schema: unknown } }).format.schema = schema;
+        await (await replay(proxy, fx)).text();
+        const format = last().body.response_format;
+        assert.equal(format.type, "json_schema");
+        assert.equal(typeof format.json_schema.name, "string");
+        assert.deepEqual(format.json_schema.schema, schema, "the schema itself is sent as it is");
+        assert.equal(format.json_schema.strict, strict ? true : undefined);
+      });
+    }
   });
 
   it("works identically as the non-streaming fallback request", async () => {
