@@ -23,7 +23,9 @@ const CLAUDE_ALIASES: [string, string][] = [
 ];
 
 const EPOCH = "2025-01-01T00:00:00Z";
-const UPSTREAM_LIST_TIMEOUT_MS = 5_000;
+// Claude Code's model discovery (CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY) gives up on the whole
+// list after 3 s: a slow upstream list must not cost it the aliases, which need no upstream.
+const UPSTREAM_LIST_TIMEOUT_MS = 2_000;
 
 function aliasEntries(config: Config): ModelEntry[] {
   return CLAUDE_ALIASES.map(([id, name]) => {

@@ -632,6 +632,27 @@ describe("shapes Claude Code may send back", () => {
   });
 });
 
+describe("GET /v1/models with a slow upstream list", () => {
+  it("still answers the Claude names within the 3 s Claude Code's model discovery waits", async () => {
+    const up = await startFakeUpstream((req) =>
+      req.method === "GET" ? { stall: true } : { json: completion({ content: "x" }) }
+    );
+    const p = startProxy({ OPENAI_BASE_URL: up.url });
+    try {
+      // As the CLI asks: ?limit=1000, a 3 s timeout, then only ids starting with claude kept.
+      const res = await fetch(`${p.url}/v1/models?limit=1000`, {
+        headers: { "x-api-key": "k", "anthropic-version": "2023-06-01" },
+        signal: AbortSignal.timeout(3_000),
+      });
+      const list = await res.json() as { data: { id: string; display_name: string }[] };
+      assert.ok(list.data.some((m) => m.id === "claude-opus-4-8"), JSON.stringify(list));
+    } finally {
+      await p.close();
+      await up.close();
+    }
+  });
+});
+
 describe("an error object in a 200 non-streaming answer", () => {
   it("keeps its meaning instead of becoming a shape error", async () => {
     const up = await startFakeUpstream(() => ({
