@@ -194,23 +194,11 @@ export const Tool = z.preprocess(
   }),
 );
 
-const TOOL_CHOICE_TYPES = new Set(["auto", "any", "tool", "none"]);
-
-/** A tool_choice type newer than this proxy is left out: the upstream's default (auto) decides. */
-function dropUnknownChoice(choice: unknown): unknown {
-  const known = !isRecord(choice) || typeof choice.type !== "string" ||
-    TOOL_CHOICE_TYPES.has(choice.type);
-  return known ? choice : undefined;
-}
-
-export const ToolChoice = z.preprocess(
-  dropUnknownChoice,
-  z.object({
-    type: z.enum(["auto", "any", "tool", "none"]),
-    name: z.string().optional(),
-    disable_parallel_tool_use: z.boolean().optional(),
-  }).optional(),
-);
+export const ToolChoice = z.object({
+  type: z.enum(["auto", "any", "tool", "none"]),
+  name: z.string().optional(),
+  disable_parallel_tool_use: z.boolean().optional(),
+});
 
 export const Thinking = z.object({
   // "enabled", "disabled", "adaptive", or a mode newer than this proxy (Claude Code adopts new
@@ -248,7 +236,7 @@ export const MessagesRequest = z.object({
   top_k: z.number().int().nonnegative().optional(),
   metadata: z.object({ user_id: z.string().nullish() }).nullish(),
   tools: z.array(Tool).optional(),
-  tool_choice: ToolChoice,
+  tool_choice: ToolChoice.optional(),
   thinking: Thinking.optional(),
   output_config: OutputConfig.optional(),
 });
