@@ -391,6 +391,7 @@ async function handleMessages(
       converter,
       idleTimeoutMs: config.streamIdleTimeoutMs,
       pingIntervalMs: config.pingIntervalMs,
+      keepAliveMs: CONTENT_KEEPALIVE_MS,
       abortUpstream: upstream.abort,
       redact: ctx.redact,
       onEnd: (outcome) => {
@@ -421,6 +422,12 @@ async function handleMessages(
   }
   return json(message);
 }
+
+/**
+ * Upstream silence after which an empty content delta goes out (see StreamConverter.keepAlive):
+ * well inside Claude Code's 300 s stream watchdog, which does not count pings.
+ */
+const CONTENT_KEEPALIVE_MS = 60_000;
 
 /** How many distinct dropped types and fields are logged (once each) per process. */
 const MAX_WARNED = 256;
