@@ -101,10 +101,10 @@ const KNOWN_BLOCK_TYPES = new Set([
   "tool_result",
 ]);
 
-const KNOWN_SOURCE_TYPES: Record<string, ReadonlySet<string>> = {
-  image: new Set(["base64", "url", "file"]),
-  document: new Set(["base64", "url", "file", "text", "content"]),
-};
+const KNOWN_SOURCE_TYPES: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  ["image", new Set(["base64", "url", "file"])],
+  ["document", new Set(["base64", "url", "file", "text", "content"])],
+]);
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
@@ -119,7 +119,7 @@ function markUnknown(block: unknown): unknown {
     if (typeof type === "string" && !KNOWN_BLOCK_TYPES.has(type)) {
       return { type: "unknown", original_type: type };
     }
-    const sources = typeof type === "string" ? KNOWN_SOURCE_TYPES[type] : undefined;
+    const sources = typeof type === "string" ? KNOWN_SOURCE_TYPES.get(type) : undefined;
     const source = sources && isRecord(block.source) ? block.source.type : undefined;
     if (typeof source === "string" && !sources!.has(source)) {
       return { type: "unknown", original_type: `${type}:${source}` };
