@@ -101,12 +101,28 @@ const KNOWN_BLOCK_TYPES = new Set([
   "tool_result",
 ]);
 
-/** Rewrites unknown block types to `unknown` so the discriminated union accepts them. */
+const KNOWN_SOURCE_TYPES: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  ["image", new Set(["base64", "url", "file"])],
+  ["document", new Set(["base64", "url", "file", "text", "content"])],
+]);
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+/**
+ * Rewrites unknown block types to `unknown` so the discriminated union accepts them; so too an
+ * image or document whose source is of a type newer than this proxy (it has no OpenAI form).
+ */
 function markUnknown(block: unknown): unknown {
-  if (block !== null && typeof block === "object" && !Array.isArray(block)) {
-    const type = (block as { type?: unknown }).type;
+  if (isRecord(block)) {
+    const type = block.type;
     if (typeof type === "string" && !KNOWN_BLOCK_TYPES.has(type)) {
       return { type: "unknown", original_type: type };
+    }
+    const sources = typeof type === "string" ? KNOWN_SOURCE_TYPES.get(type) : undefined;
+    const source = sources && isRecord(block.source) ? block.source.type : undefined;
+    if (typeof source === "string" && !sources!.has(source)) {
+      return { type: "unknown", original_type: `${type}:${source}` };
     }
   }
   return block;
@@ -158,14 +174,25 @@ const SystemBlock = z.preprocess(
   z.discriminatedUnion("type", [TextBlock, UnknownBlock]),
 );
 
-export const Tool = z.object({
-  name: z.string().min(1),
-  description: z.string().optional(),
-  // Server tools (web_search_20250305, …) have a `type` and no input_schema.
-  type: z.string().optional(),
-  input_schema: z.record(z.string(), z.unknown()).optional(),
-  cache_control: CacheControl,
-});
+/** Some server tools have no name (`{type: "mcp_toolset", mcp_server_name}`): their type is it. */
+function nameServerTool(tool: unknown): unknown {
+  if (isRecord(tool) && tool.name === undefined && tool.input_schema === undefined) {
+    if (typeof tool.type === "string") return { ...tool, name: tool.type };
+  }
+  return tool;
+}
+
+export const Tool = z.preprocess(
+  nameServerTool,
+  z.object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    // Server tools (web_search_20250305, …) have a `type` and no input_schema.
+    type: z.string().optional(),
+    input_schema: z.record(z.string(), z.unknown()).optional(),
+    cache_control: CacheControl,
+  }),
+);
 
 export const ToolChoice = z.object({
   type: z.enum(["auto", "any", "tool", "none"]),
@@ -174,7 +201,9 @@ export const ToolChoice = z.object({
 });
 
 export const Thinking = z.object({
-  type: z.enum(["enabled", "disabled", "adaptive"]),
+  // "enabled", "disabled", "adaptive", or a mode newer than this proxy (Claude Code adopts new
+  // ones as they ship, as it did adaptive): any other than disabled asks for thinking.
+  type: z.string(),
   budget_tokens: z.number().int().nonnegative().optional(),
 });
 
@@ -185,7 +214,11 @@ export const OutputFormat = z.object({
 
 export const OutputConfig = z.object({
   effort: z.string().optional(),
-  format: OutputFormat.nullish(),
+  // A format type other than json_schema (newer than this proxy) has no mapping: plain text.
+  format: z.preprocess(
+    (v) => (isRecord(v) && v.type !== "json_schema" ? undefined : v),
+    OutputFormat.nullish(),
+  ),
 });
 
 /** Largest max_tokens we accept before clamping: anything beyond is a client error. */
@@ -207,6 +240,14 @@ export const MessagesRequest = z.object({
   thinking: Thinking.optional(),
   output_config: OutputConfig.optional(),
 });
+
+const REQUEST_FIELDS: ReadonlySet<string> = new Set(Object.keys(MessagesRequest.shape));
+
+/** Top-level request fields the schema strips (context_management, newer ones), for the log. */
+export function ignoredFields(raw: unknown): string[] {
+  if (!isRecord(raw)) return [];
+  return Object.keys(raw).filter((key) => !REQUEST_FIELDS.has(key)).map((key) => `field:${key}`);
+}
 
 /** count_tokens takes the same body without max_tokens. */
 export const CountTokensRequest = MessagesRequest.omit({ max_tokens: true, stream: true }).extend({

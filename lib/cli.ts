@@ -84,7 +84,7 @@ Options (each overrides its variable):
   --host HOST            HOST               listen address            (default 127.0.0.1)
   --port PORT            PORT               listen port               (default 8082)
   --base-url URL         OPENAI_BASE_URL    upstream base URL         (default https://api.openai.com/v1)
-  --big-model NAME       BIG_MODEL          model for *opus*          (default gpt-4o)
+  --big-model NAME       BIG_MODEL          model for *opus*, *fable*, *mythos* (default gpt-4o)
   --middle-model NAME    MIDDLE_MODEL       model for *sonnet*        (default BIG_MODEL)
   --small-model NAME     SMALL_MODEL        model for *haiku*         (default gpt-4o-mini)
   --log-level LEVEL      LOG_LEVEL          DEBUG|INFO|WARNING|ERROR|CRITICAL (default INFO)

@@ -15,23 +15,73 @@ export class SchemaTooDeepError extends Error {
   override name = "SchemaTooDeepError";
 }
 
+// The keywords OpenAI documents for strict structured outputs. Others (`default`, `minLength`,
+// `allOf`, `propertyNames`, …) fail a strict request with a 400, so a schema with any keyword
+// outside this list is sent without `strict`, where the model follows it as a guide.
+// https://platform.openai.com/docs/guides/structured-outputs#supported-schemas
+const STRICT_KEYWORDS = new Set([
+  "type",
+  "properties",
+  "required",
+  "additionalProperties",
+  "items",
+  "enum",
+  "anyOf",
+  "$ref",
+  "$defs",
+  "definitions",
+  "description",
+  "pattern",
+  "format",
+  "multipleOf",
+  "maximum",
+  "exclusiveMaximum",
+  "minimum",
+  "exclusiveMinimum",
+  "minItems",
+  "maxItems",
+]);
+// Documented limits of a strict schema.
+const STRICT_MAX_NESTING = 10;
+const STRICT_MAX_PROPERTIES = 5_000;
+
 /**
- * OpenAI's strict structured outputs accept a schema only if every object lists all its
- * properties in `required` and sets `additionalProperties: false`.
- * https://platform.openai.com/docs/guides/structured-outputs#supported-schemas
+ * Whether OpenAI's strict mode accepts a schema: the root is an object (not `anyOf`), every
+ * object lists all its properties in `required` and sets `additionalProperties: false`, and
+ * only supported keywords appear, within the documented limits.
  */
-export function meetsStrictMode(schema: Json, depth = 0): boolean {
-  if (depth > MAX_SCHEMA_DEPTH) return false;
-  if (Array.isArray(schema)) return schema.every((s) => meetsStrictMode(s, depth + 1));
-  if (!isObject(schema)) return true;
-  const props = schema.properties;
-  if (schema.type === "object" || isObject(props)) {
-    if (schema.additionalProperties !== false) return false;
-    const keys = isObject(props) ? Object.keys(props) : [];
-    const required = Array.isArray(schema.required) ? schema.required : [];
+export function meetsStrictMode(schema: Json): boolean {
+  if (!isObject(schema) || schema.type !== "object" || schema.anyOf !== undefined) return false;
+  return strictNode(schema, 0, { properties: 0 });
+}
+
+function strictNode(node: Json, depth: number, count: { properties: number }): boolean {
+  if (!isObject(node) || depth > STRICT_MAX_NESTING) return false;
+  for (const key in node) if (!STRICT_KEYWORDS.has(key)) return false;
+  const { properties, items, anyOf } = node;
+  const types = Array.isArray(node.type) ? node.type : [node.type];
+  if (types.includes("object") || properties !== undefined) {
+    if (node.additionalProperties !== false) return false;
+    if (properties !== undefined && !isObject(properties)) return false;
+    const keys = properties ? Object.keys(properties) : [];
+    count.properties += keys.length;
+    if (count.properties > STRICT_MAX_PROPERTIES) return false;
+    const required = Array.isArray(node.required) ? node.required : [];
     if (!keys.every((k) => required.includes(k))) return false;
+    if (!keys.every((k) => strictNode(properties![k], depth + 1, count))) return false;
+  } else if (node.additionalProperties !== undefined) return false;
+  if (items !== undefined && !strictNode(items, depth + 1, count)) return false;
+  if (anyOf !== undefined) {
+    if (!Array.isArray(anyOf) || !anyOf.every((s) => strictNode(s, depth + 1, count))) return false;
   }
-  return Object.values(schema).every((v) => meetsStrictMode(v, depth + 1));
+  for (const key of ["$defs", "definitions"]) {
+    const defs = node[key];
+    if (defs === undefined) continue;
+    if (!isObject(defs) || !Object.values(defs).every((s) => strictNode(s, depth + 1, count))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // Keywords outside the OpenAPI 3 subset that Gemini's OpenAI endpoint accepts; it answers 400

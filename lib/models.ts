@@ -4,13 +4,18 @@
  */
 import type { Config } from "./config.ts";
 
-/** Claude family names map by substring, as in the Python proxy; anything else passes through. */
+/**
+ * Claude family names map by substring, as in the Python proxy; anything else passes through.
+ * Fable and Mythos are the tier above Opus: Claude Code 2.1 offers `--model fable` (sent as
+ * `claude-fable-5`) and lets the model pick `fable` for a sub-agent, so they map with opus
+ * instead of reaching the upstream as a name it cannot know.
+ */
 export function mapModel(
   clientModel: string,
   config: Pick<Config, "bigModel" | "middleModel" | "smallModel">,
 ): string {
   const m = clientModel.toLowerCase();
-  if (m.includes("opus")) return config.bigModel;
+  if (m.includes("opus") || m.includes("fable") || m.includes("mythos")) return config.bigModel;
   if (m.includes("sonnet")) return config.middleModel;
   if (m.includes("haiku")) return config.smallModel;
   return clientModel;

@@ -5,30 +5,31 @@
  */
 import type { Config } from "./config.ts";
 import type { Fetch } from "./upstream.ts";
+import { mapModel } from "./models.ts";
 import { modelsUrl } from "./providers.ts";
 import type { RequestContext } from "./server.ts";
 
 type ModelEntry = { type: "model"; id: string; display_name: string; created_at: string };
 
-/** Claude model names clients commonly ask for; each maps by family (opus/sonnet/haiku). */
+/** Claude model names clients commonly ask for; each maps by family (see mapModel). */
 const CLAUDE_ALIASES: [string, string][] = [
+  ["claude-fable-5", "Claude Fable 5"],
   ["claude-opus-4-8", "Claude Opus 4.8"],
   ["claude-opus-4-1", "Claude Opus 4.1"],
+  ["claude-sonnet-5", "Claude Sonnet 5"],
   ["claude-sonnet-4-6", "Claude Sonnet 4.6"],
   ["claude-sonnet-4-5", "Claude Sonnet 4.5"],
   ["claude-haiku-4-5", "Claude Haiku 4.5"],
 ];
 
 const EPOCH = "2025-01-01T00:00:00Z";
-const UPSTREAM_LIST_TIMEOUT_MS = 5_000;
+// Claude Code's model discovery (CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY) gives up on the whole
+// list after 3 s: a slow upstream list must not cost it the aliases, which need no upstream.
+const UPSTREAM_LIST_TIMEOUT_MS = 2_000;
 
 function aliasEntries(config: Config): ModelEntry[] {
   return CLAUDE_ALIASES.map(([id, name]) => {
-    const target = id.includes("opus")
-      ? config.bigModel
-      : id.includes("sonnet")
-      ? config.middleModel
-      : config.smallModel;
+    const target = mapModel(id, config);
     return { type: "model", id, display_name: `${name} → ${target}`, created_at: EPOCH };
   });
 }

@@ -4,7 +4,7 @@
  * function with no runtime-specific code and no per-process state that matters for
  * correctness, so any number of instances can serve behind a load balancer.
  */
-import { CountTokensRequest, MessagesRequest } from "./anthropic_schema.ts";
+import { CountTokensRequest, ignoredFields, MessagesRequest } from "./anthropic_schema.ts";
 import type { Config } from "./config.ts";
 import { convertRequest } from "./convert_request.ts";
 import { convertResponse } from "./convert_response.ts";
@@ -334,8 +334,9 @@ async function handleMessages(
         : "messages have no content: text content blocks must be non-empty",
     );
   }
-  for (const type of converted.dropped) {
-    if (!ctx.warnedDropped.has(type)) {
+  for (const type of [...converted.dropped, ...ignoredFields(raw)]) {
+    // Type and field names come from clients: the set of those already logged stays bounded.
+    if (!ctx.warnedDropped.has(type) && ctx.warnedDropped.size < MAX_WARNED) {
       ctx.warnedDropped.add(type);
       log.debug("dropped content with no OpenAI equivalent", { type });
     }
@@ -399,6 +400,7 @@ async function handleMessages(
       converter,
       idleTimeoutMs: config.streamIdleTimeoutMs,
       pingIntervalMs: config.pingIntervalMs,
+      keepAliveMs: CONTENT_KEEPALIVE_MS,
       abortUpstream: upstream.abort,
       redact: ctx.redact,
       onEnd: (outcome) => {
@@ -429,6 +431,15 @@ async function handleMessages(
   }
   return json(message);
 }
+
+/**
+ * Upstream silence after which an empty content delta goes out (see StreamConverter.keepAlive):
+ * well inside Claude Code's 300 s stream watchdog, which does not count pings.
+ */
+const CONTENT_KEEPALIVE_MS = 60_000;
+
+/** How many distinct dropped types and fields are logged (once each) per process. */
+const MAX_WARNED = 256;
 
 const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",

@@ -175,6 +175,32 @@ export class StreamConverter {
     return out;
   }
 
+  /**
+   * Events that carry nothing, for a long upstream silence. Claude Code's stream watchdog
+   * (2.1.x: 300 s; CLAUDE_STREAM_IDLE_TIMEOUT_MS can only raise it) skips `ping` events, so only
+   * a content event keeps it from aborting the stream and sending the request again without
+   * streaming: an empty delta in the open block, or else an empty thinking block (the model is
+   * thinking, silently).
+   */
+  keepAlive(): StreamEvent[] {
+    if (this.#ended) return [];
+    const open = this.#open;
+    const out: StreamEvent[] = [];
+    if (open === undefined) this.#appendText("thinking", "", out);
+    else {
+      out.push({
+        type: "content_block_delta",
+        index: open.index,
+        delta: open.kind === "text"
+          ? { type: "text_delta", text: "" }
+          : open.kind === "thinking"
+          ? { type: "thinking_delta", thinking: "" }
+          : { type: "input_json_delta", partial_json: "" },
+      });
+    }
+    return out;
+  }
+
   /** Final usage, once the message is complete. */
   get usage(): Usage | undefined {
     return this.#finalUsage;

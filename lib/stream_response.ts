@@ -20,6 +20,11 @@ export type DriveOptions = {
   idleTimeoutMs: number;
   pingIntervalMs: number;
   /**
+   * After this long without a content event (pings do not count), the converter's keep-alive
+   * events go out: Claude Code's stream watchdog ignores pings. Undefined: never.
+   */
+  keepAliveMs?: number;
+  /**
    * The upstream request's signal, aborted with the error to report (REQUEST_TIMEOUT): some
    * runtimes keep delivering a body after its request was aborted, so the read is cut here.
    */
@@ -49,6 +54,7 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
   // A client that reads slowly holds pull() back, and that is not the upstream's idleness.
   let waitingSince: number | undefined;
   let lastSent = Date.now();
+  let lastContent = lastSent;
   let idle = false;
   let ended = false;
   let aborted: { reason: unknown } | undefined;
@@ -71,7 +77,7 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
   const emit = (controller: ReadableStreamDefaultController<Uint8Array>, events: StreamEvent[]) => {
     if (events.length === 0) return false;
     controller.enqueue(encodeEvents(events));
-    lastSent = Date.now();
+    lastSent = lastContent = Date.now();
     return true;
   };
 
@@ -100,6 +106,14 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
           // Cancelling the read makes the pending pull() see the idle flag and fail the stream.
           opts.abortUpstream("idle");
           reader.cancel().catch(() => {});
+          return;
+        }
+        if (opts.keepAliveMs !== undefined && now - lastContent >= opts.keepAliveMs) {
+          try {
+            emit(controller, conv.keepAlive());
+          } catch {
+            // closed meanwhile
+          }
           return;
         }
         if (now - lastSent >= opts.pingIntervalMs) {

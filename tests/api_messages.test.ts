@@ -34,6 +34,9 @@ describe("non-streaming messages", () => {
     const table: [string, string][] = [
       ["claude-opus-4-7", "gpt-4o"],
       ["claude-3-opus-20240229", "gpt-4o"],
+      // Claude Code 2.1's `--model fable` and a sub-agent's `model: "fable"` (the tier above Opus).
+      ["claude-fable-5", "gpt-4o"],
+      ["mythos", "gpt-4o"],
       ["claude-sonnet-4-6", "gpt-4.1"],
       ["claude-3-7-sonnet-latest", "gpt-4.1"],
       ["claude-haiku-4-5", "gpt-4o-mini"],

@@ -158,8 +158,26 @@ describe("authentication with ANTHROPIC_API_KEY set", () => {
     assert.equal(res.status, 200);
   });
 
+  it("accepts the key in either header when both are sent (Claude Code with both variables set)", async () => {
+    for (
+      const headers of [
+        { "x-api-key": "sk-ant-some-other-key", authorization: `Bearer ${KEY}` },
+        { "x-api-key": KEY, authorization: "Bearer some-other-token" },
+      ]
+    ) {
+      const res = await fetch(`${h.proxy.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body()),
+      });
+      assert.equal(res.status, 200, JSON.stringify(headers));
+      await res.body?.cancel();
+    }
+  });
+
   const wrong: [string, Record<string, string>][] = [
     ["no key", {}],
+    ["two wrong keys", { "x-api-key": "wrong", authorization: "Bearer nope" }],
     ["a wrong x-api-key", { "x-api-key": "wrong" }],
     ["the key with a suffix", { "x-api-key": `${KEY}x` }],
     ["a prefix of the key", { "x-api-key": KEY.slice(0, -1) }],

@@ -569,3 +569,97 @@ async function pipeline(reads: Uint8Array[]): Promise<string> {
   });
   return await new Response(out).text();
 }
+
+describe("keep-alive content events for Claude Code's stream watchdog", () => {
+  // Claude Code's watchdog (300 s in 2.1.x) skips `ping` events: a long silence aborts the
+  // stream and the request is sent again without streaming, unless content events keep coming.
+  const enc = new TextEncoder();
+  const sse = (c: unknown) => enc.encode(`data: ${JSON.stringify(c)}\n\n`);
+  const SILENCE_MS = 300;
+
+  /** One upstream read per step; a number is a silence of that many milliseconds. */
+  async function slowPipeline(steps: (unknown | number)[]): Promise<Sse[]> {
+    let i = 0;
+    const upstream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        while (typeof steps[i] === "number") {
+          await new Promise((r) => setTimeout(r, steps[i++] as number));
+        }
+        if (i < steps.length) controller.enqueue(sse(steps[i++]));
+        else {
+          controller.enqueue(enc.encode("data: [DONE]\n\n"));
+          controller.close();
+        }
+      },
+    });
+    const converter = new StreamConverter({
+      messageId: "msg_fixed",
+      model: "claude-sonnet-4-6",
+      inputTokensEstimate: 9,
+      toolNames: new Map(),
+    });
+    const out = driveStream({
+      body: upstream,
+      converter,
+      idleTimeoutMs: 60_000,
+      pingIntervalMs: 10,
+      keepAliveMs: 40,
+      abortUpstream: () => {},
+      onEnd: () => {},
+    });
+    return parseSse(await new Response(out).text());
+  }
+
+  const empty = (e: Sse) =>
+    e.event === "content_block_delta" &&
+    (e.data.delta.text === "" || e.data.delta.thinking === "" || e.data.delta.partial_json === "");
+
+  it("a silence before the first token opens an empty thinking block, then the answer follows", async () => {
+    const events = assertGrammar(
+      await slowPipeline([
+        chunk({ role: "assistant", content: "" }),
+        SILENCE_MS,
+        chunk({ content: "late" }),
+        chunk({}, "stop"),
+      ]),
+    );
+    const message = assemble(events);
+    assert.deepEqual(message.content.map((b: { type: string }) => b.type), ["thinking", "text"]);
+    assert.equal(message.content[0].thinking, "");
+    assert.equal(message.content[1].text, "late");
+  });
+
+  it("a silence inside a text run keeps one text block; inside tool arguments, the input whole", async () => {
+    const text = assertGrammar(
+      await slowPipeline([
+        chunk({ content: "Hello, " }),
+        SILENCE_MS,
+        chunk({ content: "world" }),
+        chunk({}, "stop"),
+      ]),
+    );
+    assert.ok(text.some(empty), "an empty delta went out during the silence");
+    assert.deepEqual(assemble(text).content, [{ type: "text", text: "Hello, world" }]);
+
+    const call = (args: string, head = false) =>
+      chunk({
+        tool_calls: [{
+          index: 0,
+          ...(head ? { id: "call_1", type: "function" } : {}),
+          function: { ...(head ? { name: "Bash" } : {}), arguments: args },
+        }],
+      });
+    const tool = assertGrammar(
+      await slowPipeline([
+        call('{"command":', true),
+        SILENCE_MS,
+        call('"ls"}'),
+        chunk({}, "tool_calls"),
+      ]),
+    );
+    assert.ok(tool.some(empty), "an empty delta went out during the silence");
+    assert.deepEqual(assemble(tool).content, [
+      { type: "tool_use", id: "call_1", name: "Bash", input: { command: "ls" } },
+    ]);
+  });
+});

@@ -244,15 +244,59 @@ describe("Claude Code requests (recorded fixtures)", () => {
     assert.deepEqual(JSON.parse(text), { title: "Create hello file" });
   });
 
-  it("omits strict for a schema that does not meet strict mode", async () => {
-    const fx = fixture("03");
-    (fx.body.output_config as { format: { schema: Record<string, unknown> } }).format.schema = {
+  describe("strict only for schemas that meet OpenAI's strict mode (else a 400 upstream)", () => {
+    const title = { type: "string" };
+    const obj = (properties: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
       type: "object",
-      properties: { title: { type: "string" }, extra: { type: "string" } },
-      required: ["title"],
-    };
-    await (await replay(proxy, fx)).text();
-    assert.ok(!("strict" in last().body.response_format.json_schema));
+      properties,
+      required: Object.keys(properties),
+      additionalProperties: false,
+      ...extra,
+    });
+    const table: [string, Record<string, unknown>, boolean][] = [
+      ["the title schema", obj({ title }), true],
+      ["nested objects, arrays, anyOf, enum, $defs", {
+        ...obj({
+          tags: { type: "array", items: obj({ name: { type: "string", pattern: "^a" } }) },
+          kind: { anyOf: [{ type: "string", enum: ["a", "b"] }, { type: "null" }] },
+          ref: { $ref: "#/$defs/n" },
+        }),
+        $defs: { n: { type: "number", minimum: 0 } },
+      }, true],
+      ["an optional property", { ...obj({ title, extra: title }), required: ["title"] }, false],
+      ["no additionalProperties: false", { ...obj({ title }), additionalProperties: true }, false],
+      [
+        "a nested object without additionalProperties: false",
+        obj({
+          inner: { type: "object", properties: { a: title }, required: ["a"] },
+        }),
+        false,
+      ],
+      ["a default", obj({ title: { type: "string", default: "x" } }), false],
+      ["minLength", obj({ title: { type: "string", minLength: 1 } }), false],
+      ["allOf", obj({ title: { allOf: [title] } }), false],
+      [
+        "$schema (as zod emits it)",
+        obj({ title }, {
+          $schema: "https://json-schema.org/draft/2020-12/schema",
+        }),
+        false,
+      ],
+      ["a root that is not an object", { type: "array", items: title }, false],
+      ["a root anyOf", { anyOf: [obj({ title })] }, false],
+    ];
+    for (const [name, schema, strict] of table) {
+      it(`${name}: ${strict ? "strict" : "no strict"}`, async () => {
+        const fx = fixture("03");
+        (fx.body.output_config as { format: { schema: unknown } }).format.schema = schema;
+        await (await replay(proxy, fx)).text();
+        const format = last().body.response_format;
+        assert.equal(format.type, "json_schema");
+        assert.equal(typeof format.json_schema.name, "string");
+        assert.deepEqual(format.json_schema.schema, schema, "the schema itself is sent as it is");
+        assert.equal(format.json_schema.strict, strict ? true : undefined);
+      });
+    }
   });
 
   it("works identically as the non-streaming fallback request", async () => {
@@ -401,6 +445,53 @@ describe("shapes Claude Code may send back", () => {
     assert.match(lines[0]!, /DEBUG/);
   });
 
+  it("accepts what a newer API version may add: nameless server tools, new source, thinking and format types", async () => {
+    const post = async (extra: Record<string, unknown>) => {
+      const res = await fetch(`${proxy.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...history, ...extra }),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      await res.text();
+      return upstream.requests.at(-1)!.body;
+    };
+    const readTool = { name: "Read", input_schema: { type: "object", properties: {} } };
+    const sent = await post({
+      tools: [{ type: "mcp_toolset", mcp_server_name: "remote" }, readTool],
+      output_config: { format: { type: "some_new_format" } },
+      messages: [
+        ...history.messages,
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "and this picture" },
+            { type: "image", source: { type: "some_new_source", ref: "x" } },
+          ],
+        },
+      ],
+    });
+    assert.deepEqual(sent.tools.map((t: { function: { name: string } }) => t.function.name), [
+      "Read",
+    ]);
+    assert.equal(sent.response_format, undefined);
+    assert.ok(JSON.stringify(sent.messages).includes("and this picture"));
+    assert.ok(!JSON.stringify(sent.messages).includes("some_new_source"));
+
+    // A thinking mode newer than the proxy still asks for thinking, with the client's effort.
+    const reasoning = await post({
+      model: "o4-mini",
+      thinking: { type: "some_new_mode" },
+      output_config: { effort: "low" },
+    });
+    assert.equal(reasoning.reasoning_effort, "low");
+
+    const logged = proxy.logs.filter((l) => l.includes("dropped content"));
+    for (const type of ["tool:mcp_toolset", "image:some_new_source", "field:some_future_field"]) {
+      assert.ok(logged.some((l) => l.includes(type)), `${type} logged`);
+    }
+  });
+
   it("shortens tool names over 64 characters for the upstream and maps them back exactly", async () => {
     const longName =
       "mcp__my-very-long-server-name-for-testing__Some_Tool_With_A_Really_Long_Name_V2";
@@ -526,10 +617,33 @@ describe("shapes Claude Code may send back", () => {
       const ids: string[] = [];
       for await (const m of client.models.list()) ids.push(m.id);
       assert.ok(ids.some((id) => id.includes("opus")) && ids.some((id) => id.includes("haiku")));
+      // The names today's Claude Code sends for `fable` and `sonnet`.
+      assert.ok(ids.includes("claude-fable-5") && ids.includes("claude-sonnet-5"), ids.join());
       assert.ok(ids.includes("gpt-4o") && ids.includes("o3"));
       assert.equal(up.requests[0]!.path, "/v1/models");
       const one = await client.models.retrieve("claude-sonnet-4-6");
       assert.equal(one.id, "claude-sonnet-4-6");
+    } finally {
+      await p.close();
+      await up.close();
+    }
+  });
+});
+
+describe("GET /v1/models with a slow upstream list", () => {
+  it("still answers the Claude names within the 3 s Claude Code's model discovery waits", async () => {
+    const up = await startFakeUpstream((req) =>
+      req.method === "GET" ? { stall: true } : { json: completion({ content: "x" }) }
+    );
+    const p = startProxy({ OPENAI_BASE_URL: up.url });
+    try {
+      // As the CLI asks: ?limit=1000, a 3 s timeout, then only ids starting with claude kept.
+      const res = await fetch(`${p.url}/v1/models?limit=1000`, {
+        headers: { "x-api-key": "k", "anthropic-version": "2023-06-01" },
+        signal: AbortSignal.timeout(3_000),
+      });
+      const list = await res.json() as { data: { id: string; display_name: string }[] };
+      assert.ok(list.data.some((m) => m.id === "claude-opus-4-8"), JSON.stringify(list));
     } finally {
       await p.close();
       await up.close();

@@ -504,6 +504,34 @@ describe("Claude Code CLI through the proxy", { skip: SKIP }, () => {
     assert.ok(streamed.length >= 2 && streamed.length <= 4, why());
   });
 
+  it(
+    "f) with both ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN set, the proxy's key as the token works",
+    {
+      timeout: TEST_TIMEOUT_MS,
+    },
+    async () => {
+      // The CLI then sends both headers; a real Anthropic key left in the shell is the usual case.
+      const tag = "[e2e-f]";
+      scenarios.set(
+        tag,
+        (r) => isMainTurn(r) ? { sse: textStream("Both keys sent.") } : auxReply(r),
+      );
+      const run = await runClaude({
+        baseUrl: proxy.url,
+        apiKey: "sk-ant-api03-a-real-key-left-in-the-shell",
+        authToken: TEST_CLIENT_KEY,
+        prompt: `${tag} say hello`,
+        cwd: workDir(),
+        timeoutMs: CLI_TIMEOUT_MS,
+      });
+      const why = () => explain(tag, run);
+      const result = resultOf(tag, run);
+      assert.equal(result.is_error, false, why());
+      assert.equal(result.result, "Both keys sent.", why());
+      for (const r of requestsFor(tag)) assert.ok(!r.rawBody.includes("sk-ant-api03"), why());
+    },
+  );
+
   it("a client without the proxy's key is refused with a readable message", {
     timeout: TEST_TIMEOUT_MS,
   }, async () => {
