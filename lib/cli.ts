@@ -82,7 +82,7 @@ Usage:
   bun main.ts [options]
   claude-code-proxy [options]            (compiled binary)
   ... doctor [options]                   check the upstream for each mapped model: plain, stream,
-                                         tool call, image, thinking and an ~8k-token prompt
+                                         tool call, image, thinking and a ~24k-token prompt
 
 Options (each overrides its variable):
   --host HOST            HOST               listen address            (default 127.0.0.1)
