@@ -8,6 +8,31 @@ function redactKey(key: string | undefined): string {
   return key.length <= 8 ? "****" : `${key.slice(0, 3)}…${key.slice(-2)} (${key.length} chars)`;
 }
 
+/**
+ * A URL for display: a password in it (`https://user:pass@gateway/v1`) and key-like query
+ * parameters are masked. Anything else is shown exactly as configured.
+ */
+export function displayUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  let masked = false;
+  if (parsed.password) {
+    parsed.password = "****";
+    masked = true;
+  }
+  for (const name of [...parsed.searchParams.keys()]) {
+    if (/key|token|secret|sig|pass/i.test(name)) {
+      parsed.searchParams.set(name, "****");
+      masked = true;
+    }
+  }
+  return masked ? parsed.toString() : url;
+}
+
 /** The banner's facts, for the text banner and for one JSON log line (LOG_FORMAT=json). */
 export type BannerFields = {
   version: string;
@@ -39,7 +64,7 @@ export function bannerFields(config: Config, port: number): BannerFields {
   return {
     version: VERSION,
     listening: `http://${host}:${port}`,
-    upstream: config.openaiBaseUrl,
+    upstream: displayUrl(config.openaiBaseUrl),
     provider: resolveProfile(config).name,
     upstream_key: redactKey(config.openaiApiKey),
     models: { opus: config.bigModel, sonnet: config.middleModel, haiku: config.smallModel },

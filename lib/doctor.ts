@@ -3,6 +3,7 @@
  * no listening socket) for each mapped model, and prints a capability table with a hint for
  * each failure. Nothing is sent anywhere but the configured upstream.
  */
+import { displayUrl } from "./banner.ts";
 import type { Config } from "./config.ts";
 import { silentLogger } from "./log.ts";
 import { createHandler } from "./server.ts";
@@ -160,7 +161,7 @@ export async function runDoctor(
   ];
   const seen = new Set<string>();
   let failures = 0;
-  print(`Checking ${config.openaiBaseUrl}`);
+  print(`Checking ${displayUrl(config.openaiBaseUrl)}`);
   print(`${"model".padEnd(28)} ${"check".padEnd(12)} result`);
   for (const [alias, model] of models) {
     if (seen.has(model)) continue;

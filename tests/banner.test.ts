@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { configFromEnv } from "../lib/config.ts";
-import { banner, bannerFields, bannerJson } from "../lib/banner.ts";
+import { banner, bannerFields, bannerJson, displayUrl } from "../lib/banner.ts";
 import { TEST_CLIENT_KEY, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 
 const base = { OPENAI_API_KEY: TEST_UPSTREAM_KEY, OPENAI_BASE_URL: "http://127.0.0.1:9/v1" };
@@ -81,5 +81,20 @@ describe("start-up banner", () => {
     for (const text of [line, banner(config, 8082)]) {
       assert.ok(!text.includes(TEST_CLIENT_KEY) && !text.includes(TEST_UPSTREAM_KEY));
     }
+  });
+
+  it("masks a password or a key-like query parameter in the upstream URL", () => {
+    const config = configFromEnv({
+      OPENAI_API_KEY: TEST_UPSTREAM_KEY,
+      OPENAI_BASE_URL: "https://user:s3cr3t-pass@gateway.example/v1",
+    });
+    const text = banner(config, 1);
+    assert.ok(!text.includes("s3cr3t-pass"), text);
+    assert.match(text, /https:\/\/user:\*\*\*\*@gateway\.example\/v1/);
+    assert.equal(
+      displayUrl("https://r.example/v1?api-version=1&api_key=abc123"),
+      "https://r.example/v1?api-version=1&api_key=****",
+    );
+    assert.equal(displayUrl("https://api.openai.com/v1"), "https://api.openai.com/v1");
   });
 });
