@@ -5,7 +5,7 @@
 import process from "node:process";
 import { helpText, parseArgs } from "./lib/cli.ts";
 import { type Config, ConfigError, configFromEnv, envFileVars } from "./lib/config.ts";
-import { banner } from "./lib/banner.ts";
+import { banner, bannerJson } from "./lib/banner.ts";
 import { runDoctor } from "./lib/doctor.ts";
 import { createLogger, makeRedactor } from "./lib/log.ts";
 import { readTextFile, serve, upstreamFetch } from "./lib/serve.ts";
@@ -100,7 +100,10 @@ async function main(argv: string[]): Promise<number> {
     process.on("SIGTERM", () => stop("SIGTERM"));
   });
   // After the signal handlers: whoever waits for this line may signal at once.
-  process.stderr.write(`${redactSecrets(banner(config, server.port))}\n`);
+  const startLine = config.logFormat === "json"
+    ? bannerJson(config, server.port, new Date())
+    : banner(config, server.port);
+  process.stderr.write(`${redactSecrets(startLine)}\n`);
   return await stopped;
 }
 

@@ -60,7 +60,10 @@ export function parseArgs(argv: readonly string[]): CliResult {
       };
     }
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) return { kind: "error", message: `${name} needs a value; see --help` };
+    // `--port --host x` is a forgotten value, not a port named "--host".
+    if (value === undefined || (eq < 0 && value.startsWith("--"))) {
+      return { kind: "error", message: `${name} needs a value; see --help` };
+    }
     if (name === "--env-file") {
       envFile = value;
       envFileRequired = true;
@@ -78,7 +81,8 @@ Usage:
   deno run --allow-net --allow-env --allow-read main.ts [options]
   bun main.ts [options]
   claude-code-proxy [options]            (compiled binary)
-  ... doctor                             check the upstream: plain, stream, tools, image, thinking
+  ... doctor [options]                   check the upstream for each mapped model: plain, stream,
+                                         tool call, image, thinking and a ~24k-token prompt
 
 Options (each overrides its variable):
   --host HOST            HOST               listen address            (default 127.0.0.1)
@@ -87,43 +91,51 @@ Options (each overrides its variable):
   --big-model NAME       BIG_MODEL          model for *opus*, *fable*, *mythos* (default gpt-4o)
   --middle-model NAME    MIDDLE_MODEL       model for *sonnet*        (default BIG_MODEL)
   --small-model NAME     SMALL_MODEL        model for *haiku*         (default gpt-4o-mini)
-  --log-level LEVEL      LOG_LEVEL          DEBUG|INFO|WARNING|ERROR|CRITICAL (default INFO)
+  --log-level LEVEL      LOG_LEVEL          DEBUG|INFO|WARNING|ERROR|CRITICAL, any case (default INFO)
   --log-format FORMAT    LOG_FORMAT         text|json                 (default text)
   --provider NAME        PROVIDER           auto|openai|azure|openrouter|ollama|deepseek|gemini|mistral|generic (default auto)
   --max-retries N        MAX_RETRIES        upstream retries          (default 2)
+  --allow-remote         ALLOW_REMOTE_WITHOUT_KEY=true: a non-loopback HOST without ANTHROPIC_API_KEY (default false)
   --env-file PATH        read variables from PATH instead of ./.env (must exist)
-  --allow-remote         ALLOW_REMOTE_WITHOUT_KEY=true: listen on a non-loopback HOST without ANTHROPIC_API_KEY
   -h, --help             this text
   -v, --version          print the version
 
 Variables (environment or .env; the environment wins over .env):
-  OPENAI_API_KEY         upstream key (required unless OPENAI_BASE_URL is on localhost)
-  ANTHROPIC_API_KEY      if set, clients must send exactly this key (x-api-key or Bearer)
+  OPENAI_API_KEY         upstream key; required unless OPENAI_BASE_URL is on localhost (default not set)
+  ANTHROPIC_API_KEY      if set, clients must send exactly this key (x-api-key or Bearer) (default not set)
   AZURE_API_VERSION      api-version for Azure deployment URLs      (default 2024-10-21)
-  OPENROUTER_REFERER     OpenRouter HTTP-Referer attribution header
-  OPENROUTER_TITLE       OpenRouter X-OpenRouter-Title / X-Title header
+  OPENROUTER_REFERER     OpenRouter HTTP-Referer attribution header (default not set)
+  OPENROUTER_TITLE       OpenRouter X-OpenRouter-Title / X-Title header (default not set)
   CUSTOM_HEADER_<NAME>   extra upstream header (CUSTOM_HEADER_X_FOO=1 sends x-foo: 1)
-  EXTRA_BODY             JSON object merged into every upstream request body
-  MAX_TOKENS_LIMIT       cap on max_tokens sent upstream            (default: per-model table, 16384 for unknown models)
-  REASONING_MODELS       comma list of models to treat as reasoning models
-  NON_REASONING_MODELS   comma list of models never sent reasoning parameters
+  EXTRA_BODY             JSON object merged into every upstream request body (default not set)
+  MAX_TOKENS_LIMIT       cap on max_tokens sent upstream            (default per model, 16384 for unknown models)
+  REASONING_MODELS       comma list of models to treat as reasoning models (default not set)
+  NON_REASONING_MODELS   comma list of models never sent reasoning parameters (default not set)
   THINKING_LOW_MAX_BUDGET    thinking budget up to this → reasoning_effort low    (default 4096)
   THINKING_MEDIUM_MAX_BUDGET thinking budget up to this → medium, above → high    (default 16384)
-  MIDCONVERSATION_SYSTEM merge|keep system messages inside the conversation (default: per provider)
-  REQUEST_TIMEOUT        total seconds per upstream request        (default 600)
+  MIDCONVERSATION_SYSTEM merge|keep system messages inside the conversation (default per provider: keep for openai/azure, merge elsewhere)
+  REQUEST_TIMEOUT        total seconds per upstream request         (default 600)
   FIRST_BYTE_TIMEOUT     seconds until a streaming upstream answers (default 120)
   STREAM_IDLE_TIMEOUT    seconds of upstream silence mid-stream     (default 120)
   PING_INTERVAL          seconds between pings while upstream is silent (default 5)
   RETRY_MAX_DELAY        longest retry wait in seconds              (default 30)
-  MAX_REQUEST_BYTES      largest request body                      (default 33554432)
+  MAX_REQUEST_BYTES      largest request body in bytes              (default 33554432)
   SHUTDOWN_GRACE         seconds in-flight requests get on SIGINT/SIGTERM (default 10)
 `;
 }
 
-/** The known option nearest to a mistyped one (edit distance ≤ 3), for the error hint. */
+/**
+ * The known option a mistyped one was meant to be, for the error hint: the one it abbreviates
+ * (`--env` → `--env-file`), else the nearest within a few edits, fewer for short names so that
+ * `--foo` suggests nothing rather than `--port`.
+ */
 function closest(input: string, known: readonly string[]): string | undefined {
+  if (input.length >= 4) {
+    const extended = known.filter((k) => k.startsWith(input));
+    if (extended.length === 1) return extended[0];
+  }
   let best: string | undefined;
-  let bestDistance = 4;
+  let bestDistance = Math.min(4, Math.max(2, Math.floor(input.length / 3)) + 1);
   for (const k of known) {
     const d = editDistance(input, k);
     if (d < bestDistance) {

@@ -63,7 +63,8 @@ const EnvSchema = z.object({
     });
     return z.NEVER;
   }),
-  LOG_FORMAT: z.enum(["text", "json"]).default("text"),
+  // Any case, like LOG_LEVEL.
+  LOG_FORMAT: z.string().trim().toLowerCase().default("text").pipe(z.enum(["text", "json"])),
   REQUEST_TIMEOUT: seconds(600),
   FIRST_BYTE_TIMEOUT: seconds(120),
   STREAM_IDLE_TIMEOUT: seconds(120),
@@ -74,7 +75,7 @@ const EnvSchema = z.object({
   MAX_TOKENS_LIMIT: z.coerce.number().int().positive().optional(),
   MAX_REQUEST_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
   ALLOW_REMOTE_WITHOUT_KEY: flag,
-  PROVIDER: z.enum(PROVIDERS).default("auto"),
+  PROVIDER: z.string().trim().toLowerCase().default("auto").pipe(z.enum(PROVIDERS)),
   AZURE_API_VERSION: optional,
   OPENROUTER_REFERER: optional,
   OPENROUTER_TITLE: optional,
@@ -149,6 +150,10 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+function onDenoDeploy(env: Readonly<Record<string, string | undefined>>): boolean {
+  return (env.DENO_DEPLOYMENT_ID ?? "").trim() !== "";
+}
+
 /** Builds the config from a variable map (the environment merged over `.env`). */
 export function configFromEnv(env: Readonly<Record<string, string | undefined>>): Config {
   const parsed = EnvSchema.safeParse(env);
@@ -164,6 +169,15 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
   if (!e.OPENAI_API_KEY && !isLoopbackHost(baseHost) && provider !== "ollama") {
     throw new ConfigError(
       "invalid configuration:\n  OPENAI_API_KEY: required (the key of your OpenAI-compatible provider)",
+    );
+  }
+  // Deno Deploy (classic and current; both set DENO_DEPLOYMENT_ID) serves the program on a public
+  // address whatever HOST says: https://docs.deno.com/deploy/reference/env_vars_and_contexts/
+  if (!e.ANTHROPIC_API_KEY && onDenoDeploy(env) && !e.ALLOW_REMOTE_WITHOUT_KEY) {
+    throw new ConfigError(
+      "refusing to serve on Deno Deploy without ANTHROPIC_API_KEY: the deployment is public, so " +
+        "anyone could spend your upstream key. Set ANTHROPIC_API_KEY in the deployment's " +
+        "environment (clients must then send it).",
     );
   }
   if (!e.ANTHROPIC_API_KEY && !isLoopbackHost(e.HOST) && !e.ALLOW_REMOTE_WITHOUT_KEY) {

@@ -3,6 +3,7 @@
  * no listening socket) for each mapped model, and prints a capability table with a hint for
  * each failure. Nothing is sent anywhere but the configured upstream.
  */
+import { displayUrl } from "./banner.ts";
 import type { Config } from "./config.ts";
 import { silentLogger } from "./log.ts";
 import { createHandler } from "./server.ts";
@@ -11,12 +12,16 @@ import type { Fetch } from "./upstream.ts";
 type Check = {
   name: string;
   body: Record<string, unknown>;
+  /** The problem with a 200 answer, or undefined when it passes. */
   verify: (events: string, json: unknown) => string | undefined;
+  /** Something worth knowing about a passing answer. */
+  note?: (json: unknown) => string | undefined;
 };
 
-// A 1×1 PNG: enough to learn whether the model accepts image input at all.
-const PIXEL =
-  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+// A 64×64 solid red PNG. A model without vision may still answer (some servers drop images
+// silently), so the check asks for the color: only a model that sees the image names it.
+const RED_SQUARE =
+  "iVBORw0KGgoAAAANSUhEUgAAAEAAAABACAIAAAAlC+aJAAAAT0lEQVR42u3PQQkAAAgEsAtx/ZMZxgi+hcEKLNO+FgEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQGBywKqxUDxqh7TUQAAAABJRU5ErkJggg==";
 
 const WEATHER_TOOL = {
   name: "get_weather",
@@ -24,14 +29,27 @@ const WEATHER_TOOL = {
   input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
 };
 
-function textOf(json: unknown): string {
-  const content = (json as { content?: { type: string; text?: string }[] })?.content ?? [];
-  return content.filter((b) => b.type === "text").map((b) => b.text ?? "").join("");
+type Block = { type?: unknown; text?: unknown };
+
+function blocksOf(json: unknown): Block[] {
+  const content = (json as { content?: unknown } | undefined)?.content;
+  if (!Array.isArray(content)) return [];
+  return content.filter((b: unknown): b is Block => typeof b === "object" && b !== null);
 }
 
-/** ~8k tokens of filler with a marker at the very start: a truncating server loses the marker. */
+function textOf(json: unknown): string {
+  return blocksOf(json)
+    .map((b) => (b.type === "text" && typeof b.text === "string" ? b.text : ""))
+    .join("");
+}
+
+/**
+ * ~24k tokens of filler with a marker at the very start: a server that truncates silently
+ * loses the marker. Claude Code's first request alone is ~20k tokens (system prompt and tools),
+ * so a context that fits less is too small for it, even if shorter prompts work.
+ */
 function longPrompt(): string {
-  const filler = "The quick brown fox jumps over the lazy dog. ".repeat(800);
+  const filler = "The quick brown fox jumps over the lazy dog. ".repeat(2400);
   return `The secret word is PAPAYA.\n${filler}\nWhat is the secret word? Answer with the word only.`;
 }
 
@@ -74,12 +92,18 @@ const CHECKS: Check[] = [
       messages: [{
         role: "user",
         content: [
-          { type: "image", source: { type: "base64", media_type: "image/png", data: PIXEL } },
-          { type: "text", text: "What color is this pixel? One word." },
+          { type: "image", source: { type: "base64", media_type: "image/png", data: RED_SQUARE } },
+          {
+            type: "text",
+            text: "What color is this image? Answer with one word: red, green or blue.",
+          },
         ],
       }],
     },
-    verify: (_e, json) => (textOf(json).length > 0 ? undefined : "empty answer to an image"),
+    verify: (_e, json) =>
+      /red/i.test(textOf(json))
+        ? undefined
+        : "the answer does not name the image's color: the model may not see images",
   },
   {
     name: "thinking",
@@ -89,6 +113,11 @@ const CHECKS: Check[] = [
       messages: [{ role: "user", content: "What is 17 * 23? Answer with the number." }],
     },
     verify: (_e, json) => (textOf(json).includes("391") ? undefined : "wrong or empty answer"),
+    note: (json) =>
+      blocksOf(json).some((b) => b.type === "thinking")
+        ? undefined
+        : "no thinking returned: the model does not reason or show it, or is not known as a " +
+          "reasoning model (REASONING_MODELS)",
   },
   {
     name: "long prompt",
@@ -96,7 +125,7 @@ const CHECKS: Check[] = [
     verify: (_e, json) =>
       /papaya/i.test(textOf(json))
         ? undefined
-        : "the model lost the start of an ~8k-token prompt: the server truncates (Ollama: raise num_ctx / OLLAMA_CONTEXT_LENGTH)",
+        : "the model lost the start of a ~24k-token prompt: the server truncates, and Claude Code needs ~20k+ (Ollama: raise num_ctx / OLLAMA_CONTEXT_LENGTH)",
   },
 ];
 
@@ -109,6 +138,10 @@ function hint(status: number, message: string): string {
   if (status === 429) return "rate limited: try again later";
   if (status === 502 && /cannot reach/.test(message)) {
     return "cannot connect: check OPENAI_BASE_URL";
+  }
+  // A web page or another API at the configured URL (it usually ends in /v1).
+  if (status === 405 || /not JSON/.test(message)) {
+    return "this is not an OpenAI-compatible API: check OPENAI_BASE_URL (it usually ends in /v1)";
   }
   if (/tool/i.test(message)) return "the model may not support tool calling";
   if (/image|vision|multimodal/i.test(message)) return "the model may not support images";
@@ -128,7 +161,7 @@ export async function runDoctor(
   ];
   const seen = new Set<string>();
   let failures = 0;
-  print(`Checking ${config.openaiBaseUrl}`);
+  print(`Checking ${displayUrl(config.openaiBaseUrl)}`);
   print(`${"model".padEnd(28)} ${"check".padEnd(12)} result`);
   for (const [alias, model] of models) {
     if (seen.has(model)) continue;
@@ -154,6 +187,7 @@ export async function runDoctor(
           // keep the raw text
         }
         result = `FAIL ${res.status}: ${hint(res.status, message)}`;
+        failures++;
       } else {
         let json: unknown;
         try {
@@ -162,9 +196,10 @@ export async function runDoctor(
           json = undefined;
         }
         const problem = check.verify(text, json);
-        result = problem ? `FAIL: ${problem}` : "ok";
+        const note = problem ? undefined : check.note?.(json);
+        result = problem ? `FAIL: ${problem}` : note ? `ok (${note})` : "ok";
+        if (problem) failures++;
       }
-      if (result !== "ok") failures++;
       print(`${model.padEnd(28)} ${check.name.padEnd(12)} ${result}`);
     }
   }

@@ -60,6 +60,8 @@ export function makeRedactor(
 
 export type Sink = (line: string) => void;
 
+const LINE_BREAK = /[\r\n]/;
+
 const defaultSink: Sink = (line) => console.error(line);
 
 export function createLogger(opts: {
@@ -79,9 +81,14 @@ export function createLogger(opts: {
     if (opts.format === "json") {
       line = JSON.stringify({ time, level, msg, ...fields });
     } else {
+      // Fields a caller does not know (undefined) are left out, as JSON.stringify does; a
+      // string with a line break is quoted, so that one entry stays one line.
       const extra = fields
         ? Object.entries(fields)
-          .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) =>
+            `${k}=${typeof v === "string" && !LINE_BREAK.test(v) ? v : JSON.stringify(v)}`
+          )
           .join(" ")
         : "";
       line = `${time} ${level.toUpperCase().padEnd(7)} ${msg}${extra ? " " + extra : ""}`;

@@ -38,6 +38,8 @@ import {
 } from "./upstream.ts";
 import { formatZodError } from "./validation.ts";
 import { JsonMemo, stringifyObject } from "./json_text.ts";
+import { logRequest, type RequestSummary } from "./request_log.ts";
+import { debugBody, RecordingConverter } from "./debug_body.ts";
 import { upstreamErrorInStream } from "./upstream_errors.ts";
 import { VERSION } from "./version.ts";
 
@@ -122,6 +124,9 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
     const ctx: RequestContext = {
       requestId,
       started,
+      method,
+      path,
+      summary: {},
       log,
       config,
       profile,
@@ -131,9 +136,14 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       jsonMemo,
       redact,
     };
+    // Every answer passes here: one request-log line each, unless the route logs it later.
+    const done = (res: Response, dropBody = false): Response => {
+      if (!ctx.summary.deferred) logRequest(log, ctx, res.status);
+      return withId(res, requestId, dropBody);
+    };
     try {
       if (path === "/" && (method === "GET" || method === "HEAD")) {
-        return withId(
+        return done(
           json({
             name: "claude-code-proxy",
             version: VERSION,
@@ -145,12 +155,11 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
               "GET /health",
             ],
           }),
-          requestId,
           method === "HEAD",
         );
       }
       if (path === "/health" && (method === "GET" || method === "HEAD")) {
-        return withId(json({ status: "ok", version: VERSION }), requestId, method === "HEAD");
+        return done(json({ status: "ok", version: VERSION }), method === "HEAD");
       }
       const route = ROUTES.find((r) => r.match(path));
       if (!route) {
@@ -161,16 +170,11 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
         );
       }
       if (route.method !== method) {
-        return withId(
-          errorResponse(
-            new ProxyError(
-              405,
-              "invalid_request_error",
-              `${method} is not allowed on ${path}; use ${route.method}`,
-            ),
-            { allow: route.method },
-          ),
-          requestId,
+        throw new ProxyError(
+          405,
+          "invalid_request_error",
+          `${method} is not allowed on ${path}; use ${route.method}`,
+          { allow: route.method },
         );
       }
       if (!authorized(req)) {
@@ -188,7 +192,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
           path: url.pathname,
         });
       }
-      return withId(await route.run(req, path, ctx, upstreamFetch), requestId);
+      return done(await route.run(req, path, ctx, upstreamFetch));
     } catch (err) {
       const e = err instanceof ClientGone
         ? new ProxyError(499, "api_error", "client disconnected")
@@ -199,14 +203,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
           error: err instanceof Error ? err.stack ?? err.message : String(err),
         });
       }
-      log.info("request", {
-        request_id: requestId,
-        method,
-        path,
-        status: e.status,
-        error: e.type,
-        total_ms: Date.now() - started,
-      });
+      logRequest(log, ctx, e.status, { error: e.type });
       return withId(errorResponse(redactError(e, redact)), requestId);
     }
   };
@@ -215,6 +212,10 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
 export type RequestContext = {
   requestId: string;
   started: number;
+  method: string;
+  path: string;
+  /** Filled in by the route for the request log. */
+  summary: RequestSummary;
   log: Logger;
   config: Config;
   profile: Profile;
@@ -282,9 +283,12 @@ async function handleCountTokens(
   const parsed = CountTokensRequest.safeParse(body);
   if (!parsed.success) throw invalidRequest(formatZodError(parsed.error));
   const upstreamModel = mapModel(parsed.data.model, ctx.config);
+  ctx.summary.model = `${parsed.data.model} -> ${upstreamModel}`;
   await loadTokenizer(upstreamModel);
   try {
-    return json({ input_tokens: countTokens(parsed.data, upstreamModel) });
+    const inputTokens = countTokens(parsed.data, upstreamModel);
+    ctx.summary.inputTokens = inputTokens;
+    return json({ input_tokens: inputTokens });
   } catch (err) {
     if (err instanceof RangeError) throw invalidRequest("request is nested too deeply");
     throw err;
@@ -304,6 +308,10 @@ async function handleMessages(
   const request = parsed.data;
   const upstreamModel = mapModel(request.model, config);
   const info = modelInfo(upstreamModel, config);
+  const stream = request.stream === true;
+  const summary = ctx.summary;
+  summary.model = `${request.model} -> ${upstreamModel}`;
+  summary.stream = stream;
 
   let converted;
   let bodyText: string;
@@ -344,11 +352,10 @@ async function handleMessages(
   if (log.enabled("debug")) {
     log.debug("upstream request", {
       request_id: ctx.requestId,
-      body: bodyText.length > 20_000 ? `${bodyText.slice(0, 20_000)}…` : bodyText,
+      body: debugBody(bodyText, ctx.redact),
     });
   }
   const inputEstimate = estimateInputTokens(request, upstreamModel);
-  const stream = request.stream === true;
   const messageId = `msg_${ctx.newId()}`;
   const upstream = await callUpstream({
     url: chatCompletionsUrl(config, profile, upstreamModel),
@@ -360,24 +367,9 @@ async function handleMessages(
     maxRetries: config.maxRetries,
     retryMaxDelayMs: config.retryMaxDelayMs,
     errorContext: { estimatedInputTokens: inputEstimate, contextWindow: info.contextWindow },
+    // Set for an upstream error answer too; a connection that failed has no first byte.
+    onHeaders: () => (summary.ttfbMs = Date.now() - ctx.started),
   }, { fetch, log });
-  const ttfb = Date.now() - ctx.started;
-  const logLine = (
-    status: number,
-    usage: { input_tokens: number; output_tokens: number } | undefined,
-    extra: Record<string, unknown> = {},
-  ) =>
-    log.info("request", {
-      request_id: ctx.requestId,
-      model: `${request.model} -> ${upstreamModel}`,
-      stream,
-      status,
-      input_tokens: usage?.input_tokens,
-      output_tokens: usage?.output_tokens,
-      ttfb_ms: ttfb,
-      total_ms: Date.now() - ctx.started,
-      ...extra,
-    });
 
   const responseOpts = {
     messageId,
@@ -392,8 +384,10 @@ async function handleMessages(
   const upstreamStreams = contentType.includes("text/event-stream");
 
   if (stream && upstreamStreams && upstream.response.body) {
-    const converter = new StreamConverter(responseOpts);
-    let finalUsage: { input_tokens: number; output_tokens: number } | undefined;
+    const converter = log.enabled("debug")
+      ? new RecordingConverter(responseOpts)
+      : new StreamConverter(responseOpts);
+    summary.deferred = true;
     const body = driveStream({
       body: upstream.response.body,
       upstreamSignal: upstream.signal,
@@ -404,15 +398,25 @@ async function handleMessages(
       abortUpstream: upstream.abort,
       redact: ctx.redact,
       onEnd: (outcome) => {
-        if (outcome.status === "complete") finalUsage = converter.usage;
+        // A stream cut short reports what it had: the input estimate and the output so far.
+        const usage = converter.usageSoFar;
+        summary.inputTokens = usage.input_tokens;
+        summary.outputTokens = usage.output_tokens;
+        if (converter instanceof RecordingConverter) {
+          log.debug("upstream response", {
+            request_id: ctx.requestId,
+            ...converter.recorded(ctx.redact),
+          });
+        }
         const status = outcome.status === "complete"
           ? 200
           : outcome.status === "client_gone"
           ? 499
           : outcome.error?.status ?? 500;
-        logLine(
+        logRequest(
+          log,
+          ctx,
           status,
-          finalUsage,
           outcome.error ? { error: outcome.error.type, message: outcome.error.message } : {},
         );
       },
@@ -421,8 +425,9 @@ async function handleMessages(
   }
 
   // A non-streamed answer (also when the upstream ignored `stream: true`).
-  const message = await readUpstreamJson(upstream, config.requestTimeoutMs, responseOpts, log);
-  logLine(200, message.usage);
+  const message = await readUpstreamJson(upstream, ctx, responseOpts);
+  summary.inputTokens = message.usage.input_tokens;
+  summary.outputTokens = message.usage.output_tokens;
   if (stream) {
     return new Response(encodeEvents(messageEvents(message)), {
       status: 200,
@@ -449,10 +454,10 @@ const SSE_HEADERS = {
 
 async function readUpstreamJson(
   upstream: UpstreamResponse,
-  totalTimeoutMs: number,
+  ctx: RequestContext,
   opts: Parameters<typeof convertResponse>[1],
-  log: Logger,
 ) {
+  const totalTimeoutMs = ctx.config.requestTimeoutMs;
   let text: string;
   try {
     text = await readText(upstream.response, upstream.signal);
@@ -476,6 +481,12 @@ async function readUpstreamJson(
     );
   }
   upstream.abort("done");
+  if (ctx.log.enabled("debug")) {
+    ctx.log.debug("upstream response", {
+      request_id: ctx.requestId,
+      body: debugBody(text, ctx.redact),
+    });
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -488,11 +499,6 @@ async function readUpstreamJson(
         snippet ? `: ${snippet}` : " (empty body)"
       }`,
     );
-  }
-  if (log.enabled("debug")) {
-    log.debug("upstream response", {
-      body: text.length > 20_000 ? `${text.slice(0, 20_000)}…` : text,
-    });
   }
   // Some providers answer 200 with an error object instead of a completion.
   const inBody = upstreamErrorInStream(value, undefined, "in a 200 answer", {

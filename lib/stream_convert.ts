@@ -206,6 +206,16 @@ export class StreamConverter {
     return this.#finalUsage;
   }
 
+  /** Final usage, or for a stream that ended early what it had so far (for the request log). */
+  get usageSoFar(): Usage {
+    return this.#finalUsage ??
+      mapUsage(
+        this.#usage,
+        this.#opts.inputTokensEstimate,
+        estimateOutputTokens(this.#outputChars),
+      );
+  }
+
   #startBlock(
     open: Open,
     block: StreamEvent & { type: "content_block_start" },

@@ -21,6 +21,8 @@ export type UpstreamCall = {
   maxRetries: number;
   retryMaxDelayMs: number;
   errorContext: ErrorContext;
+  /** Called when an answer's headers arrive (each attempt), for the time-to-first-byte log. */
+  onHeaders?: () => void;
 };
 
 export type UpstreamDeps = {
@@ -299,6 +301,7 @@ export async function callUpstream(
       throw error;
     }
     clearTimeout(firstByteTimer);
+    call.onHeaders?.();
     if (res.ok) {
       // The body is not wrapped here: every stream hop costs Deno ~8 µs per chunk, so the
       // streaming consumer watches `signal` itself, and the one-shot reader uses readText.

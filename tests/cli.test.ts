@@ -210,8 +210,10 @@ describe("start-up banner and flags", () => {
     proxy.kill();
     await proxy.exited;
     assert.match(requestId ?? "", /^req_/);
-    const lines = proxy.output().split("\n").filter((l) => l.startsWith("{"));
+    // Every line, the start-up banner included, is one JSON object.
+    const lines = proxy.output().split("\n").filter((l) => l.trim() !== "");
     const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.match(String(entries[0]?.claude_code), /^ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:/);
     const line = entries.find((e) => e.msg === "request" && e.request_id === requestId);
     assert.ok(line, "one request line with the request id");
     assert.equal(line.model, "claude-haiku-4-5 -> gpt-4o-mini");

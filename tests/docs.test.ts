@@ -2,8 +2,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { CONFIG_VARIABLES } from "../lib/config.ts";
+import { CONFIG_VARIABLES, configFromEnv } from "../lib/config.ts";
 import { helpText } from "../lib/cli.ts";
+import { DEFAULT_OUTPUT_CAP } from "../lib/models.ts";
+import { chatCompletionsUrl, resolveProfile } from "../lib/providers.ts";
 
 const root = new URL("../", import.meta.url);
 const readme = readFileSync(new URL("README.md", root), "utf8");
@@ -18,6 +20,106 @@ describe("documentation", () => {
       assert.ok(readme.includes(name), `README mentions ${name}`);
       assert.ok(example.includes(name), `.env.example mentions ${name}`);
       assert.ok(help.includes(name), `--help mentions ${name}`);
+    });
+  }
+
+  // Each variable's documented default, next to what the code does without the variable.
+  const defaults = configFromEnv({ OPENAI_API_KEY: "x" });
+  const azureUrl = new URL(
+    chatCompletionsUrl(
+      configFromEnv({ OPENAI_API_KEY: "x", OPENAI_BASE_URL: "https://r.openai.azure.com" }),
+      resolveProfile(
+        configFromEnv({ OPENAI_API_KEY: "x", OPENAI_BASE_URL: "https://r.openai.azure.com" }),
+      ),
+      "d",
+    ),
+  );
+  const documented: Record<string, [documented: string, actual: unknown]> = {
+    OPENAI_BASE_URL: ["https://api.openai.com/v1", defaults.openaiBaseUrl],
+    PROVIDER: ["auto", defaults.provider],
+    BIG_MODEL: ["gpt-4o", defaults.bigModel],
+    MIDDLE_MODEL: ["BIG_MODEL", defaults.middleModel === defaults.bigModel ? "BIG_MODEL" : "?"],
+    SMALL_MODEL: ["gpt-4o-mini", defaults.smallModel],
+    HOST: ["127.0.0.1", defaults.host],
+    PORT: ["8082", String(defaults.port)],
+    LOG_LEVEL: ["INFO", defaults.logLevel.toUpperCase()],
+    LOG_FORMAT: ["text", defaults.logFormat],
+    THINKING_LOW_MAX_BUDGET: ["4096", String(defaults.effortThresholds.lowMax)],
+    THINKING_MEDIUM_MAX_BUDGET: ["16384", String(defaults.effortThresholds.mediumMax)],
+    AZURE_API_VERSION: ["2024-10-21", azureUrl.searchParams.get("api-version")],
+    REQUEST_TIMEOUT: ["600", String(defaults.requestTimeoutMs / 1000)],
+    FIRST_BYTE_TIMEOUT: ["120", String(defaults.firstByteTimeoutMs / 1000)],
+    STREAM_IDLE_TIMEOUT: ["120", String(defaults.streamIdleTimeoutMs / 1000)],
+    PING_INTERVAL: ["5", String(defaults.pingIntervalMs / 1000)],
+    MAX_RETRIES: ["2", String(defaults.maxRetries)],
+    RETRY_MAX_DELAY: ["30", String(defaults.retryMaxDelayMs / 1000)],
+    MAX_REQUEST_BYTES: ["33554432", String(defaults.maxRequestBytes)],
+    SHUTDOWN_GRACE: ["10", String(defaults.shutdownGraceMs / 1000)],
+    ALLOW_REMOTE_WITHOUT_KEY: ["false", String(defaults.allowRemoteWithoutKey)],
+  };
+  // Documented as a rule rather than one value (checked below).
+  const perModel = ["MAX_TOKENS_LIMIT"];
+  // No default: unset means off (or, for MIDCONVERSATION_SYSTEM, the provider's choice).
+  const unset: Record<string, unknown> = {
+    OPENAI_API_KEY: configFromEnv({ OPENAI_BASE_URL: "http://127.0.0.1:1/v1" }).openaiApiKey,
+    ANTHROPIC_API_KEY: defaults.anthropicApiKey,
+    OPENROUTER_REFERER: defaults.openrouterReferer,
+    OPENROUTER_TITLE: defaults.openrouterTitle,
+    EXTRA_BODY: Object.keys(defaults.extraBody).length === 0 ? undefined : defaults.extraBody,
+    REASONING_MODELS: defaults.reasoningModels.length === 0 ? undefined : "set",
+    NON_REASONING_MODELS: defaults.nonReasoningModels.length === 0 ? undefined : "set",
+    MIDCONVERSATION_SYSTEM: defaults.midConversationSystem,
+  };
+
+  /** The --help line that documents `name`: the variable first, or after its flag. */
+  const helpLine = (name: string) =>
+    help.split("\n").find((l) => new RegExp(`^\\s+(-\\S.*?\\s{2,})?${name}(\\s|=)`).test(l)) ?? "";
+  const readmeRow = (name: string) =>
+    readme.split("\n").find((l) => l.startsWith("|") && l.includes(`\`${name}\``)) ?? "";
+  /** The variable's line in .env.example and the comment lines just above it. */
+  const exampleBlock = (name: string) => {
+    const lines = example.split("\n");
+    const at = lines.findIndex((l) => new RegExp(`^#? ?${name}=`).test(l));
+    if (at < 0) return "";
+    let from = at;
+    while (from > 0 && lines[from - 1]!.startsWith("# ") && !/^# [A-Z_]+=/.test(lines[from - 1]!)) {
+      from--;
+    }
+    return lines.slice(from, at + 1).join("\n");
+  };
+
+  it("every variable has a documented default or is documented as not set", () => {
+    const all = new Set([...Object.keys(documented), ...Object.keys(unset), ...perModel]);
+    assert.deepEqual([...CONFIG_VARIABLES].filter((v) => !all.has(v)), []);
+  });
+
+  for (const [name, [value, actual]] of Object.entries(documented)) {
+    it(`${name}: the default is ${value} in the code, --help, README and .env.example`, () => {
+      assert.equal(actual, value, "the code's default");
+      assert.ok(helpLine(name).includes(`default ${value}`), `--help: ${helpLine(name)}`);
+      assert.ok(readmeRow(name).includes(`\`${value}\``), `README: ${readmeRow(name)}`);
+      const block = exampleBlock(name);
+      assert.ok(
+        block.includes(`${name}=${value}`) || block.includes(`Default ${value}`) ||
+          block.includes(`Default: the value of ${value}`),
+        `.env.example: ${block}`,
+      );
+    });
+  }
+
+  it("MAX_TOKENS_LIMIT: per model by default, 16384 for unknown models, everywhere", () => {
+    assert.equal(defaults.maxTokensLimit, undefined);
+    assert.equal(DEFAULT_OUTPUT_CAP, 16384);
+    const line = helpLine("MAX_TOKENS_LIMIT");
+    assert.ok(line.includes("default per model, 16384 for unknown models"), line);
+    assert.match(readmeRow("MAX_TOKENS_LIMIT"), /per model.*unknown models: 16384/);
+    assert.match(exampleBlock("MAX_TOKENS_LIMIT"), /known output limit, 16384 for unknown models/);
+  });
+
+  for (const [name, actual] of Object.entries(unset)) {
+    it(`${name}: unset by default, and --help says so`, () => {
+      assert.equal(actual, undefined);
+      assert.match(helpLine(name), /default (not set|per provider)/, helpLine(name));
     });
   }
 

@@ -120,7 +120,8 @@ export function startProxyProcess(
     const text = d.toString();
     out += text;
     if (logFile) appendFileSync(logFile, text);
-    const m = out.match(/listening on http:\/\/[^\s]+:(\d+)/);
+    // The text banner's first line, or the message of the JSON one (LOG_FORMAT=json).
+    const m = out.match(/listening on http:\/\/[^\s"]+:(\d+)/);
     if (m) resolvePort(Number(m[1]));
   };
   child.stdout!.on("data", onData);

@@ -1,0 +1,100 @@
+/**
+ * The start-up banner's content: its paste line must work as pasted into a shell, its auth line
+ * must say who can use the proxy, and with LOG_FORMAT=json it is one JSON line. (The banner of a
+ * running main.ts is checked in cli.test.ts.)
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { configFromEnv } from "../lib/config.ts";
+import { banner, bannerFields, bannerJson, displayUrl } from "../lib/banner.ts";
+import { TEST_CLIENT_KEY, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
+
+const base = { OPENAI_API_KEY: TEST_UPSTREAM_KEY, OPENAI_BASE_URL: "http://127.0.0.1:9/v1" };
+
+/** Runs the paste line in /bin/sh with `claude` replaced by `env`, and returns what it got. */
+function pasted(line: string, shellEnv: Record<string, string>): Record<string, string> {
+  assert.match(line, / claude$/);
+  const r = spawnSync("/bin/sh", ["-c", line.replace(/ claude$/, " env")], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...shellEnv },
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 0, `the pasted line fails: ${r.stderr}`);
+  return Object.fromEntries(
+    r.stdout.split("\n").filter((l) => l.includes("=")).map((l) => {
+      const eq = l.indexOf("=");
+      return [l.slice(0, eq), l.slice(eq + 1)];
+    }),
+  );
+}
+
+describe("start-up banner", () => {
+  it("the Claude Code line works as pasted, with a proxy key too, and shows no key", () => {
+    const open = bannerFields(configFromEnv(base), 8082);
+    const env = pasted(open.claude_code, {});
+    assert.equal(env.ANTHROPIC_BASE_URL, "http://127.0.0.1:8082");
+    assert.ok(env.ANTHROPIC_API_KEY, "some key is sent (any works)");
+
+    const keyed = configFromEnv({ ...base, ANTHROPIC_API_KEY: TEST_CLIENT_KEY });
+    const line = bannerFields(keyed, 8082).claude_code;
+    assert.ok(!line.includes(TEST_CLIENT_KEY));
+    const sent = pasted(line, { ANTHROPIC_API_KEY: TEST_CLIENT_KEY });
+    assert.equal(sent.ANTHROPIC_API_KEY, TEST_CLIENT_KEY);
+    assert.equal(sent.ANTHROPIC_BASE_URL, "http://127.0.0.1:8082");
+  });
+
+  it("wildcard hosts are reached on loopback; IPv6 literals get brackets", () => {
+    const cases = [
+      { host: "0.0.0.0", url: "http://127.0.0.1:1234" },
+      { host: "::", url: "http://127.0.0.1:1234" },
+      { host: "::1", url: "http://[::1]:1234" },
+      { host: "localhost", url: "http://localhost:1234" },
+    ];
+    for (const c of cases) {
+      const config = configFromEnv({ ...base, HOST: c.host, ANTHROPIC_API_KEY: TEST_CLIENT_KEY });
+      const line = bannerFields(config, 1234).claude_code;
+      assert.equal(pasted(line, {}).ANTHROPIC_BASE_URL, c.url, c.host);
+    }
+  });
+
+  it("an open proxy on a non-loopback address says that anyone who can reach it may use it", () => {
+    const local = bannerFields(configFromEnv(base), 1);
+    assert.match(local.auth, /any client on this machine/);
+    const remote = bannerFields(
+      configFromEnv({ ...base, HOST: "0.0.0.0", ALLOW_REMOTE_WITHOUT_KEY: "true" }),
+      1,
+    );
+    assert.doesNotMatch(remote.auth, /on this machine/);
+    assert.match(remote.auth, /anyone who can reach/);
+  });
+
+  it("is one JSON line with every field for LOG_FORMAT=json, and text otherwise", () => {
+    const config = configFromEnv({ ...base, ANTHROPIC_API_KEY: TEST_CLIENT_KEY, BIG_MODEL: "b" });
+    const line = bannerJson(config, 8082, new Date(0));
+    assert.ok(!line.includes("\n"));
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    assert.equal(parsed.level, "info");
+    assert.match(String(parsed.msg), /listening on http:\/\/127\.0\.0\.1:8082/);
+    assert.deepEqual(parsed.models, { opus: "b", sonnet: "b", haiku: "gpt-4o-mini" });
+    assert.equal(parsed.upstream, "http://127.0.0.1:9/v1");
+    assert.match(String(parsed.claude_code), /^ANTHROPIC_BASE_URL=http:\/\/127\.0\.0\.1:8082 /);
+    for (const text of [line, banner(config, 8082)]) {
+      assert.ok(!text.includes(TEST_CLIENT_KEY) && !text.includes(TEST_UPSTREAM_KEY));
+    }
+  });
+
+  it("masks a password or a key-like query parameter in the upstream URL", () => {
+    const config = configFromEnv({
+      OPENAI_API_KEY: TEST_UPSTREAM_KEY,
+      OPENAI_BASE_URL: "https://user:s3cr3t-pass@gateway.example/v1",
+    });
+    const text = banner(config, 1);
+    assert.ok(!text.includes("s3cr3t-pass"), text);
+    assert.match(text, /https:\/\/user:\*\*\*\*@gateway\.example\/v1/);
+    assert.equal(
+      displayUrl("https://r.example/v1?api-version=1&api_key=abc123"),
+      "https://r.example/v1?api-version=1&api_key=****",
+    );
+    assert.equal(displayUrl("https://api.openai.com/v1"), "https://api.openai.com/v1");
+  });
+});

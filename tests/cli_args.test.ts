@@ -1,0 +1,43 @@
+/** Flag parsing (lib/cli.ts) as a table: values, overrides, and the errors with their hints. */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { parseArgs } from "../lib/cli.ts";
+
+describe("parseArgs", () => {
+  const runs: { argv: string[]; overrides: Record<string, string>; envFile?: string }[] = [
+    { argv: [], overrides: {} },
+    { argv: ["--port", "9000", "--host=0.0.0.0"], overrides: { PORT: "9000", HOST: "0.0.0.0" } },
+    { argv: ["--allow-remote"], overrides: { ALLOW_REMOTE_WITHOUT_KEY: "true" } },
+    { argv: ["--log-level", "debug"], overrides: { LOG_LEVEL: "debug" } },
+    { argv: ["--env-file", "x.env"], overrides: {}, envFile: "x.env" },
+    // A value may start with one dash (a negative number is refused later, by the config).
+    { argv: ["--max-retries", "-1"], overrides: { MAX_RETRIES: "-1" } },
+  ];
+  for (const r of runs) {
+    it(`${JSON.stringify(r.argv)} runs with ${JSON.stringify(r.overrides)}`, () => {
+      const result = parseArgs(r.argv);
+      assert.equal(result.kind, "run");
+      if (result.kind !== "run") return;
+      assert.deepEqual(result.overrides, r.overrides);
+      assert.equal(result.envFile, r.envFile ?? ".env");
+    });
+  }
+
+  const errors: { argv: string[]; message: RegExp }[] = [
+    { argv: ["--prot", "1"], message: /unknown option "--prot" \(did you mean --port\?\)/ },
+    { argv: ["--base_url", "x"], message: /did you mean --base-url\?/ },
+    { argv: ["--big-modle", "x"], message: /did you mean --big-model\?/ },
+    { argv: ["--env"], message: /did you mean --env-file\?/ },
+    // Three edits away from --port: a hint would be a guess.
+    { argv: ["--foo"], message: /^unknown option "--foo"; see --help$/ },
+    { argv: ["--port"], message: /--port needs a value/ },
+    { argv: ["--port", "--host", "x"], message: /--port needs a value/ },
+  ];
+  for (const e of errors) {
+    it(`${JSON.stringify(e.argv)} is an error: ${e.message}`, () => {
+      const result = parseArgs(e.argv);
+      assert.equal(result.kind, "error");
+      if (result.kind === "error") assert.match(result.message, e.message);
+    });
+  }
+});
