@@ -29,6 +29,23 @@ async function loadConfig(
   return configFromEnv({ ...fileVars, ...process.env, ...overrides });
 }
 
+/**
+ * Prints lines to stdout. A reader that goes away (`doctor | head`) ends the output quietly:
+ * Deno throws on the broken pipe and Bun emits an error, and neither deserves a stack trace.
+ */
+function stdoutLines(): (line: string) => void {
+  let closed = false;
+  process.stdout.on("error", () => (closed = true));
+  return (line) => {
+    if (closed) return;
+    try {
+      process.stdout.write(`${line}\n`);
+    } catch {
+      closed = true;
+    }
+  };
+}
+
 async function main(argv: string[]): Promise<number> {
   const cli = parseArgs(argv);
   if (cli.kind === "help") {
@@ -65,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
     return await runDoctor(
       config,
       await upstreamFetch(),
-      (line) => process.stdout.write(`${line}\n`),
+      stdoutLines(),
     );
   }
 

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { configFromEnv } from "../lib/config.ts";
 import { runDoctor } from "../lib/doctor.ts";
 import type { Fetch } from "../lib/upstream.ts";
+import { spawn } from "node:child_process";
+import { mainCommand, repoRoot } from "./helpers/proxy.ts";
 
 type Body = { stream?: boolean; tools?: { function: { name: string } }[]; messages: unknown[] };
 type Upstream = (body: Body, text: string) => Response;
@@ -129,5 +131,34 @@ describe("doctor", () => {
       r.out,
       /m1\s+plain\s+FAIL 502: this is not an OpenAI-compatible API: check OPENAI_BASE_URL/,
     );
+  });
+});
+
+describe("doctor as a command", () => {
+  it("a reader that leaves early (`doctor | head -1`) ends the output without a stack trace", async () => {
+    const { cmd, args } = mainCommand();
+    // An unreachable upstream: every check fails fast, and there are many lines to print.
+    const child = spawn(cmd, [...args, "doctor"], {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        NO_COLOR: "1",
+        OPENAI_API_KEY: "k",
+        OPENAI_BASE_URL: "http://127.0.0.1:9/v1",
+        MAX_RETRIES: "0",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const first = await new Promise<string>((resolve) => {
+      child.stdout!.once("data", (d: Buffer) => resolve(d.toString()));
+    });
+    child.stdout!.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.match(first, /Checking http:\/\/127\.0\.0\.1:9\/v1/);
+    assert.doesNotMatch(stderr, /EPIPE|BrokenPipe|Broken pipe|\n\s+at /, stderr);
+    assert.equal(code, 1, "the checks failed: exit 1, as without the pipe");
   });
 });
