@@ -39,7 +39,11 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
   }
   const completion = parsed.data;
   const choice = completion.choices[0];
-  const failed = failedFinish(choice?.finish_reason);
+  if (choice === undefined) {
+    // An empty answer here would look like a finished turn that said nothing.
+    throw new ProxyError(502, "api_error", "upstream answered 200 without any choice");
+  }
+  const failed = failedFinish(choice.finish_reason);
   if (failed) throw failed;
   const message = choice?.message;
   const content: ResponseBlock[] = [];

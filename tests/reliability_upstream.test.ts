@@ -761,6 +761,19 @@ describe("upstream answers that are not JSON or not the expected shape", () => {
       stream: false,
       message: /not a chat completion/,
     },
+    {
+      name: "200 with a chat completion that has no choice",
+      reply: {
+        json: {
+          id: "c",
+          object: "chat.completion",
+          choices: [],
+          usage: { prompt_tokens: 3, completion_tokens: 0 },
+        },
+      },
+      stream: false,
+      message: /without any choice/,
+    },
   ];
   for (const c of cases) {
     it(`${c.name} → 502 api_error with a useful message`, async () => {
