@@ -233,10 +233,19 @@ const ROUTES: Route[] = [
   {
     method: "GET",
     match: (p) => p.startsWith("/v1/models/") && p.length > "/v1/models/".length,
-    run: (_req, p, ctx) =>
-      Promise.resolve(retrieveModel(decodeURIComponent(p.slice("/v1/models/".length)), ctx)),
+    run: (_req, p, ctx) => Promise.resolve(retrieveModel(modelId(p), ctx)),
   },
 ];
+
+/** The model id of `/v1/models/{id}`; a malformed escape (`%ff`) is the client's error. */
+function modelId(path: string): string {
+  const raw = path.slice("/v1/models/".length);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw invalidRequest(`malformed percent-encoding in the model id "${raw}"`);
+  }
+}
 
 function withId(res: Response, requestId: string, dropBody = false): Response {
   res.headers.set("request-id", requestId);

@@ -628,6 +628,15 @@ describe("malformed input → a 4xx Anthropic error, never a 5xx, never a crash"
     });
   }
 
+  for (const id of ["%ff", "%E0%A4%A", "claude%"]) {
+    it(`GET /v1/models/${id} (a malformed percent-escape) → 400`, async () => {
+      const res = await fetch(`${proxy.url}/v1/models/${id}`);
+      const body = await res.json() as { type: string; error: { type: string } };
+      assert.equal(res.status, 400);
+      assert.equal(body.error.type, "invalid_request_error");
+    });
+  }
+
   it("the proxy is still alive and the logs show no internal error", async () => {
     const res = await fetch(`${proxy.url}/health`);
     assert.equal(res.status, 200);
