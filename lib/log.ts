@@ -43,15 +43,71 @@ const SECRET_PATTERNS: [RegExp, string][] = [
   ],
 ];
 
+/**
+ * Upstreams echo parts of a key too ("Incorrect API key provided: abc123…", a URL cut short):
+ * any run of this many characters of a configured secret is redacted as well.
+ */
+const PARTIAL_MIN = 11;
+/**
+ * Probes at every PROBE-th offset of a secret: a shared run of PARTIAL_MIN characters always
+ * contains one whole, so a line is searched for a handful of probes, not every substring.
+ */
+const PROBE = 6;
+
+/** Where `text` shares runs of PARTIAL_MIN or more characters with `secret`: [start, end) pairs. */
+function sharedRuns(text: string, secret: string): [number, number][] {
+  const runs: [number, number][] = [];
+  for (let offset = 0; offset + PROBE <= secret.length; offset += PROBE) {
+    const probe = secret.slice(offset, offset + PROBE);
+    for (let at = text.indexOf(probe); at >= 0; at = text.indexOf(probe, at + 1)) {
+      let start = at;
+      let from = offset;
+      while (start > 0 && from > 0 && text[start - 1] === secret[from - 1]) {
+        start--;
+        from--;
+      }
+      let end = at + PROBE;
+      let to = offset + PROBE;
+      while (end < text.length && to < secret.length && text[end] === secret[to]) {
+        end++;
+        to++;
+      }
+      if (end - start >= PARTIAL_MIN) runs.push([start, end]);
+    }
+  }
+  return runs;
+}
+
+/** `text` with the given [start, end) ranges (in any order, maybe overlapping) redacted. */
+function redactRanges(text: string, ranges: [number, number][]): string {
+  ranges.sort((a, b) => a[0] - b[0]);
+  let out = "";
+  let from = 0;
+  for (const [start, end] of ranges) {
+    if (end <= from) continue; // inside the range before
+    if (start >= from) out += text.slice(from, start) + "[REDACTED]";
+    from = end; // a range that overlaps the one before extends it
+  }
+  return out + text.slice(from);
+}
+
 /** `exactOnly` skips the shape patterns, for text we build ourselves (the banner). */
 export function makeRedactor(
   secrets: readonly (string | undefined)[],
   opts: { exactOnly?: boolean } = {},
 ) {
   const exact = secrets.filter((s): s is string => typeof s === "string" && s.length >= 4);
+  // A key in a URL's query string arrives percent-encoded when it holds `+`, `/` or `=`.
+  for (const s of [...exact]) {
+    const encoded = encodeURIComponent(s);
+    if (encoded !== s) exact.push(encoded);
+  }
+  const partial = exact.filter((s) => s.length > PARTIAL_MIN);
   return (text: string): string => {
     let out = text;
     for (const s of exact) if (out.includes(s)) out = out.replaceAll(s, "[REDACTED]");
+    const ranges = partial.flatMap((s) => sharedRuns(out, s));
+    if (ranges.length > 0) out = redactRanges(out, ranges);
     if (opts.exactOnly) return out;
     for (const [re, replacement] of SECRET_PATTERNS) out = out.replace(re, replacement);
     return out;

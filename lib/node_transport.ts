@@ -40,6 +40,13 @@ export const nodeFetch: Fetch = (input, init) =>
     if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
 
     const req = lib.request(url, { method: init.method ?? "GET", headers, agent });
+    // Deno's node:http sends a request again when its reused keep-alive socket closes before
+    // the response head (denoland/deno#36786): also when we destroyed it (client gone,
+    // FIRST_BYTE_TIMEOUT) or the upstream reset it after reading the request. The upstream
+    // then generates an answer nobody reads, or sees more attempts than MAX_RETRIES. A socket
+    // marked fresh is never re-sent on; the retry loop in upstream.ts, which counts, covers
+    // the rare stale one (Deno drops connections the server closed while idle from the pool).
+    req.on("socket", () => (req.reusedSocket = false));
     let settled = false;
     const onAbort = () => {
       req.destroy(abortError());

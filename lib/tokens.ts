@@ -146,9 +146,55 @@ const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
 function exactCounter(encoding: TokenizerEncoding): TextCounter {
   const encoder = encoderFor(encoding);
-  return (
-    text,
-  ) => (typeof text === "string" && text.length > 0 ? encoder.countTokens(text, PLAIN_TEXT) : 0);
+  return (text) => {
+    if (typeof text !== "string" || text.length === 0) return 0;
+    let tokens = 0;
+    for (const piece of boundedPieces(text)) tokens += encoder.countTokens(piece, PLAIN_TEXT);
+    return tokens;
+  };
+}
+
+/**
+ * gpt-tokenizer merges each pre-token (a run of letters, of punctuation or of whitespace; digits
+ * come in threes) in time quadratic in its length: 250 KB of "a" took 30–90 s, and the event
+ * loop, every other request's included, waited. Runs longer than this are counted in pieces of
+ * this length; a cut moves the count by about a token, against ~60 tokens per piece.
+ */
+export const MAX_RUN = 256;
+// Each alternative starts only where its run starts (the lookbehind), so the scan is linear.
+const LONG_RUN = new RegExp(
+  [
+    String.raw`(?<![\p{L}\p{M}])[\p{L}\p{M}]{${MAX_RUN + 1},}`,
+    String.raw`(?<![^\s\p{L}\p{N}])[^\s\p{L}\p{N}]{${MAX_RUN + 1},}`,
+    String.raw`(?<!\s)\s{${MAX_RUN + 1},}`,
+  ].join("|"),
+  "gu",
+);
+
+/**
+ * `text` cut so that no piece holds a run of one character class longer than MAX_RUN (one more
+ * where a cut would split a surrogate pair). Text without such runs is one piece.
+ */
+export function boundedPieces(text: string): string[] {
+  if (text.length <= MAX_RUN) return [text];
+  const pieces: string[] = [];
+  let from = 0;
+  for (const run of text.matchAll(LONG_RUN)) {
+    const end = run.index + run[0].length;
+    if (run.index > from) pieces.push(text.slice(from, run.index));
+    for (let i = run.index; i < end;) {
+      let cut = Math.min(i + MAX_RUN, end);
+      // Never between the halves of a surrogate pair.
+      const code = text.charCodeAt(cut);
+      if (cut < end && code >= 0xdc00 && code <= 0xdfff) cut++;
+      pieces.push(text.slice(i, cut));
+      i = cut;
+    }
+    from = end;
+  }
+  if (from === 0) return [text];
+  if (from < text.length) pieces.push(text.slice(from));
+  return pieces;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -276,6 +276,9 @@ export async function callUpstream(
         headers: call.headers,
         body: call.body,
         signal: controller.signal,
+        // Bun's fetch would follow one (a POST turned GET on 301/302, the conversation sent
+        // wherever it points), node:http under Deno never does: both report it instead.
+        redirect: "manual",
       });
     } catch (err) {
       clearTimeout(firstByteTimer);

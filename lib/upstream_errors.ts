@@ -140,6 +140,18 @@ export function upstreamHttpError(
   } catch {
     json = undefined;
   }
+  if (status < 400) {
+    // A redirect (or another status without an error body) means OPENAI_BASE_URL is not the
+    // API's address; nothing the client sent is wrong. Redirects are not followed (upstream.ts).
+    const location = headers.get("location");
+    return new ProxyError(
+      502,
+      "api_error",
+      `upstream answered HTTP ${status}${
+        location ? ` (redirect to ${location})` : ""
+      }: check OPENAI_BASE_URL`,
+    );
+  }
   const d = detailOf(json);
   const snippet = textSnippet(body);
   const message = d.message ??

@@ -788,6 +788,30 @@ describe("upstream answers that are not JSON or not the expected shape", () => {
       });
     });
   }
+
+  for (const status of [301, 302, 307, 308]) {
+    it(`a ${status} redirect → 502 api_error naming it, not followed`, async () => {
+      const elsewhere = await startFakeUpstream([ok()]);
+      const reply: Reply = {
+        status,
+        headers: { location: `${elsewhere.url}/chat/completions` },
+        text: "",
+      };
+      try {
+        await withProxy([reply], { MAX_RETRIES: "2" }, async (up, proxy) => {
+          const res = await post(proxy, request(true));
+          assert.equal(res.status, 502);
+          const err = await errorOf(res);
+          assert.equal(err.type, "api_error");
+          assert.match(err.message, new RegExp(`HTTP ${status} .*redirect.*OPENAI_BASE_URL`));
+          assert.equal(up.requests.length, 1, "a redirect is not retried");
+        });
+        assert.equal(elsewhere.requests.length, 0, "the conversation went nowhere else");
+      } finally {
+        await elsewhere.close();
+      }
+    });
+  }
 });
 
 describe("pings while the upstream is silent", () => {

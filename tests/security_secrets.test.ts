@@ -251,6 +251,65 @@ describe("no secret in logs or error bodies, on every path", () => {
   });
 });
 
+describe("parts of a key are redacted like the key", () => {
+  // Base64-style: `+`, `/` and `=` are percent-encoded when the key travels in a URL.
+  const KEY = "Zx9+Qw/Er=Ty8Ui7Op6As5Df4Gh3Jk2Lm1Nb0Vc";
+  const parts = {
+    "the first 16 characters": KEY.slice(0, 16),
+    "the last 12": KEY.slice(-12),
+    "11 from the middle": KEY.slice(13, 24),
+    "the key percent-encoded in a URL": encodeURIComponent(KEY),
+    "half of it percent-encoded in a URL": encodeURIComponent(KEY.slice(0, 20)),
+  };
+  const echoes = (part: string): Reply[] => [
+    { status: 401, json: openaiError(`Incorrect API key provided: ${part}…`) },
+    { status: 400, text: `<html>GET https://gw.example/v1/chat?key=${part}&v=1 failed</html>` },
+    {
+      sse: [chunk({ content: "partial" }), {
+        error: { code: 502, message: `key ${part} revoked` },
+      }],
+      done: false,
+    },
+  ];
+
+  for (const [name, part] of Object.entries(parts)) {
+    it(`${name}, echoed by the upstream, reaches neither the client nor a log line`, async () => {
+      const replies = echoes(part);
+      const up = await startFakeUpstream((_req, i) => replies[Math.min(i, replies.length - 1)]!);
+      const proxy = startProxy({
+        OPENAI_BASE_URL: up.url,
+        OPENAI_API_KEY: KEY,
+        LOG_LEVEL: "DEBUG",
+      });
+      try {
+        for (const stream of [false, false, true]) {
+          const res = await fetch(`${proxy.url}/v1/messages`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: body(stream),
+          });
+          const text = await res.text();
+          assert.ok(text.includes("[REDACTED]"), text);
+          assert.equal(text.includes(part), false, text);
+        }
+        assert.equal(up.requests.length, 3);
+        for (const line of proxy.logs) assert.equal(line.includes(part), false, line);
+      } finally {
+        await proxy.close();
+        await up.close();
+      }
+    });
+  }
+
+  it("ten characters of a key, or text that only shares a few, are left alone", async () => {
+    const { makeRedactor } = await import("../lib/log.ts");
+    const redact = makeRedactor([KEY, TEST_UPSTREAM_KEY]);
+    for (const text of [KEY.slice(0, 10), "upstream key", "sk-test-up", "0123456789"]) {
+      assert.equal(redact(`x ${text} y`), `x ${text} y`);
+    }
+  });
+});
+
 describe("the grep CI runs, over this file's own runs", () => {
   after(() => {
     // Same check as CI, over the shared log when this run writes one.

@@ -5,6 +5,7 @@ import { countTokens as o200kCount } from "gpt-tokenizer/encoding/o200k_base";
 import { countTokens as cl100kCount } from "gpt-tokenizer/encoding/cl100k_base";
 import { type ContentBlock, MessagesRequest } from "../lib/anthropic_schema.ts";
 import {
+  boundedPieces,
   clearTokenCache,
   countTokens,
   encodingForModel,
@@ -14,6 +15,7 @@ import {
   imageSizeFromBase64,
   imageTokensForSize,
   loadTokenizer,
+  MAX_RUN,
   OPAQUE_DOCUMENT_TOKENS,
   tokenCacheStats,
 } from "../lib/tokens.ts";
@@ -509,5 +511,50 @@ describe("edge cases", () => {
     } as unknown as MessagesRequest;
     assert.ok(countTokens(raw, "gpt-4o") > 0);
     assert.ok(estimateInputTokens(raw) > 0);
+  });
+});
+
+describe("long runs of one character class (the tokenizer is quadratic in a run's length)", () => {
+  const MB = 1_000_000;
+  const runs: Record<string, string> = {
+    letters: "a".repeat(MB),
+    punctuation: "=".repeat(MB),
+    spaces: " ".repeat(MB),
+    newlines: "\n".repeat(MB),
+    "CJK letters": "漢字".repeat(MB / 2),
+    "astral letters": "𝒜".repeat(MB / 2),
+    "closing braces of a deep schema": '{"a":'.repeat(MB / 10) + "}".repeat(MB / 10),
+    "runs of each class in turn": ("x".repeat(700) + "-".repeat(700) + "\t".repeat(700)).repeat(
+      500,
+    ),
+  };
+
+  it("are cut into pieces that join back to the text, each run at most MAX_RUN long", () => {
+    const longestRun = (piece: string) => {
+      let longest = 0;
+      for (const re of [/[\p{L}\p{M}]+/gu, /[^\s\p{L}\p{N}]+/gu, /\s+/gu]) {
+        for (const m of piece.matchAll(re)) longest = Math.max(longest, m[0].length);
+      }
+      return longest;
+    };
+    for (const [name, text] of Object.entries(runs)) {
+      const pieces = boundedPieces(text);
+      assert.equal(pieces.join(""), text, name);
+      assert.ok(pieces.length > 1, name);
+      for (const piece of pieces) assert.ok(longestRun(piece) <= MAX_RUN + 1, name);
+      assert.ok(!pieces.some((p) => /^[\udc00-\udfff]/.test(p)), `${name}: a split pair`);
+    }
+    const prose = "The quick brown fox jumps over the lazy dog. ".repeat(20_000);
+    assert.deepEqual(boundedPieces(prose), [prose]);
+  });
+
+  it("count close to the tokenizer's own count (1 MB runs, scaled from 3,000 characters)", () => {
+    for (const [name, unit] of [["letters", "a"], ["punctuation", "="], ["CJK", "漢"]]) {
+      const count = (text: string) =>
+        countTokens(request([{ role: "user", content: text }]), "gpt-4o") -
+        countTokens(request([{ role: "user", content: "" }]), "gpt-4o");
+      const reference = o200kCount(unit!.repeat(3_000), PLAIN) * (MB / 3_000);
+      withinRatio(count(unit!.repeat(MB)), reference, 0.05, name!);
+    }
   });
 });
