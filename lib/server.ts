@@ -362,14 +362,14 @@ async function handleMessages(
         : "messages have no content: text content blocks must be non-empty",
     );
   }
-  for (const type of [...converted.dropped, ...ignoredFields(raw)]) {
-    // Type and field names come from clients: the set of those already logged stays bounded.
-    if (!ctx.warnedDropped.has(type) && ctx.warnedDropped.size < MAX_WARNED) {
-      ctx.warnedDropped.add(type);
-      log.debug("dropped content with no OpenAI equivalent", { type });
-    }
-  }
   if (log.enabled("debug")) {
+    for (const type of [...converted.dropped, ...ignoredFields(raw)]) {
+      // Type and field names come from clients: the set of those already logged stays bounded.
+      if (!ctx.warnedDropped.has(type) && ctx.warnedDropped.size < MAX_WARNED) {
+        ctx.warnedDropped.add(type);
+        log.debug("dropped content with no OpenAI equivalent", { type });
+      }
+    }
     log.debug("upstream request", {
       request_id: ctx.requestId,
       body: debugBody(bodyText, ctx.redact),
