@@ -13,7 +13,6 @@
  */
 import process from "node:process";
 import {
-  completionTokens,
   findMarker,
   type Scenario,
   type ScenarioName,
@@ -21,6 +20,7 @@ import {
   textChunks,
   timestampTag,
   toolCall,
+  upstreamUsage,
   wallClockMs,
 } from "./scenarios.ts";
 
@@ -62,16 +62,6 @@ function frame(choices: unknown[], usage?: unknown): string {
 }
 function deltaFrame(delta: unknown, finish: string | null = null): string {
   return frame([{ index: 0, delta, logprobs: null, finish_reason: finish }]);
-}
-function usageOf(s: Scenario): Record<string, unknown> {
-  const completion = completionTokens(s);
-  return {
-    prompt_tokens: s.promptTokens,
-    completion_tokens: completion,
-    total_tokens: s.promptTokens + completion,
-    prompt_tokens_details: { cached_tokens: s.cachedTokens },
-    completion_tokens_details: { reasoning_tokens: 0 },
-  };
 }
 
 /** Encoded text frames that do not depend on the nonce (index 0 does), per scenario. */
@@ -123,7 +113,7 @@ function plan(s: Scenario, nonce: string): Step[] {
     }
   }
   steps.push(now(enc.encode(deltaFrame({}, s.kind === "tool" ? "tool_calls" : "stop"))));
-  steps.push(now(enc.encode(frame([], usageOf(s)))));
+  steps.push(now(enc.encode(frame([], upstreamUsage(s)))));
   steps.push(now(enc.encode("data: [DONE]\n\n")));
   return steps;
 }
@@ -192,7 +182,7 @@ function jsonResponse(s: Scenario, nonce: string): Response {
     created: CREATED,
     model: "bench-upstream",
     choices: [{ index: 0, message, logprobs: null, finish_reason: call ? "tool_calls" : "stop" }],
-    usage: usageOf(s),
+    usage: upstreamUsage(s),
   });
 }
 

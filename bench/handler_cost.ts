@@ -15,24 +15,16 @@ import { createHandler } from "../lib/server.ts";
 import type { Fetch } from "../lib/upstream.ts";
 import { buildTemplate } from "./requests.ts";
 import {
-  completionTokens,
   isScenarioName,
   type Scenario,
   type ScenarioName,
   SCENARIOS,
   textChunks,
   toolCall,
+  upstreamUsage,
 } from "./scenarios.ts";
 
 const enc = new TextEncoder();
-
-function usage(s: Scenario) {
-  return {
-    prompt_tokens: s.promptTokens,
-    completion_tokens: completionTokens(s),
-    prompt_tokens_details: { cached_tokens: s.cachedTokens },
-  };
-}
 
 function chunk(delta: unknown, finish: string | null = null): string {
   return `data: ${
@@ -61,7 +53,7 @@ function answer(s: Scenario): { json?: string; frames?: Uint8Array[] } {
           message: { role: "assistant", content: textChunks(s, nonce).join("") },
           finish_reason: "stop",
         }],
-        usage: usage(s),
+        usage: upstreamUsage(s),
       }),
     };
   }
@@ -86,7 +78,7 @@ function answer(s: Scenario): { json?: string; frames?: Uint8Array[] } {
   frames.push(chunk({}, finish));
   frames.push(
     `data: ${
-      JSON.stringify({ id: "chatcmpl-x", choices: [], usage: usage(s) })
+      JSON.stringify({ id: "chatcmpl-x", choices: [], usage: upstreamUsage(s) })
     }\n\ndata: [DONE]\n\n`,
   );
   return { frames: frames.map((f) => enc.encode(f)) };

@@ -187,6 +187,18 @@ export function toolCall(nonce: string): ToolCall {
   return { id: `call_${nonce}`, name: "Write", args, fragments };
 }
 
+/** The usage object the fake upstream reports for a scenario, as OpenAI shapes it. */
+export function upstreamUsage(s: Scenario): Record<string, unknown> {
+  const completion = completionTokens(s);
+  return {
+    prompt_tokens: s.promptTokens,
+    completion_tokens: completion,
+    total_tokens: s.promptTokens + completion,
+    prompt_tokens_details: { cached_tokens: s.cachedTokens },
+    completion_tokens_details: { reasoning_tokens: 0 },
+  };
+}
+
 export type Expected = Readonly<{
   text: string;
   tool: { name: string; args: unknown } | undefined;
