@@ -3,14 +3,14 @@
  * `deno run --allow-net --allow-env --allow-read main.ts`, `bun main.ts`, or the compiled binary.
  */
 import process from "node:process";
-import { helpText, parseArgs } from "./lib/cli.ts";
-import { type Config, ConfigError, configFromEnv, envFileVars } from "./lib/config.ts";
-import { banner, bannerJson } from "./lib/banner.ts";
-import { runDoctor } from "./lib/doctor.ts";
-import { createLogger, makeRedactor } from "./lib/log.ts";
-import { readTextFile, serve, upstreamFetch } from "./lib/serve.ts";
-import { createHandler } from "./lib/server.ts";
-import { VERSION } from "./lib/version.ts";
+import { helpText, parseArgs } from "./lib/cli/args.ts";
+import { type Config, ConfigError, configFromEnv, envFileVars } from "./lib/ops/config.ts";
+import { banner, bannerJson } from "./lib/cli/banner.ts";
+import { runDoctor } from "./lib/cli/doctor.ts";
+import { createLogger, makeRedactor } from "./lib/ops/log.ts";
+import { readTextFile, serve, upstreamFetch } from "./lib/runtime/serve.ts";
+import { createHandler } from "./lib/server/handler.ts";
+import { VERSION } from "./lib/ops/version.ts";
 
 async function loadConfig(
   envFile: string,

@@ -9,10 +9,10 @@
  *   deno run -A bench/handler_cost.ts
  */
 import process from "node:process";
-import { configFromEnv } from "../lib/config.ts";
-import { silentLogger } from "../lib/log.ts";
-import { createHandler } from "../lib/server.ts";
-import type { Fetch } from "../lib/upstream.ts";
+import { configFromEnv } from "../lib/ops/config.ts";
+import { silentLogger } from "../lib/ops/log.ts";
+import { createHandler } from "../lib/server/handler.ts";
+import type { Fetch } from "../lib/upstreams/transport.ts";
 import { buildTemplate } from "./requests.ts";
 import {
   isScenarioName,

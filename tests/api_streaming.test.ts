@@ -17,8 +17,8 @@ import {
   usageChunk,
 } from "./helpers/fake_upstream.ts";
 import { startProxy, type TestProxy } from "./helpers/proxy.ts";
-import { StreamConverter } from "../lib/stream_convert.ts";
-import { driveStream } from "../lib/stream_response.ts";
+import { StreamConverter } from "../lib/upstreams/chat/stream.ts";
+import { driveStream } from "../lib/server/stream_response.ts";
 import {
   assemble,
   assertGrammar,

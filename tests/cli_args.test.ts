@@ -1,7 +1,7 @@
-/** Flag parsing (lib/cli.ts) as a table: values, overrides, and the errors with their hints. */
+/** Flag parsing (lib/cli/args.ts) as a table: values, overrides, and the errors with their hints. */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parseArgs } from "../lib/cli.ts";
+import { parseArgs } from "../lib/cli/args.ts";
 
 describe("parseArgs", () => {
   const runs: { argv: string[]; overrides: Record<string, string>; envFile?: string }[] = [

@@ -1,7 +1,7 @@
 /** configFromEnv beyond the docs checks: spellings it accepts, and where it refuses to start. */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError, configFromEnv } from "../lib/config.ts";
+import { ConfigError, configFromEnv } from "../lib/ops/config.ts";
 
 const key = { OPENAI_API_KEY: "sk-x" };
 

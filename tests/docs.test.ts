@@ -2,10 +2,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { CONFIG_VARIABLES, configFromEnv } from "../lib/config.ts";
-import { helpText } from "../lib/cli.ts";
-import { DEFAULT_OUTPUT_CAP } from "../lib/models.ts";
-import { chatCompletionsUrl, resolveProfile } from "../lib/providers.ts";
+import { CONFIG_VARIABLES, configFromEnv } from "../lib/ops/config.ts";
+import { helpText } from "../lib/cli/args.ts";
+import { DEFAULT_OUTPUT_CAP } from "../lib/upstreams/model_info.ts";
+import { chatCompletionsUrl, resolveProfile } from "../lib/upstreams/openai/profiles.ts";
 
 const root = new URL("../", import.meta.url);
 const readme = readFileSync(new URL("README.md", root), "utf8");

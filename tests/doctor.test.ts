@@ -1,12 +1,12 @@
 /**
- * `doctor` in process (lib/doctor.ts) against a scripted upstream fetch: what each check proves,
+ * `doctor` in process (lib/cli/doctor.ts) against a scripted upstream fetch: what each check proves,
  * the hint or note it prints, and that nothing goes anywhere but the configured upstream.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { configFromEnv } from "../lib/config.ts";
-import { runDoctor } from "../lib/doctor.ts";
-import type { Fetch } from "../lib/upstream.ts";
+import { configFromEnv } from "../lib/ops/config.ts";
+import { runDoctor } from "../lib/cli/doctor.ts";
+import type { Fetch } from "../lib/upstreams/transport.ts";
 import { spawn } from "node:child_process";
 import { mainCommand, repoRoot } from "./helpers/proxy.ts";
 

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parseEnv } from "node:util";
 import fc from "fast-check";
-import { parseDotenv } from "../lib/dotenv.ts";
+import { parseDotenv } from "../lib/ops/dotenv.ts";
 
 const same = (text: string) =>
   assert.deepEqual(parseDotenv(text), { ...parseEnv(text) }, JSON.stringify(text));

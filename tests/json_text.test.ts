@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import fc from "fast-check";
-import { deepEqual, JsonMemo, stringifyObject } from "../lib/json_text.ts";
+import { deepEqual, JsonMemo, stringifyObject } from "../lib/common/json_text.ts";
 
 const dir = new URL("./fixtures/claude-code/", import.meta.url);
 const bodies = readdirSync(dir).map((f) => JSON.parse(readFileSync(new URL(f, dir), "utf8")).body);

@@ -5,7 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ChatCompletionChunk, readChunk } from "../lib/openai_schema.ts";
+import { ChatCompletionChunk, readChunk } from "../lib/upstreams/chat/schema.ts";
 
 const agree = (value: unknown) =>
   assert.equal(

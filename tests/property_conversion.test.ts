@@ -9,10 +9,14 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { z } from "zod";
-import { MessagesRequest } from "../lib/anthropic_schema.ts";
-import { convertRequest } from "../lib/convert_request.ts";
-import { modelInfo } from "../lib/models.ts";
-import { type ProviderName, resolveProfile, usesOpenAIReasoningRules } from "../lib/providers.ts";
+import { MessagesRequest } from "../lib/anthropic/schema.ts";
+import { convertRequest } from "../lib/upstreams/chat/request.ts";
+import { modelInfo } from "../lib/upstreams/model_info.ts";
+import {
+  type ProviderName,
+  resolveProfile,
+  usesOpenAIReasoningRules,
+} from "../lib/upstreams/openai/profiles.ts";
 
 const RUNS = 4_000;
 

@@ -3,15 +3,15 @@
  * Any split of a recorded (or generated) OpenAI stream — inside a multi-byte UTF-8 character,
  * between \r and \n, inside `data:` — yields exactly the Anthropic events, and the same final
  * error if the stream fails, that the unsplit stream yields. SseDecoder + StreamConverter are
- * driven directly, the way lib/stream_response.ts drives them.
+ * driven directly, the way lib/server/stream_response.ts drives them.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import type { StreamEvent } from "../lib/anthropic_schema.ts";
-import { ProxyError } from "../lib/errors.ts";
-import { SseDecoder, type SseMessage } from "../lib/sse_decode.ts";
-import { StreamConverter } from "../lib/stream_convert.ts";
+import type { StreamEvent } from "../lib/anthropic/schema.ts";
+import { ProxyError } from "../lib/anthropic/errors.ts";
+import { SseDecoder, type SseMessage } from "../lib/upstreams/sse_decode.ts";
+import { StreamConverter } from "../lib/upstreams/chat/stream.ts";
 import { chunk, usageChunk } from "./helpers/fake_upstream.ts";
 
 const SPLITS_PER_RECORDING = 1_000;

@@ -6,7 +6,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
-import { configFromEnv } from "../lib/config.ts";
+import { configFromEnv } from "../lib/ops/config.ts";
 import {
   bodyOf,
   type ProviderFake,

@@ -6,17 +6,21 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { configFromEnv } from "../lib/config.ts";
-import { modelInfo } from "../lib/models.ts";
+import { configFromEnv } from "../lib/ops/config.ts";
+import { modelInfo } from "../lib/upstreams/model_info.ts";
 import {
   chatCompletionsUrl,
   detectProvider,
   modelsUrl,
   type ProviderName,
   resolveProfile,
-} from "../lib/providers.ts";
-import { DEFAULT_THRESHOLDS, reasoningFields, thinkingAsk } from "../lib/reasoning.ts";
-import { mergeReasoningDetails } from "../lib/signature.ts";
+} from "../lib/upstreams/openai/profiles.ts";
+import {
+  DEFAULT_THRESHOLDS,
+  reasoningFields,
+  thinkingAsk,
+} from "../lib/upstreams/chat/reasoning.ts";
+import { mergeReasoningDetails } from "../lib/anthropic/signature.ts";
 
 const NO_OVERRIDES = { reasoningModels: [], nonReasoningModels: [] };
 

@@ -17,11 +17,11 @@ import {
   textStream,
 } from "./helpers/fake_upstream.ts";
 import { startProxy, type TestProxy } from "./helpers/proxy.ts";
-import { configFromEnv } from "../lib/config.ts";
-import { backoffMs, callUpstream, retryAfterMs } from "../lib/upstream.ts";
-import { silentLogger } from "../lib/log.ts";
-import { driveStream } from "../lib/stream_response.ts";
-import { StreamConverter } from "../lib/stream_convert.ts";
+import { configFromEnv } from "../lib/ops/config.ts";
+import { backoffMs, callUpstream, retryAfterMs } from "../lib/upstreams/transport.ts";
+import { silentLogger } from "../lib/ops/log.ts";
+import { driveStream } from "../lib/server/stream_response.ts";
+import { StreamConverter } from "../lib/upstreams/chat/stream.ts";
 
 type Event = { event: string; data: Record<string, unknown> };
 

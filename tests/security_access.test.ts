@@ -20,9 +20,9 @@ import {
   TEST_UPSTREAM_KEY,
   type TestProxy,
 } from "./helpers/proxy.ts";
-import { ConfigError, configFromEnv, isLoopbackHost } from "../lib/config.ts";
-import { parseArgs } from "../lib/cli.ts";
-import { safeEqual } from "../lib/server.ts";
+import { ConfigError, configFromEnv, isLoopbackHost } from "../lib/ops/config.ts";
+import { parseArgs } from "../lib/cli/args.ts";
+import { safeEqual } from "../lib/server/handler.ts";
 
 const MODEL = "claude-sonnet-4-6";
 const BODY = JSON.stringify({

@@ -302,7 +302,7 @@ describe("parts of a key are redacted like the key", () => {
   }
 
   it("ten characters of a key, or text that only shares a few, are left alone", async () => {
-    const { makeRedactor } = await import("../lib/log.ts");
+    const { makeRedactor } = await import("../lib/ops/log.ts");
     const redact = makeRedactor([KEY, TEST_UPSTREAM_KEY]);
     for (const text of [KEY.slice(0, 10), "upstream key", "sk-test-up", "0123456789"]) {
       assert.equal(redact(`x ${text} y`), `x ${text} y`);

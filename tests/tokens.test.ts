@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { countTokens as o200kCount } from "gpt-tokenizer/encoding/o200k_base";
 import { countTokens as cl100kCount } from "gpt-tokenizer/encoding/cl100k_base";
-import { type ContentBlock, MessagesRequest } from "../lib/anthropic_schema.ts";
+import { type ContentBlock, MessagesRequest } from "../lib/anthropic/schema.ts";
 import {
   boundedPieces,
   clearTokenCache,
@@ -18,7 +18,7 @@ import {
   MAX_RUN,
   OPAQUE_DOCUMENT_TOKENS,
   tokenCacheStats,
-} from "../lib/tokens.ts";
+} from "../lib/tokens/count.ts";
 
 const FIXTURES = new URL("./fixtures/claude-code/", import.meta.url);
 const fixtureNames = readdirSync(FIXTURES).filter((name) => name.endsWith(".json")).sort();
@@ -379,7 +379,7 @@ describe("estimateInputTokens cache", () => {
   it("estimates long message text with the calibrated character model", () => {
     const prose = "The quick brown fox jumps over the lazy dog while the proxy counts tokens. "
       .repeat(200);
-    const code = readFileSync(new URL("../lib/tokens.ts", import.meta.url), "utf8");
+    const code = readFileSync(new URL("../lib/tokens/count.ts", import.meta.url), "utf8");
     for (const text of [prose, code]) {
       withinRatio(estimateTextTokens(text), o200kCount(text, PLAIN), 0.15, "estimateTextTokens");
       const req = request([{ role: "user", content: text }]);

@@ -10,12 +10,12 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { countTokens as o200k } from "gpt-tokenizer/encoding/o200k_base";
 import { countTokens as cl100k } from "gpt-tokenizer/encoding/cl100k_base";
-import { configFromEnv } from "../lib/config.ts";
-import { silentLogger } from "../lib/log.ts";
-import { createHandler } from "../lib/server.ts";
-import { estimateImageTokens } from "../lib/tokens.ts";
-import type { ImageBlock } from "../lib/anthropic_schema.ts";
-import type { Fetch } from "../lib/upstream.ts";
+import { configFromEnv } from "../lib/ops/config.ts";
+import { silentLogger } from "../lib/ops/log.ts";
+import { createHandler } from "../lib/server/handler.ts";
+import { estimateImageTokens } from "../lib/tokens/count.ts";
+import type { ImageBlock } from "../lib/anthropic/schema.ts";
+import type { Fetch } from "../lib/upstreams/transport.ts";
 
 const PLAIN = { disallowedSpecial: new Set<string>() };
 const root = new URL("../", import.meta.url);
@@ -55,7 +55,9 @@ function pngBase64(width: number, height: number): string {
   return btoa(String.fromCharCode(...bytes));
 }
 
-const code = ["lib/server.ts", "lib/tokens.ts", "lib/stream_convert.ts"].map(read).join("\n");
+const code = ["lib/server/handler.ts", "lib/tokens/count.ts", "lib/upstreams/chat/stream.ts"].map(
+  read,
+).join("\n");
 const numbered = code.split("\n").slice(0, 700).map((l, i) => `${String(i + 1).padStart(6)}\t${l}`)
   .join("\n");
 // Written for this test: the same few sentences in seven scripts.

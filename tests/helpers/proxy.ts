@@ -8,14 +8,14 @@ import { appendFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { configFromEnv } from "../../lib/config.ts";
-import { createLogger } from "../../lib/log.ts";
-import { runtimeName, serve } from "../../lib/serve.ts";
-import { nodeFetch } from "../../lib/node_transport.ts";
-import type { Fetch } from "../../lib/upstream.ts";
-import { createHandler } from "../../lib/server.ts";
+import { configFromEnv } from "../../lib/ops/config.ts";
+import { createLogger } from "../../lib/ops/log.ts";
+import { runtimeName, serve } from "../../lib/runtime/serve.ts";
+import { nodeFetch } from "../../lib/runtime/node_transport.ts";
+import type { Fetch } from "../../lib/upstreams/transport.ts";
+import { createHandler } from "../../lib/server/handler.ts";
 
-/** The transport main.ts picks for this runtime (lib/serve.ts upstreamFetch), chosen synchronously. */
+/** The transport main.ts picks for this runtime (lib/runtime/serve.ts upstreamFetch), chosen synchronously. */
 const testTransport: Fetch = runtimeName === "deno"
   ? nodeFetch
   : (input, init) => fetch(input, init);

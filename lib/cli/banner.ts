@@ -1,0 +1,109 @@
+/** The start-up banner: what is running where, and the line that starts Claude Code on it. */
+import { type Config, isLoopbackHost } from "../ops/config.ts";
+import { resolveProfile } from "../upstreams/openai/profiles.ts";
+import { VERSION } from "../ops/version.ts";
+
+function redactKey(key: string | undefined): string {
+  if (!key) return "(not set)";
+  return key.length <= 8 ? "****" : `${key.slice(0, 3)}…${key.slice(-2)} (${key.length} chars)`;
+}
+
+/**
+ * A URL for display: a password in it (`https://user:pass@gateway/v1`) and key-like query
+ * parameters are masked. Anything else is shown exactly as configured.
+ */
+export function displayUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  let masked = false;
+  if (parsed.password) {
+    parsed.password = "****";
+    masked = true;
+  }
+  for (const name of [...parsed.searchParams.keys()]) {
+    if (/key|token|secret|sig|pass/i.test(name)) {
+      parsed.searchParams.set(name, "****");
+      masked = true;
+    }
+  }
+  return masked ? parsed.toString() : url;
+}
+
+/** The banner's facts, for the text banner and for one JSON log line (LOG_FORMAT=json). */
+export type BannerFields = {
+  version: string;
+  /** The address the server listens on. */
+  listening: string;
+  upstream: string;
+  provider: string;
+  upstream_key: string;
+  models: { opus: string; sonnet: string; haiku: string };
+  auth: string;
+  /** The shell line that starts Claude Code against this proxy, as it can be pasted. */
+  claude_code: string;
+};
+
+export function bannerFields(config: Config, port: number): BannerFields {
+  const host = config.host.includes(":") && !config.host.startsWith("[")
+    ? `[${config.host}]`
+    : config.host;
+  const reachable = host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host;
+  const auth = config.anthropicApiKey
+    ? `clients must send ANTHROPIC_API_KEY (${redactKey(config.anthropicApiKey)})`
+    : isLoopbackHost(config.host)
+    ? "open (no ANTHROPIC_API_KEY): any client on this machine may use it"
+    : "open (no ANTHROPIC_API_KEY, ALLOW_REMOTE_WITHOUT_KEY): anyone who can reach this address may use it";
+  // The key itself never goes into the banner (logs are collected). `"$ANTHROPIC_API_KEY"` is
+  // valid shell that sends it from a shell where it is set; a `<placeholder>` would be parsed as
+  // a redirection by the shell the line is pasted into.
+  const keyForClaude = config.anthropicApiKey ? '"$ANTHROPIC_API_KEY"' : "any-value";
+  return {
+    version: VERSION,
+    listening: `http://${host}:${port}`,
+    upstream: displayUrl(config.openaiBaseUrl),
+    provider: resolveProfile(config).name,
+    upstream_key: redactKey(config.openaiApiKey),
+    models: { opus: config.bigModel, sonnet: config.middleModel, haiku: config.smallModel },
+    auth,
+    claude_code:
+      `ANTHROPIC_BASE_URL=http://${reachable}:${port} ANTHROPIC_API_KEY=${keyForClaude} claude`,
+  };
+}
+
+/** The first banner line; also the message of the JSON banner line. */
+export function bannerTitle(fields: BannerFields): string {
+  return `claude-code-proxy ${fields.version} listening on ${fields.listening}`;
+}
+
+export function banner(config: Config, port: number): string {
+  const f = bannerFields(config, port);
+  return [
+    bannerTitle(f),
+    `  upstream   ${f.upstream} (provider: ${f.provider}, key: ${f.upstream_key})`,
+    `  models     opus → ${f.models.opus}, sonnet → ${f.models.sonnet}, haiku → ${f.models.haiku}`,
+    `  auth       ${f.auth}`,
+    config.anthropicApiKey
+      ? `  start Claude Code with (in a shell where ANTHROPIC_API_KEY holds the proxy's key):`
+      : `  start Claude Code with:`,
+    `    ${f.claude_code}`,
+  ].join("\n");
+}
+
+/**
+ * The banner as one JSON log line, for LOG_FORMAT=json: log collectors then see only JSON.
+ * Not written through the logger, whose key-shape patterns would blank the paste line's
+ * `ANTHROPIC_API_KEY=…`; the caller takes the configured keys out, as for the text banner.
+ */
+export function bannerJson(config: Config, port: number, time: Date): string {
+  const fields = bannerFields(config, port);
+  return JSON.stringify({
+    time: time.toISOString(),
+    level: "info",
+    msg: bannerTitle(fields),
+    ...fields,
+  });
+}

@@ -1,0 +1,144 @@
+/**
+ * The thin runtime adapter: serves a `(Request) => Response` handler with `Deno.serve` under
+ * Deno and `Bun.serve` under Bun, with a graceful shutdown. The rest of lib/ is runtime-free.
+ */
+
+import type { Fetch } from "../upstreams/transport.ts";
+
+export type Handler = (req: Request) => Response | Promise<Response>;
+
+export type RunningServer = {
+  hostname: string;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes. */
+  shutdown: (graceMs: number) => Promise<void>;
+};
+
+type BunServer = {
+  port: number;
+  hostname: string;
+  stop(closeActive?: boolean): Promise<void> | void;
+  pendingRequests: number;
+};
+type BunLike = {
+  file(path: string): { exists(): Promise<boolean>; text(): Promise<string> };
+  serve(opts: {
+    hostname: string;
+    port: number;
+    fetch: Handler;
+    idleTimeout: number;
+    maxRequestBodySize: number;
+    error?: (err: unknown) => Response;
+  }): BunServer;
+};
+
+type DenoServer = {
+  addr: { hostname: string; port: number };
+  shutdown(): Promise<void>;
+  finished: Promise<void>;
+};
+type DenoLike = {
+  readTextFile(path: string): Promise<string>;
+  serve(
+    opts: {
+      hostname: string;
+      port: number;
+      onListen?: () => void;
+      onError?: (err: unknown) => Response;
+    },
+    handler: Handler,
+  ): DenoServer;
+};
+
+const runtime = globalThis as unknown as { Bun?: BunLike; Deno?: DenoLike };
+
+export const runtimeName: "bun" | "deno" | "other" = runtime.Bun
+  ? "bun"
+  : runtime.Deno
+  ? "deno"
+  : "other";
+
+/**
+ * The upstream transport for this runtime: node:http under Deno (its fetch body reads cost
+ * ~4× the CPU, see node_transport.ts), the native fetch elsewhere. Imported on demand so Bun
+ * does not load node:http/https at all (~4 MB of resident memory).
+ */
+export async function upstreamFetch(): Promise<Fetch> {
+  if (runtimeName === "deno") return (await import("./node_transport.ts")).nodeFetch;
+  return (input, init) => fetch(input, init);
+}
+
+/**
+ * A text file's content, or undefined when there is none. With the runtime's own API:
+ * node:fs would cost Bun ~4 MB of resident memory for one read at start-up.
+ */
+export async function readTextFile(path: string): Promise<string | undefined> {
+  try {
+    if (runtime.Bun) {
+      const file = runtime.Bun.file(path);
+      return (await file.exists()) ? await file.text() : undefined;
+    }
+    if (runtime.Deno) return await runtime.Deno.readTextFile(path);
+  } catch (err) {
+    if ((err as { name?: unknown }).name === "NotFound") return undefined;
+    throw err;
+  }
+  throw new Error("unsupported runtime: run with Deno or Bun");
+}
+
+function internalError(): Response {
+  return new Response(
+    JSON.stringify({
+      type: "error",
+      error: { type: "api_error", message: "internal proxy error" },
+    }),
+    { status: 500, headers: { "content-type": "application/json" } },
+  );
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function serve(
+  handler: Handler,
+  opts: { hostname: string; port: number; maxBodyBytes: number },
+): RunningServer {
+  if (runtime.Bun) {
+    const server = runtime.Bun.serve({
+      hostname: opts.hostname,
+      port: opts.port,
+      fetch: handler,
+      // Bun closes connections idle for 10 s by default: long generations need more.
+      idleTimeout: 0,
+      // The handler enforces the configured limit with an Anthropic 413 and never reads past
+      // it (it streams the body); Bun's own limit would answer a bare 413 first, for a
+      // Content-Length over it, so it is effectively switched off.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      error: internalError,
+    });
+    return {
+      hostname: server.hostname,
+      port: server.port,
+      shutdown: async (graceMs) => {
+        const stopped = server.stop(false);
+        const deadline = Date.now() + graceMs;
+        while (server.pendingRequests > 0 && Date.now() < deadline) await sleep(50);
+        await server.stop(true);
+        await stopped;
+      },
+    };
+  }
+  if (runtime.Deno) {
+    const server = runtime.Deno.serve(
+      { hostname: opts.hostname, port: opts.port, onListen: () => {}, onError: internalError },
+      handler,
+    );
+    return {
+      hostname: server.addr.hostname,
+      port: server.addr.port,
+      shutdown: async (graceMs) => {
+        await Promise.race([server.shutdown(), sleep(graceMs)]);
+      },
+    };
+  }
+  throw new Error("unsupported runtime: run with Deno or Bun");
+}

@@ -1,0 +1,119 @@
+/**
+ * `GET /v1/models` in Anthropic's list format (https://docs.anthropic.com/en/api/models-list):
+ * the Claude names this proxy maps, then the upstream's own models, so model pickers and
+ * validation in clients work.
+ */
+import type { Config } from "../ops/config.ts";
+import type { Fetch } from "../upstreams/transport.ts";
+import { mapModel } from "../upstreams/model_info.ts";
+import { modelsUrl } from "../upstreams/openai/profiles.ts";
+import type { RequestContext } from "./handler.ts";
+
+type ModelEntry = { type: "model"; id: string; display_name: string; created_at: string };
+
+/** Claude model names clients commonly ask for; each maps by family (see mapModel). */
+const CLAUDE_ALIASES: [string, string][] = [
+  ["claude-fable-5", "Claude Fable 5"],
+  ["claude-opus-4-8", "Claude Opus 4.8"],
+  ["claude-opus-4-1", "Claude Opus 4.1"],
+  ["claude-sonnet-5", "Claude Sonnet 5"],
+  ["claude-sonnet-4-6", "Claude Sonnet 4.6"],
+  ["claude-sonnet-4-5", "Claude Sonnet 4.5"],
+  ["claude-haiku-4-5", "Claude Haiku 4.5"],
+];
+
+const EPOCH = "2025-01-01T00:00:00Z";
+// Claude Code's model discovery (CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY) gives up on the whole
+// list after 3 s: a slow upstream list must not cost it the aliases, which need no upstream.
+const UPSTREAM_LIST_TIMEOUT_MS = 2_000;
+
+function aliasEntries(config: Config): ModelEntry[] {
+  return CLAUDE_ALIASES.map(([id, name]) => {
+    const target = mapModel(id, config);
+    return { type: "model", id, display_name: `${name} → ${target}`, created_at: EPOCH };
+  });
+}
+
+async function upstreamModels(
+  ctx: RequestContext,
+  fetch: Fetch,
+  signal: AbortSignal,
+): Promise<ModelEntry[]> {
+  const timeout = AbortSignal.timeout(UPSTREAM_LIST_TIMEOUT_MS);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  signal.addEventListener("abort", stop, { once: true });
+  timeout.addEventListener("abort", stop, { once: true });
+  try {
+    const headers = { ...ctx.headers };
+    delete headers["content-type"];
+    const res = await fetch(modelsUrl(ctx.config), {
+      method: "GET",
+      headers,
+      signal: controller.signal,
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return [];
+    }
+    const body: unknown = await res.json();
+    const data = body && typeof body === "object" ? (body as { data?: unknown }).data : undefined;
+    if (!Array.isArray(data)) return [];
+    const out: ModelEntry[] = [];
+    for (const m of data) {
+      const id = m && typeof m === "object" ? (m as { id?: unknown }).id : undefined;
+      if (typeof id !== "string") continue;
+      const created = (m as { created?: unknown }).created;
+      out.push({
+        type: "model",
+        id,
+        display_name: id,
+        created_at: typeof created === "number" ? new Date(created * 1000).toISOString() : EPOCH,
+      });
+    }
+    return out;
+  } catch {
+    // A provider without a models endpoint still gets the aliases.
+    return [];
+  } finally {
+    signal.removeEventListener("abort", stop);
+    timeout.removeEventListener("abort", stop);
+  }
+}
+
+export async function listModels(
+  req: Request,
+  ctx: RequestContext,
+  fetch: Fetch,
+): Promise<Response> {
+  const url = new URL(req.url);
+  const all = [...aliasEntries(ctx.config)];
+  const seen = new Set(all.map((m) => m.id));
+  for (const m of await upstreamModels(ctx, fetch, req.signal)) {
+    if (!seen.has(m.id)) {
+      seen.add(m.id);
+      all.push(m);
+    }
+  }
+  const limitParam = Number(url.searchParams.get("limit") ?? "");
+  const limit = Number.isInteger(limitParam) && limitParam > 0 ? Math.min(limitParam, 1000) : 1000;
+  let start = 0;
+  const after = url.searchParams.get("after_id");
+  if (after) start = all.findIndex((m) => m.id === after) + 1;
+  const data = all.slice(start, start + limit);
+  return new Response(
+    JSON.stringify({
+      data,
+      has_more: start + limit < all.length,
+      first_id: data[0]?.id ?? null,
+      last_id: data[data.length - 1]?.id ?? null,
+    }),
+    { headers: { "content-type": "application/json" } },
+  );
+}
+
+export function retrieveModel(id: string, ctx: RequestContext): Response {
+  const alias = aliasEntries(ctx.config).find((m) => m.id === id);
+  const entry: ModelEntry = alias ?? { type: "model", id, display_name: id, created_at: EPOCH };
+  return new Response(JSON.stringify(entry), { headers: { "content-type": "application/json" } });
+}

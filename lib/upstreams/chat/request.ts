@@ -1,0 +1,354 @@
+/**
+ * Pure: Anthropic Messages request → OpenAI Chat Completions request.
+ * No I/O, clock or randomness: the same input always gives the same output.
+ */
+import type { ContentBlock, MessagesRequest, ToolResultBlock } from "../../anthropic/schema.ts";
+import { toolResultContent, userParts } from "./content.ts";
+import { hash53 } from "../../common/hash.ts";
+import { meetsStrictMode, simplifySchema } from "../openai/json_schema.ts";
+import { clampMaxTokens, type ModelInfo } from "../model_info.ts";
+import type {
+  OpenAIContentPart,
+  OpenAIMessage,
+  OpenAIRequest,
+  OpenAITool,
+  OpenAIToolCall,
+} from "./schema.ts";
+import { type Profile, usesOpenAIReasoningRules } from "../openai/profiles.ts";
+import {
+  DEFAULT_THRESHOLDS,
+  type EffortThresholds,
+  reasoningFields,
+  thinkingAsk,
+} from "./reasoning.ts";
+import { decodeSignature } from "../../anthropic/signature.ts";
+import { shortenToolName, type ToolNameMap } from "../openai/tool_names.ts";
+import { decodeClientToolId, makeToolIdMapper } from "../../anthropic/tool_ids.ts";
+
+export type ConvertContext = {
+  upstreamModel: string;
+  info: ModelInfo;
+  profile: Profile;
+  maxTokensLimit?: number | undefined;
+  extraBody?: Readonly<Record<string, unknown>>;
+  thresholds?: EffortThresholds;
+};
+
+export type Converted = {
+  body: OpenAIRequest;
+  /** upstream tool name → client tool name, for names that had to be shortened. */
+  toolNames: ToolNameMap;
+  /** Block and tool types that have no OpenAI equivalent and were left out. */
+  dropped: string[];
+};
+
+/** Claude Code puts a per-request billing line first; it would defeat prefix caching upstream. */
+const BILLING_HEADER = "x-anthropic-billing-header:";
+const OPENAI_MAX_STOP = 4;
+const OPENAI_MAX_USER = 64;
+
+type ConvState = {
+  dropped: Set<string>;
+  toolId: (id: string) => string;
+  toolName: (name: string) => string;
+};
+
+export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Converted {
+  const { profile, info } = ctx;
+  const toolNames = new Map<string, string>();
+  const state: ConvState = {
+    dropped: new Set(),
+    toolId: ((short) => (id: string) => short(decodeClientToolId(id).id))(
+      makeToolIdMapper(profile.shortToolIds),
+    ),
+    toolName: (name) => {
+      const short = shortenToolName(name);
+      if (short !== name) toolNames.set(short, name);
+      return short;
+    },
+  };
+
+  const systemParts = systemTexts(req.system, state);
+  const messages = convertMessages(req, systemParts, state, profile);
+  const maxTokens = clampMaxTokens(req.max_tokens, info, ctx.maxTokensLimit);
+  const body: OpenAIRequest = { model: ctx.upstreamModel, messages };
+
+  const openaiReasoning = usesOpenAIReasoningRules(info, profile);
+  if (openaiReasoning) body.max_completion_tokens = maxTokens;
+  else body.max_tokens = maxTokens;
+
+  const ask = thinkingAsk(req, ctx.thresholds ?? DEFAULT_THRESHOLDS);
+  const reasoning = reasoningFields(ask, info, profile, maxTokens);
+  Object.assign(body, reasoning);
+
+  // o-series and gpt-5 reject non-default sampling, except gpt-5.1+ with effort "none".
+  const samplingAllowed = !openaiReasoning ||
+    (info.acceptsEffortNone && body.reasoning_effort === undefined);
+  if (samplingAllowed) {
+    if (req.temperature !== undefined) body.temperature = req.temperature;
+    if (req.top_p !== undefined) body.top_p = req.top_p;
+  }
+  if (req.stop_sequences?.length && !openaiReasoning) {
+    body.stop = req.stop_sequences.slice(0, OPENAI_MAX_STOP);
+  }
+  if (req.stream) {
+    body.stream = true;
+    if (profile.streamUsageOption) body.stream_options = { include_usage: true };
+  }
+  const userId = req.metadata?.user_id;
+  if (userId) {
+    body.user = userId.length <= OPENAI_MAX_USER ? userId : `u_${hash53(userId)}`;
+  }
+
+  const tools = convertTools(req, state, profile);
+  if (tools.length > 0) {
+    body.tools = tools;
+    const choice = req.tool_choice;
+    if (choice) {
+      switch (choice.type) {
+        case "auto":
+          body.tool_choice = "auto";
+          break;
+        case "any":
+          body.tool_choice = "required";
+          break;
+        case "none":
+          body.tool_choice = "none";
+          break;
+        case "tool": {
+          const name = choice.name === undefined ? undefined : state.toolName(choice.name);
+          // A forced server tool (web_search…) was dropped above: forcing a missing function
+          // is a 400 upstream, so the model chooses instead.
+          body.tool_choice = name === undefined
+            ? "required"
+            : tools.some((t) => t.function.name === name)
+            ? { type: "function", function: { name } }
+            : "auto";
+          break;
+        }
+      }
+      if (choice.disable_parallel_tool_use && info.parallelToolCalls) {
+        body.parallel_tool_calls = false;
+      }
+    }
+  }
+
+  const format = req.output_config?.format;
+  if (format) {
+    if (profile.jsonSchema) {
+      const strict = meetsStrictMode(format.schema);
+      body.response_format = {
+        type: "json_schema",
+        json_schema: { name: "output", schema: format.schema, ...(strict ? { strict } : {}) },
+      };
+    } else {
+      // json_object mode needs the word JSON in the prompt and says nothing of the shape.
+      body.response_format = { type: "json_object" };
+      appendSystem(
+        messages,
+        `Respond with only a JSON object that matches this JSON schema:\n${
+          JSON.stringify(format.schema)
+        }`,
+      );
+    }
+  }
+
+  if (profile.allowedFields) {
+    for (const key of Object.keys(body)) if (!profile.allowedFields.has(key)) delete body[key];
+  }
+  // EXTRA_BODY is the operator's explicit word: sent as given, past the allow-list, so a field the
+  // provider does not know comes back as its own error naming it instead of vanishing.
+  if (ctx.extraBody) Object.assign(body, ctx.extraBody);
+  return { body, toolNames, dropped: [...state.dropped] };
+}
+
+function systemTexts(system: MessagesRequest["system"], state: ConvState): string[] {
+  if (system === undefined) return [];
+  if (typeof system === "string") return system ? [system] : [];
+  const out: string[] = [];
+  for (const block of system) {
+    if (block.type !== "text") {
+      state.dropped.add(`system:${block.original_type}`);
+      continue;
+    }
+    if (block.text.startsWith(BILLING_HEADER) || block.text === "") continue;
+    out.push(block.text);
+  }
+  return out;
+}
+
+function appendSystem(messages: OpenAIMessage[], text: string): void {
+  const first = messages[0];
+  if (first?.role === "system") first.content = `${first.content}\n\n${text}`;
+  else messages.unshift({ role: "system", content: text });
+}
+
+function convertMessages(
+  req: MessagesRequest,
+  systemParts: string[],
+  state: ConvState,
+  profile: Profile,
+): OpenAIMessage[] {
+  const out: OpenAIMessage[] = [];
+  const leading = [...systemParts];
+  // Tool calls of the latest assistant message that still wait for a result.
+  let pending: string[] = [];
+
+  const closePending = () => {
+    // OpenAI rejects an assistant tool call without a tool message answering it.
+    for (const id of pending) {
+      out.push({
+        role: "tool",
+        tool_call_id: id,
+        content: "(no result: the tool call was interrupted)",
+      });
+    }
+    pending = [];
+  };
+
+  for (const message of req.messages) {
+    if (message.role === "system") {
+      const text = typeof message.content === "string"
+        ? message.content
+        : message.content.map((b) => (b.type === "text" ? b.text : "")).join("\n");
+      if (!text) continue;
+      if (profile.midConversationSystem && out.length > 0) {
+        closePending();
+        out.push({ role: "system", content: text });
+      } else {
+        leading.push(text);
+      }
+      continue;
+    }
+    if (message.role === "assistant") {
+      closePending();
+      const assistant = convertAssistant(message.content, state, profile);
+      if (assistant) {
+        out.push(assistant);
+        pending = assistant.role === "assistant" && assistant.tool_calls
+          ? assistant.tool_calls.map((c) => c.id)
+          : [];
+      }
+      continue;
+    }
+    // user
+    if (typeof message.content === "string") {
+      closePending();
+      out.push({ role: "user", content: message.content });
+      continue;
+    }
+    const results = message.content.filter((b): b is ToolResultBlock => b.type === "tool_result");
+    const others = message.content.filter((b) => b.type !== "tool_result");
+    const parts: OpenAIContentPart[] = [];
+    for (const result of results) {
+      const id = state.toolId(result.tool_use_id);
+      const { text, images } = toolResultContent(result, state.dropped);
+      const index = pending.indexOf(id);
+      if (index >= 0) {
+        pending.splice(index, 1);
+        out.push({ role: "tool", tool_call_id: id, content: text });
+      } else {
+        // A result for a call we did not just send (history edited or compacted).
+        parts.push({ type: "text", text: `Tool result for ${result.tool_use_id}:\n${text}` });
+      }
+      if (images.length > 0) {
+        parts.push({ type: "text", text: `Images returned by tool call ${result.tool_use_id}:` });
+        parts.push(...images);
+      }
+    }
+    closePending();
+    for (const block of others) parts.push(...userParts(block, state.dropped));
+    if (parts.length > 0) out.push({ role: "user", content: simplifyParts(parts) });
+  }
+  closePending();
+  if (leading.length > 0) out.unshift({ role: "system", content: leading.join("\n\n") });
+  return out;
+}
+
+/** A single text part is sent as a plain string: the widest-supported form. */
+function simplifyParts(parts: OpenAIContentPart[]): string | OpenAIContentPart[] {
+  if (parts.every((p) => p.type === "text")) {
+    return parts.map((p) => (p as { text: string }).text).join("\n\n");
+  }
+  return parts;
+}
+
+function convertAssistant(
+  content: string | ContentBlock[],
+  state: ConvState,
+  profile: Profile,
+): OpenAIMessage | undefined {
+  if (typeof content === "string") {
+    return profile.echoReasoningContent
+      ? { role: "assistant", content, reasoning_content: "" }
+      : { role: "assistant", content };
+  }
+  const texts: string[] = [];
+  const calls: OpenAIToolCall[] = [];
+  const reasoning: string[] = [];
+  let reasoningDetails: unknown[] | undefined;
+  for (const block of content) {
+    switch (block.type) {
+      case "text":
+        if (block.text) texts.push(block.text);
+        break;
+      case "tool_use": {
+        const call: OpenAIToolCall = {
+          id: state.toolId(block.id),
+          type: "function",
+          function: {
+            name: state.toolName(block.name),
+            arguments: JSON.stringify(block.input ?? {}),
+          },
+        };
+        const extra = decodeClientToolId(block.id).extra;
+        if (extra !== undefined && profile.toolCallExtraContent) call.extra_content = extra;
+        calls.push(call);
+        break;
+      }
+      case "thinking": {
+        reasoning.push(block.thinking);
+        const payload = decodeSignature(block.signature);
+        if (payload.reasoning_details) {
+          reasoningDetails = [...(reasoningDetails ?? []), ...payload.reasoning_details];
+        }
+        break;
+      }
+      case "redacted_thinking":
+        break;
+      default:
+        state.dropped.add(
+          `assistant:${block.type === "unknown" ? block.original_type : block.type}`,
+        );
+    }
+  }
+  if (texts.length === 0 && calls.length === 0) return undefined;
+  const msg: OpenAIMessage = {
+    role: "assistant",
+    content: texts.length > 0 ? texts.join("\n\n") : null,
+  };
+  if (calls.length > 0) msg.tool_calls = calls;
+  if (profile.echoReasoningContent) msg.reasoning_content = reasoning.join("");
+  if (reasoningDetails && profile.reasoning === "openrouter") {
+    msg.reasoning_details = reasoningDetails;
+  }
+  return msg;
+}
+
+function convertTools(req: MessagesRequest, state: ConvState, profile: Profile): OpenAITool[] {
+  const out: OpenAITool[] = [];
+  for (const tool of req.tools ?? []) {
+    // Server tools (web_search_20250305, …) run at Anthropic; an OpenAI upstream cannot.
+    if (!tool.input_schema) {
+      state.dropped.add(`tool:${tool.type ?? tool.name}`);
+      continue;
+    }
+    const parameters = profile.strictSchemas
+      ? (simplifySchema(tool.input_schema) as Record<string, unknown>)
+      : tool.input_schema;
+    const fn: OpenAITool["function"] = { name: state.toolName(tool.name), parameters };
+    if (tool.description) fn.description = tool.description;
+    out.push({ type: "function", function: fn });
+  }
+  return out;
+}

@@ -1,0 +1,121 @@
+/**
+ * Pure: OpenAI chat completion → Anthropic message.
+ * https://docs.anthropic.com/en/api/messages#response
+ */
+import type { MessageResponse, ResponseBlock } from "../../anthropic/schema.ts";
+import { ProxyError } from "../../anthropic/errors.ts";
+import { ChatCompletion } from "./schema.ts";
+import { encodeSignature } from "../../anthropic/signature.ts";
+import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.ts";
+import { contentParts } from "./reasoning.ts";
+import { checkAgainstSchema, parseToolArguments } from "../openai/tool_args.ts";
+import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
+import { restoreToolName, type ToolNameMap } from "../openai/tool_names.ts";
+import { estimateOutputTokens, mapUsage } from "./usage.ts";
+
+/** What both the streaming and the non-streaming conversion need from the request. */
+export type ResponseOptions = {
+  messageId: string;
+  /** The model name the client asked for: responses always carry it. */
+  model: string;
+  inputTokensEstimate: number;
+  /** The upstream model's context window, if known: the limit a context overflow reports. */
+  contextWindow?: number | undefined;
+  toolNames: ToolNameMap;
+  stopSequences?: readonly string[] | undefined;
+  /** Client tool name → input schema: repaired arguments are checked against it. */
+  toolSchemas?: ReadonlyMap<string, unknown>;
+};
+
+/** Throws a 502-class ProxyError when the upstream answer is not a chat completion. */
+export function convertResponse(json: unknown, opts: ResponseOptions): MessageResponse {
+  const parsed = ChatCompletion.safeParse(json);
+  if (!parsed.success) {
+    throw new ProxyError(
+      502,
+      "api_error",
+      "upstream answer is not a chat completion (unexpected shape)",
+    );
+  }
+  const completion = parsed.data;
+  const choice = completion.choices[0];
+  if (choice === undefined) {
+    // An empty answer here would look like a finished turn that said nothing.
+    throw new ProxyError(502, "api_error", "upstream answered 200 without any choice");
+  }
+  const failed = failedFinish(choice.finish_reason);
+  if (failed) throw failed;
+  const message = choice?.message;
+  const content: ResponseBlock[] = [];
+  let chars = 0;
+
+  const raw = message?.content;
+  // Magistral's chunk list: its thinking joins the reasoning, its text the answer.
+  const parts = Array.isArray(raw) ? contentParts(raw) : [];
+  const partsOf = (kind: "thinking" | "text") =>
+    parts.filter((p) => p.kind === kind).map((p) => p.text).join("");
+  const reasoning = message?.reasoning_content ?? message?.reasoning ?? partsOf("thinking");
+  const details = message?.reasoning_details;
+  // Encrypted reasoning (OpenRouter) has details but no text; the signature still carries it.
+  if (reasoning || details?.length) {
+    chars += reasoning.length;
+    content.push({
+      type: "thinking",
+      thinking: reasoning,
+      signature: encodeSignature(details?.length ? { reasoning_details: details } : {}),
+    });
+  }
+  const text = (Array.isArray(raw) ? partsOf("text") : raw) || message?.refusal;
+  if (text) {
+    chars += text.length;
+    content.push({ type: "text", text });
+  }
+  let toolCount = 0;
+  for (const [i, call] of (message?.tool_calls ?? []).entries()) {
+    const name = call.function?.name;
+    if (!name) continue;
+    const args = parseToolArguments(call.function?.arguments);
+    chars += typeof call.function?.arguments === "string" ? call.function.arguments.length : 0;
+    const clientName = restoreToolName(opts.toolNames, name);
+    // Only repairs are checked: the model's own arguments reach the client's validation as
+    // they would from Anthropic; a repair that guessed wrong must not pass for the model's call.
+    const schemaProblem = args.ok && args.repaired
+      ? checkAgainstSchema(args.input, opts.toolSchemas?.get(clientName))
+      : undefined;
+    if (!args.ok || schemaProblem !== undefined) {
+      // Passing an input the client must reject helps nobody: say what happened instead.
+      const reason = args.ok
+        ? `were malformed, and the repaired ones fail the tool's schema (${schemaProblem})`
+        : args.reason;
+      content.push({
+        type: "text",
+        text: `[proxy: the model called tool ${clientName} but its arguments ${reason}, ` +
+          "so the call was not made]",
+      });
+      continue;
+    }
+    const upstreamId = call.id ?? `call_${opts.messageId.slice(-12)}_${i}`;
+    content.push({
+      type: "tool_use",
+      id: encodeClientToolId(upstreamId, call.extra_content),
+      name: clientName,
+      input: args.input,
+    });
+    toolCount++;
+  }
+  const { stop_reason, stop_sequence } = mapStopReason(
+    choice?.finish_reason,
+    toolCount > 0,
+    matchedStopSequence(choice, opts.stopSequences),
+  );
+  return {
+    id: opts.messageId,
+    type: "message",
+    role: "assistant",
+    model: opts.model,
+    content,
+    stop_reason,
+    stop_sequence,
+    usage: mapUsage(completion.usage, opts.inputTokensEstimate, estimateOutputTokens(chars)),
+  };
+}

@@ -1,0 +1,247 @@
+/**
+ * What differs between OpenAI-compatible upstreams, as data: one profile per provider,
+ * picked from the base URL unless PROVIDER says otherwise.
+ */
+import type { Config, ProviderSetting } from "../../ops/config.ts";
+
+export type ProviderName = Exclude<ProviderSetting, "auto">;
+
+export type Profile = Readonly<{
+  name: ProviderName;
+  /** Keeps `role: "system"` messages in place; others get them merged into the first one. */
+  midConversationSystem: boolean;
+  /** Accepts `response_format: {type: "json_schema"}`; otherwise `json_object` is used. */
+  jsonSchema: boolean;
+  /** Rejects JSON Schema keywords outside the OpenAPI subset (Gemini). */
+  strictSchemas: boolean;
+  /** Request fields the provider accepts; undefined means it ignores unknown ones. */
+  allowedFields: ReadonlySet<string> | undefined;
+  /** How to ask for reasoning. */
+  reasoning: "reasoning_effort" | "openrouter" | "deepseek" | "none";
+  /** Tool call ids must be 9 alphanumeric characters (Mistral). */
+  shortToolIds: boolean;
+  /**
+   * Wants `reasoning_content` echoed on assistant messages (DeepSeek). Its thinking mode needs it on
+   * every assistant message between two user messages where a tool was called, the final answer
+   * included (https://api-docs.deepseek.com/guides/thinking_mode), and ignores it elsewhere, so
+   * every assistant message gets it (an empty string when the client dropped the thinking).
+   */
+  echoReasoningContent: boolean;
+  /** Sends `stream_options.include_usage` (some strict servers reject the field). */
+  streamUsageOption: boolean;
+  /** `api-key` header instead of `Authorization: Bearer`. */
+  apiKeyHeader: boolean;
+  /**
+   * Sends Gemini's thought signatures back as `extra_content` on tool calls. Only where it is
+   * understood: OpenAI answers an unknown field in a message with a 400.
+   */
+  toolCallExtraContent: boolean;
+  /**
+   * Applies OpenAI's rules for its reasoning models itself (max_completion_tokens, no stop, no
+   * sampling). OpenRouter does that translation on its side and documents only `max_tokens`.
+   */
+  openaiReasoningRules: boolean;
+}>;
+
+const BASE: Profile = {
+  name: "generic",
+  midConversationSystem: false,
+  jsonSchema: true,
+  strictSchemas: false,
+  allowedFields: undefined,
+  reasoning: "reasoning_effort",
+  shortToolIds: false,
+  echoReasoningContent: false,
+  streamUsageOption: true,
+  apiKeyHeader: false,
+  // Generic upstreams are often routers in front of Gemini (LiteLLM and the like).
+  toolCallExtraContent: true,
+  openaiReasoningRules: true,
+};
+
+// https://docs.mistral.ai/api/#tag/chat/operation/chat_completion_v1_chat_completions_post
+const MISTRAL_FIELDS = new Set([
+  "model",
+  "messages",
+  "temperature",
+  "top_p",
+  "max_tokens",
+  "stream",
+  "stop",
+  "random_seed",
+  "response_format",
+  "tools",
+  "tool_choice",
+  "presence_penalty",
+  "frequency_penalty",
+  "parallel_tool_calls",
+  "prediction",
+  "prompt_mode",
+  "safe_prompt",
+]);
+
+const PROFILES: Record<ProviderName, Profile> = {
+  generic: BASE,
+  openai: { ...BASE, name: "openai", midConversationSystem: true, toolCallExtraContent: false },
+  azure: {
+    ...BASE,
+    name: "azure",
+    midConversationSystem: true,
+    apiKeyHeader: true,
+    toolCallExtraContent: false,
+  },
+  openrouter: {
+    ...BASE,
+    name: "openrouter",
+    reasoning: "openrouter",
+    toolCallExtraContent: false,
+    openaiReasoningRules: false,
+  },
+  ollama: { ...BASE, name: "ollama", toolCallExtraContent: false },
+  deepseek: {
+    ...BASE,
+    name: "deepseek",
+    reasoning: "deepseek",
+    echoReasoningContent: true,
+    jsonSchema: false,
+    toolCallExtraContent: false,
+  },
+  gemini: { ...BASE, name: "gemini", strictSchemas: true },
+  mistral: {
+    ...BASE,
+    name: "mistral",
+    allowedFields: MISTRAL_FIELDS,
+    reasoning: "none",
+    shortToolIds: true,
+    streamUsageOption: false,
+    toolCallExtraContent: false,
+    // Mistral takes only `max_tokens`; `max_completion_tokens` would be filtered out, unbounded.
+    openaiReasoningRules: false,
+  },
+};
+
+/** Recognises the big providers by their documented base URLs. */
+export function detectProvider(baseUrl: string): ProviderName {
+  const url = new URL(baseUrl);
+  const host = url.hostname.toLowerCase();
+  if (
+    host.endsWith(".openai.azure.com") || host.endsWith(".cognitiveservices.azure.com") ||
+    host.endsWith(".services.ai.azure.com")
+  ) {
+    return "azure";
+  }
+  if (url.pathname.includes("/openai/deployments/")) return "azure";
+  if (host === "openrouter.ai" || host.endsWith(".openrouter.ai")) return "openrouter";
+  if (host === "api.deepseek.com") return "deepseek";
+  if (host === "generativelanguage.googleapis.com") return "gemini";
+  if (host === "api.mistral.ai") return "mistral";
+  if (host === "api.openai.com") return "openai";
+  // Ollama's default port, its Docker service name, or its cloud (ollama.com).
+  if (url.port === "11434" || host.includes("ollama")) return "ollama";
+  return "generic";
+}
+
+export function resolveProfile(
+  config: Pick<Config, "provider" | "openaiBaseUrl" | "midConversationSystem">,
+): Profile {
+  const name = config.provider === "auto" ? detectProvider(config.openaiBaseUrl) : config.provider;
+  const profile = PROFILES[name];
+  if (config.midConversationSystem === undefined) return profile;
+  return { ...profile, midConversationSystem: config.midConversationSystem === "keep" };
+}
+
+/**
+ * Whether OpenAI's reasoning-model rules apply: by the model's name, or — on OpenAI and Azure,
+ * where a deployment name says nothing — because REASONING_MODELS lists it.
+ */
+export function usesOpenAIReasoningRules(
+  info: { openaiReasoning: boolean; reasoning: boolean },
+  profile: Profile,
+): boolean {
+  if (!profile.openaiReasoningRules) return false;
+  if (info.openaiReasoning) return true;
+  return (profile.name === "openai" || profile.name === "azure") && info.reasoning;
+}
+
+// GA data-plane version. https://learn.microsoft.com/azure/ai-services/openai/reference
+const DEFAULT_AZURE_API_VERSION = "2024-10-21";
+
+/** The base URL's path without trailing slashes or a pasted `/chat/completions`. */
+function basePath(url: URL): string {
+  return url.pathname.replace(/\/+$/, "").replace(/\/chat\/completions$/, "");
+}
+
+/**
+ * The chat completions URL for this upstream. Azure has three shapes
+ * (https://learn.microsoft.com/azure/ai-foundry/openai/api-version-lifecycle):
+ * - `…/openai/v1`: the versionless API; a dated `api-version` there answers 404.
+ * - `…/openai/deployments/{name}`: the deployment is in the URL and `api-version` is required.
+ * - the resource root (or `…/openai`): the deployment is the model name.
+ */
+export function chatCompletionsUrl(
+  config: Pick<Config, "openaiBaseUrl" | "azureApiVersion">,
+  profile: Profile,
+  upstreamModel: string,
+): string {
+  const url = new URL(config.openaiBaseUrl);
+  let path = basePath(url);
+  if (profile.name === "azure") {
+    if (/\/openai\/v1$/.test(path)) {
+      url.pathname = `${path}/chat/completions`;
+      return url.toString();
+    }
+    if (!path.includes("/openai/deployments/")) {
+      const root = path.replace(/\/openai$/, "");
+      path = `${root}/openai/deployments/${encodeURIComponent(upstreamModel)}`;
+    }
+    url.pathname = `${path}/chat/completions`;
+    if (!url.searchParams.has("api-version")) {
+      url.searchParams.set("api-version", config.azureApiVersion ?? DEFAULT_AZURE_API_VERSION);
+    }
+    return url.toString();
+  }
+  url.pathname = `${path}/chat/completions`;
+  return url.toString();
+}
+
+/** The models list URL, for `GET /v1/models`. */
+export function modelsUrl(
+  config: Pick<
+    Config,
+    "openaiBaseUrl" | "provider" | "azureApiVersion" | "midConversationSystem"
+  >,
+): string {
+  const url = new URL(config.openaiBaseUrl);
+  const path = basePath(url);
+  if (resolveProfile(config).name === "azure" && !/\/openai\/v1$/.test(path)) {
+    // Deployments have no list of their own; the resource lists the models it can deploy.
+    url.pathname = `${path.replace(/\/openai(\/deployments\/[^/]*)?$/, "")}/openai/models`;
+    if (!url.searchParams.has("api-version")) {
+      url.searchParams.set("api-version", config.azureApiVersion ?? DEFAULT_AZURE_API_VERSION);
+    }
+    return url.toString();
+  }
+  url.pathname = `${path}/models`;
+  return url.toString();
+}
+
+/** Headers sent upstream: only the configured key, never anything the client sent. */
+export function upstreamHeaders(config: Config, profile: Profile): Record<string, string> {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+  };
+  if (config.openaiApiKey) {
+    if (profile.apiKeyHeader) headers["api-key"] = config.openaiApiKey;
+    else headers["authorization"] = `Bearer ${config.openaiApiKey}`;
+  }
+  if (profile.name === "openrouter") {
+    if (config.openrouterReferer) headers["http-referer"] = config.openrouterReferer;
+    if (config.openrouterTitle) {
+      headers["x-openrouter-title"] = config.openrouterTitle;
+      headers["x-title"] = config.openrouterTitle;
+    }
+  }
+  for (const [k, v] of Object.entries(config.customHeaders)) headers[k] = v;
+  return headers;
+}

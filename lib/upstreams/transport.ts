@@ -1,0 +1,347 @@
+/**
+ * The upstream call: fetch with a total timeout, a time-to-headers timeout, the client's abort
+ * signal, and retries with exponential backoff and jitter — only before anything has been sent
+ * to the client, only for failures a retry can fix.
+ */
+import { ProxyError, seconds } from "../anthropic/errors.ts";
+import type { Logger } from "../ops/log.ts";
+import { type ErrorContext, upstreamHttpError } from "./openai/errors.ts";
+
+export type Fetch = (input: string, init: RequestInit) => Promise<Response>;
+
+export type UpstreamCall = {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  /** The client's request signal: a client that leaves cancels the upstream request. */
+  clientSignal: AbortSignal;
+  /** Headers must arrive within this (streaming only: a non-streamed answer sends them last). */
+  firstByteTimeoutMs: number | undefined;
+  totalTimeoutMs: number;
+  maxRetries: number;
+  retryMaxDelayMs: number;
+  errorContext: ErrorContext;
+  /** Called when an answer's headers arrive (each attempt), for the time-to-first-byte log. */
+  onHeaders?: () => void;
+};
+
+export type UpstreamDeps = {
+  fetch: Fetch;
+  log: Logger;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
+};
+
+/** An upstream answer with a 2xx status; `abort("done")` must be called once its body is done. */
+export type UpstreamResponse = {
+  /** The upstream's answer, body untouched (a stream consumer watches `signal` itself). */
+  response: Response;
+  /** Aborted with the error to report: a ProxyError for a timeout, ClientGone for a client. */
+  signal: AbortSignal;
+  /** Aborts the upstream request (client left, idle timeout) and clears the timers. */
+  abort: (reason: "client" | "idle" | "done") => void;
+  /**
+   * Why the request was aborted, if it was. Reads of `response.body` then reject with the
+   * error to report: a ProxyError for a timeout, ClientGone when the client left.
+   */
+  abortedBy: () => "client" | "idle" | "total" | "first-byte" | "done" | undefined;
+  attempts: number;
+};
+
+const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
+const BASE_DELAY_MS = 500;
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** Thrown when the client went away: nobody is left to answer. */
+export class ClientGone extends Error {
+  override name = "ClientGone";
+}
+
+function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** `retry-after` (seconds or HTTP date) or `retry-after-ms`, in milliseconds. */
+export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
+  const ms = Number(headers.get("retry-after-ms"));
+  if (headers.has("retry-after-ms") && Number.isFinite(ms) && ms >= 0) return ms;
+  const ra = headers.get("retry-after");
+  if (!ra) return undefined;
+  const secs = Number(ra);
+  if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
+  const date = Date.parse(ra);
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+}
+
+export function backoffMs(attempt: number, random: () => number, cap: number): number {
+  const base = BASE_DELAY_MS * 2 ** attempt;
+  // Jitter between half and the full delay keeps many clients from retrying in step.
+  return Math.min(cap, base * (0.5 + random() / 2));
+}
+
+async function readCapped(body: ReadableStream<Uint8Array> | null): Promise<string> {
+  if (!body) return "";
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < MAX_ERROR_BODY) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  const all = new Uint8Array(Math.min(size, MAX_ERROR_BODY));
+  let off = 0;
+  for (const c of chunks) {
+    const n = Math.min(c.byteLength, all.length - off);
+    all.set(c.subarray(0, n), off);
+    off += n;
+    if (off >= all.length) break;
+  }
+  return new TextDecoder().decode(all);
+}
+
+function describeNetworkError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    const code = cause && typeof cause === "object" && "code" in cause ? String(cause.code) : "";
+    return [err.message, code].filter((s) => s).join(" ");
+  }
+  return String(err);
+}
+
+/**
+ * Wraps the upstream body so that aborting the request always ends a pending read with the
+ * abort's reason. Not every runtime errors a fetch body whose signal aborts after the headers
+ * arrived (Deno sometimes keeps delivering it), and a REQUEST_TIMEOUT that does not cut the
+ * stream is no timeout.
+ */
+export function guardBody(
+  body: ReadableStream<Uint8Array>,
+  signal: AbortSignal,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let onAbort: (() => void) | undefined;
+  const release = () => {
+    if (onAbort) signal.removeEventListener("abort", onAbort);
+    onAbort = undefined;
+  };
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      onAbort = () => {
+        release();
+        try {
+          controller.error(signal.reason);
+        } catch {
+          // already closed
+        }
+        reader.cancel(signal.reason).catch(() => {});
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    },
+    async pull(controller) {
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await reader.read();
+      } catch (err) {
+        release();
+        if (!signal.aborted) controller.error(err);
+        return;
+      }
+      if (signal.aborted) return;
+      if (result.done) {
+        release();
+        controller.close();
+      } else controller.enqueue(result.value);
+    },
+    cancel(reason) {
+      release();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * A whole upstream body as text, rejecting with the abort's reason as soon as `signal` aborts
+ * (see guardBody for why the runtime's own abort is not relied on). Reading with the runtime's
+ * own `text()` instead of through a JavaScript stream wrapper keeps the one-shot path native.
+ */
+export async function readText(response: Response, signal: AbortSignal): Promise<string> {
+  if (signal.aborted) throw signal.reason;
+  const text = response.text();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  // Whichever loses the race must not surface as an unhandled rejection.
+  text.catch(() => {});
+  aborted.catch(() => {});
+  try {
+    return await Promise.race([text, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort!);
+  }
+}
+
+/** The same error with more response headers (ProxyError is immutable). */
+function withHeaders(err: ProxyError, headers: Record<string, string>): ProxyError {
+  return new ProxyError(err.status, err.type, err.message, { ...headers, ...err.headers });
+}
+
+/** The upstream's `retry-after-ms`, passed on as is: the SDKs read it before `retry-after`. */
+function retryAfterMsHeader(headers: Headers): Record<string, string> {
+  const ms = headers.get("retry-after-ms")?.trim();
+  return ms && /^\d+(\.\d+)?$/.test(ms) ? { "retry-after-ms": ms } : {};
+}
+
+/** Claude Code and the SDKs retry on their own; say so explicitly where a retry can help. */
+const MAY_RETRY = { "x-should-retry": "true" } as const;
+
+export async function callUpstream(
+  call: UpstreamCall,
+  deps: UpstreamDeps,
+): Promise<UpstreamResponse> {
+  const sleep = deps.sleep ?? defaultSleep;
+  const random = deps.random ?? Math.random;
+  const controller = new AbortController();
+  let abortedBy: ReturnType<UpstreamResponse["abortedBy"]>;
+
+  const timeoutError = (why: "total" | "first-byte") =>
+    why === "first-byte"
+      ? new ProxyError(
+        504,
+        "timeout_error",
+        `upstream did not start answering within ${seconds(call.firstByteTimeoutMs ?? 0)} ` +
+          "(FIRST_BYTE_TIMEOUT)",
+        MAY_RETRY,
+      )
+      : new ProxyError(
+        504,
+        "timeout_error",
+        `upstream request took longer than ${seconds(call.totalTimeoutMs)} (REQUEST_TIMEOUT)`,
+      );
+
+  const abort = (why: NonNullable<typeof abortedBy>) => {
+    if (abortedBy === undefined) abortedBy = why;
+    clearTimeout(totalTimer);
+    clearTimeout(firstByteTimer);
+    call.clientSignal.removeEventListener("abort", onClientAbort);
+    if (controller.signal.aborted) return;
+    // The reason is what a pending read of the body rejects with: the error to report.
+    const reason = why === "total" || why === "first-byte"
+      ? timeoutError(why)
+      : why === "client"
+      ? new ClientGone("client disconnected")
+      : new DOMException(`upstream request ended (${why})`, "AbortError");
+    controller.abort(reason);
+  };
+  const onClientAbort = () => abort("client");
+  if (call.clientSignal.aborted) throw new ClientGone("client disconnected");
+  call.clientSignal.addEventListener("abort", onClientAbort, { once: true });
+  const totalTimer = setTimeout(() => abort("total"), call.totalTimeoutMs);
+  let firstByteTimer: ReturnType<typeof setTimeout> | undefined;
+  const origin = new URL(call.url).origin;
+
+  /** The error for a request we aborted ourselves; releases everything. */
+  const abortedError = (): Error => {
+    const why = abortedBy;
+    abort("done");
+    if (why === "client" || why === undefined) return new ClientGone("client disconnected");
+    if (why === "total" || why === "first-byte") return timeoutError(why);
+    return new ProxyError(502, "api_error", "upstream request was aborted", MAY_RETRY);
+  };
+
+  for (let attempt = 0;; attempt++) {
+    let res: Response;
+    if (call.firstByteTimeoutMs !== undefined) {
+      firstByteTimer = setTimeout(() => abort("first-byte"), call.firstByteTimeoutMs);
+    }
+    try {
+      res = await deps.fetch(call.url, {
+        method: "POST",
+        headers: call.headers,
+        body: call.body,
+        signal: controller.signal,
+        // Bun's fetch would follow one (a POST turned GET on 301/302, the conversation sent
+        // wherever it points), node:http under Deno never does: both report it instead.
+        redirect: "manual",
+      });
+    } catch (err) {
+      clearTimeout(firstByteTimer);
+      if (abortedBy !== undefined) throw abortedError();
+      const error = new ProxyError(
+        502,
+        "api_error",
+        `cannot reach upstream ${origin}: ${describeNetworkError(err)}`,
+        MAY_RETRY,
+      );
+      if (attempt < call.maxRetries) {
+        const delay = backoffMs(attempt, random, call.retryMaxDelayMs);
+        deps.log.warn("upstream connection failed, retrying", {
+          attempt: attempt + 1,
+          delay_ms: Math.round(delay),
+          error: error.message,
+        });
+        await sleep(delay, controller.signal);
+        if (abortedBy !== undefined) throw abortedError();
+        continue;
+      }
+      abort("done");
+      throw error;
+    }
+    clearTimeout(firstByteTimer);
+    call.onHeaders?.();
+    if (res.ok) {
+      // The body is not wrapped here: every stream hop costs Deno ~8 µs per chunk, so the
+      // streaming consumer watches `signal` itself, and the one-shot reader uses readText.
+      return {
+        response: res,
+        signal: controller.signal,
+        abort,
+        abortedBy: () => abortedBy,
+        attempts: attempt + 1,
+      };
+    }
+    let body: string;
+    try {
+      body = await readCapped(res.body ? guardBody(res.body, controller.signal) : null);
+    } catch {
+      body = "";
+    }
+    if (abortedBy !== undefined) throw abortedError();
+    let error = upstreamHttpError(res.status, body, res.headers, call.errorContext);
+    const retryable = RETRYABLE.has(res.status) && error.type !== "billing_error";
+    if (retryable) error = withHeaders(error, { ...MAY_RETRY, ...retryAfterMsHeader(res.headers) });
+    if (retryable && attempt < call.maxRetries) {
+      const hinted = retryAfterMs(res.headers);
+      // A wait longer than our cap is the client's to decide on: pass the error on with it.
+      if (hinted === undefined || hinted <= call.retryMaxDelayMs) {
+        const delay = hinted ?? backoffMs(attempt, random, call.retryMaxDelayMs);
+        deps.log.warn("upstream error, retrying", {
+          status: res.status,
+          attempt: attempt + 1,
+          delay_ms: Math.round(delay),
+        });
+        await sleep(delay, controller.signal);
+        if (abortedBy !== undefined) throw abortedError();
+        continue;
+      }
+    }
+    abort("done");
+    throw error;
+  }
+}
