@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs";
 import { CONFIG_VARIABLES, configFromEnv } from "../lib/ops/config.ts";
 import { helpText } from "../lib/cli/args.ts";
 import { DEFAULT_OUTPUT_CAP } from "../lib/upstreams/model_info.ts";
-import { chatCompletionsUrl, resolveProfile } from "../lib/upstreams/openai/profiles.ts";
+import { chatCompletionsUrl } from "../lib/upstreams/openai/profiles.ts";
+import { envProvider } from "../lib/routing/env_provider.ts";
 
 const root = new URL("../", import.meta.url);
 const readme = readFileSync(new URL("README.md", root), "utf8");
@@ -27,8 +28,7 @@ describe("documentation", () => {
   const defaults = configFromEnv({ OPENAI_API_KEY: "x" });
   const azureUrl = new URL(
     chatCompletionsUrl(
-      configFromEnv({ OPENAI_API_KEY: "x", OPENAI_BASE_URL: "https://r.openai.azure.com" }),
-      resolveProfile(
+      envProvider(
         configFromEnv({ OPENAI_API_KEY: "x", OPENAI_BASE_URL: "https://r.openai.azure.com" }),
       ),
       "d",

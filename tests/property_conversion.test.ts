@@ -563,11 +563,11 @@ describe("property: valid Anthropic requests convert to valid OpenAI requests", 
           if (!parsed.success) {
             throw new Error(`generator made an invalid request: ${parsed.error.message}`);
           }
-          const profile = resolveProfile({
+          const profile = resolveProfile(
             provider,
-            openaiBaseUrl: "https://example.test/v1",
+            "https://example.test/v1",
             midConversationSystem,
-          });
+          );
           const info = modelInfo(upstreamModel, { reasoningModels: [], nonReasoningModels: [] });
           const { body, dropped } = convertRequest(parsed.data, {
             upstreamModel,

@@ -8,18 +8,11 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { configFromEnv } from "../lib/ops/config.ts";
 import { modelInfo } from "../lib/upstreams/model_info.ts";
-import {
-  chatCompletionsUrl,
-  detectProvider,
-  modelsUrl,
-  type ProviderName,
-  resolveProfile,
-} from "../lib/upstreams/openai/profiles.ts";
-import {
-  DEFAULT_THRESHOLDS,
-  reasoningFields,
-  thinkingAsk,
-} from "../lib/upstreams/chat/reasoning.ts";
+import { chatCompletionsUrl, modelsUrl, resolveProfile } from "../lib/upstreams/openai/profiles.ts";
+import { detectProvider, type ProviderName } from "../lib/upstreams/openai/detect_provider.ts";
+import { reasoningFields } from "../lib/upstreams/chat/reasoning.ts";
+import { DEFAULT_THRESHOLDS, thinkingAsk } from "../lib/upstreams/thinking.ts";
+import { envProvider } from "../lib/routing/env_provider.ts";
 import { mergeReasoningDetails } from "../lib/anthropic/signature.ts";
 
 const NO_OVERRIDES = { reasoningModels: [], nonReasoningModels: [] };
@@ -48,8 +41,11 @@ describe("provider profiles", () => {
 
   it("PROVIDER overrides what the URL says", () => {
     const env = { OPENAI_API_KEY: "k", OPENAI_BASE_URL: "https://api.openai.com/v1" };
-    assert.equal(resolveProfile(configFromEnv(env)).name, "openai");
-    assert.equal(resolveProfile(configFromEnv({ ...env, PROVIDER: "mistral" })).name, "mistral");
+    assert.equal(envProvider(configFromEnv(env)).profile.name, "openai");
+    assert.equal(
+      envProvider(configFromEnv({ ...env, PROVIDER: "mistral" })).profile.name,
+      "mistral",
+    );
     assert.throws(() => configFromEnv({ ...env, PROVIDER: "anthropic" }), /PROVIDER/);
   });
 
@@ -100,13 +96,9 @@ describe("provider profiles", () => {
       ],
     ];
     for (const [base, name, version, expected] of table) {
-      const profile = resolveProfile({
-        provider: name,
-        openaiBaseUrl: base,
-        midConversationSystem: undefined,
-      });
+      const profile = resolveProfile(name, base);
       assert.equal(
-        chatCompletionsUrl({ openaiBaseUrl: base, azureApiVersion: version }, profile, "m 1"),
+        chatCompletionsUrl({ baseUrl: base, azureApiVersion: version, profile }, "m 1"),
         expected,
         base,
       );
@@ -114,13 +106,8 @@ describe("provider profiles", () => {
   });
 
   it("lists Azure models at the resource, not under a deployment", () => {
-    const azure = (openaiBaseUrl: string) =>
-      modelsUrl({
-        openaiBaseUrl,
-        provider: "azure",
-        azureApiVersion: "v",
-        midConversationSystem: undefined,
-      });
+    const azure = (baseUrl: string) =>
+      modelsUrl({ baseUrl, profile: resolveProfile("azure", baseUrl), azureApiVersion: "v" });
     assert.equal(
       azure("https://r.openai.azure.com/openai/deployments/dep"),
       "https://r.openai.azure.com/openai/models?api-version=v",
@@ -300,11 +287,7 @@ describe("provider profiles", () => {
       ],
     ];
     for (const [name, req, provider, model, expected] of table) {
-      const profile = resolveProfile({
-        provider,
-        openaiBaseUrl: "http://x",
-        midConversationSystem: undefined,
-      });
+      const profile = resolveProfile(provider, "http://x");
       const ask = thinkingAsk(req as Parameters<typeof thinkingAsk>[0], DEFAULT_THRESHOLDS);
       assert.deepEqual(
         reasoningFields(ask, modelInfo(model, NO_OVERRIDES), profile, 10_000),

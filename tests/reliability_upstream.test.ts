@@ -20,6 +20,7 @@ import { startProxy, type TestProxy } from "./helpers/proxy.ts";
 import { configFromEnv } from "../lib/ops/config.ts";
 import { backoffMs, callUpstream, retryAfterMs } from "../lib/upstreams/transport.ts";
 import { silentLogger } from "../lib/ops/log.ts";
+import { upstreamHttpError } from "../lib/upstreams/openai/errors.ts";
 import { driveStream } from "../lib/server/stream_response.ts";
 import { StreamConverter } from "../lib/upstreams/chat/stream.ts";
 
@@ -242,7 +243,7 @@ describe("retries before anything reached the client", () => {
   });
 });
 
-describe("retry timing (upstream.ts with injected sleep and randomness)", () => {
+describe("retry timing (upstreams/transport.ts with injected sleep and randomness)", () => {
   /** Runs callUpstream against scripted responses, recording every sleep it asks for. */
   async function sleeps(
     responses: (() => Response)[],
@@ -260,7 +261,11 @@ describe("retry timing (upstream.ts with injected sleep and randomness)", () => 
       totalTimeoutMs: 60_000,
       maxRetries: opts.maxRetries ?? 2,
       retryMaxDelayMs: opts.cap ?? 30_000,
-      errorContext: { estimatedInputTokens: 1, contextWindow: undefined },
+      httpError: (status, text, headers) =>
+        upstreamHttpError(status, text, headers, {
+          estimatedInputTokens: 1,
+          contextWindow: undefined,
+        }),
     }, {
       fetch,
       log: silentLogger,

@@ -22,7 +22,7 @@ import {
 } from "./helpers/proxy.ts";
 import { ConfigError, configFromEnv, isLoopbackHost } from "../lib/ops/config.ts";
 import { parseArgs } from "../lib/cli/args.ts";
-import { safeEqual } from "../lib/server/handler.ts";
+import { safeEqual } from "../lib/server/auth.ts";
 
 const MODEL = "claude-sonnet-4-6";
 const BODY = JSON.stringify({

@@ -65,7 +65,7 @@ export function bannerFields(config: Config, port: number): BannerFields {
     version: VERSION,
     listening: `http://${host}:${port}`,
     upstream: displayUrl(config.openaiBaseUrl),
-    provider: resolveProfile(config).name,
+    provider: resolveProfile(config.provider, config.openaiBaseUrl).name,
     upstream_key: redactKey(config.openaiApiKey),
     models: { opus: config.bigModel, sonnet: config.middleModel, haiku: config.smallModel },
     auth,

@@ -5,20 +5,11 @@
 import { z } from "zod";
 import { parseDotenv } from "./dotenv.ts";
 import { type LogFormat, type LogLevel, parseLogLevel } from "./log.ts";
-import { detectProvider } from "../upstreams/openai/profiles.ts";
-
-const PROVIDERS = [
-  "auto",
-  "openai",
-  "azure",
-  "openrouter",
-  "ollama",
-  "deepseek",
-  "gemini",
-  "mistral",
-  "generic",
-] as const;
-export type ProviderSetting = typeof PROVIDERS[number];
+import {
+  detectProvider,
+  PROVIDER_SETTINGS,
+  type ProviderSetting,
+} from "../upstreams/openai/detect_provider.ts";
 
 const seconds = (fallback: number) =>
   z.coerce.number().positive().max(86_400).default(fallback).transform((s) => s * 1000);
@@ -75,7 +66,7 @@ const EnvSchema = z.object({
   MAX_TOKENS_LIMIT: z.coerce.number().int().positive().optional(),
   MAX_REQUEST_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
   ALLOW_REMOTE_WITHOUT_KEY: flag,
-  PROVIDER: z.string().trim().toLowerCase().default("auto").pipe(z.enum(PROVIDERS)),
+  PROVIDER: z.string().trim().toLowerCase().default("auto").pipe(z.enum(PROVIDER_SETTINGS)),
   AZURE_API_VERSION: optional,
   OPENROUTER_REFERER: optional,
   OPENROUTER_TITLE: optional,

@@ -3,11 +3,9 @@
  * the Claude names this proxy maps, then the upstream's own models, so model pickers and
  * validation in clients work.
  */
-import type { Config } from "../ops/config.ts";
-import type { Fetch } from "../upstreams/transport.ts";
-import { mapModel } from "../upstreams/model_info.ts";
-import { modelsUrl } from "../upstreams/openai/profiles.ts";
-import type { RequestContext } from "./handler.ts";
+import type { Router } from "../routing/router.ts";
+import { protocolFor } from "../upstreams/protocols.ts";
+import type { RequestContext } from "./context.ts";
 
 type ModelEntry = { type: "model"; id: string; display_name: string; created_at: string };
 
@@ -27,51 +25,38 @@ const EPOCH = "2025-01-01T00:00:00Z";
 // list after 3 s: a slow upstream list must not cost it the aliases, which need no upstream.
 const UPSTREAM_LIST_TIMEOUT_MS = 2_000;
 
-function aliasEntries(config: Config): ModelEntry[] {
+function aliasEntries(router: Router): ModelEntry[] {
   return CLAUDE_ALIASES.map(([id, name]) => {
-    const target = mapModel(id, config);
+    const target = router.route(id).model;
     return { type: "model", id, display_name: `${name} → ${target}`, created_at: EPOCH };
   });
 }
 
-async function upstreamModels(
-  ctx: RequestContext,
-  fetch: Fetch,
-  signal: AbortSignal,
-): Promise<ModelEntry[]> {
+async function upstreamModels(ctx: RequestContext, signal: AbortSignal): Promise<ModelEntry[]> {
   const timeout = AbortSignal.timeout(UPSTREAM_LIST_TIMEOUT_MS);
   const controller = new AbortController();
   const stop = () => controller.abort();
   signal.addEventListener("abort", stop, { once: true });
   timeout.addEventListener("abort", stop, { once: true });
   try {
-    const headers = { ...ctx.headers };
-    delete headers["content-type"];
-    const res = await fetch(modelsUrl(ctx.config), {
+    // The default provider's models: those a plain model name reaches.
+    const provider = ctx.router.providers[0]!;
+    const list = protocolFor(provider.api).modelList(provider, provider.apiKey);
+    const res = await ctx.fetch(list.url, {
       method: "GET",
-      headers,
+      headers: list.headers,
       signal: controller.signal,
     });
     if (!res.ok) {
       await res.body?.cancel();
       return [];
     }
-    const body: unknown = await res.json();
-    const data = body && typeof body === "object" ? (body as { data?: unknown }).data : undefined;
-    if (!Array.isArray(data)) return [];
-    const out: ModelEntry[] = [];
-    for (const m of data) {
-      const id = m && typeof m === "object" ? (m as { id?: unknown }).id : undefined;
-      if (typeof id !== "string") continue;
-      const created = (m as { created?: unknown }).created;
-      out.push({
-        type: "model",
-        id,
-        display_name: id,
-        created_at: typeof created === "number" ? new Date(created * 1000).toISOString() : EPOCH,
-      });
-    }
-    return out;
+    return list.read(await res.json()).map((m) => ({
+      type: "model",
+      id: m.id,
+      display_name: m.id,
+      created_at: m.created === undefined ? EPOCH : new Date(m.created * 1000).toISOString(),
+    }));
   } catch {
     // A provider without a models endpoint still gets the aliases.
     return [];
@@ -81,15 +66,11 @@ async function upstreamModels(
   }
 }
 
-export async function listModels(
-  req: Request,
-  ctx: RequestContext,
-  fetch: Fetch,
-): Promise<Response> {
+export async function listModels(req: Request, ctx: RequestContext): Promise<Response> {
   const url = new URL(req.url);
-  const all = [...aliasEntries(ctx.config)];
+  const all = [...aliasEntries(ctx.router)];
   const seen = new Set(all.map((m) => m.id));
-  for (const m of await upstreamModels(ctx, fetch, req.signal)) {
+  for (const m of await upstreamModels(ctx, req.signal)) {
     if (!seen.has(m.id)) {
       seen.add(m.id);
       all.push(m);
@@ -113,7 +94,7 @@ export async function listModels(
 }
 
 export function retrieveModel(id: string, ctx: RequestContext): Response {
-  const alias = aliasEntries(ctx.config).find((m) => m.id === id);
+  const alias = aliasEntries(ctx.router).find((m) => m.id === id);
   const entry: ModelEntry = alias ?? { type: "model", id, display_name: id, created_at: EPOCH };
   return new Response(JSON.stringify(entry), { headers: { "content-type": "application/json" } });
 }

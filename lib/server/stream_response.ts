@@ -1,13 +1,13 @@
 /**
- * Drives one streamed answer: upstream bytes → SSE decode → StreamConverter → SSE encode →
- * the client's response body. Owns the stream's timers: `ping` while the upstream is silent,
- * and the idle timeout. Ends every stream either complete or with `event: error`, never cut.
+ * Drives one streamed answer: upstream bytes → SSE decode → the protocol's converter → SSE
+ * encode → the client's response body. Owns the stream's timers: `ping` while the upstream is
+ * silent, and the idle timeout. Ends every stream either complete or with `event: error`, never cut.
  */
 import type { StreamEvent } from "../anthropic/schema.ts";
 import { errorBody, ProxyError, redactError, seconds, toProxyError } from "../anthropic/errors.ts";
 import { SseDecoder } from "../upstreams/sse_decode.ts";
 import { encodeEvents } from "../anthropic/sse_encode.ts";
-import type { StreamConverter } from "../upstreams/chat/stream.ts";
+import type { EventConverter } from "../upstreams/protocol.ts";
 
 export type StreamOutcome = {
   status: "complete" | "error" | "client_gone";
@@ -16,7 +16,7 @@ export type StreamOutcome = {
 
 export type DriveOptions = {
   body: ReadableStream<Uint8Array>;
-  converter: StreamConverter;
+  converter: EventConverter;
   idleTimeoutMs: number;
   pingIntervalMs: number;
   /**

@@ -1,25 +1,7 @@
 /**
- * Model names: Claude alias → upstream model, and what we know of each upstream model
- * (output limit, context window, whether it reasons). Decided by name, overridable by config.
+ * What we know of each upstream model (output limit, context window, whether it reasons),
+ * decided by name and overridable per provider.
  */
-import type { Config } from "../ops/config.ts";
-
-/**
- * Claude family names map by substring, as in the Python proxy; anything else passes through.
- * Fable and Mythos are the tier above Opus: Claude Code 2.1 offers `--model fable` (sent as
- * `claude-fable-5`) and lets the model pick `fable` for a sub-agent, so they map with opus
- * instead of reaching the upstream as a name it cannot know.
- */
-export function mapModel(
-  clientModel: string,
-  config: Pick<Config, "bigModel" | "middleModel" | "smallModel">,
-): string {
-  const m = clientModel.toLowerCase();
-  if (m.includes("opus") || m.includes("fable") || m.includes("mythos")) return config.bigModel;
-  if (m.includes("sonnet")) return config.middleModel;
-  if (m.includes("haiku")) return config.smallModel;
-  return clientModel;
-}
 
 export type ModelInfo = {
   /** Largest `max_tokens` the model accepts; undefined when we do not know it. */
@@ -128,7 +110,9 @@ function bareName(model: string): string {
 
 export function modelInfo(
   model: string,
-  overrides: Pick<Config, "reasoningModels" | "nonReasoningModels">,
+  overrides: Readonly<
+    { reasoningModels: readonly string[]; nonReasoningModels: readonly string[] }
+  >,
 ): ModelInfo {
   const name = bareName(model);
   const row = TABLE.find(([re]) => re.test(name))?.[1] ?? {};

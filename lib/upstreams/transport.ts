@@ -5,7 +5,6 @@
  */
 import { ProxyError, seconds } from "../anthropic/errors.ts";
 import type { Logger } from "../ops/log.ts";
-import { type ErrorContext, upstreamHttpError } from "./openai/errors.ts";
 
 export type Fetch = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -20,7 +19,8 @@ export type UpstreamCall = {
   totalTimeoutMs: number;
   maxRetries: number;
   retryMaxDelayMs: number;
-  errorContext: ErrorContext;
+  /** The protocol's reading of an HTTP error answer (see Exchange.httpError). */
+  httpError: (status: number, body: string, headers: Headers) => ProxyError;
   /** Called when an answer's headers arrive (each attempt), for the time-to-first-byte log. */
   onHeaders?: () => void;
 };
@@ -323,7 +323,7 @@ export async function callUpstream(
       body = "";
     }
     if (abortedBy !== undefined) throw abortedError();
-    let error = upstreamHttpError(res.status, body, res.headers, call.errorContext);
+    let error = call.httpError(res.status, body, res.headers);
     const retryable = RETRYABLE.has(res.status) && error.type !== "billing_error";
     if (retryable) error = withHeaders(error, { ...MAY_RETRY, ...retryAfterMsHeader(res.headers) });
     if (retryable && attempt < call.maxRetries) {

@@ -15,12 +15,8 @@ import type {
   OpenAIToolCall,
 } from "./schema.ts";
 import { type Profile, usesOpenAIReasoningRules } from "../openai/profiles.ts";
-import {
-  DEFAULT_THRESHOLDS,
-  type EffortThresholds,
-  reasoningFields,
-  thinkingAsk,
-} from "./reasoning.ts";
+import { reasoningFields } from "./reasoning.ts";
+import { DEFAULT_THRESHOLDS, type EffortThresholds, thinkingAsk } from "../thinking.ts";
 import { decodeSignature } from "../../anthropic/signature.ts";
 import { shortenToolName, type ToolNameMap } from "../openai/tool_names.ts";
 import { decodeClientToolId, makeToolIdMapper } from "../../anthropic/tool_ids.ts";

@@ -120,19 +120,6 @@ export const ChatCompletionChunk = z.looseObject({
 });
 export type ChatCompletionChunk = z.infer<typeof ChatCompletionChunk>;
 
-/** The error object providers send, in a body or inside a 200 stream. */
-export const UpstreamError = z.looseObject({
-  error: z.union([
-    z.looseObject({
-      message: z.string().nullish(),
-      type: z.string().nullish(),
-      code: z.union([z.string(), z.number()]).nullish(),
-      metadata: z.unknown().optional(),
-    }),
-    z.string(),
-  ]),
-});
-
 const isObj = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === "object" && !Array.isArray(v);
 const optString = (v: unknown) => v === undefined || v === null || typeof v === "string";

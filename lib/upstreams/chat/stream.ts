@@ -14,6 +14,7 @@ import { ProxyError } from "../../anthropic/errors.ts";
 import { type OpenAIUsage, readChunk } from "./schema.ts";
 import { type ErrorContext, upstreamErrorInStream } from "../openai/errors.ts";
 import type { SseMessage } from "../sse_decode.ts";
+import type { EventConverter } from "../protocol.ts";
 import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.ts";
 import { contentParts } from "./reasoning.ts";
 import { encodeSignature, mergeReasoningDetails } from "../../anthropic/signature.ts";
@@ -40,7 +41,7 @@ type Open =
   | { kind: "thinking"; index: number }
   | { kind: "tool"; index: number; tool: ToolState };
 
-export class StreamConverter {
+export class StreamConverter implements EventConverter {
   #opts: StreamOptions;
   #nextIndex = 0;
   #open: Open | undefined;

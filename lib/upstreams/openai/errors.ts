@@ -4,7 +4,20 @@
  * unless `x-should-retry: false`, which is sent where no retry can help.
  */
 import { errorTypeForStatus, ProxyError } from "../../anthropic/errors.ts";
-import { UpstreamError } from "../chat/schema.ts";
+import { z } from "zod";
+
+/** The error object providers send, in a body or inside a 200 stream. */
+const UpstreamError = z.looseObject({
+  error: z.union([
+    z.looseObject({
+      message: z.string().nullish(),
+      type: z.string().nullish(),
+      code: z.union([z.string(), z.number()]).nullish(),
+      metadata: z.unknown().optional(),
+    }),
+    z.string(),
+  ]),
+});
 
 const NO_RETRY = { "x-should-retry": "false" } as const;
 

@@ -217,13 +217,3 @@ function simplify(
   }
   return out;
 }
-
-/** Depth of nested objects/arrays, stopping early past `limit`. */
-export function exceedsDepth(value: Json, limit: number, depth = 0): boolean {
-  if (depth > limit) return true;
-  if (Array.isArray(value)) return value.some((v) => exceedsDepth(v, limit, depth + 1));
-  if (isObject(value)) {
-    for (const key in value) if (exceedsDepth(value[key], limit, depth + 1)) return true;
-  }
-  return false;
-}

@@ -2,9 +2,9 @@
  * What differs between OpenAI-compatible upstreams, as data: one profile per provider,
  * picked from the base URL unless PROVIDER says otherwise.
  */
-import type { Config, ProviderSetting } from "../../ops/config.ts";
+import { detectProvider, type ProviderName, type ProviderSetting } from "./detect_provider.ts";
 
-export type ProviderName = Exclude<ProviderSetting, "auto">;
+export type { ProviderName };
 
 export type Profile = Readonly<{
   name: ProviderName;
@@ -120,35 +120,23 @@ const PROFILES: Record<ProviderName, Profile> = {
   },
 };
 
-/** Recognises the big providers by their documented base URLs. */
-export function detectProvider(baseUrl: string): ProviderName {
-  const url = new URL(baseUrl);
-  const host = url.hostname.toLowerCase();
-  if (
-    host.endsWith(".openai.azure.com") || host.endsWith(".cognitiveservices.azure.com") ||
-    host.endsWith(".services.ai.azure.com")
-  ) {
-    return "azure";
-  }
-  if (url.pathname.includes("/openai/deployments/")) return "azure";
-  if (host === "openrouter.ai" || host.endsWith(".openrouter.ai")) return "openrouter";
-  if (host === "api.deepseek.com") return "deepseek";
-  if (host === "generativelanguage.googleapis.com") return "gemini";
-  if (host === "api.mistral.ai") return "mistral";
-  if (host === "api.openai.com") return "openai";
-  // Ollama's default port, its Docker service name, or its cloud (ollama.com).
-  if (url.port === "11434" || host.includes("ollama")) return "ollama";
-  return "generic";
+/** The profile for a provider setting (`auto`: from the base URL), with the operator's overrides. */
+export function resolveProfile(
+  setting: ProviderSetting,
+  baseUrl: string,
+  midConversationSystem?: "merge" | "keep" | undefined,
+): Profile {
+  const profile = PROFILES[setting === "auto" ? detectProvider(baseUrl) : setting];
+  if (midConversationSystem === undefined) return profile;
+  return { ...profile, midConversationSystem: midConversationSystem === "keep" };
 }
 
-export function resolveProfile(
-  config: Pick<Config, "provider" | "openaiBaseUrl" | "midConversationSystem">,
-): Profile {
-  const name = config.provider === "auto" ? detectProvider(config.openaiBaseUrl) : config.provider;
-  const profile = PROFILES[name];
-  if (config.midConversationSystem === undefined) return profile;
-  return { ...profile, midConversationSystem: config.midConversationSystem === "keep" };
-}
+/** What the URL and header builders need to know of a provider. */
+export type Endpoint = Readonly<{
+  baseUrl: string;
+  profile: Profile;
+  azureApiVersion: string | undefined;
+}>;
 
 /**
  * Whether OpenAI's reasoning-model rules apply: by the model's name, or — on OpenAI and Azure,
@@ -178,14 +166,10 @@ function basePath(url: URL): string {
  * - `…/openai/deployments/{name}`: the deployment is in the URL and `api-version` is required.
  * - the resource root (or `…/openai`): the deployment is the model name.
  */
-export function chatCompletionsUrl(
-  config: Pick<Config, "openaiBaseUrl" | "azureApiVersion">,
-  profile: Profile,
-  upstreamModel: string,
-): string {
-  const url = new URL(config.openaiBaseUrl);
+export function chatCompletionsUrl(endpoint: Endpoint, upstreamModel: string): string {
+  const url = new URL(endpoint.baseUrl);
   let path = basePath(url);
-  if (profile.name === "azure") {
+  if (endpoint.profile.name === "azure") {
     if (/\/openai\/v1$/.test(path)) {
       url.pathname = `${path}/chat/completions`;
       return url.toString();
@@ -196,7 +180,7 @@ export function chatCompletionsUrl(
     }
     url.pathname = `${path}/chat/completions`;
     if (!url.searchParams.has("api-version")) {
-      url.searchParams.set("api-version", config.azureApiVersion ?? DEFAULT_AZURE_API_VERSION);
+      url.searchParams.set("api-version", endpoint.azureApiVersion ?? DEFAULT_AZURE_API_VERSION);
     }
     return url.toString();
   }
@@ -205,19 +189,14 @@ export function chatCompletionsUrl(
 }
 
 /** The models list URL, for `GET /v1/models`. */
-export function modelsUrl(
-  config: Pick<
-    Config,
-    "openaiBaseUrl" | "provider" | "azureApiVersion" | "midConversationSystem"
-  >,
-): string {
-  const url = new URL(config.openaiBaseUrl);
+export function modelsUrl(endpoint: Endpoint): string {
+  const url = new URL(endpoint.baseUrl);
   const path = basePath(url);
-  if (resolveProfile(config).name === "azure" && !/\/openai\/v1$/.test(path)) {
+  if (endpoint.profile.name === "azure" && !/\/openai\/v1$/.test(path)) {
     // Deployments have no list of their own; the resource lists the models it can deploy.
     url.pathname = `${path.replace(/\/openai(\/deployments\/[^/]*)?$/, "")}/openai/models`;
     if (!url.searchParams.has("api-version")) {
-      url.searchParams.set("api-version", config.azureApiVersion ?? DEFAULT_AZURE_API_VERSION);
+      url.searchParams.set("api-version", endpoint.azureApiVersion ?? DEFAULT_AZURE_API_VERSION);
     }
     return url.toString();
   }
@@ -225,23 +204,41 @@ export function modelsUrl(
   return url.toString();
 }
 
-/** Headers sent upstream: only the configured key, never anything the client sent. */
-export function upstreamHeaders(config: Config, profile: Profile): Record<string, string> {
+/**
+ * OpenRouter's attribution headers (https://openrouter.ai/docs/api-reference/overview): only
+ * for OpenRouter, where they name the app on its leaderboard.
+ */
+export function attributionHeaders(
+  profile: Profile,
+  referer: string | undefined,
+  title: string | undefined,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (profile.name !== "openrouter") return headers;
+  if (referer) headers["http-referer"] = referer;
+  if (title) {
+    headers["x-openrouter-title"] = title;
+    headers["x-title"] = title;
+  }
+  return headers;
+}
+
+/**
+ * Headers sent upstream: the provider's key and its configured headers, never anything the
+ * client sent.
+ */
+export function upstreamHeaders(
+  endpoint: Pick<Endpoint, "profile"> & { headers: Readonly<Record<string, string>> },
+  apiKey: string | undefined,
+): Record<string, string> {
   const headers: Record<string, string> = {
     "content-type": "application/json",
     accept: "application/json, text/event-stream",
   };
-  if (config.openaiApiKey) {
-    if (profile.apiKeyHeader) headers["api-key"] = config.openaiApiKey;
-    else headers["authorization"] = `Bearer ${config.openaiApiKey}`;
+  if (apiKey) {
+    if (endpoint.profile.apiKeyHeader) headers["api-key"] = apiKey;
+    else headers["authorization"] = `Bearer ${apiKey}`;
   }
-  if (profile.name === "openrouter") {
-    if (config.openrouterReferer) headers["http-referer"] = config.openrouterReferer;
-    if (config.openrouterTitle) {
-      headers["x-openrouter-title"] = config.openrouterTitle;
-      headers["x-title"] = config.openrouterTitle;
-    }
-  }
-  for (const [k, v] of Object.entries(config.customHeaders)) headers[k] = v;
+  for (const k in endpoint.headers) headers[k] = endpoint.headers[k]!;
   return headers;
 }

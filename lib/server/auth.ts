@@ -1,0 +1,31 @@
+/** The client's key check: ANTHROPIC_API_KEY, sent as x-api-key or as a Bearer token. */
+
+/** Constant-time comparison, so response timing does not reveal how much of a key matched. */
+export function safeEqual(a: string, b: string): boolean {
+  const ea = new TextEncoder().encode(a);
+  const eb = new TextEncoder().encode(b);
+  let diff = ea.length ^ eb.length;
+  for (let i = 0; i < eb.length; i++) diff |= (ea[i % Math.max(1, ea.length)] ?? 0) ^ eb[i]!;
+  return diff === 0 && ea.length === eb.length;
+}
+
+/**
+ * Every key the client presented. The SDKs send both headers when both ANTHROPIC_API_KEY and
+ * ANTHROPIC_AUTH_TOKEN are set (often a real Anthropic key next to the proxy's), so either
+ * one carrying the proxy's key is enough.
+ */
+function clientKeys(req: Request): string[] {
+  const keys: string[] = [];
+  const key = req.headers.get("x-api-key")?.trim();
+  if (key) keys.push(key);
+  const m = req.headers.get("authorization")?.match(/^Bearer\s+(.+)$/i);
+  if (m) keys.push(m[1]!.trim());
+  return keys;
+}
+
+/** A check of requests against the expected key; everything passes when there is none. */
+export function keyCheck(expected: string | undefined): (req: Request) => boolean {
+  if (!expected) return () => true;
+  // Both compared every time, so timing does not tell which header was right.
+  return (req) => clientKeys(req).reduce((ok, key) => safeEqual(key, expected) || ok, false);
+}

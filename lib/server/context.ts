@@ -1,0 +1,26 @@
+/** What every route of the handler is given for one request. */
+import type { JsonMemo } from "../common/json_text.ts";
+import type { Config } from "../ops/config.ts";
+import type { Logger } from "../ops/log.ts";
+import type { RequestSummary } from "../ops/request_log.ts";
+import type { Router } from "../routing/router.ts";
+import type { Fetch } from "../upstreams/transport.ts";
+
+export type RequestContext = {
+  requestId: string;
+  started: number;
+  method: string;
+  path: string;
+  /** Filled in by the route for the request log. */
+  summary: RequestSummary;
+  log: Logger;
+  config: Config;
+  router: Router;
+  fetch: Fetch;
+  newId: () => string;
+  /** Dropped content types and ignored fields already logged (once each). */
+  warnedDropped: Set<string>;
+  jsonMemo: JsonMemo;
+  /** Takes configured secrets out of text a client or a log will see. */
+  redact: (text: string) => string;
+};

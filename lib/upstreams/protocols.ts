@@ -1,0 +1,10 @@
+/** Each upstream API's protocol: the only module that knows them all. */
+import { chatProtocol } from "./chat/protocol.ts";
+import type { Protocol } from "./protocol.ts";
+import type { UpstreamApi } from "./provider.ts";
+
+const PROTOCOLS: Readonly<Record<UpstreamApi, Protocol>> = { chat: chatProtocol };
+
+export function protocolFor(api: UpstreamApi): Protocol {
+  return PROTOCOLS[api];
+}

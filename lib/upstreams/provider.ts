@@ -1,0 +1,37 @@
+/**
+ * One configured upstream as the protocols and the transport see it: where it is, which API it
+ * speaks, how to authenticate, its quirks and its limits. Built once from the configuration.
+ */
+import type { EffortThresholds } from "./thinking.ts";
+import type { Profile } from "./openai/profiles.ts";
+
+/** The upstream protocols: OpenAI Chat Completions. */
+export type UpstreamApi = "chat";
+
+export type Provider = Readonly<{
+  /** `default` for the provider made from the environment variables. */
+  name: string;
+  api: UpstreamApi;
+  /** Without a trailing slash. */
+  baseUrl: string;
+  profile: Profile;
+  apiKey: string | undefined;
+  /** Sent with every request after the key header (attribution, CUSTOM_HEADER_*). */
+  headers: Readonly<Record<string, string>>;
+  /** Merged into every request body as given. */
+  extraBody: Readonly<Record<string, unknown>>;
+  azureApiVersion: string | undefined;
+  /** Caps `max_tokens` for every model of this provider. */
+  maxTokensLimit: number | undefined;
+  reasoningModels: readonly string[];
+  nonReasoningModels: readonly string[];
+  effortThresholds: EffortThresholds;
+  /** Headers must arrive within this for a streamed request. */
+  firstByteTimeoutMs: number;
+  /** The whole exchange, answer included. */
+  requestTimeoutMs: number;
+  /** A started stream that sends nothing for this long is cut. */
+  streamIdleTimeoutMs: number;
+  maxRetries: number;
+  retryMaxDelayMs: number;
+}>;
