@@ -1,7 +1,7 @@
 /** README, .env.example and --help must stay true to the code: every variable is in all three. */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { CONFIG_VARIABLES, configFromEnv } from "../lib/ops/config.ts";
 import { helpText } from "../lib/cli/args.ts";
 import { DEFAULT_OUTPUT_CAP } from "../lib/upstreams/model_info.ts";
@@ -9,7 +9,14 @@ import { chatCompletionsUrl } from "../lib/upstreams/openai/profiles.ts";
 import { envProvider } from "../lib/routing/env_provider.ts";
 
 const root = new URL("../", import.meta.url);
-const readme = readFileSync(new URL("README.md", root), "utf8");
+const readmeFile = readFileSync(new URL("README.md", root), "utf8");
+/** README and every page under docs/: what users read. */
+const readme = [
+  readmeFile,
+  ...readdirSync(new URL("docs/", root)).filter((f) => f.endsWith(".md")).sort().map((f) =>
+    readFileSync(new URL(`docs/${f}`, root), "utf8")
+  ),
+].join("\n");
 const example = readFileSync(new URL(".env.example", root), "utf8");
 const help = helpText("0.0.0");
 
@@ -18,7 +25,7 @@ describe("documentation", () => {
 
   for (const name of [...CONFIG_VARIABLES, "CUSTOM_HEADER_"]) {
     it(`${name} is in README, .env.example and --help`, () => {
-      assert.ok(readme.includes(name), `README mentions ${name}`);
+      assert.ok(readme.includes(name), `README or docs/ mention ${name}`);
       assert.ok(example.includes(name), `.env.example mentions ${name}`);
       assert.ok(help.includes(name), `--help mentions ${name}`);
     });
@@ -124,7 +131,7 @@ describe("documentation", () => {
   }
 
   it("README's first screen has the two set-up commands", () => {
-    const firstScreen = readme.split("\n").slice(0, 25).join("\n");
+    const firstScreen = readmeFile.split("\n").slice(0, 25).join("\n");
     assert.match(firstScreen, /npx -y deno@[\d.]+ run .*main\.ts/);
     assert.match(firstScreen, /bash \.ci\/run/);
   });
