@@ -190,6 +190,8 @@ export const Tool = z.preprocess(
     // Server tools (web_search_20250305, …) have a `type` and no input_schema.
     type: z.string().optional(),
     input_schema: z.record(z.string(), z.unknown()).optional(),
+    /** Tool search: hidden from the model until a tool_reference loads it. */
+    defer_loading: z.boolean().optional(),
     cache_control: CacheControl,
   }),
 );

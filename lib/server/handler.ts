@@ -25,6 +25,7 @@ import { handleCountTokens } from "./count_tokens.ts";
 import { json } from "./json_response.ts";
 import { handleMessages } from "./messages.ts";
 import { listModels, retrieveModel } from "./models_endpoint.ts";
+import { sideCallResponse } from "./side_calls.ts";
 
 export type HandlerDeps = {
   fetch?: Fetch;
@@ -90,6 +91,11 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       return withId(res, requestId, dropBody);
     };
     try {
+      const side = sideCallResponse(req, method, path);
+      if (side) {
+        log.debug("client side call", { request_id: requestId, method, path, status: side.status });
+        return withId(side, requestId);
+      }
       if (path === "/" && (method === "GET" || method === "HEAD")) {
         return done(
           json({

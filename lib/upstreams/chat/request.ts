@@ -20,6 +20,9 @@ import { DEFAULT_THRESHOLDS, type EffortThresholds, thinkingAsk } from "../think
 import { decodeSignature } from "../../anthropic/signature.ts";
 import { shortenToolName, type ToolNameMap } from "../openai/tool_names.ts";
 import { decodeClientToolId, makeToolIdMapper } from "../../anthropic/tool_ids.ts";
+import { withoutBillingLine } from "../../anthropic/billing_line.ts";
+import { offeredTools } from "../../anthropic/deferred_tools.ts";
+import { withPortablePatterns } from "../openai/schema_patterns.ts";
 
 export type ConvertContext = {
   upstreamModel: string;
@@ -38,8 +41,6 @@ export type Converted = {
   dropped: string[];
 };
 
-/** Claude Code puts a per-request billing line first; it would defeat prefix caching upstream. */
-const BILLING_HEADER = "x-anthropic-billing-header:";
 const OPENAI_MAX_STOP = 4;
 const OPENAI_MAX_USER = 64;
 
@@ -160,15 +161,18 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
 
 function systemTexts(system: MessagesRequest["system"], state: ConvState): string[] {
   if (system === undefined) return [];
-  if (typeof system === "string") return system ? [system] : [];
+  if (typeof system === "string") {
+    const text = withoutBillingLine(system);
+    return text.trim() ? [text] : [];
+  }
   const out: string[] = [];
   for (const block of system) {
     if (block.type !== "text") {
       state.dropped.add(`system:${block.original_type}`);
       continue;
     }
-    if (block.text.startsWith(BILLING_HEADER) || block.text === "") continue;
-    out.push(block.text);
+    const text = withoutBillingLine(block.text);
+    if (text.trim()) out.push(text);
   }
   return out;
 }
@@ -204,10 +208,12 @@ function convertMessages(
 
   for (const message of req.messages) {
     if (message.role === "system") {
-      const text = typeof message.content === "string"
-        ? message.content
-        : message.content.map((b) => (b.type === "text" ? b.text : "")).join("\n");
-      if (!text) continue;
+      const text = withoutBillingLine(
+        typeof message.content === "string"
+          ? message.content
+          : message.content.map((b) => (b.type === "text" ? b.text : "")).join("\n"),
+      );
+      if (!text.trim()) continue;
       if (profile.midConversationSystem && out.length > 0) {
         closePending();
         out.push({ role: "system", content: text });
@@ -333,15 +339,16 @@ function convertAssistant(
 
 function convertTools(req: MessagesRequest, state: ConvState, profile: Profile): OpenAITool[] {
   const out: OpenAITool[] = [];
-  for (const tool of req.tools ?? []) {
+  for (const tool of offeredTools(req)) {
     // Server tools (web_search_20250305, …) run at Anthropic; an OpenAI upstream cannot.
     if (!tool.input_schema) {
       state.dropped.add(`tool:${tool.type ?? tool.name}`);
       continue;
     }
+    const portable = withPortablePatterns(tool.input_schema);
     const parameters = profile.strictSchemas
-      ? (simplifySchema(tool.input_schema) as Record<string, unknown>)
-      : tool.input_schema;
+      ? (simplifySchema(portable) as Record<string, unknown>)
+      : portable;
     const fn: OpenAITool["function"] = { name: state.toolName(tool.name), parameters };
     if (tool.description) fn.description = tool.description;
     out.push({ type: "function", function: fn });
