@@ -76,6 +76,7 @@ describe("documentation", () => {
     REASONING_MODELS: defaults.reasoningModels.length === 0 ? undefined : "set",
     NON_REASONING_MODELS: defaults.nonReasoningModels.length === 0 ? undefined : "set",
     MIDCONVERSATION_SYSTEM: defaults.midConversationSystem,
+    MODEL_LIMITS: Object.keys(defaults.modelLimits).length === 0 ? undefined : "set",
   };
 
   /** The --help line that documents `name`: the variable first, or after its flag. */

@@ -111,6 +111,8 @@ Variables (environment or .env; the environment wins over .env):
   MAX_TOKENS_LIMIT       cap on max_tokens sent upstream            (default per model, 16384 for unknown models)
   REASONING_MODELS       comma list of models to treat as reasoning models (default not set)
   NON_REASONING_MODELS   comma list of models never sent reasoning parameters (default not set)
+  MODEL_LIMITS           JSON context window and output limit per model (default not set)
+                         e.g. {"my-model":{"context":32768,"output":8192}}, over the built-in table
   THINKING_LOW_MAX_BUDGET    thinking budget up to this → reasoning_effort low    (default 4096)
   THINKING_MEDIUM_MAX_BUDGET thinking budget up to this → medium, above → high    (default 16384)
   MIDCONVERSATION_SYSTEM merge|keep system messages inside the conversation (default per provider: keep for openai/azure, merge elsewhere)

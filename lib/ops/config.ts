@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { parseDotenv } from "./dotenv.ts";
+import type { ModelLimits } from "../upstreams/model_info.ts";
 import { type LogFormat, type LogLevel, parseLogLevel } from "./log.ts";
 import {
   detectProvider,
@@ -30,6 +31,18 @@ const list = z.string().default("").transform((v) =>
 );
 
 const optional = z.string().trim().optional().transform((v) => (v ? v : undefined));
+
+const tokenCount = z.number().int().positive().max(100_000_000);
+/** MODEL_LIMITS: upstream model name → its context window and output limit, in tokens. */
+const ModelLimitsSchema = z.record(
+  z.string().trim().min(1),
+  z.strictObject({ context: tokenCount.optional(), output: tokenCount.optional() }),
+).transform((limits): ModelLimits => {
+  // Model names match in any case, as everywhere else in the configuration.
+  const out: Record<string, { context?: number; output?: number }> = {};
+  for (const [name, limit] of Object.entries(limits)) out[name.toLowerCase()] = limit;
+  return out;
+});
 
 const EnvSchema = z.object({
   OPENAI_API_KEY: optional,
@@ -92,6 +105,28 @@ const EnvSchema = z.object({
   THINKING_LOW_MAX_BUDGET: z.coerce.number().int().positive().default(4_096),
   THINKING_MEDIUM_MAX_BUDGET: z.coerce.number().int().positive().default(16_384),
   MIDCONVERSATION_SYSTEM: z.enum(["merge", "keep"]).optional(),
+  MODEL_LIMITS: z.string().default("").transform((v, ctx) => {
+    if (v.trim() === "") return {};
+    let value: unknown;
+    try {
+      value = JSON.parse(v);
+    } catch {
+      ctx.addIssue({
+        code: "custom",
+        message: 'must be JSON like {"my-model":{"context":32768,"output":8192}}',
+      });
+      return z.NEVER;
+    }
+    const parsed = ModelLimitsSchema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    ctx.addIssue({
+      code: "custom",
+      message: `${issue?.path.join(".") || "value"}: ${issue?.message ?? "invalid"} ` +
+        '(expected JSON like {"my-model":{"context":32768,"output":8192}})',
+    });
+    return z.NEVER;
+  }),
 });
 
 /** Every variable the proxy reads (besides CUSTOM_HEADER_*), for docs checks. */
@@ -129,6 +164,8 @@ export type Config = Readonly<{
   /** Thinking budget (tokens) → reasoning effort: ≤ lowMax is low, ≤ mediumMax medium, else high. */
   effortThresholds: Readonly<{ lowMax: number; mediumMax: number }>;
   midConversationSystem: "merge" | "keep" | undefined;
+  /** MODEL_LIMITS: context window and output limit per upstream model (lower-case names). */
+  modelLimits: ModelLimits;
 }>;
 
 export class ConfigError extends Error {
@@ -224,6 +261,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       mediumMax: e.THINKING_MEDIUM_MAX_BUDGET,
     }),
     midConversationSystem: e.MIDCONVERSATION_SYSTEM,
+    modelLimits: Object.freeze(e.MODEL_LIMITS),
   });
 }
 

@@ -27,6 +27,7 @@ export function envProvider(config: Config): Provider {
     maxTokensLimit: config.maxTokensLimit,
     reasoningModels: config.reasoningModels,
     nonReasoningModels: config.nonReasoningModels,
+    modelLimits: config.modelLimits,
     effortThresholds: config.effortThresholds,
     firstByteTimeoutMs: config.firstByteTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs,

@@ -20,6 +20,7 @@ import {
   type UpstreamResponse,
 } from "../upstreams/transport.ts";
 import type { RequestContext } from "./context.ts";
+import { checkContextWindow } from "./context_window.ts";
 import { parseJsonBody } from "./json_body.ts";
 import { json } from "./json_response.ts";
 import { RecordingConverter } from "./recording_converter.ts";
@@ -54,6 +55,7 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
   summary.stream = stream;
 
   const inputEstimate = estimateInputTokens(request, model);
+  checkContextWindow(inputEstimate, info);
   const exchange = protocolFor(provider.api).exchange({
     request,
     provider,

@@ -4,10 +4,28 @@
  * validation in clients work.
  */
 import type { Router } from "../routing/router.ts";
+import { modelInfo, modelLimitFields } from "../upstreams/model_info.ts";
 import { protocolFor } from "../upstreams/protocols.ts";
+import type { Provider } from "../upstreams/provider.ts";
 import type { RequestContext } from "./context.ts";
 
-type ModelEntry = { type: "model"; id: string; display_name: string; created_at: string };
+type ModelEntry = {
+  type: "model";
+  id: string;
+  display_name: string;
+  created_at: string;
+  /** The upstream model's context window, where known. */
+  max_input_tokens?: number;
+  max_tokens: number;
+};
+
+/**
+ * The limits of the upstream model a name reaches, so that clients size their context to it
+ * rather than to the Claude model they asked for.
+ */
+function limits(model: string, provider: Provider) {
+  return modelLimitFields(modelInfo(model, provider), provider.maxTokensLimit);
+}
 
 /** Claude model names clients commonly ask for; each maps by family (see mapModel). */
 const CLAUDE_ALIASES: [string, string][] = [
@@ -27,8 +45,14 @@ const UPSTREAM_LIST_TIMEOUT_MS = 2_000;
 
 function aliasEntries(router: Router): ModelEntry[] {
   return CLAUDE_ALIASES.map(([id, name]) => {
-    const target = router.route(id).model;
-    return { type: "model", id, display_name: `${name} → ${target}`, created_at: EPOCH };
+    const target = router.route(id);
+    return {
+      type: "model",
+      id,
+      display_name: `${name} → ${target.model}`,
+      created_at: EPOCH,
+      ...limits(target.model, target.provider),
+    };
   });
 }
 
@@ -56,6 +80,7 @@ async function upstreamModels(ctx: RequestContext, signal: AbortSignal): Promise
       id: m.id,
       display_name: m.id,
       created_at: m.created === undefined ? EPOCH : new Date(m.created * 1000).toISOString(),
+      ...limits(m.id, provider),
     }));
   } catch {
     // A provider without a models endpoint still gets the aliases.
@@ -95,6 +120,16 @@ export async function listModels(req: Request, ctx: RequestContext): Promise<Res
 
 export function retrieveModel(id: string, ctx: RequestContext): Response {
   const alias = aliasEntries(ctx.router).find((m) => m.id === id);
-  const entry: ModelEntry = alias ?? { type: "model", id, display_name: id, created_at: EPOCH };
+  const entry: ModelEntry = alias ?? (() => {
+    // Any other name is what the router makes of it: a Claude name by family, others as given.
+    const target = ctx.router.route(id);
+    return {
+      type: "model",
+      id,
+      display_name: id,
+      created_at: EPOCH,
+      ...limits(target.model, target.provider),
+    };
+  })();
   return new Response(JSON.stringify(entry), { headers: { "content-type": "application/json" } });
 }

@@ -22,6 +22,11 @@ export type ModelInfo = {
 
 type Row = [RegExp, Partial<ModelInfo>];
 
+/** Limits the operator sets per model (MODEL_LIMITS), keyed by lower-case model name. */
+export type ModelLimits = Readonly<
+  Record<string, Readonly<{ context?: number | undefined; output?: number | undefined }>>
+>;
+
 // Sources: each provider's model pages (OpenAI, Anthropic, DeepSeek, Google, Mistral, xAI), as of
 // 2026. First match wins, so specific names come before their families.
 const TABLE: Row[] = [
@@ -110,9 +115,11 @@ function bareName(model: string): string {
 
 export function modelInfo(
   model: string,
-  overrides: Readonly<
-    { reasoningModels: readonly string[]; nonReasoningModels: readonly string[] }
-  >,
+  overrides: Readonly<{
+    reasoningModels: readonly string[];
+    nonReasoningModels: readonly string[];
+    modelLimits?: ModelLimits | undefined;
+  }>,
 ): ModelInfo {
   const name = bareName(model);
   const row = TABLE.find(([re]) => re.test(name))?.[1] ?? {};
@@ -130,7 +137,26 @@ export function modelInfo(
   if (overrides.nonReasoningModels.some((m) => m.toLowerCase() === lowerModel)) {
     info.reasoning = false;
   }
+  // The full name first (`org/model`), then the bare one, so both spellings work.
+  const limits = overrides.modelLimits?.[lowerModel] ?? overrides.modelLimits?.[name];
+  if (limits?.context !== undefined) info.contextWindow = limits.context;
+  if (limits?.output !== undefined) info.maxOutput = limits.output;
   return info;
+}
+
+/**
+ * A model's limits as the proxy applies them, in the fields of Anthropic's Models API (`max_input_tokens`, `max_tokens`:
+ * https://docs.anthropic.com/en/api/models-list), left out where unknown.
+ */
+export function modelLimitFields(
+  info: ModelInfo,
+  cap: number | undefined,
+): { max_input_tokens?: number; max_tokens: number } {
+  return {
+    ...(info.contextWindow !== undefined ? { max_input_tokens: info.contextWindow } : {}),
+    // The most a request gets: the model's limit within the configured cap (clampMaxTokens).
+    max_tokens: clampMaxTokens(Number.MAX_SAFE_INTEGER, info, cap),
+  };
 }
 
 /** The `max_tokens` to send: the client's ask, within the model's limit and the configured cap. */

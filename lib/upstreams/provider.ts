@@ -4,6 +4,7 @@
  */
 import type { EffortThresholds } from "./thinking.ts";
 import type { Profile } from "./openai/profiles.ts";
+import type { ModelLimits } from "./model_info.ts";
 
 /** The upstream protocols: OpenAI Chat Completions. */
 export type UpstreamApi = "chat";
@@ -25,6 +26,8 @@ export type Provider = Readonly<{
   maxTokensLimit: number | undefined;
   reasoningModels: readonly string[];
   nonReasoningModels: readonly string[];
+  /** The operator's context window and output limit per model, over the built-in table. */
+  modelLimits?: ModelLimits;
   effortThresholds: EffortThresholds;
   /** Headers must arrive within this for a streamed request. */
   firstByteTimeoutMs: number;
