@@ -16,6 +16,7 @@ import { existsSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   asClaudeResult,
+  claudeAtMost,
   claudeBinary,
   type ClaudeJsonResult,
   makeTempDir,
@@ -253,8 +254,13 @@ describe("Claude Code CLI through the proxy", { skip: SKIP }, () => {
     const toolIndex = second.messages.indexOf(results[0]!);
     assert.equal(second.messages.indexOf(assistant) + 1, toolIndex, "tool result follows its call");
 
-    // Title generation: no tools, asks for structured output, answered in kind.
+    // Title generation: no tools, asks for structured output, answered in kind. Releases after
+    // 2.1.197 no longer ask for a title in print mode (observed with 2.1.332).
     const aux = reqs.filter((r) => !isMainTurn(r));
+    if (!claudeAtMost("2.1.197")) {
+      assert.equal(aux.length, 0, `no title request expected from this release\n${why()}`);
+      return;
+    }
     assert.equal(aux.length, 1, `expected one title-generation request\n${why()}`);
     const title = chat(aux[0]!);
     assert.equal(
@@ -437,7 +443,10 @@ describe("Claude Code CLI through the proxy", { skip: SKIP }, () => {
     assert.match(result.result ?? "", /Upstream says no/, why());
     assert.equal(result.api_error_status, 400, why());
     // An HTTP status (not an in-stream error event) spares the CLI its non-streaming retry.
-    assert.equal(requestsFor(tag).filter(isMainTurn).length, 1, why());
+    // 2.1.197 then stops; newer releases re-send the streamed request a few times first.
+    const main = requestsFor(tag).filter(isMainTurn);
+    assert.ok(main.every((r) => chat(r).stream === true), why());
+    if (claudeAtMost("2.1.197")) assert.equal(main.length, 1, why());
   });
 
   it("d2) an upstream 429 keeps its status and message", {

@@ -6,6 +6,9 @@
  * and a from-scratch environment, so the developer's own ANTHROPIC_* variables, proxies or
  * config never reach the child.
  *
+ * Which CLI runs: CLAUDE_BIN, else .tools' copy (CI installs the newest release there and runs
+ * the CLI tests once more with CLAUDE_BIN pointing at 2.1.197).
+ *
  * What the CLI (2.1.197) does in this mode, observed against a recording server:
  * - `HEAD /` preconnect (status ignored; skipped when a proxy is configured), then
  *   `POST /v1/messages?beta=true`, always streamed first. A stream the CLI cannot use (no
@@ -18,9 +21,17 @@
  * - Title generation (an extra tool-less request with a JSON-schema output format, on the main
  *   model unless ANTHROPIC_SMALL_FAST_MODEL is set) only happens when non-essential traffic is
  *   allowed: `env: { CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: undefined }` turns it on.
+ *
+ * What 2.1.332 does differently (tests/fixtures/record_claude_code.ts, docs/claude-code.md):
+ * - No title request in `-p` mode. Requests carry `thinking: {type: "adaptive"}`,
+ *   `output_config.effort`, `context_management` and a placeholder tool with `defer_loading`.
+ * - Without a proxy configured, the warm-up is `HEAD /api/hello` instead of `HEAD /`.
+ * - An upstream 400 on the first turn is re-sent a few times (with and without deferred tools)
+ *   before the CLI reports it; still streamed, never as the non-streaming fallback.
+ * - A "prompt is too long" 400 makes it compact the conversation and carry on.
  */
 import { Buffer } from "node:buffer";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -35,6 +46,27 @@ export function claudeBinary(): string | undefined {
   if (fromEnv) return fromEnv;
   const local = join(REPO_ROOT, ".tools", "node_modules", ".bin", "claude");
   return existsSync(local) ? local : undefined;
+}
+
+/** The CLI's version as [major, minor, patch], or undefined when there is no CLI. */
+export function claudeVersion(): [number, number, number] | undefined {
+  const bin = claudeBinary();
+  if (bin === undefined) return undefined;
+  const out = execFileSync(bin, ["--version"], { encoding: "utf8", timeout: 30_000 });
+  const m = out.match(/(\d+)\.(\d+)\.(\d+)/);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+/** Whether the CLI is this version or older (false when there is none). */
+export function claudeAtMost(version: string): boolean {
+  const have = claudeVersion();
+  if (have === undefined) return false;
+  const want = version.split(".").map(Number);
+  for (let i = 0; i < 3; i++) {
+    const d = have[i]! - (want[i] ?? 0);
+    if (d !== 0) return d < 0;
+  }
+  return true;
 }
 
 /** A fresh directory under the OS temp dir; the caller removes it. */
