@@ -308,6 +308,72 @@ describe(`Claude Code ${versionDir.slice("claude-code-".length)} (recorded reque
     });
   });
 
+  describe("tool changes inside the conversation", () => {
+    const schema = { type: "object", properties: { q: { type: "string" } } };
+    const tools = [
+      { name: "Read", description: "read", input_schema: schema },
+      { name: "mcp__late__ping", description: "ping", input_schema: schema, defer_loading: true },
+    ];
+    const sentNames = () =>
+      ((last().body.tools ?? []) as UpstreamTool[]).map((t) => t.function.name);
+    const send = (messages: unknown[]) =>
+      post(proxy, { model: "claude-sonnet-4-6", max_tokens: 100, tools, messages });
+    const user = { role: "user", content: "go on" };
+    const change = (...content: unknown[]) => ({ role: "system", content });
+
+    it("a tool_addition shows a deferred tool by reference, or adds one by definition", async () => {
+      const res = await send([
+        user,
+        change(
+          { type: "text", text: "Tools changed." },
+          { type: "tool_addition", tool: { type: "tool_reference", name: "mcp__late__ping" } },
+          {
+            type: "tool_addition",
+            tool: {
+              type: "tool_definition",
+              definition: { name: "mcp__late__echo", description: "echo", input_schema: schema },
+            },
+          },
+        ),
+        user,
+      ]);
+      assert.equal(res.status, 200, await res.text());
+      assert.deepEqual(sentNames(), ["Read", "mcp__late__ping", "mcp__late__echo"]);
+      assert.match(JSON.stringify(last().body.messages), /Tools changed\./);
+    });
+
+    it("a later tool_removal hides the tool again; a new addition brings it back", async () => {
+      const add = {
+        type: "tool_addition",
+        tool: {
+          type: "tool_definition",
+          definition: { name: "mcp__late__echo", input_schema: schema },
+        },
+      };
+      const remove = {
+        type: "tool_removal",
+        tool: { type: "tool_reference", name: "mcp__late__echo" },
+      };
+      const removeRead = { type: "tool_removal", tool: { type: "tool_reference", name: "Read" } };
+      let res = await send([user, change(add), user, change(remove, removeRead), user]);
+      assert.equal(res.status, 200, await res.text());
+      assert.deepEqual(sentNames(), []);
+      res = await send([user, change(add), user, change(remove), user, change(add), user]);
+      assert.equal(res.status, 200, await res.text());
+      assert.deepEqual(sentNames(), ["Read", "mcp__late__echo"]);
+    });
+
+    it("a tool change of a shape newer than the proxy is accepted and changes nothing", async () => {
+      const res = await send([
+        user,
+        change({ type: "tool_addition", tool: { type: "tool_group", names: ["x"] } }),
+        user,
+      ]);
+      assert.equal(res.status, 200, await res.text());
+      assert.deepEqual(sentNames(), ["Read"]);
+    });
+  });
+
   describe("regex patterns in tool schemas", () => {
     // Claude Code's Artifact tool, as users reported it failing on OpenAI.
     const ARTIFACT = String.raw`^(?!__.*__$)[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}"\\./[\]]{1,200}$`;

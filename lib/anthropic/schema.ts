@@ -86,8 +86,33 @@ export const ToolUseBlock = z.object({
   cache_control: CacheControl,
 });
 
-/** Any block type this proxy does not map (server tools, future types): kept as a marker. */
-export const UnknownBlock = z.object({ type: z.literal("unknown"), original_type: z.string() });
+/**
+ * A change to the tool list inside the conversation (`role: "system"` messages, beta
+ * mid-conversation-tool-changes-2026-07-01): a tool made visible by name or by its whole
+ * definition, or taken away. Claude Code sends these when tools appear late (an MCP server that
+ * connects mid-session).
+ */
+const ToolChange = z.object({
+  kind: z.enum(["tool_addition", "tool_removal"]),
+  tool: z.union([
+    z.object({ type: z.literal("tool_reference"), name: z.string().min(1) }),
+    z.object({
+      type: z.literal("tool_definition"),
+      definition: z.lazy(() => Tool),
+    }),
+  ]),
+});
+export type ToolChange = z.infer<typeof ToolChange>;
+
+/**
+ * Any block type this proxy does not map (server tools, future types): kept as a marker, with
+ * the tool change it carries, if it is one.
+ */
+export const UnknownBlock = z.object({
+  type: z.literal("unknown"),
+  original_type: z.string(),
+  tool_change: ToolChange.optional(),
+});
 
 const KNOWN_BLOCK_TYPES = new Set([
   "text",
@@ -117,6 +142,13 @@ function markUnknown(block: unknown): unknown {
   if (isRecord(block)) {
     const type = block.type;
     if (typeof type === "string" && !KNOWN_BLOCK_TYPES.has(type)) {
+      if (type === "tool_addition" || type === "tool_removal") {
+        // A shape newer than this proxy stays a plain marker rather than failing the request.
+        const change = ToolChange.safeParse({ kind: type, tool: block.tool });
+        if (change.success) {
+          return { type: "unknown", original_type: type, tool_change: change.data };
+        }
+      }
       return { type: "unknown", original_type: type };
     }
     const sources = typeof type === "string" ? KNOWN_SOURCE_TYPES.get(type) : undefined;
