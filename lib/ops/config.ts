@@ -4,7 +4,6 @@
  */
 import { z } from "zod";
 import { parseDotenv } from "./dotenv.ts";
-import type { ModelLimits } from "../upstreams/model_info.ts";
 import { type LogFormat, type LogLevel, parseLogLevel } from "./log.ts";
 import {
   detectProvider,
@@ -33,6 +32,13 @@ const list = z.string().default("").transform((v) =>
 const optional = z.string().trim().optional().transform((v) => (v ? v : undefined));
 
 const tokenCount = z.number().int().positive().max(100_000_000);
+/**
+ * MODEL_LIMITS: upstream model name → its context window and output limit, in tokens (the shape
+ * upstreams/model_info.ts reads).
+ */
+export type ModelLimits = Readonly<
+  Record<string, Readonly<{ context?: number | undefined; output?: number | undefined }>>
+>;
 /** MODEL_LIMITS: upstream model name → its context window and output limit, in tokens. */
 const ModelLimitsSchema = z.record(
   z.string().trim().min(1),
