@@ -45,9 +45,10 @@ const ModelLimitsSchema = z.record(
   z.strictObject({ context: tokenCount.optional(), output: tokenCount.optional() }),
 ).transform((limits): ModelLimits => {
   // Model names match in any case, as everywhere else in the configuration.
-  const out: Record<string, { context?: number; output?: number }> = {};
-  for (const [name, limit] of Object.entries(limits)) out[name.toLowerCase()] = limit;
-  return out;
+  // fromEntries defines own properties: a model named `__proto__` stays an ordinary entry.
+  return Object.fromEntries(
+    Object.entries(limits).map(([name, limit]) => [name.toLowerCase(), limit]),
+  );
 });
 
 const EnvSchema = z.object({

@@ -138,15 +138,22 @@ export function modelInfo(
     info.reasoning = false;
   }
   // The full name first (`org/model`), then the bare one, so both spellings work.
-  const limits = overrides.modelLimits?.[lowerModel] ?? overrides.modelLimits?.[name];
+  const limits = ownValue(overrides.modelLimits, lowerModel) ??
+    ownValue(overrides.modelLimits, name);
   if (limits?.context !== undefined) info.contextWindow = limits.context;
   if (limits?.output !== undefined) info.maxOutput = limits.output;
   return info;
 }
 
+/** A map's own entry: a model named `constructor` or `__proto__` finds nothing inherited. */
+function ownValue<T>(map: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return map !== undefined && Object.hasOwn(map, key) ? map[key] : undefined;
+}
+
 /**
- * A model's limits as the proxy applies them, in the fields of Anthropic's Models API (`max_input_tokens`, `max_tokens`:
- * https://docs.anthropic.com/en/api/models-list), left out where unknown.
+ * A model's limits as the proxy applies them, in the fields of Anthropic's Models API
+ * (`max_input_tokens`, `max_tokens`: https://docs.anthropic.com/en/api/models-list); the window
+ * is left out where unknown.
  */
 export function modelLimitFields(
   info: ModelInfo,
