@@ -18,6 +18,7 @@ import {
 import { startProxy, TEST_CLIENT_KEY, type TestProxy } from "./helpers/proxy.ts";
 import { isPortablePattern } from "../lib/upstreams/openai/schema_patterns.ts";
 import { configFromEnv } from "../lib/ops/config.ts";
+import { modelInfo } from "../lib/upstreams/model_info.ts";
 
 type Fixture = {
   method: string;
@@ -126,7 +127,15 @@ describe(`Claude Code ${versionDir.slice("claude-code-".length)} (recorded reque
 
   it("has the five recorded scenarios and the side calls", () => {
     const names = messageFixtures.map(([n]) => n).join(" ");
-    for (const p of ["write-01", "write-02", "parallel-02", "subagent-03", "subagent-04"]) {
+    const expected = [
+      "write-01",
+      "write-02",
+      "parallel-02",
+      "subagent-03",
+      "subagent-04",
+      "title-01",
+    ];
+    for (const p of expected) {
       assert.ok(names.includes(p), `${p} in ${names}`);
     }
     assert.ok(sideFixtures.length > 0);
@@ -150,7 +159,7 @@ describe(`Claude Code ${versionDir.slice("claude-code-".length)} (recorded reque
       const body = fx.body as {
         system: { text: string }[];
         messages: { content: unknown }[];
-        tools: Tool[];
+        tools?: Tool[];
       };
       assert.ok(!sent.includes("x-anthropic-billing-header"), "billing line removed");
       const expected = [
@@ -165,11 +174,23 @@ describe(`Claude Code ${versionDir.slice("claude-code-".length)} (recorded reque
           `upstream request carries: ${text.slice(0, 60)}`,
         );
       }
-      const sentTools = (last().body.tools as UpstreamTool[]).map((t) => t.function.name);
-      const offered = body.tools.filter((t) => t.defer_loading !== true).map((t) => t.name);
+      const sentTools = ((last().body.tools ?? []) as UpstreamTool[]).map((t) => t.function.name);
+      const offered = (body.tools ?? []).filter((t) => t.defer_loading !== true).map((t) => t.name);
       assert.deepEqual(sentTools, offered, "every tool but the deferred ones");
     });
   }
+
+  it("the title request asks the upstream for JSON in the requested schema", async () => {
+    const fx = fixture("title-01");
+    await (await replay(proxy, fx)).text();
+    const format = last().body.response_format;
+    assert.equal(format.type, "json_schema");
+    assert.deepEqual(
+      format.json_schema.schema,
+      (fx.body.output_config as { format: { schema: unknown } }).format.schema,
+    );
+    assert.equal(last().body.tools, undefined, "an empty tool list is not sent");
+  });
 
   it("the non-streaming fallback of a recorded request is a whole message", async () => {
     const fx = fixture("parallel-02");
@@ -577,6 +598,18 @@ describe("context windows", () => {
     const sent = upstream.requests.at(-1)!.body;
     assert.equal(sent.model, "small-local");
     assert.equal(sent.max_tokens, 2_048);
+  });
+
+  it("MODEL_LIMITS names are plain keys: `constructor` is a model, nothing is inherited", () => {
+    const config = configFromEnv({
+      OPENAI_API_KEY: "k",
+      MODEL_LIMITS: '{"constructor":{"context":1000},"toString":{"output":10}}',
+    });
+    const overrides = { ...config, modelLimits: config.modelLimits };
+    assert.equal(modelInfo("constructor", overrides).contextWindow, 1000);
+    assert.equal(modelInfo("tostring", overrides).maxOutput, 10);
+    assert.equal(modelInfo("hasOwnProperty", overrides).contextWindow, undefined);
+    assert.equal(modelInfo("valueOf", overrides).maxOutput, undefined);
   });
 
   it("MODEL_LIMITS that is not the documented shape stops start-up, naming the variable", () => {
