@@ -588,6 +588,36 @@ describe("context windows", () => {
     assert.equal(upstream.requests.length, before, "nothing sent upstream");
   });
 
+  it("deferred tools not yet loaded do not count against the window; loaded ones do", async () => {
+    const big = {
+      name: "mcp__docs__search",
+      description: "Search the documentation. ".repeat(2_000),
+      input_schema: { type: "object", properties: { q: { type: "string" } } },
+      defer_loading: true,
+    };
+    const ask = (messages: unknown[]) =>
+      post(proxy, { model: "claude-haiku-4-5", max_tokens: 100, tools: [big], messages });
+    const res = await ask([{ role: "user", content: "hi" }]);
+    assert.equal(res.status, 200, await res.text());
+    const loaded = await ask([
+      { role: "user", content: "hi" },
+      {
+        role: "assistant",
+        content: [{ type: "tool_use", id: "toolu_s", name: "ToolSearch", input: {} }],
+      },
+      {
+        role: "user",
+        content: [{
+          type: "tool_result",
+          tool_use_id: "toolu_s",
+          content: [{ type: "tool_reference", tool_name: "mcp__docs__search" }],
+        }],
+      },
+    ]);
+    assert.equal(loaded.status, 400);
+    assert.match(await loaded.text(), /prompt is too long/);
+  });
+
   it("a request that fits goes through, max_tokens within the model's output limit", async () => {
     const res = await post(proxy, {
       model: "claude-haiku-4-5",

@@ -18,7 +18,7 @@ function references(block: ContentBlock, into: Set<string>): void {
 }
 
 /** The tools to offer the upstream model for this request, in the client's order. */
-export function offeredTools(request: MessagesRequest): Tool[] {
+export function offeredTools(request: Pick<MessagesRequest, "tools" | "messages">): Tool[] {
   const declared = request.tools ?? [];
   const changes = request.messages.some((m) =>
     m.role === "system" && Array.isArray(m.content) &&

@@ -59,6 +59,7 @@ import type {
   Tool,
   ToolResultBlock,
 } from "../anthropic/schema.ts";
+import { offeredTools } from "../anthropic/deferred_tools.ts";
 
 // Re-exported: callers count images and read cache stats through this module.
 export {
@@ -543,7 +544,8 @@ function segmentTokens(
     () => systemTokens(system, fallback),
   );
 
-  const tools = req.tools ?? [];
+  // What the upstream gets: deferred tools not yet loaded are not sent (anthropic/deferred_tools.ts).
+  const tools = offeredTools(req);
   let toolsCount = 0;
   if (tools.length > 0) {
     const { key, schemas } = toolParts(tools);
@@ -634,7 +636,7 @@ export function estimateInputTokens(req: MessagesRequest, upstreamModel = ""): n
   }
 
   let tools = 0;
-  const list = req.tools ?? [];
+  const list = offeredTools(req);
   if (list.length > 0) {
     // Tools are identified by name, description and schema shape, without serializing them.
     let key = "\u0000tools";
