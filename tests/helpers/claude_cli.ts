@@ -6,8 +6,8 @@
  * and a from-scratch environment, so the developer's own ANTHROPIC_* variables, proxies or
  * config never reach the child.
  *
- * Which CLI runs: CLAUDE_BIN, else .tools' copy (CI installs the newest release there and runs
- * the CLI tests once more with CLAUDE_BIN pointing at 2.1.197).
+ * Which CLI runs: CLAUDE_BIN, else .tools' copy. CI sets CLAUDE_BIN to the newest release it
+ * pins, then runs the CLI tests once more with CLAUDE_BIN pointing at the older one (.ci/run).
  *
  * What the CLI (2.1.197) does in this mode, observed against a recording server:
  * - `HEAD /` preconnect (status ignored; skipped when a proxy is configured), then
