@@ -10,6 +10,7 @@ import {
   PROVIDER_SETTINGS,
   type ProviderSetting,
 } from "../upstreams/openai/detect_provider.ts";
+import { DEFAULT_SEARCH_URLS, SEARCH_BACKENDS, type SearchSettings } from "./search_settings.ts";
 
 const seconds = (fallback: number) =>
   z.coerce.number().positive().max(86_400).default(fallback).transform((s) => s * 1000);
@@ -92,6 +93,21 @@ const EnvSchema = z.object({
   THINKING_LOW_MAX_BUDGET: z.coerce.number().int().positive().default(4_096),
   THINKING_MEDIUM_MAX_BUDGET: z.coerce.number().int().positive().default(16_384),
   MIDCONVERSATION_SYSTEM: z.enum(["merge", "keep"]).optional(),
+  SEARCH_PROVIDER: z.string().trim().toLowerCase().optional().transform((v) => v || undefined)
+    .pipe(z.enum(SEARCH_BACKENDS).optional()),
+  BRAVE_API_KEY: optional,
+  TAVILY_API_KEY: optional,
+  SEARXNG_URL: optional.pipe(
+    z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
+  ),
+  SEARCH_BASE_URL: optional.pipe(
+    z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
+  ),
+  SEARCH_TIMEOUT: seconds(15),
+  SEARCH_MAX_RESULTS: z.coerce.number().int().min(1).max(20).default(5),
+  WEB_FETCH_MAX_BYTES: z.coerce.number().int().positive().max(64 * 1024 * 1024).default(
+    2 * 1024 * 1024,
+  ),
 });
 
 /** Every variable the proxy reads (besides CUSTOM_HEADER_*), for docs checks. */
@@ -129,6 +145,8 @@ export type Config = Readonly<{
   /** Thinking budget (tokens) → reasoning effort: ≤ lowMax is low, ≤ mediumMax medium, else high. */
   effortThresholds: Readonly<{ lowMax: number; mediumMax: number }>;
   midConversationSystem: "merge" | "keep" | undefined;
+  /** The web search backend (SEARCH_PROVIDER …); undefined: server tools are left out. */
+  search: SearchSettings | undefined;
 }>;
 
 export class ConfigError extends Error {
@@ -184,6 +202,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
         `(got ${e.THINKING_LOW_MAX_BUDGET} and ${e.THINKING_MEDIUM_MAX_BUDGET})`,
     );
   }
+  const search = searchSettings(e);
   const customHeaders: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (name.startsWith("CUSTOM_HEADER_") && value !== undefined && name.length > 14) {
@@ -224,6 +243,37 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       mediumMax: e.THINKING_MEDIUM_MAX_BUDGET,
     }),
     midConversationSystem: e.MIDCONVERSATION_SYSTEM,
+    search,
+  });
+}
+
+/** SEARCH_PROVIDER and the key or URL it needs → the search settings; a missing one is named. */
+function searchSettings(e: z.infer<typeof EnvSchema>): SearchSettings | undefined {
+  const backend = e.SEARCH_PROVIDER;
+  if (backend === undefined) return undefined;
+  const needs = backend === "brave"
+    ? ["BRAVE_API_KEY", e.BRAVE_API_KEY]
+    : backend === "tavily"
+    ? ["TAVILY_API_KEY", e.TAVILY_API_KEY]
+    : ["SEARXNG_URL", e.SEARXNG_URL];
+  if (needs[1] === undefined) {
+    throw new ConfigError(
+      `invalid configuration:\n  ${needs[0]}: required when SEARCH_PROVIDER=${backend}`,
+    );
+  }
+  const root = e.SEARCH_BASE_URL ??
+    (backend === "searxng" ? e.SEARXNG_URL! : DEFAULT_SEARCH_URLS[backend]);
+  return Object.freeze({
+    backend,
+    baseUrl: root.replace(/\/+$/, ""),
+    apiKey: backend === "brave"
+      ? e.BRAVE_API_KEY
+      : backend === "tavily"
+      ? e.TAVILY_API_KEY
+      : undefined,
+    timeoutMs: e.SEARCH_TIMEOUT,
+    maxResults: e.SEARCH_MAX_RESULTS,
+    fetchMaxBytes: e.WEB_FETCH_MAX_BYTES,
   });
 }
 

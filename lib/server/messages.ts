@@ -23,6 +23,7 @@ import type { RequestContext } from "./context.ts";
 import { parseJsonBody } from "./json_body.ts";
 import { json } from "./json_response.ts";
 import { RecordingConverter } from "./recording_converter.ts";
+import { serverToolAnswer } from "./server_tools/hook.ts";
 import { driveStream } from "./stream_response.ts";
 
 /**
@@ -52,6 +53,8 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
   const summary = ctx.summary;
   summary.model = `${request.model} -> ${model}`;
   summary.stream = stream;
+  const withServerTools = serverToolAnswer(req, raw, request, ctx, { provider, model, info });
+  if (withServerTools) return await withServerTools;
 
   const inputEstimate = estimateInputTokens(request, model);
   const exchange = protocolFor(provider.api).exchange({

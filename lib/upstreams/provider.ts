@@ -4,6 +4,7 @@
  */
 import type { EffortThresholds } from "./thinking.ts";
 import type { Profile } from "./openai/profiles.ts";
+import type { SearchSettings } from "../ops/search_settings.ts";
 
 /** The upstream protocols: OpenAI Chat Completions. */
 export type UpstreamApi = "chat";
@@ -34,4 +35,6 @@ export type Provider = Readonly<{
   streamIdleTimeoutMs: number;
   maxRetries: number;
   retryMaxDelayMs: number;
+  /** The backend that runs web_search / web_fetch for this provider's models; none: left out. */
+  search?: SearchSettings | undefined;
 }>;
