@@ -73,7 +73,9 @@ describe("Claude Code's WebSearch on a non-Anthropic model", { skip: SKIP }, () 
     await search.close();
   });
 
-  it("completes a task that searches, with the results in the CLI's tool result", async () => {
+  it("completes a task that searches, with the results in the CLI's tool result", {
+    timeout: 120_000,
+  }, async () => {
     const run = await runClaude({
       baseUrl: proxy.url,
       apiKey: TEST_CLIENT_KEY,
@@ -94,5 +96,5 @@ describe("Claude Code's WebSearch on a non-Anthropic model", { skip: SKIP }, () 
     assert.match(JSON.stringify(searchRounds[1]!.body.messages), /Deno 3\.0 released/);
     // Streamed: the CLI never had to fall back to a non-streamed request.
     assert.ok(searchRounds.every((r) => r.body.stream === true));
-  }, { timeout: 120_000 });
+  });
 });
