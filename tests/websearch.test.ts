@@ -452,3 +452,35 @@ describe("tool definitions and configuration", () => {
     assert.equal(configFromEnv(base).search, undefined);
   });
 });
+
+describe("server tool blocks in the history", () => {
+  it("reach the model again as a tool call and its result in later turns", async () => {
+    const t = await setUp("brave", [{ search: ["deno 3 release"] }, { answer: "Deno 3.0." }]);
+    try {
+      const first = await create(t.client, {});
+      await create(t.client, {
+        messages: [
+          { role: "user", content: "What is new in JavaScript runtimes?" },
+          { role: "assistant", content: first.content },
+          { role: "user", content: "And which URL said so?" },
+        ],
+      });
+      const messages = t.upstream.requests.at(-1)!.body.messages;
+      const roles = messages.map((m: Any) => m.role);
+      assert.deepEqual(roles.slice(-5), ["user", "assistant", "tool", "assistant", "user"]);
+      const call = messages.at(-4);
+      assert.equal(call.tool_calls[0].function.name, "web_search");
+      assert.equal(call.tool_calls[0].id, first.content[0].id);
+      assert.equal(JSON.parse(call.tool_calls[0].function.arguments).query, "deno 3 release");
+      const result = messages.at(-3);
+      assert.equal(result.tool_call_id, first.content[0].id);
+      assert.match(
+        result.content,
+        /URL: https:\/\/deno\.com\/blog\/v3\.0\n.*\nDeno 3\.0 ships a new package manager\./,
+      );
+      assert.equal(messages.at(-2).content, "Deno 3.0.");
+    } finally {
+      await t.close();
+    }
+  });
+});

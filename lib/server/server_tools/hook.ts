@@ -7,6 +7,7 @@ import type { MessagesRequest } from "../../anthropic/schema.ts";
 import { logRequest } from "../../ops/request_log.ts";
 import type { ModelInfo } from "../../upstreams/model_info.ts";
 import type { Provider } from "../../upstreams/provider.ts";
+import { restoreServerBlocks } from "../../websearch/history.ts";
 import { type ServerTool, serverToolsOf } from "../../websearch/tools.ts";
 import type { RequestContext } from "../context.ts";
 import { json } from "../json_response.ts";
@@ -54,7 +55,7 @@ export function serverToolAnswer(
   // Without an address check there is no safe fetch: the tool stays left out.
   if (ctx.addressGuard === undefined) tools = tools.filter((t) => t.kind !== "web_fetch");
   if (tools.length === 0) return undefined;
-  return run(req, request, ctx, tools, { ...target, search });
+  return run(req, restoreServerBlocks(raw, request), ctx, tools, { ...target, search });
 }
 
 async function run(
