@@ -173,6 +173,15 @@ describe("web_search with Brave, not streamed", () => {
     );
     assert.equal(result.content[1].page_age, null);
     assert.equal(answer.text, "Deno 3.0 ships a new package manager.");
+    // The answer quotes the first result's snippet: it cites it, as Anthropic's text does.
+    assert.equal(answer.citations.length, 1);
+    assert.deepEqual({ ...answer.citations[0], encrypted_index: "…" }, {
+      type: "web_search_result_location",
+      url: "https://deno.com/blog/v3.0",
+      title: "Deno 3.0 released",
+      encrypted_index: "…",
+      cited_text: "Deno 3.0 ships a new package manager.",
+    });
     assert.equal(message.stop_reason, "end_turn");
     assert.match(message.id, /^msg_/);
     assert.deepEqual(message.usage.server_tool_use, { web_search_requests: 1 });
@@ -209,7 +218,9 @@ describe("web_search with Brave, not streamed", () => {
 describe("web_search with Tavily, streamed through the SDK", () => {
   let t: Awaited<ReturnType<typeof setUp>>;
   before(async () => {
-    t = await setUp("tavily", [{ search: ["bun 2"] }, { answer: "Bun 2 adds a bundler cache." }]);
+    t = await setUp("tavily", [{ search: ["bun 2"] }, {
+      answer: "Bun 2 adds a bundler cache (https://bun.sh/blog/bun-v2).",
+    }]);
   });
   after(() => t.close());
 
@@ -236,7 +247,12 @@ describe("web_search with Tavily, streamed through the SDK", () => {
     assert.deepEqual(final.content[1].content.map((r: Any) => r.url), [
       "https://bun.sh/blog/bun-v2",
     ]);
-    assert.equal(final.content[2].text, "Bun 2 adds a bundler cache.");
+    assert.equal(final.content[2].text, "Bun 2 adds a bundler cache (https://bun.sh/blog/bun-v2).");
+    // The answer names a result's URL: a citations_delta in its text block cites it.
+    const cited = events.filter((e) => e.delta?.type === "citations_delta");
+    assert.deepEqual(cited.map((e) => e.index), [2]);
+    assert.equal(final.content[2].citations[0].url, "https://bun.sh/blog/bun-v2");
+    assert.equal(final.content[2].citations[0].cited_text, "Bun 2 adds a bundler cache.");
     assert.equal(final.stop_reason, "end_turn");
     assert.deepEqual(final.usage.server_tool_use, { web_search_requests: 1 });
     assert.equal(final.usage.input_tokens, 150);

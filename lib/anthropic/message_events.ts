@@ -28,6 +28,13 @@ export function messageEvents(message: MessageResponse): StreamEvent[] {
           index,
           delta: { type: "text_delta", text: block.text },
         });
+        for (const citation of block.citations ?? []) {
+          events.push({
+            type: "content_block_delta",
+            index,
+            delta: { type: "citations_delta", citation },
+          });
+        }
         break;
       case "thinking":
         events.push({

@@ -321,8 +321,17 @@ export type WebFetchToolResultBlock = {
 };
 export type ServerToolResultBlock = WebSearchToolResultBlock | WebFetchToolResultBlock;
 
+/** A text block's source in a web search result. */
+export type WebSearchCitation = {
+  type: "web_search_result_location";
+  url: string;
+  title: string;
+  encrypted_index: string;
+  cited_text: string;
+};
+
 export type ResponseBlock =
-  | { type: "text"; text: string }
+  | { type: "text"; text: string; citations?: WebSearchCitation[] }
   | { type: "thinking"; thinking: string; signature: string }
   | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> }
   | ServerToolUseBlock
@@ -358,7 +367,8 @@ export type StreamEvent =
       | { type: "text_delta"; text: string }
       | { type: "thinking_delta"; thinking: string }
       | { type: "signature_delta"; signature: string }
-      | { type: "input_json_delta"; partial_json: string };
+      | { type: "input_json_delta"; partial_json: string }
+      | { type: "citations_delta"; citation: WebSearchCitation };
   }
   | { type: "content_block_stop"; index: number }
   | {

@@ -42,7 +42,10 @@ export async function serverToolMessage(session: ServerToolSession): Promise<Mes
         continue;
       }
       if (block.type === "tool_use") clientCall = true;
-      content.push(block);
+      const citations = block.type === "text" ? session.citations(block.text) : [];
+      content.push(
+        block.type === "text" && citations.length > 0 ? { ...block, citations } : block,
+      );
     }
     if (calls.length === 0) break;
     const ran = await session.run(calls);

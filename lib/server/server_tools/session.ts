@@ -22,7 +22,9 @@ import { type AnsweredCall, offeredRequest } from "../../websearch/followup.ts";
 import { modelText, resultBlock, type ToolOutcome } from "../../websearch/results.ts";
 import { runServerCall, UseCounter } from "../../websearch/run_call.ts";
 import type { ServerTool } from "../../websearch/tools.ts";
-import type { ServerToolResultBlock } from "../../anthropic/schema.ts";
+import type { ServerToolResultBlock, WebSearchCitation } from "../../anthropic/schema.ts";
+import { citationsFor } from "../../websearch/citations.ts";
+import type { SearchHit } from "../../websearch/results.ts";
 import type { RequestContext } from "../context.ts";
 
 /**
@@ -46,6 +48,7 @@ export class ServerToolSession {
   readonly #byName: ReadonlyMap<string, ServerTool>;
   #searches = 0;
   #fetches = 0;
+  #hits: SearchHit[] = [];
 
   constructor(
     readonly ctx: RequestContext,
@@ -166,8 +169,10 @@ export class ServerToolSession {
       });
       // Counted as Anthropic bills them: the searches and fetches that gave a result.
       if (!("error" in outcome)) {
-        if (outcome.kind === "web_search") this.#searches++;
-        else this.#fetches++;
+        if (outcome.kind === "web_search") {
+          this.#searches++;
+          this.#hits.push(...outcome.hits);
+        } else this.#fetches++;
       }
       const { text, isError } = modelText(outcome);
       return {
@@ -180,6 +185,11 @@ export class ServerToolSession {
         outcome,
       };
     }));
+  }
+
+  /** The citations of a text block of the model, from the results it has seen so far. */
+  citations(text: string): WebSearchCitation[] {
+    return this.#hits.length === 0 ? [] : citationsFor(text, this.#hits);
   }
 
   /** `usage.server_tool_use`: the searches and fetches that gave a result. */

@@ -240,7 +240,16 @@ export class LoopEvents implements EventConverter {
           const entry = this.#blocks.get(event.index);
           if (!entry) break;
           const { open } = entry;
-          if (open.kind === "text") this.#roundBlocks.push({ type: "text", text: open.text });
+          if (open.kind === "text") {
+            this.#roundBlocks.push({ type: "text", text: open.text });
+            for (const citation of this.#session.citations(open.text)) {
+              out.push({
+                type: "content_block_delta",
+                index: entry.index,
+                delta: { type: "citations_delta", citation },
+              });
+            }
+          }
           if (open.kind === "thinking") {
             this.#roundBlocks.push({
               type: "thinking",
