@@ -8,7 +8,7 @@ import { logRequest } from "../../ops/request_log.ts";
 import type { ModelInfo } from "../../upstreams/model_info.ts";
 import type { Provider } from "../../upstreams/provider.ts";
 import { restoreServerBlocks } from "../../websearch/history.ts";
-import { type ServerTool, serverToolsOf } from "../../websearch/tools.ts";
+import { type ServerTool, serverToolKind, serverToolsOf } from "../../websearch/tools.ts";
 import type { RequestContext } from "../context.ts";
 import { json } from "../json_response.ts";
 import { driveStream } from "../stream_response.ts";
@@ -38,20 +38,22 @@ export function serverToolAnswer(
   ctx: RequestContext,
   target: { provider: Provider; model: string; info: ModelInfo },
 ): Promise<Response> | undefined {
-  let tools = serverToolsOf(raw);
-  if (tools.length === 0) return undefined;
   const search = target.provider.search;
   if (search === undefined) {
-    if (!ctx.warnedDropped.has(HINT_KEY)) {
+    // As before: the tools are left out unread (a definition is only checked when it is run).
+    const asked = request.tools?.filter((t) => serverToolKind(t.type) !== undefined) ?? [];
+    if (asked.length > 0 && !ctx.warnedDropped.has(HINT_KEY)) {
       ctx.warnedDropped.add(HINT_KEY);
       ctx.log.info(
         "the client asked for web search, which is left out: set SEARCH_PROVIDER (brave, tavily " +
           "or searxng) with its key or URL to run it on any model (docs/web-search.md)",
-        { tools: tools.map((t) => t.name).join(",") },
+        { tools: asked.map((t) => t.name).join(",") },
       );
     }
     return undefined;
   }
+  let tools = serverToolsOf(raw);
+  if (tools.length === 0) return undefined;
   // Without an address check there is no safe fetch: the tool stays left out.
   if (ctx.addressGuard === undefined) tools = tools.filter((t) => t.kind !== "web_fetch");
   if (tools.length === 0) return undefined;
