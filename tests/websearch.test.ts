@@ -500,3 +500,24 @@ describe("server tool blocks in the history", () => {
     }
   });
 });
+
+describe("a forced web_search", () => {
+  it("is forced in the first round only, so the model can answer after the search", async () => {
+    const t = await setUp("brave", [{ search: ["q"] }, { answer: "ok" }]);
+    try {
+      const message = await create(t.client, {
+        tool_choice: { type: "tool", name: "web_search" },
+        tools: [{ ...WEB_SEARCH, max_uses: 8 }],
+        system: "You are an assistant for performing a web search tool use",
+      });
+      assert.equal(message.content.at(-1).text, "ok");
+      assert.deepEqual(t.upstream.requests[0]!.body.tool_choice, {
+        type: "function",
+        function: { name: "web_search" },
+      });
+      assert.equal(t.upstream.requests[1]!.body.tool_choice, "auto");
+    } finally {
+      await t.close();
+    }
+  });
+});

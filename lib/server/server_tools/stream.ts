@@ -367,6 +367,10 @@ export function loopBody(
             round++;
             const request = { ...session.roundRequest(round, messages), stream: true };
             const next = await session.send(request, round);
+            if (cancelled) {
+              next.upstream.abort("client");
+              return;
+            }
             const contentType = next.upstream.response.headers.get("content-type") ?? "";
             if (contentType.includes("text/event-stream") && next.upstream.response.body) {
               events.beginRound(next.exchange.stream());
