@@ -2,6 +2,7 @@
  * The proxy in process for web search tests: like startProxy, with web_fetch's address check
  * injected (tests reach fake pages on 127.0.0.1, which the production check refuses).
  */
+import { appendFileSync } from "node:fs";
 import { configFromEnv } from "../../lib/ops/config.ts";
 import { createLogger } from "../../lib/ops/log.ts";
 import { runtimeName, serve } from "../../lib/runtime/serve.ts";
@@ -10,6 +11,8 @@ import { createHandler } from "../../lib/server/handler.ts";
 import type { Fetch } from "../../lib/upstreams/transport.ts";
 import type { AddressGuard } from "../../lib/websearch/fetch_page.ts";
 import { TEST_UPSTREAM_KEY, type TestProxy } from "./proxy.ts";
+
+const logFile = process.env.CCP_TEST_LOG;
 
 const transport: Fetch = runtimeName === "deno" ? nodeFetch : (input, init) => fetch(input, init);
 
@@ -30,7 +33,11 @@ export function startSearchProxy(
     level: config.logLevel,
     format: config.logFormat,
     secrets: [config.openaiApiKey, config.anthropicApiKey, config.search?.apiKey],
-    sink: (line) => logs.push(line),
+    sink: (line) => {
+      logs.push(line);
+      // Kept with every other test's log lines, for CI's grep for the test keys.
+      if (logFile) appendFileSync(logFile, line + "\n");
+    },
   });
   const server = serve(createHandler(config, { log, fetch: transport, addressGuard }), {
     hostname: "127.0.0.1",
