@@ -8,7 +8,7 @@ import { domainFilter } from "./domains.ts";
 import { type AddressGuard, fetchPage } from "./fetch_page.ts";
 import type { ToolOutcome } from "./results.ts";
 import { webSearch } from "./search_backends.ts";
-import { MAX_QUERY_CHARS, type ServerTool } from "./tools.ts";
+import { MAX_QUERY_CHARS, type ServerTool, type ServerToolKind } from "./tools.ts";
 
 export type CallDeps = {
   settings: SearchSettings;
@@ -18,9 +18,8 @@ export type CallDeps = {
   signal: AbortSignal;
   now: () => Date;
   /** Why a call failed, for the log (never shown to the client). */
-  onFailure: (tool: ServerToolKindName, detail: string) => void;
+  onFailure: (tool: ServerToolKind, detail: string) => void;
 };
-type ServerToolKindName = ServerTool["kind"];
 
 /** Uses of each tool so far in one client request, for max_uses. */
 export class UseCounter {

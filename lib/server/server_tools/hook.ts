@@ -13,7 +13,7 @@ import type { RequestContext } from "../context.ts";
 import { json } from "../json_response.ts";
 import { driveStream } from "../stream_response.ts";
 import { serverToolMessage } from "./message.ts";
-import { ServerToolSession } from "./session.ts";
+import { ServerToolSession, type Target } from "./session.ts";
 import { loopBody, LoopEvents, WholeMessage } from "./stream.ts";
 
 /** As messages.ts: a content event after this much silence keeps Claude Code's watchdog calm. */
@@ -65,7 +65,7 @@ async function run(
   request: MessagesRequest,
   ctx: RequestContext,
   tools: ServerTool[],
-  target: ConstructorParameters<typeof ServerToolSession>[4],
+  target: Target,
 ): Promise<Response> {
   const session = new ServerToolSession(ctx, req.signal, request, tools, target);
   const summary = ctx.summary;

@@ -4,7 +4,13 @@
  * The streamed and the whole-message loops (stream.ts, message.ts) share it.
  */
 import { ProxyError, seconds } from "../../anthropic/errors.ts";
-import type { MessageResponse, MessagesRequest, Usage } from "../../anthropic/schema.ts";
+import type {
+  MessageResponse,
+  MessagesRequest,
+  ServerToolResultBlock,
+  Usage,
+  WebSearchCitation,
+} from "../../anthropic/schema.ts";
 import { debugBody } from "../../ops/debug_body.ts";
 import { estimateInputTokens } from "../../tokens/count.ts";
 import type { ModelInfo } from "../../upstreams/model_info.ts";
@@ -19,12 +25,15 @@ import {
 } from "../../upstreams/transport.ts";
 import type { SearchSettings } from "../../ops/search_settings.ts";
 import { type AnsweredCall, offeredRequest } from "../../websearch/followup.ts";
-import { modelText, resultBlock, type ToolOutcome } from "../../websearch/results.ts";
+import {
+  modelText,
+  resultBlock,
+  type SearchHit,
+  type ToolOutcome,
+} from "../../websearch/results.ts";
 import { runServerCall, UseCounter } from "../../websearch/run_call.ts";
 import type { ServerTool } from "../../websearch/tools.ts";
-import type { ServerToolResultBlock, WebSearchCitation } from "../../anthropic/schema.ts";
 import { citationsFor } from "../../websearch/citations.ts";
-import type { SearchHit } from "../../websearch/results.ts";
 import type { RequestContext } from "../context.ts";
 
 /**
