@@ -8,7 +8,12 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import { completion, type Recorded, startFakeUpstream } from "./helpers/fake_upstream.ts";
-import { TEST_CLIENT_KEY, type TestProxy } from "./helpers/proxy.ts";
+import {
+  startProxyProcess,
+  TEST_CLIENT_KEY,
+  TEST_UPSTREAM_KEY,
+  type TestProxy,
+} from "./helpers/proxy.ts";
 import { searchEnv, type SearchFake, startSearchFake } from "./helpers/search_fakes.ts";
 import { LOOPBACK_GUARD, startSearchProxy } from "./helpers/search_proxy.ts";
 import type { AddressGuard } from "../lib/websearch/fetch_page.ts";
@@ -304,5 +309,53 @@ describe("html to text", () => {
   it("keeps the text, drops scripts and styles, decodes entities", () => {
     assert.equal(htmlTitle(ARTICLE), "The & Article");
     assert.equal(htmlText(ARTICLE), "Heading\n\nFirst paragraph with bold text.\n\nSecond one.");
+  });
+});
+
+describe("main.ts wires the production address check", () => {
+  it("refuses a page on localhost, through the system resolver", { timeout: 60_000 }, async () => {
+    const pages = await startSearchFake("searxng");
+    pages.pages.set("/article", { body: ARTICLE });
+    const target = `http://localhost:${new URL(pages.origin).port}/article`;
+    const upstream = await startFakeUpstream((req: Recorded) => {
+      const round = (req.body?.messages ?? []).filter((m: Any) => m.tool_calls).length;
+      return round === 0
+        ? {
+          json: completion({
+            tool_calls: [{
+              id: "call_f",
+              name: "web_fetch",
+              args: JSON.stringify({ url: target }),
+            }],
+          }),
+        }
+        : { json: completion({ content: "done" }) };
+    });
+    const child = startProxyProcess({
+      OPENAI_API_KEY: TEST_UPSTREAM_KEY,
+      OPENAI_BASE_URL: upstream.url,
+      PORT: "0",
+      MAX_RETRIES: "0",
+      ...searchEnv("searxng", pages),
+    });
+    try {
+      const port = await child.listening;
+      const client = new Anthropic({
+        baseURL: `http://127.0.0.1:${port}`,
+        apiKey: TEST_CLIENT_KEY,
+        maxRetries: 0,
+      });
+      const message = await ask(client);
+      assert.deepEqual(message.content[1].content, {
+        type: "web_fetch_tool_error",
+        error_code: "url_not_allowed",
+      });
+      assert.equal(pages.requests.length, 0);
+    } finally {
+      child.kill();
+      await child.exited;
+      await upstream.close();
+      await pages.close();
+    }
   });
 });
