@@ -126,6 +126,41 @@ describe("web_fetch of a page", () => {
   });
 });
 
+describe("web_fetch streamed", () => {
+  it("sends the whole result block in its content_block_start", async () => {
+    const t = await setUp((p) => `${p.origin}/article`, LOOPBACK_GUARD);
+    try {
+      t.pages.pages.set("/article", { body: ARTICLE });
+      const s = t.client.messages.stream({
+        model: "claude-sonnet-4-6",
+        max_tokens: 1024,
+        messages: [{ role: "user", content: "Read the page" }],
+        tools: [WEB_FETCH],
+      } as Any);
+      const events: Any[] = [];
+      s.on("streamEvent", (e: Any) => events.push(structuredClone(e)));
+      const final: Any = await s.finalMessage();
+      const start = events.find((e) =>
+        e.type === "content_block_start" && e.content_block.type === "web_fetch_tool_result"
+      );
+      assert.equal(start.index, 1);
+      assert.equal(start.content_block.content.content.title, "The & Article");
+      assert.deepEqual(final.content.map((b: Any) => b.type), [
+        "server_tool_use",
+        "web_fetch_tool_result",
+        "text",
+      ]);
+      assert.deepEqual(final.content[0].input, { url: `${t.pages.origin}/article` });
+      assert.deepEqual(final.usage.server_tool_use, {
+        web_search_requests: 0,
+        web_fetch_requests: 1,
+      });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("web_fetch refusals", () => {
   const cases: {
     name: string;

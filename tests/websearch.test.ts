@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import {
+  chunk,
   completion,
   type Recorded,
   type Reply,
@@ -518,6 +519,84 @@ describe("a forced web_search", () => {
       assert.equal(t.upstream.requests[1]!.body.tool_choice, "auto");
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe("rounds of every shape", () => {
+  it("an upstream that answers a streamed round with one JSON body still gives one stream", async () => {
+    const search = await startSearchFake("brave");
+    const upstream = await startFakeUpstream([
+      {
+        json: completion({ tool_calls: [{ id: "c1", name: "web_search", args: '{"query":"a"}' }] }),
+      },
+      { sse: toolCallStream([{ id: "c2", name: "web_search", args: '{"query":"b"}' }]) },
+      { json: completion({ content: "Two searches later." }) },
+    ]);
+    const proxy = startSearchProxy(
+      { OPENAI_BASE_URL: upstream.url, ...searchEnv("brave", search) },
+      undefined,
+    );
+    const client = new Anthropic({ baseURL: proxy.url, apiKey: TEST_CLIENT_KEY, maxRetries: 0 });
+    try {
+      const { events, final } = await stream(client, {});
+      assertOneMessage(events);
+      assert.deepEqual(final.content.map((b: Any) => b.type), [
+        "server_tool_use",
+        "web_search_tool_result",
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+      ]);
+      assert.deepEqual(final.content.filter((b: Any) => b.input).map((b: Any) => b.input), [
+        { query: "a" },
+        { query: "b" },
+      ]);
+      assert.equal(final.content[4].text, "Two searches later.");
+      assert.deepEqual(final.usage.server_tool_use, { web_search_requests: 2 });
+      assert.equal(final.usage.input_tokens, 20 + 11 + 11);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+      await search.close();
+    }
+  });
+
+  it("a reasoning model's thinking goes back with its call (DeepSeek echoes reasoning_content)", async () => {
+    const search = await startSearchFake("brave");
+    const upstream = await startFakeUpstream([
+      {
+        sse: [
+          chunk({ role: "assistant", content: null }),
+          chunk({ reasoning_content: "I should search " }),
+          chunk({ reasoning_content: "for this." }),
+          ...toolCallStream([{ id: "c1", name: "web_search", args: '{"query":"a"}' }]).slice(1),
+        ],
+      },
+      { sse: textStream("Found it.") },
+    ]);
+    const proxy = startSearchProxy(
+      { OPENAI_BASE_URL: upstream.url, PROVIDER: "deepseek", ...searchEnv("brave", search) },
+      undefined,
+    );
+    const client = new Anthropic({ baseURL: proxy.url, apiKey: TEST_CLIENT_KEY, maxRetries: 0 });
+    try {
+      const { events, final } = await stream(client, {});
+      assertOneMessage(events);
+      assert.deepEqual(final.content.map((b: Any) => b.type), [
+        "thinking",
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+      ]);
+      const call = upstream.requests[1]!.body.messages.at(-2);
+      assert.equal(call.role, "assistant");
+      assert.equal(call.reasoning_content, "I should search for this.");
+      assert.equal(call.tool_calls[0].id, "c1");
+    } finally {
+      await proxy.close();
+      await upstream.close();
+      await search.close();
     }
   });
 });
