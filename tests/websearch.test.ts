@@ -211,8 +211,12 @@ describe("web_search with Brave, not streamed", () => {
     assert.match(result.content, /Deno 3\.0 ships a new package manager\./);
   });
 
-  it("keeps the search key out of the logs", () => {
+  it("keeps the search key out of the logs, and logs each search at debug level", () => {
     assert.ok(!t.proxy.logs.join("\n").includes("brave-test-key-0123456789"));
+    const lines = t.proxy.logs.filter((l) => l.includes("server tool"));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /web_search/);
+    assert.match(lines[0]!, /3 results/);
   });
 });
 

@@ -183,6 +183,18 @@ export class ServerToolSession {
           this.#hits.push(...outcome.hits);
         } else this.#fetches++;
       }
+      if (ctx.log.enabled("debug")) {
+        ctx.log.debug("server tool", {
+          request_id: ctx.requestId,
+          tool: call.tool.kind,
+          backend: target.search.backend,
+          outcome: "error" in outcome
+            ? outcome.error
+            : outcome.kind === "web_search"
+            ? `${outcome.hits.length} results`
+            : `${outcome.page.text.length} characters`,
+        });
+      }
       const { text, isError } = modelText(outcome);
       return {
         upstreamId: call.upstreamId,
