@@ -276,6 +276,20 @@ describe("web_fetch refusals", () => {
     }
   });
 
+  it("cuts a page's text at 100,000 characters without max_content_tokens", async () => {
+    const big = await setUp((p) => `${p.origin}/big`, LOOPBACK_GUARD);
+    try {
+      big.pages.pages.set("/big", {
+        headers: { "content-type": "text/plain" },
+        body: "y".repeat(150_000),
+      });
+      const cut = await ask(big.client);
+      assert.equal(cut.content[1].content.content.source.data.length, 100_000);
+    } finally {
+      await big.close();
+    }
+  });
+
   it("is not offered when the runtime gives no address check", async () => {
     const t = await setUp((p) => `${p.origin}/article`, undefined);
     try {

@@ -314,6 +314,29 @@ describe("max_uses and the hard cap on rounds", () => {
     }
   });
 
+  it("runs many calls of one round, a few at a time, with results in call order", async () => {
+    const queries = ["q1", "q2", "q3", "q4", "q5", "q6"];
+    const t = await setUp("brave", [{ search: queries }, { answer: "done" }]);
+    try {
+      const { events, final } = await stream(t.client, {});
+      assertOneMessage(events);
+      const uses = final.content.filter((b: Any) => b.type === "server_tool_use");
+      const results = final.content.filter((b: Any) => b.type === "web_search_tool_result");
+      assert.deepEqual(uses.map((u: Any) => u.input.query), queries);
+      assert.deepEqual(results.map((r: Any) => r.tool_use_id), uses.map((u: Any) => u.id));
+      assert.equal(t.search.requests.length, 6);
+      const toolMessages = t.upstream.requests[1]!.body.messages.filter((m: Any) =>
+        m.role === "tool"
+      );
+      assert.deepEqual(
+        toolMessages.map((m: Any) => m.tool_call_id),
+        queries.map((_, i) => `call_0_${i}`),
+      );
+    } finally {
+      await t.close();
+    }
+  });
+
   it("stops after 8 upstream rounds, the last without the tool", async () => {
     const t = await setUp("brave", [{ search: ["again"] }]);
     try {

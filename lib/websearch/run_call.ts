@@ -21,6 +21,14 @@ export type CallDeps = {
   onFailure: (tool: ServerToolKind, detail: string) => void;
 };
 
+/** The rough size of a token in English text, for max_content_tokens. */
+const CHARS_PER_TOKEN = 4;
+/**
+ * A page's text is cut here when the tool sets no max_content_tokens: about 25k tokens, so that
+ * one page cannot fill a model's context window by itself.
+ */
+const DEFAULT_MAX_CHARS = 100_000;
+
 /** Uses of each tool so far in one client request, for max_uses. */
 export class UseCounter {
   #uses = new Map<string, number>();
@@ -79,7 +87,9 @@ export async function runServerCall(
     limits: {
       timeoutMs: deps.settings.timeoutMs,
       maxBytes: deps.settings.fetchMaxBytes,
-      maxChars: tool.maxContentTokens === undefined ? undefined : tool.maxContentTokens * 4,
+      maxChars: tool.maxContentTokens === undefined
+        ? DEFAULT_MAX_CHARS
+        : tool.maxContentTokens * CHARS_PER_TOKEN,
     },
     signal: deps.signal,
   });

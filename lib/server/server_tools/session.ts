@@ -42,6 +42,9 @@ import type { RequestContext } from "../context.ts";
  */
 export const MAX_ROUNDS = 8;
 
+/** Searches or fetches of one round that run at the same time. */
+const PARALLEL_CALLS = 4;
+
 export type Target = { provider: Provider; model: string; info: ModelInfo; search: SearchSettings };
 
 export type Round = { exchange: Exchange; upstream: UpstreamResponse };
@@ -163,49 +166,60 @@ export class ServerToolSession {
     return exchange.message(json);
   }
 
-  /** Runs the calls of one round (in parallel); each gives a result, failures included. */
+  /**
+   * Runs the calls of one round, a few at a time in call order; each gives a result, failures
+   * included.
+   */
   async run(calls: readonly ModelCall[]): Promise<RanCall[]> {
+    const out: RanCall[] = [];
+    for (let i = 0; i < calls.length; i += PARALLEL_CALLS) {
+      out.push(
+        ...await Promise.all(calls.slice(i, i + PARALLEL_CALLS).map((c) => this.#runOne(c))),
+      );
+    }
+    return out;
+  }
+
+  async #runOne(call: ModelCall): Promise<RanCall> {
     const { ctx, target } = this;
-    return await Promise.all(calls.map(async (call) => {
-      const outcome = await runServerCall(call.tool, call.input, this.#uses, {
-        settings: target.search,
-        fetch: ctx.fetch,
-        guard: ctx.addressGuard,
-        signal: this.clientSignal,
-        now: () => new Date(),
-        onFailure: (tool, detail) =>
-          ctx.log.warn(`${tool} failed`, { request_id: ctx.requestId, detail: ctx.redact(detail) }),
+    const outcome = await runServerCall(call.tool, call.input, this.#uses, {
+      settings: target.search,
+      fetch: ctx.fetch,
+      guard: ctx.addressGuard,
+      signal: this.clientSignal,
+      now: () => new Date(),
+      onFailure: (tool, detail) =>
+        ctx.log.warn(`${tool} failed`, { request_id: ctx.requestId, detail: ctx.redact(detail) }),
+    });
+    // Counted as Anthropic bills them: the searches and fetches that gave a result.
+    if (!("error" in outcome)) {
+      if (outcome.kind === "web_search") {
+        this.#searches++;
+        this.#hits.push(...outcome.hits);
+      } else this.#fetches++;
+    }
+    if (ctx.log.enabled("debug")) {
+      ctx.log.debug("server tool", {
+        request_id: ctx.requestId,
+        tool: call.tool.kind,
+        backend: target.search.backend,
+        outcome: "error" in outcome
+          ? outcome.error
+          : outcome.kind === "web_search"
+          ? `${outcome.hits.length} results`
+          : `${outcome.page.text.length} characters`,
       });
-      // Counted as Anthropic bills them: the searches and fetches that gave a result.
-      if (!("error" in outcome)) {
-        if (outcome.kind === "web_search") {
-          this.#searches++;
-          this.#hits.push(...outcome.hits);
-        } else this.#fetches++;
-      }
-      if (ctx.log.enabled("debug")) {
-        ctx.log.debug("server tool", {
-          request_id: ctx.requestId,
-          tool: call.tool.kind,
-          backend: target.search.backend,
-          outcome: "error" in outcome
-            ? outcome.error
-            : outcome.kind === "web_search"
-            ? `${outcome.hits.length} results`
-            : `${outcome.page.text.length} characters`,
-        });
-      }
-      const { text, isError } = modelText(outcome);
-      return {
-        upstreamId: call.upstreamId,
-        name: call.tool.name,
-        input: call.input,
-        text,
-        isError,
-        block: resultBlock(call.clientId, outcome),
-        outcome,
-      };
-    }));
+    }
+    const { text, isError } = modelText(outcome);
+    return {
+      upstreamId: call.upstreamId,
+      name: call.tool.name,
+      input: call.input,
+      text,
+      isError,
+      block: resultBlock(call.clientId, outcome),
+      outcome,
+    };
   }
 
   /** The citations of a text block of the model, from the results it has seen so far. */
