@@ -627,3 +627,49 @@ describe("rounds of every shape", () => {
     }
   });
 });
+
+describe("a client that leaves during a search", () => {
+  it("cancels the search, sends no follow-up and logs 499", async () => {
+    const t = await setUp("brave", [{ search: ["slow"] }, { answer: "never" }]);
+    try {
+      t.search.behave({ stall: true });
+      const abort = new AbortController();
+      const res = await fetch(`${t.proxy.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": TEST_CLIENT_KEY },
+        body: JSON.stringify({
+          model: "claude-sonnet-4-6",
+          max_tokens: 100,
+          stream: true,
+          messages: [{ role: "user", content: "hi" }],
+          tools: [WEB_SEARCH],
+        }),
+        signal: abort.signal,
+      });
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      let seen = "";
+      // The call's block is complete before the search starts; read until it is closed.
+      for (let i = 0; i < 100 && !/content_block_stop/.test(seen); i++) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        seen += decoder.decode(value);
+      }
+      assert.match(seen, /"type":"server_tool_use"/);
+      for (let i = 0; i < 200 && t.search.requests.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(t.search.requests.length, 1);
+      abort.abort();
+      await reader.cancel().catch(() => {});
+      await t.search.requests[0]!.closed;
+      for (let i = 0; i < 300 && !t.proxy.logs.some((l) => /status=499/.test(l)); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(t.proxy.logs.some((l) => /status=499/.test(l)), t.proxy.logs.join("\n"));
+      assert.equal(t.upstream.requests.length, 1);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -18,6 +18,8 @@ export type SearchFakeRequest = {
   headers: Record<string, string>;
   // deno-lint-ignore no-explicit-any
   body: any;
+  /** Resolves when the proxy's connection for this request closes. */
+  closed: Promise<void>;
 };
 
 export type FakeHit = { title: string; url: string; snippet: string; age?: string };
@@ -26,7 +28,9 @@ export type FakeHit = { title: string; url: string; snippet: string; age?: strin
 export type SearchBehaviour =
   | { hits: FakeHit[] }
   | { status: number; body?: string }
-  | { html: string };
+  | { html: string }
+  /** Never answers: the connection stays open until the proxy gives up on it. */
+  | { stall: true };
 
 export type Page = { status?: number; headers?: Record<string, string>; body: string };
 
@@ -132,12 +136,14 @@ export async function startSearchFake(kind: "brave" | "tavily" | "searxng"): Pro
     } catch {
       body = raw;
     }
+    const closed = new Promise<void>((resolve) => res.on("close", () => resolve()));
     requests.push({
       method: req.method ?? "",
       path: url.pathname,
       query: url.searchParams,
       headers,
       body,
+      closed,
     });
     const page = pages.get(url.pathname);
     if (page) {
@@ -154,6 +160,7 @@ export async function startSearchFake(kind: "brave" | "tavily" | "searxng"): Pro
       return;
     }
     const b = behaviour;
+    if ("stall" in b) return;
     if ("status" in b) {
       res.writeHead(b.status, { "content-type": "application/json" });
       res.end(b.body ?? JSON.stringify({ error: "failure" }));
