@@ -14,7 +14,8 @@ import { json } from "../json_response.ts";
 import { driveStream } from "../stream_response.ts";
 import { serverToolMessage } from "./message.ts";
 import { ServerToolSession, type Target } from "./session.ts";
-import { loopBody, LoopEvents, WholeMessage } from "./stream.ts";
+import { LoopEvents, WholeMessage } from "./loop_events.ts";
+import { loopBody } from "./stream.ts";
 
 /** As messages.ts: a content event after this much silence keeps Claude Code's watchdog calm. */
 const CONTENT_KEEPALIVE_MS = 60_000;
