@@ -291,6 +291,30 @@ describe("web_search with SearXNG", () => {
   });
 });
 
+describe("allowed_domains with Brave", () => {
+  it("narrows the query with site: operators and keeps only matching results", async () => {
+    const t = await setUp("brave", [{ search: ["runtime news"] }, { answer: "ok" }]);
+    try {
+      const one = await create(t.client, {
+        tools: [{ ...WEB_SEARCH, allowed_domains: ["deno.com"] }],
+      });
+      assert.equal(t.search.requests[0]!.query.get("q"), "runtime news site:deno.com");
+      assert.deepEqual(one.content[1].content.map((r: Any) => r.url), [
+        "https://deno.com/blog/v3.0",
+      ]);
+      await create(t.client, {
+        tools: [{ ...WEB_SEARCH, allowed_domains: ["deno.com", "bun.sh"] }],
+      });
+      assert.equal(
+        t.search.requests[1]!.query.get("q"),
+        "runtime news (site:deno.com OR site:bun.sh)",
+      );
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("max_uses and the hard cap on rounds", () => {
   it("answers calls beyond max_uses with max_uses_exceeded", async () => {
     const t = await setUp("brave", [{ search: ["one", "two"] }, { answer: "done" }]);

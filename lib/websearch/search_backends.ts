@@ -30,7 +30,8 @@ const text = z.string().nullish().transform((v) => v ?? "");
 function siteOperators(q: SearchQuery): string {
   if (q.allowedDomains) {
     const sites = domainHosts(q.allowedDomains).map((h) => `site:${h}`);
-    return sites.length > 0 ? ` (${sites.join(" OR ")})` : "";
+    if (sites.length <= 1) return sites.map((site) => ` ${site}`).join("");
+    return ` (${sites.join(" OR ")})`;
   }
   if (q.blockedDomains) return domainHosts(q.blockedDomains).map((h) => ` -site:${h}`).join("");
   return "";
