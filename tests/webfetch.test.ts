@@ -33,6 +33,8 @@ type Env = {
   upstream: Awaited<ReturnType<typeof startFakeUpstream>>;
   proxy: TestProxy;
   client: Anthropic;
+  /** The URL the model fetches; the user's message names it. */
+  url: string;
   close: () => Promise<void>;
 };
 
@@ -67,6 +69,7 @@ async function setUp(
     upstream,
     proxy,
     client,
+    url: url(pages),
     close: async () => {
       await proxy.close();
       await upstream.close();
@@ -75,11 +78,16 @@ async function setUp(
   };
 }
 
-function ask(client: Anthropic, tool: Record<string, unknown> = WEB_FETCH): Promise<Any> {
+/** The user asks to read `url` (web_fetch takes only URLs the conversation holds). */
+function ask(
+  client: Anthropic,
+  url: string,
+  tool: Record<string, unknown> = WEB_FETCH,
+): Promise<Any> {
   return client.messages.create({
     model: "claude-sonnet-4-6",
     max_tokens: 1024,
-    messages: [{ role: "user", content: "Read the page" }],
+    messages: [{ role: "user", content: `Read the page at ${url}.` }],
     tools: [tool],
   } as Any);
 }
@@ -97,7 +105,7 @@ describe("web_fetch of a page", () => {
   after(() => t.close());
 
   it("answers with a web_fetch_tool_result holding the page's text", async () => {
-    const message = await ask(t.client);
+    const message = await ask(t.client, t.url);
     assert.deepEqual(message.content.map((b: Any) => b.type), [
       "server_tool_use",
       "web_fetch_tool_result",
@@ -134,7 +142,7 @@ describe("web_fetch streamed", () => {
       const s = t.client.messages.stream({
         model: "claude-sonnet-4-6",
         max_tokens: 1024,
-        messages: [{ role: "user", content: "Read the page" }],
+        messages: [{ role: "user", content: `Read ${t.url}` }],
         tools: [WEB_FETCH],
       } as Any);
       const events: Any[] = [];
@@ -168,6 +176,8 @@ describe("web_fetch refusals", () => {
     guard?: AddressGuard;
     tool?: Record<string, unknown>;
     page?: { path: string; status?: number; headers?: Record<string, string>; body?: string };
+    /** The URL the user's message names, when it is not the one the model fetches. */
+    mention?: (p: SearchFake) => string;
     code: string;
     reached: boolean;
   }[] = [
@@ -198,6 +208,13 @@ describe("web_fetch refusals", () => {
       page: { path: "/jump", status: 301, headers: { location: "http://169.254.169.254/" } },
       code: "url_not_allowed",
       reached: true,
+    },
+    {
+      name: "a URL that appears nowhere in the conversation",
+      url: (p) => `${p.origin}/article?secret=from-the-model`,
+      mention: (p) => `${p.origin}/article`,
+      code: "url_not_allowed",
+      reached: false,
     },
     {
       name: "a non-http scheme",
@@ -244,7 +261,7 @@ describe("web_fetch refusals", () => {
             body: c.page.body ?? "",
           });
         }
-        const message = await ask(t.client, c.tool);
+        const message = await ask(t.client, c.mention ? c.mention(t.pages) : t.url, c.tool);
         assert.deepEqual(message.content[1].content, {
           type: "web_fetch_tool_error",
           error_code: c.code,
@@ -266,10 +283,10 @@ describe("web_fetch refusals", () => {
         headers: { "content-type": "text/plain" },
         body: "x".repeat(5000),
       });
-      const bytes = await ask(t.client);
+      const bytes = await ask(t.client, t.url);
       assert.equal(bytes.content[1].content.content.source.data.length, 1000);
       assert.match(t.upstream.requests[1]!.body.messages.at(-1).content, /\[content truncated\]/);
-      const tokens = await ask(t.client, { ...WEB_FETCH, max_content_tokens: 10 });
+      const tokens = await ask(t.client, t.url, { ...WEB_FETCH, max_content_tokens: 10 });
       assert.equal(tokens.content[1].content.content.source.data.length, 40);
     } finally {
       await t.close();
@@ -283,7 +300,7 @@ describe("web_fetch refusals", () => {
         headers: { "content-type": "text/plain" },
         body: "y".repeat(150_000),
       });
-      const cut = await ask(big.client);
+      const cut = await ask(big.client, big.url);
       assert.equal(cut.content[1].content.content.source.data.length, 100_000);
     } finally {
       await big.close();
@@ -299,7 +316,7 @@ describe("web_fetch refusals", () => {
         undefined,
       );
       const client = new Anthropic({ baseURL: proxy.url, apiKey: TEST_CLIENT_KEY, maxRetries: 0 });
-      const message = await ask(client);
+      const message = await ask(client, t.url);
       assert.equal(message.content[0].text, "plain");
       assert.equal(upstream.requests[0]!.body.tools, undefined);
       await proxy.close();
@@ -394,7 +411,7 @@ describe("main.ts wires the production address check", () => {
         apiKey: TEST_CLIENT_KEY,
         maxRetries: 0,
       });
-      const message = await ask(client);
+      const message = await ask(client, target);
       assert.deepEqual(message.content[1].content, {
         type: "web_fetch_tool_error",
         error_code: "url_not_allowed",
@@ -403,6 +420,57 @@ describe("main.ts wires the production address check", () => {
     } finally {
       child.kill();
       await child.exited;
+      await upstream.close();
+      await pages.close();
+    }
+  });
+});
+
+describe("search, then fetch a result", () => {
+  it("fetches a URL the search returned, though the user never named it", async () => {
+    const pages = await startSearchFake("searxng");
+    pages.pages.set("/article", { body: ARTICLE });
+    const found = `${pages.origin}/article`;
+    pages.behave({ hits: [{ title: "The Article", url: found, snippet: "An article." }] });
+    const upstream = await startFakeUpstream((req: Recorded) => {
+      const round = (req.body?.messages ?? []).filter((m: Any) => m.tool_calls).length;
+      const call = (name: string, args: unknown) => ({
+        json: completion({
+          tool_calls: [{ id: `call_${round}`, name, args: JSON.stringify(args) }],
+        }),
+      });
+      return round === 0
+        ? call("web_search", { query: "the article" })
+        : round === 1
+        ? call("web_fetch", { url: found })
+        : { json: completion({ content: "It has a heading." }) };
+    });
+    const proxy = startSearchProxy(
+      { OPENAI_BASE_URL: upstream.url, ...searchEnv("searxng", pages) },
+      LOOPBACK_GUARD,
+    );
+    const client = new Anthropic({ baseURL: proxy.url, apiKey: TEST_CLIENT_KEY, maxRetries: 0 });
+    try {
+      const message: Any = await client.messages.create({
+        model: "claude-sonnet-4-6",
+        max_tokens: 1024,
+        messages: [{ role: "user", content: "Find the article and read it." }],
+        tools: [{ type: "web_search_20250305", name: "web_search" }, WEB_FETCH],
+      } as Any);
+      assert.deepEqual(message.content.map((b: Any) => b.type), [
+        "server_tool_use",
+        "web_search_tool_result",
+        "server_tool_use",
+        "web_fetch_tool_result",
+        "text",
+      ]);
+      assert.equal(message.content[3].content.type, "web_fetch_result");
+      assert.deepEqual(message.usage.server_tool_use, {
+        web_search_requests: 1,
+        web_fetch_requests: 1,
+      });
+    } finally {
+      await proxy.close();
       await upstream.close();
       await pages.close();
     }

@@ -58,11 +58,15 @@ async function hostAllowed(url: URL, guard: AddressGuard): Promise<true | FetchA
   return true;
 }
 
-/** Checks a URL before any connection: shape, scheme, length, domain lists, addresses. */
+/**
+ * Checks a URL before any connection: shape, scheme, length, that the model did not make it up,
+ * domain lists, addresses.
+ */
 async function checkUrl(
   raw: string,
   domains: DomainFilter,
   guard: AddressGuard,
+  known: ((url: string) => boolean) | undefined,
 ): Promise<URL | FetchAnswer> {
   if (raw.length > MAX_FETCH_URL_CHARS) return fail("url_too_long", "URL too long");
   let url: URL;
@@ -76,6 +80,9 @@ async function checkUrl(
   }
   if (url.username !== "" || url.password !== "") {
     return fail("url_not_allowed", "URLs with credentials are not fetched");
+  }
+  if (known !== undefined && !known(url.href)) {
+    return fail("url_not_allowed", "the URL appears nowhere in the conversation or in a result");
   }
   if (!domains(url.href)) return fail("url_not_allowed", "outside the tool's domain lists");
   const host = await hostAllowed(url, guard);
@@ -119,6 +126,8 @@ export async function fetchPage(
   opts: {
     fetch: Fetch;
     guard: AddressGuard;
+    /** Whether the model may ask for this URL (see known_urls.ts); redirects need not be. */
+    known: (url: string) => boolean;
     domains: DomainFilter;
     limits: FetchLimits;
     signal: AbortSignal;
@@ -129,7 +138,9 @@ export async function fetchPage(
   let target = raw;
   try {
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const checked = await checkUrl(target, opts.domains, opts.guard);
+      // The model chose the first URL; the sites it leads to choose the redirects.
+      const known = hop === 0 ? opts.known : undefined;
+      const checked = await checkUrl(target, opts.domains, opts.guard, known);
       if (!(checked instanceof URL)) return checked;
       const res = await opts.fetch(checked.href, {
         method: "GET",

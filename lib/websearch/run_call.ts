@@ -17,6 +17,8 @@ export type CallDeps = {
   guard: AddressGuard | undefined;
   signal: AbortSignal;
   now: () => Date;
+  /** Whether web_fetch may fetch this URL: it appeared in the conversation or in a result. */
+  urlKnown: (url: string) => boolean;
   /** Why a call failed, for the log (never shown to the client). */
   onFailure: (tool: ServerToolKind, detail: string) => void;
 };
@@ -83,6 +85,7 @@ export async function runServerCall(
   const answer = await fetchPage(url, {
     fetch: deps.fetch,
     guard: deps.guard,
+    known: deps.urlKnown,
     domains: domainFilter(tool.allowedDomains, tool.blockedDomains),
     limits: {
       timeoutMs: deps.settings.timeoutMs,

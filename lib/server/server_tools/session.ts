@@ -34,6 +34,7 @@ import {
 import { runServerCall, UseCounter } from "../../websearch/run_call.ts";
 import type { ServerTool } from "../../websearch/tools.ts";
 import { citationsFor } from "../../websearch/citations.ts";
+import { KnownUrls } from "../../websearch/known_urls.ts";
 import type { RequestContext } from "../context.ts";
 
 /**
@@ -61,6 +62,7 @@ export class ServerToolSession {
   #searches = 0;
   #fetches = 0;
   #hits: SearchHit[] = [];
+  readonly #urls = new KnownUrls();
 
   constructor(
     readonly ctx: RequestContext,
@@ -71,6 +73,8 @@ export class ServerToolSession {
   ) {
     this.messageId = `msg_${ctx.newId()}`;
     this.#byName = new Map(tools.map((t) => [t.name, t]));
+    this.#urls.addText(JSON.stringify(request.messages));
+    if (request.system !== undefined) this.#urls.addText(JSON.stringify(request.system));
   }
 
   /** The server tool a function call of the model names, if it is one. */
@@ -186,6 +190,7 @@ export class ServerToolSession {
       settings: target.search,
       fetch: ctx.fetch,
       guard: ctx.addressGuard,
+      urlKnown: (url) => this.#urls.has(url),
       signal: this.clientSignal,
       now: () => new Date(),
       onFailure: (tool, detail) =>
@@ -196,7 +201,11 @@ export class ServerToolSession {
       if (outcome.kind === "web_search") {
         this.#searches++;
         this.#hits.push(...outcome.hits);
-      } else this.#fetches++;
+        for (const hit of outcome.hits) this.#urls.add(hit.url);
+      } else {
+        this.#fetches++;
+        this.#urls.addText(outcome.page.text);
+      }
     }
     if (ctx.log.enabled("debug")) {
       ctx.log.debug("server tool", {
