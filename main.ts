@@ -10,6 +10,8 @@ import { runDoctor } from "./lib/cli/doctor.ts";
 import { createLogger, makeRedactor } from "./lib/ops/log.ts";
 import { readTextFile, serve, upstreamFetch } from "./lib/runtime/serve.ts";
 import { createHandler } from "./lib/server/handler.ts";
+import { resolveHost } from "./lib/runtime/resolve_host.ts";
+import { isPublicAddress } from "./lib/websearch/address.ts";
 import { VERSION } from "./lib/ops/version.ts";
 
 async function loadConfig(
@@ -76,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger({
     level: config.logLevel,
     format: config.logFormat,
-    secrets: [config.openaiApiKey, config.anthropicApiKey],
+    secrets: [config.openaiApiKey, config.anthropicApiKey, config.search?.apiKey],
   });
   if (cli.kind === "doctor") {
     return await runDoctor(
@@ -86,7 +88,11 @@ async function main(argv: string[]): Promise<number> {
     );
   }
 
-  const handler = createHandler(config, { log, fetch: await upstreamFetch() });
+  const handler = createHandler(config, {
+    log,
+    fetch: await upstreamFetch(),
+    addressGuard: { resolve: resolveHost, allowed: isPublicAddress },
+  });
   let server;
   try {
     server = serve(handler, {

@@ -106,6 +106,13 @@ describe("lib/ layout", () => {
         within(d, "lib/cli/") || within(d, "lib/runtime/"),
     },
     {
+      name: "websearch/ (server tools run by the proxy) knows no server, routing or protocol",
+      from: (f) => within(f, "lib/websearch/"),
+      forbidden: (d) =>
+        ["lib/server/", "lib/routing/", "lib/cli/", "lib/runtime/", "lib/upstreams/openai/"]
+          .some((p) => within(d, p)) || protocolDirs.some((p) => within(d, p)),
+    },
+    {
       name: "ops/ is used by everything and uses nothing above it",
       from: (f) => within(f, "lib/ops/"),
       forbidden: (d) =>

@@ -33,6 +33,11 @@ describe("documentation", () => {
 
   // Each variable's documented default, next to what the code does without the variable.
   const defaults = configFromEnv({ OPENAI_API_KEY: "x" });
+  const searchDefaults = configFromEnv({
+    OPENAI_API_KEY: "x",
+    SEARCH_PROVIDER: "searxng",
+    SEARXNG_URL: "http://127.0.0.1:8888",
+  }).search!;
   const azureUrl = new URL(
     chatCompletionsUrl(
       envProvider(
@@ -63,6 +68,9 @@ describe("documentation", () => {
     MAX_REQUEST_BYTES: ["33554432", String(defaults.maxRequestBytes)],
     SHUTDOWN_GRACE: ["10", String(defaults.shutdownGraceMs / 1000)],
     ALLOW_REMOTE_WITHOUT_KEY: ["false", String(defaults.allowRemoteWithoutKey)],
+    SEARCH_TIMEOUT: ["15", String(searchDefaults.timeoutMs / 1000)],
+    SEARCH_MAX_RESULTS: ["5", String(searchDefaults.maxResults)],
+    WEB_FETCH_MAX_BYTES: ["2097152", String(searchDefaults.fetchMaxBytes)],
   };
   // Documented as a rule rather than one value (checked below).
   const perModel = ["MAX_TOKENS_LIMIT"];
@@ -77,6 +85,11 @@ describe("documentation", () => {
     NON_REASONING_MODELS: defaults.nonReasoningModels.length === 0 ? undefined : "set",
     MIDCONVERSATION_SYSTEM: defaults.midConversationSystem,
     MODEL_LIMITS: Object.keys(defaults.modelLimits).length === 0 ? undefined : "set",
+    SEARCH_PROVIDER: defaults.search,
+    BRAVE_API_KEY: defaults.search?.apiKey,
+    TAVILY_API_KEY: defaults.search?.apiKey,
+    SEARXNG_URL: defaults.search?.baseUrl,
+    SEARCH_BASE_URL: defaults.search?.baseUrl,
   };
 
   /** The --help line that documents `name`: the variable first, or after its flag. */

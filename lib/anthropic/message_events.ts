@@ -28,6 +28,13 @@ export function messageEvents(message: MessageResponse): StreamEvent[] {
           index,
           delta: { type: "text_delta", text: block.text },
         });
+        for (const citation of block.citations ?? []) {
+          events.push({
+            type: "content_block_delta",
+            index,
+            delta: { type: "citations_delta", citation },
+          });
+        }
         break;
       case "thinking":
         events.push({
@@ -57,6 +64,23 @@ export function messageEvents(message: MessageResponse): StreamEvent[] {
           index,
           delta: { type: "input_json_delta", partial_json: JSON.stringify(block.input) },
         });
+        break;
+      case "server_tool_use":
+        events.push({
+          type: "content_block_start",
+          index,
+          content_block: { type: "server_tool_use", id: block.id, name: block.name, input: {} },
+        });
+        events.push({
+          type: "content_block_delta",
+          index,
+          delta: { type: "input_json_delta", partial_json: JSON.stringify(block.input) },
+        });
+        break;
+      case "web_search_tool_result":
+      case "web_fetch_tool_result":
+        // A result block streams whole in its start event, as Anthropic sends it.
+        events.push({ type: "content_block_start", index, content_block: block });
         break;
     }
     events.push({ type: "content_block_stop", index });

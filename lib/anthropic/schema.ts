@@ -312,12 +312,64 @@ export type Usage = {
   output_tokens: number;
   cache_read_input_tokens?: number;
   cache_creation_input_tokens?: number;
+  /** Server tools the proxy ran for this message (web search, web fetch). */
+  server_tool_use?: { web_search_requests: number; web_fetch_requests?: number };
+};
+
+/**
+ * Server tool blocks (https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-search-tool,
+ * …/web-fetch-tool): the call, and its result as one block that streams whole in
+ * content_block_start.
+ */
+export type ServerToolUseBlock = {
+  type: "server_tool_use";
+  id: string;
+  name: string;
+  input: Record<string, unknown>;
+};
+export type WebSearchResult = {
+  type: "web_search_result";
+  url: string;
+  title: string;
+  encrypted_content: string;
+  page_age: string | null;
+};
+export type WebSearchToolResultBlock = {
+  type: "web_search_tool_result";
+  tool_use_id: string;
+  content: WebSearchResult[] | { type: "web_search_tool_result_error"; error_code: string };
+};
+export type WebFetchToolResultBlock = {
+  type: "web_fetch_tool_result";
+  tool_use_id: string;
+  content: {
+    type: "web_fetch_result";
+    url: string;
+    content: {
+      type: "document";
+      source: { type: "text"; media_type: string; data: string };
+      title: string | null;
+    };
+    retrieved_at: string;
+  } | { type: "web_fetch_tool_error"; error_code: string };
+};
+export type ServerToolResultBlock = WebSearchToolResultBlock | WebFetchToolResultBlock;
+
+/** A text block's source in a web search result. */
+export type WebSearchCitation = {
+  type: "web_search_result_location";
+  url: string;
+  title: string;
+  encrypted_index: string;
+  cited_text: string;
 };
 
 export type ResponseBlock =
-  | { type: "text"; text: string }
+  | { type: "text"; text: string; citations?: WebSearchCitation[] }
   | { type: "thinking"; thinking: string; signature: string }
-  | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> };
+  | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> }
+  | ServerToolUseBlock
+  | ServerToolResultBlock;
 
 export type MessageResponse = {
   id: string;
@@ -338,7 +390,9 @@ export type StreamEvent =
     content_block:
       | { type: "text"; text: "" }
       | { type: "thinking"; thinking: ""; signature: "" }
-      | { type: "tool_use"; id: string; name: string; input: Record<string, never> };
+      | { type: "tool_use"; id: string; name: string; input: Record<string, never> }
+      | { type: "server_tool_use"; id: string; name: string; input: Record<string, never> }
+      | ServerToolResultBlock;
   }
   | {
     type: "content_block_delta";
@@ -347,7 +401,8 @@ export type StreamEvent =
       | { type: "text_delta"; text: string }
       | { type: "thinking_delta"; thinking: string }
       | { type: "signature_delta"; signature: string }
-      | { type: "input_json_delta"; partial_json: string };
+      | { type: "input_json_delta"; partial_json: string }
+      | { type: "citations_delta"; citation: WebSearchCitation };
   }
   | { type: "content_block_stop"; index: number }
   | {

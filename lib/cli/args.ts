@@ -123,6 +123,14 @@ Variables (environment or .env; the environment wins over .env):
   RETRY_MAX_DELAY        longest retry wait in seconds              (default 30)
   MAX_REQUEST_BYTES      largest request body in bytes              (default 33554432)
   SHUTDOWN_GRACE         seconds in-flight requests get on SIGINT/SIGTERM (default 10)
+  SEARCH_PROVIDER        brave|tavily|searxng: web search and fetch for any model (default not set)
+  BRAVE_API_KEY          Brave Search API key, for SEARCH_PROVIDER=brave (default not set)
+  TAVILY_API_KEY         Tavily API key, for SEARCH_PROVIDER=tavily (default not set)
+  SEARXNG_URL            SearXNG instance URL, for SEARCH_PROVIDER=searxng (default not set)
+  SEARCH_BASE_URL        another API root for the search backend (default not set)
+  SEARCH_TIMEOUT         seconds per search or page fetch           (default 15)
+  SEARCH_MAX_RESULTS     results per search, 1-20                   (default 5)
+  WEB_FETCH_MAX_BYTES    largest page body web fetch reads          (default 2097152)
 `;
 }
 

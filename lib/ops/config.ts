@@ -10,6 +10,7 @@ import {
   PROVIDER_SETTINGS,
   type ProviderSetting,
 } from "../upstreams/openai/detect_provider.ts";
+import { DEFAULT_SEARCH_URLS, SEARCH_BACKENDS, type SearchSettings } from "./search_settings.ts";
 
 const seconds = (fallback: number) =>
   z.coerce.number().positive().max(86_400).default(fallback).transform((s) => s * 1000);
@@ -134,6 +135,21 @@ const EnvSchema = z.object({
     });
     return z.NEVER;
   }),
+  SEARCH_PROVIDER: z.string().trim().toLowerCase().optional().transform((v) => v || undefined)
+    .pipe(z.enum(SEARCH_BACKENDS).optional()),
+  BRAVE_API_KEY: optional,
+  TAVILY_API_KEY: optional,
+  SEARXNG_URL: optional.pipe(
+    z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
+  ),
+  SEARCH_BASE_URL: optional.pipe(
+    z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
+  ),
+  SEARCH_TIMEOUT: seconds(15),
+  SEARCH_MAX_RESULTS: z.coerce.number().int().min(1).max(20).default(5),
+  WEB_FETCH_MAX_BYTES: z.coerce.number().int().positive().max(64 * 1024 * 1024).default(
+    2 * 1024 * 1024,
+  ),
 });
 
 /** Every variable the proxy reads (besides CUSTOM_HEADER_*), for docs checks. */
@@ -173,6 +189,8 @@ export type Config = Readonly<{
   midConversationSystem: "merge" | "keep" | undefined;
   /** MODEL_LIMITS: context window and output limit per upstream model (lower-case names). */
   modelLimits: ModelLimits;
+  /** The web search backend (SEARCH_PROVIDER …); undefined: server tools are left out. */
+  search: SearchSettings | undefined;
 }>;
 
 export class ConfigError extends Error {
@@ -228,6 +246,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
         `(got ${e.THINKING_LOW_MAX_BUDGET} and ${e.THINKING_MEDIUM_MAX_BUDGET})`,
     );
   }
+  const search = searchSettings(e);
   const customHeaders: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (name.startsWith("CUSTOM_HEADER_") && value !== undefined && name.length > 14) {
@@ -269,6 +288,37 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     }),
     midConversationSystem: e.MIDCONVERSATION_SYSTEM,
     modelLimits: Object.freeze(e.MODEL_LIMITS),
+    search,
+  });
+}
+
+/** SEARCH_PROVIDER and the key or URL it needs → the search settings; a missing one is named. */
+function searchSettings(e: z.infer<typeof EnvSchema>): SearchSettings | undefined {
+  const backend = e.SEARCH_PROVIDER;
+  if (backend === undefined) return undefined;
+  const needs = backend === "brave"
+    ? ["BRAVE_API_KEY", e.BRAVE_API_KEY]
+    : backend === "tavily"
+    ? ["TAVILY_API_KEY", e.TAVILY_API_KEY]
+    : ["SEARXNG_URL", e.SEARXNG_URL];
+  if (needs[1] === undefined) {
+    throw new ConfigError(
+      `invalid configuration:\n  ${needs[0]}: required when SEARCH_PROVIDER=${backend}`,
+    );
+  }
+  const root = e.SEARCH_BASE_URL ??
+    (backend === "searxng" ? e.SEARXNG_URL! : DEFAULT_SEARCH_URLS[backend]);
+  return Object.freeze({
+    backend,
+    baseUrl: root.replace(/\/+$/, ""),
+    apiKey: backend === "brave"
+      ? e.BRAVE_API_KEY
+      : backend === "tavily"
+      ? e.TAVILY_API_KEY
+      : undefined,
+    timeoutMs: e.SEARCH_TIMEOUT,
+    maxResults: e.SEARCH_MAX_RESULTS,
+    fetchMaxBytes: e.WEB_FETCH_MAX_BYTES,
   });
 }
 

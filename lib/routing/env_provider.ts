@@ -34,5 +34,6 @@ export function envProvider(config: Config): Provider {
     streamIdleTimeoutMs: config.streamIdleTimeoutMs,
     maxRetries: config.maxRetries,
     retryMaxDelayMs: config.retryMaxDelayMs,
+    search: config.search,
   });
 }

@@ -19,6 +19,7 @@ import { logRequest } from "../ops/request_log.ts";
 import { VERSION } from "../ops/version.ts";
 import { envRouter } from "../routing/router.ts";
 import { ClientGone, type Fetch } from "../upstreams/transport.ts";
+import type { AddressGuard } from "../websearch/fetch_page.ts";
 import { keyCheck } from "./auth.ts";
 import type { RequestContext } from "./context.ts";
 import { handleCountTokens } from "./count_tokens.ts";
@@ -32,6 +33,8 @@ export type HandlerDeps = {
   log: Logger;
   /** Fresh ids; injectable for deterministic tests. */
   newId?: () => string;
+  /** The host check of web_fetch (DNS + public addresses only); without it, no web_fetch. */
+  addressGuard?: AddressGuard;
 };
 
 export type Handler = (req: Request) => Promise<Response>;
@@ -60,7 +63,11 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
   // Serialized tools and history reused across turns; verified equal on every use.
   const jsonMemo = new JsonMemo();
   // Upstreams echo keys in error bodies; no client may read one back.
-  const redact = makeRedactor([config.openaiApiKey, config.anthropicApiKey]);
+  const redact = makeRedactor([
+    config.openaiApiKey,
+    config.anthropicApiKey,
+    config.search?.apiKey,
+  ]);
 
   const authorized = keyCheck(config.anthropicApiKey);
 
@@ -84,6 +91,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       warnedDropped,
       jsonMemo,
       redact,
+      addressGuard: deps.addressGuard,
     };
     // Every answer passes here: one request-log line each, unless the route logs it later.
     const done = (res: Response, dropBody = false): Response => {

@@ -24,6 +24,7 @@ import { checkContextWindow } from "./context_window.ts";
 import { parseJsonBody } from "./json_body.ts";
 import { json } from "./json_response.ts";
 import { RecordingConverter } from "./recording_converter.ts";
+import { serverToolAnswer } from "./server_tools/hook.ts";
 import { driveStream } from "./stream_response.ts";
 
 /**
@@ -53,6 +54,8 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
   const summary = ctx.summary;
   summary.model = `${request.model} -> ${model}`;
   summary.stream = stream;
+  const withServerTools = serverToolAnswer(req, raw, request, ctx, { provider, model, info });
+  if (withServerTools) return await withServerTools;
 
   const inputEstimate = estimateInputTokens(request, model);
   checkContextWindow(inputEstimate, info);

@@ -5,6 +5,7 @@
 import type { EffortThresholds } from "./thinking.ts";
 import type { Profile } from "./openai/profiles.ts";
 import type { ModelLimits } from "./model_info.ts";
+import type { SearchSettings } from "../ops/search_settings.ts";
 
 /** The upstream protocols: OpenAI Chat Completions. */
 export type UpstreamApi = "chat";
@@ -37,4 +38,6 @@ export type Provider = Readonly<{
   streamIdleTimeoutMs: number;
   maxRetries: number;
   retryMaxDelayMs: number;
+  /** The backend that runs web_search / web_fetch for this provider's models; none: left out. */
+  search?: SearchSettings | undefined;
 }>;
