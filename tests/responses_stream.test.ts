@@ -307,3 +307,62 @@ describe("Responses object → Anthropic message (non-streaming)", () => {
     );
   });
 });
+
+describe("Responses stream from servers that cut corners", () => {
+  it("only the final response.completed, with the output whole", () => {
+    const all = responseEvents([
+      { type: "reasoning", summary: ["R."], encrypted: "e" },
+      { type: "message", text: "Whole text." },
+      { type: "function_call", call_id: "c1", name: "Read", arguments: '{"a":1}' },
+    ]);
+    const m = assemble(assertGrammar(asSse(run(textOf([all[all.length - 1]!])))));
+    assert.deepEqual(m.content.map((b: { type: string }) => b.type), [
+      "thinking",
+      "text",
+      "tool_use",
+    ]);
+    assert.equal(m.content[1].text, "Whole text.");
+    assert.deepEqual(m.content[2].input, { a: 1 });
+    assert.equal(m.stop_reason, "tool_use");
+  });
+
+  it("items without deltas: the text and arguments from output_item.done", () => {
+    const events = responseEvents([
+      { type: "message", text: "From done." },
+      { type: "function_call", call_id: "c2", name: "Bash", arguments: '{"cmd":"ls"}' },
+    ]).filter((e) =>
+      !String(e.type).endsWith(".delta") && !String(e.type).endsWith(".done") ||
+      e.type === "response.output_item.done"
+    );
+    const m = assemble(assertGrammar(asSse(run(textOf(events)))));
+    assert.deepEqual(m.content, [
+      { type: "text", text: "From done." },
+      { type: "tool_use", id: "c2", name: "Bash", input: { cmd: "ls" } },
+    ]);
+  });
+
+  it("arguments the model cut off and that cannot be repaired are reported as text", () => {
+    const m = message([{
+      type: "function_call",
+      call_id: "c3",
+      name: "Write",
+      arguments: "not json",
+      parts: 2,
+    }]);
+    assert.equal(m.content[0].type, "text");
+    assert.match(m.content[0].text, /the model called tool Write but its arguments/);
+    assert.equal(m.stop_reason, "end_turn");
+  });
+
+  it("a long silence: keep-alive deltas keep the grammar", () => {
+    const conv = new StreamConverter(opts);
+    const decoder = new SseDecoder();
+    const events = responseEvents([{ type: "message", text: "after the pause" }]);
+    const out = [...conv.start(), ...conv.keepAlive()];
+    for (const m of decoder.push(textOf(events))) out.push(...conv.push(m));
+    out.push(...conv.keepAlive(), ...conv.finish());
+    const msg = assemble(assertGrammar(asSse(out)));
+    assert.equal(msg.content[0].type, "thinking");
+    assert.equal(msg.content[1].text, "after the pause");
+  });
+});

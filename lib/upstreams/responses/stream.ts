@@ -184,6 +184,12 @@ export class StreamConverter implements EventConverter {
         const response = ResponseObject.safeParse(json.response);
         const r = response.success ? response.data : undefined;
         if (r?.usage) this.#usage = r.usage;
+        if (this.#items.size === 0) {
+          // A server that streams only the final response: its output items, whole.
+          for (const [output_index, item] of (r?.output ?? []).entries()) {
+            this.#itemDone({ output_index, item }, out);
+          }
+        }
         this.#ending = {
           status: type === "response.incomplete" ? "incomplete" : "completed",
           incompleteReason: r?.incomplete_details?.reason ?? undefined,
@@ -321,7 +327,8 @@ export class StreamConverter implements EventConverter {
     this.#items.set(key, item);
     if (raw.id) this.#items.set(`i${raw.id}`, item);
     if (item.kind === "reasoning") this.#ensureThinking(item, out);
-    if (item.kind === "tool" && raw.arguments) this.#toolArgs(item.tool, raw.arguments, out);
+    // Arguments here (OpenAI sends "") are not used: deltas may follow, and `.done` and
+    // `output_item.done` carry them whole anyway.
   }
 
   #reasoningDelta(type: string, json: Json, out: StreamEvent[]) {
