@@ -226,6 +226,33 @@ describe("Responses upstream through the proxy (official SDK)", () => {
       upstream.requests[0]!.body.prompt_cache_key,
       "480e4ae4-cbda-420f-aaee-84207da49e4e",
     );
+    const without = await postJson(`${url}/v1/messages`, {
+      model: "claude-sonnet-4-6",
+      max_tokens: 50,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    await without.text();
+    assert.equal(upstream.requests[1]!.body.prompt_cache_key, undefined);
+  });
+
+  it("an unknown upstream event is skipped and noted once in the debug log", async () => {
+    const reply = responseStream([{ type: "message", text: "ok" }]);
+    const steps = "sse" in reply ? reply.sse : [];
+    steps.splice(1, 0, {
+      raw: 'event: response.future_thing\ndata: {"type":"response.future_thing"}\n\n',
+    });
+    const { client, logs } = await setup(() => reply, { OPENAI_API: "responses" });
+    for (let i = 0; i < 2; i++) {
+      const message = await client.messages.stream({
+        model: "claude-sonnet-4-6",
+        max_tokens: 50,
+        messages: [{ role: "user", content: "hi" }],
+      }).finalMessage();
+      assert.deepEqual(message.content, [{ type: "text", text: "ok" }]);
+    }
+    const notes = logs.filter((l) => l.includes("ignored an upstream stream event"));
+    assert.equal(notes.length, 1, notes.join("\n"));
+    assert.match(notes[0]!, /response\.future_thing/);
   });
 
   it("an upstream HTTP error is mapped as for Chat Completions", async () => {

@@ -5,6 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { MessagesRequest } from "../lib/anthropic/schema.ts";
+import { helpText, parseArgs } from "../lib/cli/args.ts";
 import { encodeSignature } from "../lib/anthropic/signature.ts";
 import { configFromEnv } from "../lib/ops/config.ts";
 import { envProvider } from "../lib/routing/env_provider.ts";
@@ -387,6 +388,13 @@ describe("auto: which protocol", () => {
     for (const model of ["gpt-5", "gpt-5.1", "gpt-4o", "o3", "o4-mini", "gpt-5-chat-latest"]) {
       assert.equal(chooseApi(onOpenAI, model, remembered), "chat", model);
     }
+  });
+
+  it("--api sets OPENAI_API, and --help lists it", () => {
+    const parsed = parseArgs(["--api", "responses"]);
+    assert.equal(parsed.kind, "run");
+    assert.equal(parsed.kind === "run" ? parsed.overrides.OPENAI_API : "", "responses");
+    assert.match(helpText("0"), /--api API\s+OPENAI_API\s+chat\|responses\|auto/);
   });
 
   it("OPENAI_API=chat and =responses are taken as they are", () => {
