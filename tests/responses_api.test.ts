@@ -367,6 +367,27 @@ describe("OPENAI_API=auto", () => {
     assert.equal(resent.headers["authorization"], undefined);
   });
 
+  it("a non-streamed request is resent the same way", async () => {
+    const { client, upstream } = await setup(
+      (r) =>
+        r.path.includes("/chat/completions")
+          ? OPENAI_WANTS_RESPONSES
+          : { json: responseJson([{ type: "message", text: "Whole, via Responses." }]) },
+      { BIG_MODEL: "some-new-model" },
+    );
+    const message = await client.messages.create({
+      model: "claude-opus-4-6",
+      max_tokens: 500,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    assert.deepEqual(message.content, [{ type: "text", text: "Whole, via Responses." }]);
+    assert.deepEqual(upstream.requests.map((r) => r.path), [
+      "/v1/chat/completions",
+      "/v1/responses",
+    ]);
+    assert.equal(upstream.requests[1]!.body.stream, undefined);
+  });
+
   it("a Responses-only model on Azure works with no extra setting", async () => {
     const { client, upstream } = await setup(wantsResponses(AZURE_WANTS_RESPONSES), (up) => ({
       OPENAI_BASE_URL: up.origin,
