@@ -210,6 +210,73 @@ describe("Responses upstream through the proxy (official SDK)", () => {
     ]);
   });
 
+  it("reasoning the upstream cannot read: the request goes again without it, once", async () => {
+    const unreadable: Reply = {
+      status: 400,
+      json: {
+        error: {
+          message: "The encrypted content gAAA...DQ== could not be verified.",
+          type: "invalid_request_error",
+          param: null,
+          code: "invalid_encrypted_content",
+        },
+      },
+    };
+    const { client, upstream, logs } = await setup((r, i) => {
+      if (i === 0) {
+        return responseStream([
+          { type: "reasoning", summary: ["Plan."], encrypted: "gAAAA-from-another-org" },
+          { type: "message", text: "One." },
+        ]);
+      }
+      return inputOf(r).some((item) => item.type === "reasoning")
+        ? unreadable
+        : responseStream([{ type: "message", text: "Two." }]);
+    }, { OPENAI_API: "responses" });
+    const ask = { type: "enabled" as const, budget_tokens: 4_000 };
+    const first = await client.messages.stream({
+      model: "claude-opus-4-6",
+      max_tokens: 2000,
+      thinking: ask,
+      messages: [{ role: "user", content: "q1" }],
+    }).finalMessage();
+    const second = await client.messages.stream({
+      model: "claude-opus-4-6",
+      max_tokens: 2000,
+      thinking: ask,
+      messages: [
+        { role: "user", content: "q1" },
+        { role: "assistant", content: first.content },
+        { role: "user", content: "q2" },
+      ],
+    }).finalMessage();
+    assert.deepEqual(second.content, [{ type: "text", text: "Two." }]);
+    assert.equal(upstream.requests.length, 3);
+    assert.ok(inputOf(upstream.requests[1]!).some((item) => item.type === "reasoning"));
+    assert.deepEqual(inputOf(upstream.requests[2]!).map((item) => item.type), [
+      "message",
+      "message",
+      "message",
+    ]);
+    assert.equal(logs.filter((l) => l.includes("could not read the reasoning")).length, 1);
+  });
+
+  it("an error that a resend cannot help is passed on at once", async () => {
+    const { url, upstream } = await setup(() => ({
+      status: 400,
+      json: {
+        error: { message: "bad", type: "invalid_request_error", code: "invalid_encrypted_content" },
+      },
+    }), { OPENAI_API: "responses" });
+    const res = await postJson(`${url}/v1/messages`, {
+      model: "claude-sonnet-4-6",
+      max_tokens: 50,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    await assertAnthropicError(res, 400, "invalid_request_error");
+    assert.equal(upstream.requests.length, 1, "no reasoning was sent, so nothing to leave out");
+  });
+
   it("Claude Code's session id header becomes the prompt cache key", async () => {
     const { url, upstream } = await setup(
       () => ({ json: responseJson([{ type: "message", text: "ok" }]) }),

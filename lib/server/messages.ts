@@ -57,8 +57,8 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
 
   const inputEstimate = estimateInputTokens(request, model);
   const messageId = `msg_${ctx.newId()}`;
-  const exchangeFor = (api: UpstreamApi): Exchange => {
-    const exchange = protocolFor(api).exchange({
+  const exchangeFor = (api: UpstreamApi): Exchange =>
+    protocolFor(api).exchange({
       request,
       provider,
       model,
@@ -69,6 +69,7 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
       jsonMemo: ctx.jsonMemo,
       sessionId: req.headers.get("x-claude-code-session-id") ?? undefined,
     });
+  const onExchange = (exchange: Exchange) => {
     if (log.enabled("debug")) {
       for (const type of [...exchange.dropped, ...ignoredFields(raw)]) {
         // Type and field names come from clients: the set of those already logged stays bounded.
@@ -79,7 +80,6 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
         body: debugBody(exchange.body, ctx.redact),
       });
     }
-    return exchange;
   };
   const { exchange, upstream } = await sendWithApiChoice({
     provider,
@@ -87,6 +87,7 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
     remembered: ctx.responsesModels,
     log,
     exchangeFor,
+    onExchange,
     send: (exchange) =>
       callUpstream({
         url: exchange.url,

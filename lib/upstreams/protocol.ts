@@ -62,6 +62,11 @@ export type Exchange = {
   message(json: unknown): MessageResponse;
   /** A converter for a streamed 2xx answer. */
   stream(): EventConverter;
+  /**
+   * After an HTTP error answer: the same request without what the upstream refused to read, to
+   * send instead (before anything reached the client), and why; undefined when nothing helps.
+   */
+  resendAfter?(status: number, body: string): { exchange: Exchange; reason: string } | undefined;
 };
 
 /** A model the upstream lists. */

@@ -21,7 +21,16 @@ export function upstreamTag(provider: Pick<Provider, "baseUrl">): string {
   return hash53(provider.baseUrl);
 }
 
-function exchange(input: ExchangeInput): Exchange {
+/**
+ * OpenAI answers reasoning it cannot read (made under another organization or key, or damaged)
+ * with a 400, code `invalid_encrypted_content`: "The encrypted content … could not be verified."
+ * (e.g. https://github.com/openai/codex/issues/8145). The conversation would fail on every turn
+ * from then on, since each resends it: the request goes again without earlier reasoning.
+ */
+const UNREADABLE_REASONING =
+  /invalid_encrypted_content|encrypted content .{0,200}could not be (?:verified|decrypted)/is;
+
+function exchange(input: ExchangeInput, keepReasoning = true): Exchange {
   const { request, provider, info } = input;
   const endpoint = responsesEndpoint(provider, input.model);
   const tag = upstreamTag(provider);
@@ -37,6 +46,7 @@ function exchange(input: ExchangeInput): Exchange {
       extraBody: provider.extraBody,
       thresholds: provider.effortThresholds,
       sessionId: input.sessionId,
+      keepReasoning,
     });
     body = stringifyObject(converted.body, input.jsonMemo);
   } catch (err) {
@@ -75,6 +85,15 @@ function exchange(input: ExchangeInput): Exchange {
     httpError: (status, text, headers) => upstreamHttpError(status, text, headers, errorContext),
     message: (json) => convertResponse(json, answer),
     stream: () => new StreamConverter(answer),
+    resendAfter(status, text) {
+      const sentReasoning = converted.body.input.some((item) => item.type === "reasoning");
+      if (status !== 400 || !sentReasoning || !UNREADABLE_REASONING.test(text)) return undefined;
+      return {
+        exchange: exchange(input, false),
+        reason:
+          "the upstream could not read the reasoning of earlier turns: sending the request without it",
+      };
+    },
   };
 }
 
@@ -93,7 +112,7 @@ function readModels(json: unknown): ListedModel[] {
 
 export const responsesProtocol: Protocol = {
   api: "responses",
-  exchange,
+  exchange: (input) => exchange(input),
   // The Responses API has no model list of its own: the provider's `GET /models` is the one.
   modelList(provider, apiKey) {
     const headers = upstreamHeaders(provider, apiKey);

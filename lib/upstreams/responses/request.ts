@@ -27,6 +27,8 @@ export type ConvertContext = {
   thresholds?: EffortThresholds;
   /** Claude Code's session id (`x-claude-code-session-id`), for the upstream's prompt cache. */
   sessionId?: string | undefined;
+  /** False: earlier turns' reasoning is left out too (the upstream could not read it). */
+  keepReasoning?: boolean;
 };
 
 export type Converted = {
@@ -47,7 +49,8 @@ const MAX_ID = 64;
 type ConvState = {
   dropped: Set<string>;
   toolName: (name: string) => string;
-  upstreamTag: string;
+  /** Encrypted reasoning with this tag goes back; undefined: none does. */
+  upstreamTag: string | undefined;
 };
 
 export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Converted {
@@ -60,7 +63,7 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
       if (short !== name) toolNames.set(short, name);
       return short;
     },
-    upstreamTag: ctx.upstreamTag,
+    upstreamTag: ctx.keepReasoning === false ? undefined : ctx.upstreamTag,
   };
 
   const instructions = systemTexts(req.system, state);
