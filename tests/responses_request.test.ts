@@ -45,6 +45,7 @@ const ours = (content: string, upstream = "tag-1") =>
 describe("Messages → Responses request", () => {
   it("system → instructions (billing line left out); store false; encrypted reasoning asked", () => {
     const { body } = convert({
+      thinking: { type: "adaptive" },
       system: [
         { type: "text", text: "x-anthropic-billing-header: cc_version=2" },
         { type: "text", text: "You are Claude Code." },
@@ -257,6 +258,15 @@ describe("Messages → Responses request", () => {
       "gpt-5-pro",
     );
     assert.deepEqual(pro.body.reasoning, { effort: "high", summary: "auto" });
+  });
+
+  it("thinking not asked for: no reasoning fields, so no thinking blocks come back", () => {
+    for (const thinking of [undefined, { type: "disabled" }]) {
+      const converted = convert(thinking ? { thinking } : {});
+      assert.equal(converted.body.reasoning, undefined);
+      assert.equal(converted.body.include, undefined);
+      assert.equal(converted.thinking, false);
+    }
   });
 
   it("a model that does not reason gets no reasoning fields, and keeps its sampling", () => {

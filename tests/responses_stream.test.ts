@@ -30,6 +30,7 @@ const opts: ResponseOptions = {
   contextWindow: 400_000,
   toolNames: new Map(),
   upstreamTag: TAG,
+  thinking: true,
 };
 
 const textOf = (events: Record<string, unknown>[]) =>
@@ -305,6 +306,25 @@ describe("Responses object → Anthropic message (non-streaming)", () => {
       () => convertResponse({ choices: [] }, opts),
       (e: ProxyError) => e.status === 502 && /not a response object/.test(e.message),
     );
+  });
+});
+
+describe("reasoning without thinking asked for", () => {
+  it("is left out of the stream and of a whole answer, as Anthropic sends no thinking then", () => {
+    const items: ItemSpec[] = [
+      { type: "reasoning", summary: ["hidden"], encrypted: "e" },
+      { type: "message", text: "Just the answer." },
+    ];
+    const quiet = { ...opts, thinking: false };
+    const conv = new StreamConverter(quiet);
+    const decoder = new SseDecoder();
+    const out = [...conv.start()];
+    for (const m of decoder.push(textOf(responseEvents(items)))) out.push(...conv.push(m));
+    out.push(...conv.finish());
+    const m = assemble(assertGrammar(asSse(out)));
+    assert.deepEqual(m.content, [{ type: "text", text: "Just the answer." }]);
+    const whole = convertResponse(responseJson(items), quiet);
+    assert.deepEqual(whole.content, [{ type: "text", text: "Just the answer." }]);
   });
 });
 

@@ -76,6 +76,7 @@ function exchange(input: ExchangeInput, keepReasoning = true): Exchange {
     toolNames: converted.toolNames,
     toolSchemas: toolSchemas(request.tools),
     upstreamTag: tag,
+    thinking: converted.thinking,
   };
   return {
     url: endpoint.url,

@@ -37,6 +37,8 @@ export type Converted = {
   toolNames: ToolNameMap;
   /** Block and tool types (and request fields) with no Responses form that were left out. */
   dropped: string[];
+  /** The client asked for thinking: reasoning items become thinking blocks. */
+  thinking: boolean;
 };
 
 /** Claude Code puts a per-request billing line first; it would defeat prefix caching upstream. */
@@ -80,12 +82,12 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
 
   const openaiReasoning = usesOpenAIReasoningRules(info, profile);
   const ask = thinkingAsk(req, ctx.thresholds ?? DEFAULT_THRESHOLDS);
-  if (info.reasoning) {
+  // Without thinking asked for, the client gets no thinking blocks (as from Anthropic), so there
+  // is no reasoning to carry to the next turn either.
+  if (info.reasoning && ask.on) {
     // Reasoning items come back encrypted (store is false) so they can be sent again next turn.
     body.include = ["reasoning.encrypted_content"];
-    if (ask.on) {
-      body.reasoning = { effort: effortFor(ctx.upstreamModel, ask.effort), summary: "auto" };
-    }
+    body.reasoning = { effort: effortFor(ctx.upstreamModel, ask.effort), summary: "auto" };
   }
   // o-series and gpt-5 reject non-default sampling, except gpt-5.1+ with effort "none".
   const samplingAllowed = !openaiReasoning || (info.acceptsEffortNone && !body.reasoning);
@@ -149,7 +151,7 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
   }
   // EXTRA_BODY is the operator's explicit word: sent as given.
   if (ctx.extraBody) Object.assign(body, ctx.extraBody);
-  return { body, toolNames, dropped: [...state.dropped] };
+  return { body, toolNames, dropped: [...state.dropped], thinking: ask.on };
 }
 
 /** gpt-5-pro reasons at high effort only and answers any other with a 400. */

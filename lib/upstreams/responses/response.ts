@@ -27,6 +27,8 @@ export type ResponseOptions = {
   toolSchemas?: ReadonlyMap<string, unknown>;
   /** Tags the encrypted reasoning in signatures (see request.ts). */
   upstreamTag: string;
+  /** The client asked for thinking; otherwise reasoning items are left out of the answer. */
+  thinking: boolean;
 };
 
 export const errorContext = (opts: ResponseOptions): ErrorContext => ({
@@ -67,6 +69,7 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
   for (const [i, item] of (response.output ?? []).entries()) {
     switch (item.type) {
       case "reasoning": {
+        if (!opts.thinking) break;
         const thinking = summaryText(item);
         chars += thinking.length;
         content.push({

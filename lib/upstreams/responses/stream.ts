@@ -163,7 +163,7 @@ export class StreamConverter implements EventConverter {
       case "response.reasoning_summary_part.added":
       case "response.reasoning_summary_text.delta":
       case "response.reasoning_text.delta":
-        this.#reasoningDelta(type, json, out);
+        if (this.#opts.thinking) this.#reasoningDelta(type, json, out);
         break;
       case "response.function_call_arguments.delta":
       case "response.function_call_arguments.done": {
@@ -315,13 +315,7 @@ export class StreamConverter implements EventConverter {
     const key = this.#key(json);
     if (!parsed.success || key === undefined) return;
     const raw = parsed.data;
-    const kind = raw.type === "message"
-      ? "message"
-      : raw.type === "reasoning"
-      ? "reasoning"
-      : raw.type === "function_call"
-      ? "tool"
-      : undefined;
+    const kind = this.#kindOf(raw.type);
     if (kind === undefined) return;
     const item = this.#newItem(kind, raw.call_id ?? undefined, raw.name ?? undefined);
     this.#items.set(key, item);
@@ -329,6 +323,20 @@ export class StreamConverter implements EventConverter {
     if (item.kind === "reasoning") this.#ensureThinking(item, out);
     // Arguments here (OpenAI sends "") are not used: deltas may follow, and `.done` and
     // `output_item.done` carry them whole anyway.
+  }
+
+  /** The items this conversion maps; reasoning only when the client asked for thinking. */
+  #kindOf(type: string): Item["kind"] | undefined {
+    switch (type) {
+      case "message":
+        return "message";
+      case "function_call":
+        return "tool";
+      case "reasoning":
+        return this.#opts.thinking ? "reasoning" : undefined;
+      default:
+        return undefined;
+    }
   }
 
   #reasoningDelta(type: string, json: Json, out: StreamEvent[]) {
@@ -350,13 +358,7 @@ export class StreamConverter implements EventConverter {
     const parsed = OutputItem.safeParse(json.item);
     if (!parsed.success) return;
     const raw = parsed.data;
-    const kind = raw.type === "message"
-      ? "message"
-      : raw.type === "reasoning"
-      ? "reasoning"
-      : raw.type === "function_call"
-      ? "tool"
-      : undefined;
+    const kind = this.#kindOf(raw.type);
     if (kind === undefined) return;
     const item = this.#item(json, kind) ??
       (raw.id ? this.#items.get(`i${raw.id}`) : undefined) ??
