@@ -358,6 +358,12 @@ describe("Responses API address", () => {
       },
     ],
     [
+      "Azure v1 stays on v1 whatever dated version is set",
+      azure("https://r.openai.azure.com/openai/v1", "2025-04-01-preview"),
+      "x",
+      { url: "https://r.openai.azure.com/openai/v1/responses", model: "x" },
+    ],
+    [
       "Azure v1 with an undated version",
       azure("https://r.openai.azure.com/openai/v1?api-version=preview"),
       "x",

@@ -7,9 +7,9 @@
  * - `…/openai/v1/responses`, the versionless API (no dated `api-version`);
  * - `…/openai/responses?api-version=…`, from 2025-03-01-preview on.
  * In both the deployment is the body's `model`, so a base URL naming a deployment gives its
- * name there. The dated form is used when the operator chose a version that serves it;
- * otherwise (no version set, or one from before the Responses API) the versionless one, so a
- * Responses-only model works without any extra setting.
+ * name there. A `/openai/v1` base stays on v1. Otherwise the dated form is used when the
+ * operator chose a version that serves it, and the versionless one when not (no version set, or
+ * one from before the Responses API), so a Responses-only model needs no extra setting.
  */
 import type { Endpoint } from "../openai/profiles.ts";
 
@@ -37,7 +37,10 @@ export function responsesEndpoint(endpoint: Endpoint, upstreamModel: string): Re
   const root = path.replace(/\/openai(?:\/v1|\/deployments\/[^/]+)?$/, "");
   const version = url.searchParams.get("api-version") ?? endpoint.azureApiVersion;
   url.searchParams.delete("api-version");
-  if (version !== undefined && isDated(version) && version >= FIRST_RESPONSES_VERSION) {
+  const v1Base = /\/openai\/v1$/.test(path);
+  if (
+    !v1Base && version !== undefined && isDated(version) && version >= FIRST_RESPONSES_VERSION
+  ) {
     url.pathname = `${root}/openai/responses`;
     url.searchParams.set("api-version", version);
     return { url: url.toString(), model };
