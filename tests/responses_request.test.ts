@@ -454,6 +454,14 @@ describe("auto: which protocol", () => {
     assert.ok(asksForResponsesApi(404, openaiBody));
     assert.ok(asksForResponsesApi(400, openaiBody));
     assert.ok(asksForResponsesApi(400, azureBody));
+    const gateway = JSON.stringify({
+      error: {
+        type: "invalid_request_error",
+        message: "Unsupported legacy protocol: /v1/chat/completions is not supported. " +
+          "Please use /v1/responses.",
+      },
+    });
+    assert.ok(asksForResponsesApi(400, gateway));
     assert.ok(!asksForResponsesApi(500, openaiBody));
     assert.ok(!asksForResponsesApi(400, '{"error":{"message":"Unsupported parameter: stop"}}'));
     assert.ok(!asksForResponsesApi(404, '{"error":{"message":"The model `x` does not exist"}}'));
