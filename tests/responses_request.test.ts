@@ -119,6 +119,33 @@ describe("Messages → Responses request", () => {
     ]);
   });
 
+  it("a call id used twice in an edited history is made unique, its output following it", () => {
+    const call = { type: "tool_use", id: "call_5", name: "Read", input: {} };
+    const result = { type: "tool_result", tool_use_id: "call_5", content: "r" };
+    const { body } = convert({
+      messages: [
+        { role: "user", content: "go" },
+        { role: "assistant", content: [call] },
+        { role: "user", content: [result] },
+        { role: "assistant", content: [call, { ...call, id: "call_5" }] },
+        { role: "user", content: [result] },
+      ],
+    });
+    assert.deepEqual(
+      body.input.filter((i) => i.type !== "message").map((
+        i,
+      ) => [i.type, "call_id" in i && i.call_id]),
+      [
+        ["function_call", "call_5"],
+        ["function_call_output", "call_5"],
+        ["function_call", "call_5_2"],
+        ["function_call", "call_5_3"],
+        ["function_call_output", "call_5_2"],
+        ["function_call_output", "call_5_3"],
+      ],
+    );
+  });
+
   it("a call left without a result gets an output saying so", () => {
     const { body } = convert({
       messages: [

@@ -51,6 +51,8 @@ const MAX_ID = 64;
 type ConvState = {
   dropped: Set<string>;
   toolName: (name: string) => string;
+  /** Call ids already in the input: a repeated one (an edited history) is made unique. */
+  callIds: Set<string>;
   /** Encrypted reasoning with this tag goes back; undefined: none does. */
   upstreamTag: string | undefined;
 };
@@ -66,6 +68,7 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
       return short;
     },
     upstreamTag: ctx.keepReasoning === false ? undefined : ctx.upstreamTag,
+    callIds: new Set(),
   };
 
   const instructions = systemTexts(req.system, state);
@@ -182,13 +185,13 @@ function convertMessages(
 ): InputItem[] {
   const out: InputItem[] = [];
   // Calls of the latest assistant turn that still wait for their output.
-  let pending: string[] = [];
+  let pending: Call[] = [];
   const closePending = () => {
     // The API refuses a function_call without a function_call_output answering it.
-    for (const id of pending) {
+    for (const call of pending) {
       out.push({
         type: "function_call_output",
-        call_id: id,
+        call_id: call.callId,
         output: "(no result: the tool call was interrupted)",
       });
     }
@@ -230,10 +233,10 @@ function convertMessages(
     for (const result of results) {
       const id = decodeClientToolId(result.tool_use_id).id;
       const { text, attachments } = toolResultContent(result, state.dropped);
-      const index = pending.indexOf(id);
+      const index = pending.findIndex((call) => call.clientId === id);
       if (index >= 0) {
-        pending.splice(index, 1);
-        out.push({ type: "function_call_output", call_id: id, output: text });
+        const [call] = pending.splice(index, 1);
+        out.push({ type: "function_call_output", call_id: call!.callId, output: text });
       } else {
         // A result for a call not just made (history edited or compacted).
         parts.push({ type: "input_text", text: `Tool result for ${result.tool_use_id}:\n${text}` });
@@ -256,20 +259,31 @@ function convertMessages(
   return out;
 }
 
+/** A call waiting for its output: the id the client knows, and the one sent upstream. */
+type Call = { clientId: string; callId: string };
+
+/** The id to send for a call: the client's, unless an earlier call already took it. */
+function uniqueCallId(id: string, used: Set<string>): string {
+  let callId = id;
+  for (let n = 2; used.has(callId); n++) callId = `${id}_${n}`;
+  used.add(callId);
+  return callId;
+}
+
 /**
- * An assistant turn → its items, in order: reasoning, text, function calls. Returns the call ids
+ * An assistant turn → its items, in order: reasoning, text, function calls. Returns the calls
  * that wait for outputs.
  */
 function convertAssistant(
   content: string | ContentBlock[],
   state: ConvState,
   out: InputItem[],
-): string[] {
+): Call[] {
   if (typeof content === "string") {
     if (content) out.push({ type: "message", role: "assistant", content });
     return [];
   }
-  const calls: string[] = [];
+  const calls: Call[] = [];
   let texts: string[] = [];
   const flushText = () => {
     if (texts.length > 0) {
@@ -285,13 +299,14 @@ function convertAssistant(
       case "tool_use": {
         flushText();
         const id = decodeClientToolId(block.id).id;
+        const callId = uniqueCallId(id, state.callIds);
         out.push({
           type: "function_call",
-          call_id: id,
+          call_id: callId,
           name: state.toolName(block.name),
           arguments: JSON.stringify(block.input ?? {}),
         });
-        calls.push(id);
+        calls.push({ clientId: id, callId });
         break;
       }
       case "thinking": {
