@@ -49,6 +49,7 @@ describe("documentation", () => {
   const documented: Record<string, [documented: string, actual: unknown]> = {
     OPENAI_BASE_URL: ["https://api.openai.com/v1", defaults.openaiBaseUrl],
     PROVIDER: ["auto", defaults.provider],
+    OPENAI_API: ["auto", defaults.openaiApi],
     BIG_MODEL: ["gpt-4o", defaults.bigModel],
     MIDDLE_MODEL: ["BIG_MODEL", defaults.middleModel === defaults.bigModel ? "BIG_MODEL" : "?"],
     SMALL_MODEL: ["gpt-4o-mini", defaults.smallModel],

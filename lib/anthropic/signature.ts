@@ -8,7 +8,14 @@ import { fromBase64Url, toBase64Url } from "../common/base64.ts";
 
 const PREFIX = "ccp1.";
 
-export type SignaturePayload = { reasoning_details?: unknown[] };
+export type SignaturePayload = {
+  reasoning_details?: unknown[];
+  /**
+   * An OpenAI Responses API reasoning item's encrypted content, and a tag of the upstream that
+   * made it: only that upstream can read it (https://platform.openai.com/docs/guides/reasoning).
+   */
+  encrypted_reasoning?: { content: string; upstream: string };
+};
 
 export function encodeSignature(payload: SignaturePayload): string {
   return PREFIX + toBase64Url(JSON.stringify(payload));
@@ -20,8 +27,17 @@ export function decodeSignature(signature: string | undefined): SignaturePayload
   try {
     const value: unknown = JSON.parse(fromBase64Url(signature.slice(PREFIX.length)));
     if (value === null || typeof value !== "object" || Array.isArray(value)) return {};
+    const payload: SignaturePayload = {};
     const details = (value as { reasoning_details?: unknown }).reasoning_details;
-    return Array.isArray(details) ? { reasoning_details: details } : {};
+    if (Array.isArray(details)) payload.reasoning_details = details;
+    const encrypted = (value as { encrypted_reasoning?: unknown }).encrypted_reasoning;
+    if (encrypted !== null && typeof encrypted === "object") {
+      const { content, upstream } = encrypted as { content?: unknown; upstream?: unknown };
+      if (typeof content === "string" && typeof upstream === "string") {
+        payload.encrypted_reasoning = { content, upstream };
+      }
+    }
+    return payload;
   } catch {
     return {};
   }

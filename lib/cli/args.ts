@@ -21,6 +21,7 @@ const FLAGS: Record<string, string> = {
   "--log-level": "LOG_LEVEL",
   "--log-format": "LOG_FORMAT",
   "--provider": "PROVIDER",
+  "--api": "OPENAI_API",
   "--max-retries": "MAX_RETRIES",
 };
 
@@ -94,6 +95,7 @@ Options (each overrides its variable):
   --log-level LEVEL      LOG_LEVEL          DEBUG|INFO|WARNING|ERROR|CRITICAL, any case (default INFO)
   --log-format FORMAT    LOG_FORMAT         text|json                 (default text)
   --provider NAME        PROVIDER           auto|openai|azure|openrouter|ollama|deepseek|gemini|mistral|generic (default auto)
+  --api API              OPENAI_API         chat|responses|auto: the OpenAI API spoken upstream (default auto)
   --max-retries N        MAX_RETRIES        upstream retries          (default 2)
   --allow-remote         ALLOW_REMOTE_WITHOUT_KEY=true: a non-loopback HOST without ANTHROPIC_API_KEY (default false)
   --env-file PATH        read variables from PATH instead of ./.env (must exist)

@@ -88,6 +88,11 @@ const EnvSchema = z.object({
   MAX_REQUEST_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
   ALLOW_REMOTE_WITHOUT_KEY: flag,
   PROVIDER: z.string().trim().toLowerCase().default("auto").pipe(z.enum(PROVIDER_SETTINGS)),
+  // Which OpenAI API the upstream is spoken to with; auto: Chat Completions unless a model needs
+  // the Responses API.
+  OPENAI_API: z.string().trim().toLowerCase().default("auto").pipe(
+    z.enum(["chat", "responses", "auto"]),
+  ),
   AZURE_API_VERSION: optional,
   OPENROUTER_REFERER: optional,
   OPENROUTER_TITLE: optional,
@@ -177,6 +182,7 @@ export type Config = Readonly<{
   maxRequestBytes: number;
   allowRemoteWithoutKey: boolean;
   provider: ProviderSetting;
+  openaiApi: "chat" | "responses" | "auto";
   azureApiVersion: string | undefined;
   openrouterReferer: string | undefined;
   openrouterTitle: string | undefined;
@@ -275,6 +281,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     maxRequestBytes: e.MAX_REQUEST_BYTES,
     allowRemoteWithoutKey: e.ALLOW_REMOTE_WITHOUT_KEY,
     provider: e.PROVIDER,
+    openaiApi: e.OPENAI_API,
     azureApiVersion: e.AZURE_API_VERSION,
     openrouterReferer: e.OPENROUTER_REFERER,
     openrouterTitle: e.OPENROUTER_TITLE,

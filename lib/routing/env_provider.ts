@@ -14,7 +14,7 @@ export function envProvider(config: Config): Provider {
   );
   return Object.freeze({
     name: "default",
-    api: "chat",
+    api: config.openaiApi,
     baseUrl: config.openaiBaseUrl,
     profile,
     apiKey: config.openaiApiKey,

@@ -4,6 +4,7 @@ import type { Config } from "../ops/config.ts";
 import type { Logger } from "../ops/log.ts";
 import type { RequestSummary } from "../ops/request_log.ts";
 import type { Router } from "../routing/router.ts";
+import type { ResponsesModels } from "../upstreams/api_choice.ts";
 import type { Fetch } from "../upstreams/transport.ts";
 import type { AddressGuard } from "../websearch/fetch_page.ts";
 
@@ -22,6 +23,8 @@ export type RequestContext = {
   /** Dropped content types and ignored fields already logged (once each). */
   warnedDropped: Set<string>;
   jsonMemo: JsonMemo;
+  /** Models an upstream said need the Responses API (OPENAI_API=auto), per process. */
+  responsesModels: ResponsesModels;
   /** Takes configured secrets out of text a client or a log will see. */
   redact: (text: string) => string;
   /** Which hosts web_fetch may reach; undefined: web_fetch is not offered. */

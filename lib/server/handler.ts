@@ -18,6 +18,7 @@ import { type Logger, makeRedactor } from "../ops/log.ts";
 import { logRequest } from "../ops/request_log.ts";
 import { VERSION } from "../ops/version.ts";
 import { envRouter } from "../routing/router.ts";
+import { ResponsesModels } from "../upstreams/api_choice.ts";
 import { ClientGone, type Fetch } from "../upstreams/transport.ts";
 import type { AddressGuard } from "../websearch/fetch_page.ts";
 import { keyCheck } from "./auth.ts";
@@ -62,6 +63,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
   const warnedDropped = new Set<string>();
   // Serialized tools and history reused across turns; verified equal on every use.
   const jsonMemo = new JsonMemo();
+  const responsesModels = new ResponsesModels();
   // Upstreams echo keys in error bodies; no client may read one back.
   const redact = makeRedactor([
     config.openaiApiKey,
@@ -90,6 +92,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       newId,
       warnedDropped,
       jsonMemo,
+      responsesModels,
       redact,
       addressGuard: deps.addressGuard,
     };

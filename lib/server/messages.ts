@@ -12,6 +12,7 @@ import { logRequest } from "../ops/request_log.ts";
 import { estimateInputTokens } from "../tokens/count.ts";
 import { modelInfo } from "../upstreams/model_info.ts";
 import type { Exchange } from "../upstreams/protocol.ts";
+import type { UpstreamApi } from "../upstreams/provider.ts";
 import { protocolFor } from "../upstreams/protocols.ts";
 import {
   callUpstream,
@@ -19,6 +20,7 @@ import {
   readText,
   type UpstreamResponse,
 } from "../upstreams/transport.ts";
+import { sendWithApiChoice } from "./api_fallback.ts";
 import type { RequestContext } from "./context.ts";
 import { checkContextWindow } from "./context_window.ts";
 import { parseJsonBody } from "./json_body.ts";
@@ -59,42 +61,53 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
 
   const inputEstimate = estimateInputTokens(request, model);
   checkContextWindow(inputEstimate, info);
-  const exchange = protocolFor(provider.api).exchange({
-    request,
+  const messageId = `msg_${ctx.newId()}`;
+  const exchangeFor = (api: UpstreamApi): Exchange =>
+    protocolFor(api).exchange({
+      request,
+      provider,
+      model,
+      info,
+      apiKey: provider.apiKey,
+      messageId,
+      inputTokensEstimate: inputEstimate,
+      jsonMemo: ctx.jsonMemo,
+      sessionId: req.headers.get("x-claude-code-session-id") ?? undefined,
+    });
+  const onExchange = (exchange: Exchange) => {
+    if (log.enabled("debug")) {
+      for (const type of [...exchange.dropped, ...ignoredFields(raw)]) {
+        // Type and field names come from clients: the set of those already logged stays bounded.
+        warnOnce(ctx, type, "dropped content with no upstream equivalent");
+      }
+      log.debug("upstream request", {
+        request_id: ctx.requestId,
+        body: debugBody(exchange.body, ctx.redact),
+      });
+    }
+  };
+  const { exchange, upstream } = await sendWithApiChoice({
     provider,
     model,
-    info,
-    apiKey: provider.apiKey,
-    messageId: `msg_${ctx.newId()}`,
-    inputTokensEstimate: inputEstimate,
-    jsonMemo: ctx.jsonMemo,
+    remembered: ctx.responsesModels,
+    log,
+    exchangeFor,
+    onExchange,
+    send: (exchange) =>
+      callUpstream({
+        url: exchange.url,
+        headers: exchange.headers,
+        body: exchange.body,
+        clientSignal: req.signal,
+        firstByteTimeoutMs: stream ? provider.firstByteTimeoutMs : undefined,
+        totalTimeoutMs: provider.requestTimeoutMs,
+        maxRetries: provider.maxRetries,
+        retryMaxDelayMs: provider.retryMaxDelayMs,
+        httpError: exchange.httpError,
+        // Set for an upstream error answer too; a connection that failed has no first byte.
+        onHeaders: () => (summary.ttfbMs = Date.now() - ctx.started),
+      }, { fetch: ctx.fetch, log }),
   });
-  if (log.enabled("debug")) {
-    for (const type of [...exchange.dropped, ...ignoredFields(raw)]) {
-      // Type and field names come from clients: the set of those already logged stays bounded.
-      if (!ctx.warnedDropped.has(type) && ctx.warnedDropped.size < MAX_WARNED) {
-        ctx.warnedDropped.add(type);
-        log.debug("dropped content with no upstream equivalent", { type });
-      }
-    }
-    log.debug("upstream request", {
-      request_id: ctx.requestId,
-      body: debugBody(exchange.body, ctx.redact),
-    });
-  }
-  const upstream = await callUpstream({
-    url: exchange.url,
-    headers: exchange.headers,
-    body: exchange.body,
-    clientSignal: req.signal,
-    firstByteTimeoutMs: stream ? provider.firstByteTimeoutMs : undefined,
-    totalTimeoutMs: provider.requestTimeoutMs,
-    maxRetries: provider.maxRetries,
-    retryMaxDelayMs: provider.retryMaxDelayMs,
-    httpError: exchange.httpError,
-    // Set for an upstream error answer too; a connection that failed has no first byte.
-    onHeaders: () => (summary.ttfbMs = Date.now() - ctx.started),
-  }, { fetch: ctx.fetch, log });
 
   const contentType = upstream.response.headers.get("content-type") ?? "";
   const upstreamStreams = contentType.includes("text/event-stream");
@@ -116,6 +129,11 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
       onEnd: (outcome) => {
         // A stream cut short reports what it had: the input estimate and the output so far.
         const usage = converter.usageSoFar;
+        if (log.enabled("debug")) {
+          for (const type of converter.ignoredEvents ?? []) {
+            warnOnce(ctx, `event:${type}`, "ignored an upstream stream event of unknown type");
+          }
+        }
         summary.inputTokens = usage.input_tokens;
         summary.outputTokens = usage.output_tokens;
         if (converter instanceof RecordingConverter) {
@@ -151,6 +169,13 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
     });
   }
   return json(message);
+}
+
+/** A debug note for each dropped type or ignored event, once per process (bounded). */
+function warnOnce(ctx: RequestContext, type: string, message: string): void {
+  if (ctx.warnedDropped.has(type) || ctx.warnedDropped.size >= MAX_WARNED) return;
+  ctx.warnedDropped.add(type);
+  ctx.log.debug(message, { type });
 }
 
 async function readUpstreamMessage(

@@ -5,6 +5,7 @@
  */
 import type { Router } from "../routing/router.ts";
 import { modelInfo, modelLimitFields } from "../upstreams/model_info.ts";
+import { listingApi } from "../upstreams/api_choice.ts";
 import { protocolFor } from "../upstreams/protocols.ts";
 import type { Provider } from "../upstreams/provider.ts";
 import type { RequestContext } from "./context.ts";
@@ -65,7 +66,7 @@ async function upstreamModels(ctx: RequestContext, signal: AbortSignal): Promise
   try {
     // The default provider's models: those a plain model name reaches.
     const provider = ctx.router.providers[0]!;
-    const list = protocolFor(provider.api).modelList(provider, provider.apiKey);
+    const list = protocolFor(listingApi(provider.api)).modelList(provider, provider.apiKey);
     const res = await ctx.fetch(list.url, {
       method: "GET",
       headers: list.headers,

@@ -40,6 +40,10 @@ export class RecordingConverter implements EventConverter {
     return this.#inner.sawDone;
   }
 
+  get ignoredEvents(): ReadonlySet<string> | undefined {
+    return this.#inner.ignoredEvents;
+  }
+
   get usageSoFar(): Usage {
     return this.#inner.usageSoFar;
   }

@@ -59,6 +59,13 @@ const TABLE: Row[] = [
     openaiReasoning: true,
     parallelToolCalls: false,
   }],
+  // codex-mini-latest: o4-mini tuned for Codex, served only by the Responses API.
+  [/^codex-mini/, {
+    maxOutput: 100_000,
+    contextWindow: 200_000,
+    reasoning: true,
+    openaiReasoning: true,
+  }],
   [/^gpt-oss/, { maxOutput: 131_072, contextWindow: 131_072, reasoning: true }],
   [/^gpt-4\.1/, { maxOutput: 32_768, contextWindow: 1_047_576 }],
   [/^gpt-4o/, { maxOutput: 16_384, contextWindow: 128_000 }],

@@ -25,6 +25,8 @@ export type ExchangeInput = {
   inputTokensEstimate: number;
   /** Serialized history and tools kept across turns (see common/json_text.ts). */
   jsonMemo: JsonMemo;
+  /** Claude Code's session id (`x-claude-code-session-id`), a prompt cache key upstream. */
+  sessionId?: string | undefined;
 };
 
 /**
@@ -43,6 +45,8 @@ export interface EventConverter {
   readonly sawDone: boolean;
   /** Usage as far as the stream got: the request log's figures for a stream cut short. */
   readonly usageSoFar: Usage;
+  /** Upstream event types the converter did not know and skipped, for a debug note. */
+  readonly ignoredEvents?: ReadonlySet<string>;
 }
 
 /** One converted request: what to send, and how to read each kind of answer. */
@@ -58,6 +62,11 @@ export type Exchange = {
   message(json: unknown): MessageResponse;
   /** A converter for a streamed 2xx answer. */
   stream(): EventConverter;
+  /**
+   * After an HTTP error answer: the same request without what the upstream refused to read, to
+   * send instead (before anything reached the client), and why; undefined when nothing helps.
+   */
+  resendAfter?(status: number, body: string): { exchange: Exchange; reason: string } | undefined;
 };
 
 /** A model the upstream lists. */

@@ -7,13 +7,19 @@ import type { Profile } from "./openai/profiles.ts";
 import type { ModelLimits } from "./model_info.ts";
 import type { SearchSettings } from "../ops/search_settings.ts";
 
-/** The upstream protocols: OpenAI Chat Completions. */
-export type UpstreamApi = "chat";
+/** The upstream protocols: OpenAI Chat Completions and the OpenAI Responses API. */
+export type UpstreamApi = "chat" | "responses";
+
+/**
+ * What a provider is configured to speak: one protocol, or `auto` (Chat Completions, except for
+ * models that need the Responses API: see api_choice.ts).
+ */
+export type ApiSetting = UpstreamApi | "auto";
 
 export type Provider = Readonly<{
   /** `default` for the provider made from the environment variables. */
   name: string;
-  api: UpstreamApi;
+  api: ApiSetting;
   /** Without a trailing slash. */
   baseUrl: string;
   profile: Profile;

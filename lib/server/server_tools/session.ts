@@ -15,6 +15,7 @@ import { debugBody } from "../../ops/debug_body.ts";
 import { estimateInputTokens } from "../../tokens/count.ts";
 import type { ModelInfo } from "../../upstreams/model_info.ts";
 import type { Exchange } from "../../upstreams/protocol.ts";
+import { chooseApi } from "../../upstreams/api_choice.ts";
 import { protocolFor } from "../../upstreams/protocols.ts";
 import type { Provider } from "../../upstreams/provider.ts";
 import {
@@ -101,7 +102,7 @@ export class ServerToolSession {
     const { ctx, target } = this;
     const { provider, model, info } = target;
     const stream = request.stream === true;
-    const exchange = protocolFor(provider.api).exchange({
+    const exchange = protocolFor(chooseApi(provider, model, ctx.responsesModels)).exchange({
       request,
       provider,
       model,

@@ -1,0 +1,123 @@
+/**
+ * The OpenAI Responses API (`POST …/responses`) behind the Protocol interface.
+ * https://platform.openai.com/docs/api-reference/responses
+ */
+import { invalidRequest } from "../../anthropic/errors.ts";
+import { hash53 } from "../../common/hash.ts";
+import { stringifyObject } from "../../common/json_text.ts";
+import { type ErrorContext, upstreamHttpError } from "../openai/errors.ts";
+import { SchemaTooDeepError } from "../openai/json_schema.ts";
+import { modelsUrl, upstreamHeaders } from "../openai/profiles.ts";
+import { toolSchemas } from "../openai/tool_args.ts";
+import type { Exchange, ExchangeInput, ListedModel, Protocol } from "../protocol.ts";
+import type { Provider } from "../provider.ts";
+import { responsesEndpoint } from "./endpoint.ts";
+import { convertRequest } from "./request.ts";
+import { convertResponse, type ResponseOptions } from "./response.ts";
+import { StreamConverter } from "./stream.ts";
+
+/** Encrypted reasoning is readable only where it was made: tagged with the upstream's address. */
+export function upstreamTag(provider: Pick<Provider, "baseUrl">): string {
+  return hash53(provider.baseUrl);
+}
+
+/**
+ * OpenAI answers reasoning it cannot read (made under another organization or key, or damaged)
+ * with a 400, code `invalid_encrypted_content`: "The encrypted content … could not be verified."
+ * (e.g. https://github.com/openai/codex/issues/8145). The conversation would fail on every turn
+ * from then on, since each resends it: the request goes again without earlier reasoning.
+ */
+const UNREADABLE_REASONING =
+  /invalid_encrypted_content|encrypted content .{0,200}could not be (?:verified|decrypted)/is;
+
+function exchange(input: ExchangeInput, keepReasoning = true): Exchange {
+  const { request, provider, info } = input;
+  const endpoint = responsesEndpoint(provider, input.model);
+  const tag = upstreamTag(provider);
+  let converted;
+  let body: string;
+  try {
+    converted = convertRequest(request, {
+      upstreamModel: endpoint.model,
+      info,
+      profile: provider.profile,
+      upstreamTag: tag,
+      maxTokensLimit: provider.maxTokensLimit,
+      extraBody: provider.extraBody,
+      thresholds: provider.effortThresholds,
+      sessionId: input.sessionId,
+      keepReasoning,
+    });
+    body = stringifyObject(converted.body, input.jsonMemo);
+  } catch (err) {
+    if (err instanceof SchemaTooDeepError || err instanceof RangeError) {
+      throw invalidRequest("request is nested too deeply (tool schemas or inputs)");
+    }
+    throw err;
+  }
+  if (converted.body.input.length === 0) {
+    throw invalidRequest(
+      converted.dropped.length > 0
+        ? `nothing in messages can be sent to the upstream (left out: ${
+          converted.dropped.join(", ")
+        })`
+        : "messages have no content: text content blocks must be non-empty",
+    );
+  }
+  const errorContext: ErrorContext = {
+    estimatedInputTokens: input.inputTokensEstimate,
+    contextWindow: info.contextWindow,
+  };
+  const answer: ResponseOptions = {
+    messageId: input.messageId,
+    model: request.model,
+    inputTokensEstimate: input.inputTokensEstimate,
+    contextWindow: info.contextWindow,
+    toolNames: converted.toolNames,
+    toolSchemas: toolSchemas(request.tools),
+    upstreamTag: tag,
+    thinking: converted.thinking,
+  };
+  return {
+    url: endpoint.url,
+    headers: upstreamHeaders(provider, input.apiKey),
+    body,
+    dropped: converted.dropped,
+    httpError: (status, text, headers) => upstreamHttpError(status, text, headers, errorContext),
+    message: (json) => convertResponse(json, answer),
+    stream: () => new StreamConverter(answer),
+    resendAfter(status, text) {
+      const sentReasoning = converted.body.input.some((item) => item.type === "reasoning");
+      if (status !== 400 || !sentReasoning || !UNREADABLE_REASONING.test(text)) return undefined;
+      return {
+        exchange: exchange(input, false),
+        reason:
+          "the upstream could not read the reasoning of earlier turns: sending the request without it",
+      };
+    },
+  };
+}
+
+function readModels(json: unknown): ListedModel[] {
+  const data = json && typeof json === "object" ? (json as { data?: unknown }).data : undefined;
+  if (!Array.isArray(data)) return [];
+  const out: ListedModel[] = [];
+  for (const m of data) {
+    const id = m && typeof m === "object" ? (m as { id?: unknown }).id : undefined;
+    if (typeof id !== "string") continue;
+    const created = (m as { created?: unknown }).created;
+    out.push({ id, created: typeof created === "number" ? created : undefined });
+  }
+  return out;
+}
+
+export const responsesProtocol: Protocol = {
+  api: "responses",
+  exchange: (input) => exchange(input),
+  // The Responses API has no model list of its own: the provider's `GET /models` is the one.
+  modelList(provider, apiKey) {
+    const headers = upstreamHeaders(provider, apiKey);
+    delete headers["content-type"];
+    return { url: modelsUrl(provider), headers, read: readModels };
+  },
+};
