@@ -7,16 +7,21 @@ import { helpText, parseArgs } from "./lib/cli/args.ts";
 import { type Config, ConfigError, configFromEnv, envFileVars } from "./lib/ops/config.ts";
 import { banner, bannerJson } from "./lib/cli/banner.ts";
 import { runDoctor } from "./lib/cli/doctor.ts";
+import { routingLines } from "./lib/cli/routing_banner.ts";
 import { createLogger, makeRedactor } from "./lib/ops/log.ts";
 import { readTextFile, serve, upstreamFetch } from "./lib/runtime/serve.ts";
 import { createHandler } from "./lib/server/handler.ts";
+import { Health } from "./lib/routing/health.ts";
+import { RouterHolder } from "./lib/routing/holder.ts";
+import { buildRouter, type LoadedRouter } from "./lib/routing/load.ts";
+import { watchFile } from "./lib/runtime/watch.ts";
 import { VERSION } from "./lib/ops/version.ts";
 
-async function loadConfig(
+async function loadEnv(
   envFile: string,
   required: boolean,
   overrides: Record<string, string>,
-): Promise<Config> {
+): Promise<Record<string, string | undefined>> {
   let text: string | undefined;
   try {
     text = await readTextFile(envFile);
@@ -26,7 +31,26 @@ async function loadConfig(
     );
   }
   const fileVars = envFileVars(envFile, text, required);
-  return configFromEnv({ ...fileVars, ...process.env, ...overrides });
+  return { ...fileVars, ...process.env, ...overrides };
+}
+
+/** The routing file's text; a file named but missing is an error. */
+async function readConfigFile(config: Config): Promise<string | undefined> {
+  if (config.configFile === undefined) return undefined;
+  let text: string | undefined;
+  try {
+    text = await readTextFile(config.configFile);
+  } catch (err) {
+    throw new ConfigError(
+      `cannot read config file ${config.configFile}: ${
+        err instanceof Error ? err.message : String(err)
+      }`,
+    );
+  }
+  if (text === undefined) {
+    throw new ConfigError(`cannot read config file ${config.configFile}: not found`);
+  }
+  return text;
 }
 
 /**
@@ -61,8 +85,13 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let config: Config;
+  let env: Record<string, string | undefined>;
+  let loaded: LoadedRouter;
+  const health = new Health();
   try {
-    config = await loadConfig(cli.envFile, cli.envFileRequired, cli.overrides);
+    env = await loadEnv(cli.envFile, cli.envFileRequired, cli.overrides);
+    config = configFromEnv(env);
+    loaded = buildRouter(config, await readConfigFile(config), env, health);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`error: ${err.message}\n`);
@@ -70,23 +99,27 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const redactSecrets = makeRedactor([config.openaiApiKey, config.anthropicApiKey], {
+  const fileKeys = loaded.router.file ? loaded.router.providers.flatMap((p) => p.apiKeys) : [];
+  const redactSecrets = makeRedactor([config.openaiApiKey, config.anthropicApiKey, ...fileKeys], {
     exactOnly: true,
   });
   const log = createLogger({
     level: config.logLevel,
     format: config.logFormat,
-    secrets: [config.openaiApiKey, config.anthropicApiKey],
+    secrets: [config.openaiApiKey, config.anthropicApiKey, ...fileKeys],
   });
+  for (const warning of loaded.warnings) log.warn(`config file: ${warning}`);
   if (cli.kind === "doctor") {
     return await runDoctor(
       config,
       await upstreamFetch(),
       stdoutLines(),
+      loaded.router,
     );
   }
 
-  const handler = createHandler(config, { log, fetch: await upstreamFetch() });
+  const routers = new RouterHolder(loaded.router);
+  const handler = createHandler(config, { log, fetch: await upstreamFetch(), router: routers });
   let server;
   try {
     server = serve(handler, {
@@ -116,12 +149,35 @@ async function main(argv: string[]): Promise<number> {
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));
   });
+  let stopWatching = () => {};
+  if (config.configFile !== undefined) {
+    const file = config.configFile;
+    // An invalid edit keeps the running configuration; the error names its JSON path.
+    const reload = async (why: string) => {
+      try {
+        const next = buildRouter(config, await readConfigFile(config), env, health);
+        for (const warning of next.warnings) log.warn(`config file: ${warning}`);
+        routers.replace(next.router);
+        log.info("config file reloaded", { file, trigger: why });
+      } catch (err) {
+        log.error("config file not reloaded, the running configuration stays", {
+          file,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    };
+    stopWatching = watchFile(file, () => void reload("change"));
+    // Windows has no SIGHUP; the file watch is enough there.
+    if (process.platform !== "win32") process.on("SIGHUP", () => void reload("SIGHUP"));
+  }
   // After the signal handlers: whoever waits for this line may signal at once.
   const startLine = config.logFormat === "json"
-    ? bannerJson(config, server.port, new Date())
-    : banner(config, server.port);
+    ? bannerJson(config, server.port, new Date(), routingLines(loaded.router))
+    : banner(config, server.port, routingLines(loaded.router));
   process.stderr.write(`${redactSecrets(startLine)}\n`);
-  return await stopped;
+  const code = await stopped;
+  stopWatching();
+  return code;
 }
 
 // argv is [runtime, script, ...args] under Deno, Bun and a Bun-compiled binary alike.

@@ -56,6 +56,7 @@ describe("documentation", () => {
     AZURE_API_VERSION: ["2024-10-21", azureUrl.searchParams.get("api-version")],
     REQUEST_TIMEOUT: ["600", String(defaults.requestTimeoutMs / 1000)],
     FIRST_BYTE_TIMEOUT: ["120", String(defaults.firstByteTimeoutMs / 1000)],
+    NONSTREAM_FIRST_BYTE_TIMEOUT: ["300", String(defaults.nonStreamFirstByteTimeoutMs / 1000)],
     STREAM_IDLE_TIMEOUT: ["120", String(defaults.streamIdleTimeoutMs / 1000)],
     PING_INTERVAL: ["5", String(defaults.pingIntervalMs / 1000)],
     MAX_RETRIES: ["2", String(defaults.maxRetries)],
@@ -76,6 +77,7 @@ describe("documentation", () => {
     REASONING_MODELS: defaults.reasoningModels.length === 0 ? undefined : "set",
     NON_REASONING_MODELS: defaults.nonReasoningModels.length === 0 ? undefined : "set",
     MIDCONVERSATION_SYSTEM: defaults.midConversationSystem,
+    CONFIG_FILE: defaults.configFile,
   };
 
   /** The --help line that documents `name`: the variable first, or after its flag. */

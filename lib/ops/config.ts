@@ -58,6 +58,7 @@ const EnvSchema = z.object({
   LOG_FORMAT: z.string().trim().toLowerCase().default("text").pipe(z.enum(["text", "json"])),
   REQUEST_TIMEOUT: seconds(600),
   FIRST_BYTE_TIMEOUT: seconds(120),
+  NONSTREAM_FIRST_BYTE_TIMEOUT: seconds(300),
   STREAM_IDLE_TIMEOUT: seconds(120),
   PING_INTERVAL: seconds(5),
   SHUTDOWN_GRACE: seconds(10),
@@ -92,6 +93,7 @@ const EnvSchema = z.object({
   THINKING_LOW_MAX_BUDGET: z.coerce.number().int().positive().default(4_096),
   THINKING_MEDIUM_MAX_BUDGET: z.coerce.number().int().positive().default(16_384),
   MIDCONVERSATION_SYSTEM: z.enum(["merge", "keep"]).optional(),
+  CONFIG_FILE: optional,
 });
 
 /** Every variable the proxy reads (besides CUSTOM_HEADER_*), for docs checks. */
@@ -110,6 +112,7 @@ export type Config = Readonly<{
   logFormat: LogFormat;
   requestTimeoutMs: number;
   firstByteTimeoutMs: number;
+  nonStreamFirstByteTimeoutMs: number;
   streamIdleTimeoutMs: number;
   pingIntervalMs: number;
   shutdownGraceMs: number;
@@ -129,6 +132,8 @@ export type Config = Readonly<{
   /** Thinking budget (tokens) → reasoning effort: ≤ lowMax is low, ≤ mediumMax medium, else high. */
   effortThresholds: Readonly<{ lowMax: number; mediumMax: number }>;
   midConversationSystem: "merge" | "keep" | undefined;
+  /** The routing configuration file (providers, routes, fallback); undefined: the variables'. */
+  configFile: string | undefined;
 }>;
 
 export class ConfigError extends Error {
@@ -157,7 +162,10 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
   const provider = e.PROVIDER === "auto" ? detectProvider(e.OPENAI_BASE_URL) : e.PROVIDER;
   // Local servers (Ollama, LM Studio, vLLM on this machine) ignore the key, and so does Ollama
   // anywhere (`http://ollama:11434` in Docker); everything else needs one.
-  if (!e.OPENAI_API_KEY && !isLoopbackHost(baseHost) && provider !== "ollama") {
+  // With a configuration file, the providers and their keys come from the file.
+  if (
+    !e.OPENAI_API_KEY && !e.CONFIG_FILE && !isLoopbackHost(baseHost) && provider !== "ollama"
+  ) {
     throw new ConfigError(
       "invalid configuration:\n  OPENAI_API_KEY: required (the key of your OpenAI-compatible provider)",
     );
@@ -203,6 +211,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     logFormat: e.LOG_FORMAT,
     requestTimeoutMs: e.REQUEST_TIMEOUT,
     firstByteTimeoutMs: e.FIRST_BYTE_TIMEOUT,
+    nonStreamFirstByteTimeoutMs: e.NONSTREAM_FIRST_BYTE_TIMEOUT,
     streamIdleTimeoutMs: e.STREAM_IDLE_TIMEOUT,
     pingIntervalMs: e.PING_INTERVAL,
     shutdownGraceMs: e.SHUTDOWN_GRACE,
@@ -224,6 +233,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       mediumMax: e.THINKING_MEDIUM_MAX_BUDGET,
     }),
     midConversationSystem: e.MIDCONVERSATION_SYSTEM,
+    configFile: e.CONFIG_FILE,
   });
 }
 

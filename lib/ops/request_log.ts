@@ -14,6 +14,10 @@ export type RequestSummary = {
   outputTokens?: number;
   /** Milliseconds from the request's arrival to the upstream's response headers. */
   ttfbMs?: number;
+  /** `provider/model` that answered (or failed last), with a routing configuration. */
+  target?: string;
+  /** Each chain entry that failed or was skipped first: `main/gpt-5: 429 rate_limit_error`. */
+  attempts?: string[];
   /** The route writes the line itself, later: a stream is logged when it ends. */
   deferred?: boolean;
 };
@@ -39,6 +43,8 @@ export function logRequest(
     method: req.method,
     path: req.path,
     model: s.model,
+    upstream: s.target,
+    ...(s.attempts ? { attempts: s.attempts.join("; ") } : {}),
     stream: s.stream,
     status,
     input_tokens: s.inputTokens,

@@ -17,7 +17,8 @@ import type { Config } from "../ops/config.ts";
 import { type Logger, makeRedactor } from "../ops/log.ts";
 import { logRequest } from "../ops/request_log.ts";
 import { VERSION } from "../ops/version.ts";
-import { envRouter } from "../routing/router.ts";
+import type { RouterSource } from "../routing/holder.ts";
+import { envRouter, type Router } from "../routing/router.ts";
 import { ClientGone, type Fetch } from "../upstreams/transport.ts";
 import { keyCheck } from "./auth.ts";
 import type { RequestContext } from "./context.ts";
@@ -31,6 +32,8 @@ export type HandlerDeps = {
   log: Logger;
   /** Fresh ids; injectable for deterministic tests. */
   newId?: () => string;
+  /** Where each request gets its router (a configuration file, reloadable); default: the variables'. */
+  router?: RouterSource;
 };
 
 export type Handler = (req: Request) => Promise<Response>;
@@ -54,12 +57,27 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
   const log = deps.log;
   const upstreamFetch: Fetch = deps.fetch ?? ((input, init) => fetch(input, init));
   const newId = deps.newId ?? randomId;
-  const router = envRouter(config);
+  const routers: RouterSource = deps.router ?? { current: fixed(envRouter(config)) };
   const warnedDropped = new Set<string>();
   // Serialized tools and history reused across turns; verified equal on every use.
   const jsonMemo = new JsonMemo();
   // Upstreams echo keys in error bodies; no client may read one back.
   const redact = makeRedactor([config.openaiApiKey, config.anthropicApiKey]);
+  // A configuration file's keys too, for each router (a reload may bring new keys).
+  const fileRedactors = new WeakMap<Router, (text: string) => string>();
+  const redactFor = (router: Router): (text: string) => string => {
+    if (router.file === undefined) return redact;
+    let r = fileRedactors.get(router);
+    if (r === undefined) {
+      r = makeRedactor([
+        config.openaiApiKey,
+        config.anthropicApiKey,
+        ...router.providers.flatMap((p) => p.apiKeys),
+      ]);
+      fileRedactors.set(router, r);
+    }
+    return r;
+  };
 
   const authorized = keyCheck(config.anthropicApiKey);
 
@@ -69,6 +87,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
     const url = new URL(req.url);
     const path = normalizePath(url.pathname);
     const method = req.method.toUpperCase();
+    const router = routers.current();
     const ctx: RequestContext = {
       requestId,
       started,
@@ -82,7 +101,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       newId,
       warnedDropped,
       jsonMemo,
-      redact,
+      redact: redactFor(router),
     };
     // Every answer passes here: one request-log line each, unless the route logs it later.
     const done = (res: Response, dropBody = false): Response => {
@@ -152,7 +171,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
         });
       }
       logRequest(log, ctx, e.status, { error: e.type });
-      return withId(errorResponse(redactError(e, redact)), requestId);
+      return withId(errorResponse(redactError(e, ctx.redact)), requestId);
     }
   };
 }
@@ -190,6 +209,10 @@ function modelId(path: string): string {
   } catch {
     throw invalidRequest(`malformed percent-encoding in the model id "${raw}"`);
   }
+}
+
+function fixed(router: Router): () => Router {
+  return () => router;
 }
 
 function withId(res: Response, requestId: string, dropBody = false): Response {

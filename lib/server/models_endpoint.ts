@@ -6,8 +6,15 @@
 import type { Router } from "../routing/router.ts";
 import { protocolFor } from "../upstreams/protocols.ts";
 import type { RequestContext } from "./context.ts";
+import { routableEntries } from "./routable_models.ts";
 
-type ModelEntry = { type: "model"; id: string; display_name: string; created_at: string };
+type ModelEntry = {
+  type: "model";
+  id: string;
+  display_name: string;
+  created_at: string;
+  max_input_tokens?: number;
+};
 
 /** Claude model names clients commonly ask for; each maps by family (see mapModel). */
 const CLAUDE_ALIASES: [string, string][] = [
@@ -27,7 +34,7 @@ const UPSTREAM_LIST_TIMEOUT_MS = 2_000;
 
 function aliasEntries(router: Router): ModelEntry[] {
   return CLAUDE_ALIASES.map(([id, name]) => {
-    const target = router.route(id).model;
+    const target = router.routeName(id).chain[0]!.model;
     return { type: "model", id, display_name: `${name} → ${target}`, created_at: EPOCH };
   });
 }
@@ -68,9 +75,13 @@ async function upstreamModels(ctx: RequestContext, signal: AbortSignal): Promise
 
 export async function listModels(req: Request, ctx: RequestContext): Promise<Response> {
   const url = new URL(req.url);
-  const all = [...aliasEntries(ctx.router)];
+  const all: ModelEntry[] = [...aliasEntries(ctx.router)];
   const seen = new Set(all.map((m) => m.id));
-  for (const m of await upstreamModels(ctx, req.signal)) {
+  // A routing file names its models: those are the routable ones, no upstream list needed.
+  const more = ctx.router.file
+    ? routableEntries(ctx.router, EPOCH)
+    : await upstreamModels(ctx, req.signal);
+  for (const m of more) {
     if (!seen.has(m.id)) {
       seen.add(m.id);
       all.push(m);
@@ -94,7 +105,8 @@ export async function listModels(req: Request, ctx: RequestContext): Promise<Res
 }
 
 export function retrieveModel(id: string, ctx: RequestContext): Response {
-  const alias = aliasEntries(ctx.router).find((m) => m.id === id);
+  const alias = aliasEntries(ctx.router).find((m) => m.id === id) ??
+    routableEntries(ctx.router, EPOCH).find((m) => m.id === id);
   const entry: ModelEntry = alias ?? { type: "model", id, display_name: id, created_at: EPOCH };
   return new Response(JSON.stringify(entry), { headers: { "content-type": "application/json" } });
 }

@@ -25,6 +25,10 @@ export type ExchangeInput = {
   inputTokensEstimate: number;
   /** Serialized history and tools kept across turns (see common/json_text.ts). */
   jsonMemo: JsonMemo;
+  /** The client's body as received, for a protocol that forwards it (fields the schema drops kept). */
+  clientBody?: unknown;
+  /** The client's request headers (a pass-through protocol forwards `anthropic-beta`). */
+  clientHeaders?: Headers;
 };
 
 /**
@@ -58,6 +62,21 @@ export type Exchange = {
   message(json: unknown): MessageResponse;
   /** A converter for a streamed 2xx answer. */
   stream(): EventConverter;
+  /**
+   * A whole 2xx answer passed on as the client's answer (a protocol that speaks the client's
+   * API): its JSON text and usage. Throws a ProxyError. Without it, `message` converts.
+   */
+  passThrough?(text: string): { body: string; usage: Usage };
+};
+
+/** Token counting at the upstream, for a protocol whose API has it. */
+export type CountTokensCall = {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  httpError(status: number, body: string, headers: Headers): ProxyError;
+  /** The upstream's answer → the client's answer (JSON text). Throws a ProxyError. */
+  read(json: unknown): string;
 };
 
 /** A model the upstream lists. */
@@ -73,4 +92,6 @@ export type Protocol = {
     headers: Record<string, string>;
     read(json: unknown): ListedModel[];
   };
+  /** Count tokens at the upstream instead of locally (an API that has such an endpoint). */
+  countTokens?(input: ExchangeInput): CountTokensCall;
 };

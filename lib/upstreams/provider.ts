@@ -5,8 +5,13 @@
 import type { EffortThresholds } from "./thinking.ts";
 import type { Profile } from "./openai/profiles.ts";
 
-/** The upstream protocols: OpenAI Chat Completions. */
-export type UpstreamApi = "chat";
+/**
+ * The upstream protocols: OpenAI Chat Completions, Anthropic Messages (pass-through) and the
+ * OpenAI Responses API. A protocol may be missing from the registry (see protocols.ts).
+ */
+export type UpstreamApi = "chat" | "anthropic" | "responses";
+
+export const UPSTREAM_APIS: readonly UpstreamApi[] = ["chat", "anthropic", "responses"];
 
 export type Provider = Readonly<{
   /** `default` for the provider made from the environment variables. */
@@ -15,7 +20,12 @@ export type Provider = Readonly<{
   /** Without a trailing slash. */
   baseUrl: string;
   profile: Profile;
+  /** The first key of the pool: what a request without a key pool (models list, doctor) uses. */
   apiKey: string | undefined;
+  /** Every key, used round-robin (see routing/health.ts); empty when the upstream needs none. */
+  apiKeys: readonly string[];
+  /** The models the configuration names for this provider (listed by /v1/models). */
+  models: readonly string[];
   /** Sent with every request after the key header (attribution, CUSTOM_HEADER_*). */
   headers: Readonly<Record<string, string>>;
   /** Merged into every request body as given. */
@@ -28,6 +38,11 @@ export type Provider = Readonly<{
   effortThresholds: EffortThresholds;
   /** Headers must arrive within this for a streamed request. */
   firstByteTimeoutMs: number;
+  /**
+   * Headers must arrive within this for a request that is not streamed (the upstream sends them
+   * when the whole answer is ready, so this is longer than firstByteTimeoutMs).
+   */
+  nonStreamFirstByteTimeoutMs: number;
   /** The whole exchange, answer included. */
   requestTimeoutMs: number;
   /** A started stream that sends nothing for this long is cut. */

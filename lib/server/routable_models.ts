@@ -1,0 +1,40 @@
+/**
+ * The names a routing configuration file makes routable, for `GET /v1/models`: every
+ * provider's `models` and every chain entry, as `provider/model`, with the context window
+ * where it is known (`max_input_tokens`), so a client's model picker and its compaction see
+ * what the upstream takes.
+ */
+import type { Router } from "../routing/router.ts";
+import { modelInfo } from "../upstreams/model_info.ts";
+
+export type RoutableEntry = {
+  type: "model";
+  id: string;
+  display_name: string;
+  created_at: string;
+  max_input_tokens?: number;
+};
+
+export function routableEntries(router: Router, createdAt: string): RoutableEntry[] {
+  const file = router.file;
+  if (file === undefined) return [];
+  const out: RoutableEntry[] = [];
+  const seen = new Set<string>();
+  const add = (provider: (typeof router.providers)[number], model: string) => {
+    const id = `${provider.name}/${model}`;
+    if (seen.has(id)) return;
+    seen.add(id);
+    const window = modelInfo(model, provider).contextWindow;
+    out.push({
+      type: "model",
+      id,
+      display_name: `${model} (${provider.name})`,
+      created_at: createdAt,
+      ...(window !== undefined ? { max_input_tokens: window } : {}),
+    });
+  };
+  for (const p of router.providers) for (const m of p.models) add(p, m);
+  for (const chain of Object.values(file.tiers)) chain?.forEach((t) => add(t.provider, t.model));
+  for (const r of file.routes) r.chain.forEach((t) => add(t.provider, t.model));
+  return out;
+}
