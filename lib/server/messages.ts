@@ -52,7 +52,11 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
   const summary = ctx.summary;
   summary.stream = request.stream === true;
   const router = ctx.router;
-  const routed = router.route(request, () => estimateInputTokens(request, request.model));
+  let estimate: number | undefined;
+  const routed = router.route(
+    request,
+    () => (estimate ??= estimateInputTokens(request, request.model)),
+  );
   const file = router.file;
   if (file === undefined) {
     // No configuration file: one provider, one attempt, as before routing existed.
