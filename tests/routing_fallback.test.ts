@@ -446,6 +446,10 @@ describe("choosing the upstream", () => {
     assert.equal(list.data.find((m) => m.id === "main/gpt-5")!.max_input_tokens, 400_000);
     assert.match(list.data.find((m) => m.id === "claude-opus-4-1")!.display_name, /m1/);
     assert.equal(main.requests.length, 0, "no upstream list is fetched");
+    // Claude Code's /model menu shows only ids starting with claude or anthropic.
+    assert.ok(ids.includes("anthropic/spare/m2"));
+    await post(p, { model: "anthropic/spare/m2" });
+    assert.equal(spare.requests.at(-1)!.body.model, "m2");
   });
 });
 

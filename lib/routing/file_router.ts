@@ -11,6 +11,13 @@ import type { FileRouting, RoutableRequest, Routed, Router, Target } from "./rou
 import { compileCondition } from "./rules.ts";
 import { type ClaudeFamily, claudeFamily } from "./tiers.ts";
 
+/**
+ * Claude Code's `/model` menu shows only gateway models whose id starts with `claude` or
+ * `anthropic` (its gateway discovery filters on /^(claude|anthropic)/i, seen in 2.1.197), so
+ * /v1/models also lists each routable name under this prefix, and the router accepts it.
+ */
+export const CLAUDE_CODE_PREFIX = "anthropic/";
+
 /** `provider/model` or `provider,model` → the provider and the model (which may hold `/`). */
 export function splitExplicit(
   name: string,
@@ -68,7 +75,10 @@ export function fileRouter(
     return { chain: [{ provider: first, model: clientModel }], via: "default" };
   };
   const explicit = (clientModel: string): Routed | undefined => {
-    const target = splitExplicit(clientModel, byName);
+    const target = splitExplicit(clientModel, byName) ??
+      (clientModel.startsWith(CLAUDE_CODE_PREFIX)
+        ? splitExplicit(clientModel.slice(CLAUDE_CODE_PREFIX.length), byName)
+        : undefined);
     return target ? { chain: [target], via: "explicit" } : undefined;
   };
 

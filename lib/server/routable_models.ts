@@ -4,6 +4,7 @@
  * where it is known (`max_input_tokens`), so a client's model picker and its compaction see
  * what the upstream takes.
  */
+import { CLAUDE_CODE_PREFIX } from "../routing/file_router.ts";
 import type { Router } from "../routing/router.ts";
 import { modelInfo } from "../upstreams/model_info.ts";
 
@@ -25,13 +26,15 @@ export function routableEntries(router: Router, createdAt: string): RoutableEntr
     if (seen.has(id)) return;
     seen.add(id);
     const window = modelInfo(model, provider).contextWindow;
-    out.push({
-      type: "model",
-      id,
+    const entry = {
+      type: "model" as const,
       display_name: `${model} (${provider.name})`,
       created_at: createdAt,
       ...(window !== undefined ? { max_input_tokens: window } : {}),
-    });
+    };
+    out.push({ id, ...entry });
+    // The same name in the form Claude Code's /model menu shows (see CLAUDE_CODE_PREFIX).
+    out.push({ id: `${CLAUDE_CODE_PREFIX}${id}`, ...entry });
   };
   for (const p of router.providers) for (const m of p.models) add(p, m);
   for (const chain of Object.values(file.tiers)) chain?.forEach((t) => add(t.provider, t.model));
