@@ -9,7 +9,7 @@ import { encodeEvents } from "../anthropic/sse_encode.ts";
 import { formatZodError } from "../anthropic/validation.ts";
 import { debugBody } from "../ops/debug_body.ts";
 import { logRequest } from "../ops/request_log.ts";
-import { estimateInputTokens } from "../tokens/count.ts";
+import { encodingForModel, estimateInputTokens } from "../tokens/count.ts";
 import { modelInfo } from "../upstreams/model_info.ts";
 import { type Target, targetName } from "../routing/router.ts";
 import { protocolFor } from "../upstreams/protocols.ts";
@@ -57,12 +57,26 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
     request,
     () => (estimate ??= estimateInputTokens(request, request.model)),
   );
+  // A routing rule's estimate serves the attempts whose model counts with the same tokenizer.
+  const estimateFor = (model: string) =>
+    estimate !== undefined && encodingForModel(model) === encodingForModel(request.model)
+      ? estimate
+      : estimateInputTokens(request, model);
   const file = router.file;
   if (file === undefined) {
     // No configuration file: one provider, one attempt, as before routing existed.
     const target = routed.chain[0]!;
     try {
-      return await attempt(req, raw, request, target, target.provider.apiKey, true, ctx);
+      return await attempt(
+        req,
+        raw,
+        request,
+        target,
+        target.provider.apiKey,
+        true,
+        ctx,
+        estimateFor,
+      );
     } catch (err) {
       throw err instanceof AttemptFailed ? tagged(err.error, target) : err;
     }
@@ -94,7 +108,7 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
       }
       const last = i === chain.length - 1;
       try {
-        const res = await attempt(req, raw, request, target, picked.key, last, ctx);
+        const res = await attempt(req, raw, request, target, picked.key, last, ctx, estimateFor);
         health.succeeded(provider);
         if (failures.length > 0) summary.attempts = failures;
         return res;
@@ -164,6 +178,7 @@ async function attempt(
   apiKey: string | undefined,
   last: boolean,
   ctx: RequestContext,
+  estimateFor: (model: string) => number,
 ): Promise<Response> {
   const { config, log } = ctx;
   const { provider, model } = target;
@@ -173,7 +188,7 @@ async function attempt(
   summary.model = `${request.model} -> ${model}`;
   summary.target = targetName(target);
 
-  const inputEstimate = estimateInputTokens(request, model);
+  const inputEstimate = estimateFor(model);
   const protocol = protocolFor(provider.api);
   const exchange = protocol.exchange({
     request,
