@@ -25,9 +25,15 @@ export type Skip = { reason: "circuit open" | "keys resting"; retryInMs: number 
 export class Health {
   #state = new Map<string, ProviderState>();
   #now: () => number;
+  #records: boolean;
 
-  constructor(now: () => number = Date.now) {
+  /**
+   * `records: false` learns nothing (no key rests, no open breaker): for `doctor`, which must
+   * see every model's own answer, not a provider skipped after earlier checks failed.
+   */
+  constructor(now: () => number = Date.now, records = true) {
     this.#now = now;
+    this.#records = records;
   }
 
   #of(provider: string): ProviderState {
@@ -74,6 +80,7 @@ export class Health {
 
   /** A key that got 429 (for its Retry-After) or 401/403 is skipped for a while. */
   restKey(provider: string, key: string, ms: number): void {
+    if (!this.#records) return;
     this.#of(provider).restingUntil.set(key, this.#now() + ms);
   }
 
@@ -88,6 +95,7 @@ export class Health {
 
   /** Connect error, timeout or 5xx: counts toward opening the breaker, and reopens a trial's. */
   failed(provider: string, settings: BreakerSettings): void {
+    if (!this.#records) return;
     const s = this.#of(provider);
     s.failures++;
     if (s.trial || s.failures >= settings.failuresToOpen) {
