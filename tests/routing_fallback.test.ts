@@ -125,6 +125,7 @@ describe("fallback along a chain", () => {
     const line = requestLines(p.logs).at(-1)!;
     assert.equal(line.upstream, "spare/m2");
     assert.equal(line.attempts, "main/m1: 529 overloaded_error");
+    assert.equal(line.route, "models.opus: main/m1 → spare/m2");
   });
 
   it("moves on after a refused connection", async () => {

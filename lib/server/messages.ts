@@ -11,7 +11,7 @@ import { debugBody } from "../ops/debug_body.ts";
 import { logRequest } from "../ops/request_log.ts";
 import { encodingForModel, estimateInputTokens } from "../tokens/count.ts";
 import { modelInfo } from "../upstreams/model_info.ts";
-import { type Target, targetName } from "../routing/router.ts";
+import { describeChain, type Target, targetName } from "../routing/router.ts";
 import { protocolFor } from "../upstreams/protocols.ts";
 import {
   callUpstream,
@@ -82,6 +82,7 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
     }
   }
 
+  summary.route = `${routed.via}: ${describeChain(routed.chain)}`;
   const health = file.health;
   const failures: string[] = [];
   const chain = routed.chain;
