@@ -114,6 +114,15 @@ export function bannerJson(
     level: "info",
     msg: bannerTitle(fields),
     ...fields,
-    ...(routing.length > 0 ? { routing } : {}),
+    // With a routing file, the variables' single upstream is not what serves requests.
+    ...(routing.length > 0
+      ? {
+        routing,
+        upstream: undefined,
+        provider: undefined,
+        upstream_key: undefined,
+        models: undefined,
+      }
+      : {}),
   });
 }

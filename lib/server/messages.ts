@@ -227,6 +227,7 @@ async function attempt(
       firstByteTimeoutMs: stream
         ? provider.firstByteTimeoutMs
         : provider.nonStreamFirstByteTimeoutMs,
+      firstByteSetting: stream ? "FIRST_BYTE_TIMEOUT" : "NONSTREAM_FIRST_BYTE_TIMEOUT",
       totalTimeoutMs: provider.requestTimeoutMs,
       // With a next entry to fall back on, a retry here would only delay it.
       maxRetries: last ? provider.maxRetries : 0,
