@@ -25,7 +25,7 @@ import {
   type RoutingProxy,
   startRoutingProxy,
 } from "./helpers/routing_proxy.ts";
-import { TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
+import { startProxy, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 
 const KEY_B = "sk-test-second-key-abcdefabcdef0123";
 
@@ -499,5 +499,34 @@ describe("the official SDK", () => {
     assert.match(second.content[0]!.type === "text" ? second.content[0]!.text : "", /sunny/);
     assert.equal(main.requests.length, 2);
     assert.equal(spare.requests.length, 2);
+  });
+});
+
+describe("without a routing file", () => {
+  it("a non-streamed request to an upstream that hangs before its headers ends at NONSTREAM_FIRST_BYTE_TIMEOUT", async () => {
+    mainScript = () => ({ stall: true });
+    const p = startProxy({
+      OPENAI_BASE_URL: main.url,
+      NONSTREAM_FIRST_BYTE_TIMEOUT: "0.3",
+      REQUEST_TIMEOUT: "60",
+    });
+    try {
+      const res = await fetch(`${p.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "claude-opus-4-1",
+          max_tokens: 10,
+          messages: [{ role: "user", content: "hi" }],
+        }),
+      });
+      const body = await res.json() as { error: { type: string; message: string } };
+      assert.equal(res.status, 504);
+      assert.equal(body.error.type, "timeout_error");
+      assert.match(body.error.message, /NONSTREAM_FIRST_BYTE_TIMEOUT/);
+      assert.equal(res.headers.get("x-ccp-upstream"), "default/gpt-4o");
+    } finally {
+      await p.close();
+    }
   });
 });
