@@ -388,6 +388,35 @@ describe("Anthropic-speaking upstreams (api: anthropic)", () => {
     });
   });
 
+  it("ends a stream cut before message_stop, or an upstream event: error, with one event: error", async () => {
+    const p = proxy();
+    anthScript = () => ({
+      sse: [...anthropicSse("partial").slice(0, 3), { waitMs: 100 }],
+      done: false,
+      resetAfter: true,
+    });
+    const cut = await post(p, { model: "claude-haiku-4-5", stream: true });
+    assert.match(cut.text, /event: message_start/);
+    assert.equal(cut.text.split("event: error").length, 2, cut.text);
+    assert.equal(spare.requests.length, 0, "no fallback once the stream started");
+    anthScript = () => ({
+      sse: [
+        ...anthropicSse("x").slice(0, 2),
+        {
+          raw:
+            `event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n`,
+        },
+      ],
+      done: false,
+    });
+    const failed = await post(p, { model: "claude-haiku-4-5", stream: true });
+    assert.match(
+      failed.text,
+      /event: error\ndata: \{"type":"error","error":\{"type":"overloaded_error","message":"Overloaded"\}\}/,
+    );
+    assert.equal(failed.text.split("event: error").length, 2, failed.text);
+  });
+
   it("counts tokens at the upstream", async () => {
     anthScript = () => ({ json: { input_tokens: 4242 } });
     const p = proxy();
