@@ -264,6 +264,24 @@ describe("key pools", () => {
     assert.ok(main.requests.some((r) => r.headers.authorization === `Bearer ${TEST_UPSTREAM_KEY}`));
   });
 
+  it("tries the next key after a 401, and a 401 on every key stays a 401", async () => {
+    mainScript = () => ({ status: 401, json: openaiError("bad key", "invalid_api_key") });
+    const p = proxy(
+      fileText().replace(
+        `"main": { "base_url": "${main.url}", "api_key": "\${KEY_A}",`,
+        `"main": { "base_url": "${main.url}", "api_keys": ["\${KEY_A}", "\${KEY_B}"],`,
+      ),
+    );
+    const { res } = await post(p, { model: "claude-opus-4-1" });
+    assert.equal(res.status, 401);
+    assert.equal(main.requests.length, 2, "both keys tried");
+    assert.equal(spare.requests.length, 0, "a bad key is not a reason to fall back");
+    // Both keys now rest: the chain moves on without asking main.
+    const next = await post(p, { model: "claude-opus-4-1" });
+    assert.match(next.text, /from spare/);
+    assert.equal(main.requests.length, 2);
+  });
+
   it("moves on down the chain when every key of a provider rests", async () => {
     mainScript = () => ({ status: 429, json: openaiError("rate", "rate_limit_error") });
     const p = proxy();

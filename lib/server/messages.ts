@@ -25,6 +25,7 @@ import { json } from "./json_response.ts";
 import { RecordingConverter } from "./recording_converter.ts";
 import { driveStream } from "./stream_response.ts";
 import { countsAgainstProvider, fallbackCause, keyRestMs } from "./fallback.ts";
+import type { FallbackCause } from "../routing/file_schema.ts";
 
 /** Names the provider/model that answered (or failed last), on every /v1/messages answer. */
 export const UPSTREAM_HEADER = "x-ccp-upstream";
@@ -99,7 +100,9 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
       continue;
     }
     // Each key of the pool at most once per entry; a failing key rests, so the next differs.
+    let keysFailed: FallbackCause | "other" | undefined;
     for (let tries = 0; tries < Math.max(1, target.provider.apiKeys.length); tries++) {
+      keysFailed = undefined;
       const picked = health.pickKey(provider, target.provider.apiKeys);
       if ("reason" in picked) {
         failures.push(`${name}: skipped (${picked.reason})`);
@@ -131,11 +134,18 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
         if (rest !== undefined && picked.key !== undefined) {
           health.restKey(provider, picked.key, rest);
           // Another key of the same provider may do (429 on one key, a revoked key).
-          if (target.provider.apiKeys.length > 1) continue;
+          if (target.provider.apiKeys.length > 1) {
+            keysFailed = cause ?? "other";
+            continue;
+          }
         }
         if (cause === undefined || !file.fallbackOn.has(cause) || last) throw error;
         break;
       }
+    }
+    // Every key failed in turn: the last failure decides, as for a single key.
+    if (keysFailed !== undefined && lastError) {
+      if (keysFailed === "other" || !file.fallbackOn.has(keysFailed)) throw lastError;
     }
   }
   if (lastError) throw lastError;
