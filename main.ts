@@ -7,18 +7,23 @@ import { helpText, parseArgs } from "./lib/cli/args.ts";
 import { type Config, ConfigError, configFromEnv, envFileVars } from "./lib/ops/config.ts";
 import { banner, bannerJson } from "./lib/cli/banner.ts";
 import { runDoctor } from "./lib/cli/doctor.ts";
+import { routingLines } from "./lib/cli/routing_banner.ts";
 import { createLogger, makeRedactor } from "./lib/ops/log.ts";
 import { readTextFile, serve, upstreamFetch } from "./lib/runtime/serve.ts";
 import { createHandler } from "./lib/server/handler.ts";
 import { resolveHost } from "./lib/runtime/resolve_host.ts";
 import { isPublicAddress } from "./lib/websearch/address.ts";
+import { Health } from "./lib/routing/health.ts";
+import { RouterHolder } from "./lib/routing/holder.ts";
+import { buildRouter, type LoadedRouter } from "./lib/routing/load.ts";
+import { watchFile } from "./lib/runtime/watch.ts";
 import { VERSION } from "./lib/ops/version.ts";
 
-async function loadConfig(
+async function loadEnv(
   envFile: string,
   required: boolean,
   overrides: Record<string, string>,
-): Promise<Config> {
+): Promise<Record<string, string | undefined>> {
   let text: string | undefined;
   try {
     text = await readTextFile(envFile);
@@ -28,7 +33,26 @@ async function loadConfig(
     );
   }
   const fileVars = envFileVars(envFile, text, required);
-  return configFromEnv({ ...fileVars, ...process.env, ...overrides });
+  return { ...fileVars, ...process.env, ...overrides };
+}
+
+/** The routing file's text; a file named but missing is an error. */
+async function readConfigFile(config: Config): Promise<string | undefined> {
+  if (config.configFile === undefined) return undefined;
+  let text: string | undefined;
+  try {
+    text = await readTextFile(config.configFile);
+  } catch (err) {
+    throw new ConfigError(
+      `cannot read config file ${config.configFile}: ${
+        err instanceof Error ? err.message : String(err)
+      }`,
+    );
+  }
+  if (text === undefined) {
+    throw new ConfigError(`cannot read config file ${config.configFile}: not found`);
+  }
+  return text;
 }
 
 /**
@@ -63,8 +87,14 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let config: Config;
+  let env: Record<string, string | undefined>;
+  let loaded: LoadedRouter;
+  // doctor checks each model on its own: nothing it sees may skip a later check.
+  const health = new Health(Date.now, cli.kind !== "doctor");
   try {
-    config = await loadConfig(cli.envFile, cli.envFileRequired, cli.overrides);
+    env = await loadEnv(cli.envFile, cli.envFileRequired, cli.overrides);
+    config = configFromEnv(env);
+    loaded = buildRouter(config, await readConfigFile(config), env, health);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`error: ${err.message}\n`);
@@ -72,25 +102,30 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const redactSecrets = makeRedactor([config.openaiApiKey, config.anthropicApiKey], {
+  const fileKeys = loaded.router.file ? loaded.router.providers.flatMap((p) => p.apiKeys) : [];
+  const redactSecrets = makeRedactor([config.openaiApiKey, config.anthropicApiKey, ...fileKeys], {
     exactOnly: true,
   });
   const log = createLogger({
     level: config.logLevel,
     format: config.logFormat,
-    secrets: [config.openaiApiKey, config.anthropicApiKey, config.search?.apiKey],
+    secrets: [config.openaiApiKey, config.anthropicApiKey, config.search?.apiKey, ...fileKeys],
   });
+  for (const warning of loaded.warnings) log.warn(`config file: ${warning}`);
   if (cli.kind === "doctor") {
     return await runDoctor(
       config,
       await upstreamFetch(),
       stdoutLines(),
+      loaded.router,
     );
   }
 
+  const routers = new RouterHolder(loaded.router);
   const handler = createHandler(config, {
     log,
     fetch: await upstreamFetch(),
+    router: routers,
     addressGuard: { resolve: resolveHost, allowed: isPublicAddress },
   });
   let server;
@@ -122,12 +157,35 @@ async function main(argv: string[]): Promise<number> {
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));
   });
+  let stopWatching = () => {};
+  if (config.configFile !== undefined) {
+    const file = config.configFile;
+    // An invalid edit keeps the running configuration; the error names its JSON path.
+    const reload = async (why: string) => {
+      try {
+        const next = buildRouter(config, await readConfigFile(config), env, health);
+        for (const warning of next.warnings) log.warn(`config file: ${warning}`);
+        routers.replace(next.router);
+        log.info("config file reloaded", { file, trigger: why });
+      } catch (err) {
+        log.error("config file not reloaded, the running configuration stays", {
+          file,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    };
+    stopWatching = watchFile(file, () => void reload("change"));
+    // Windows has no SIGHUP; the file watch is enough there.
+    if (process.platform !== "win32") process.on("SIGHUP", () => void reload("SIGHUP"));
+  }
   // After the signal handlers: whoever waits for this line may signal at once.
   const startLine = config.logFormat === "json"
-    ? bannerJson(config, server.port, new Date())
-    : banner(config, server.port);
+    ? bannerJson(config, server.port, new Date(), routingLines(loaded.router))
+    : banner(config, server.port, routingLines(loaded.router));
   process.stderr.write(`${redactSecrets(startLine)}\n`);
-  return await stopped;
+  const code = await stopped;
+  stopWatching();
+  return code;
 }
 
 // argv is [runtime, script, ...args] under Deno, Bun and a Bun-compiled binary alike.

@@ -62,6 +62,7 @@ describe("documentation", () => {
     AZURE_API_VERSION: ["2024-10-21", azureUrl.searchParams.get("api-version")],
     REQUEST_TIMEOUT: ["600", String(defaults.requestTimeoutMs / 1000)],
     FIRST_BYTE_TIMEOUT: ["120", String(defaults.firstByteTimeoutMs / 1000)],
+    NONSTREAM_FIRST_BYTE_TIMEOUT: ["300", String(defaults.nonStreamFirstByteTimeoutMs / 1000)],
     STREAM_IDLE_TIMEOUT: ["120", String(defaults.streamIdleTimeoutMs / 1000)],
     PING_INTERVAL: ["5", String(defaults.pingIntervalMs / 1000)],
     MAX_RETRIES: ["2", String(defaults.maxRetries)],
@@ -91,6 +92,7 @@ describe("documentation", () => {
     TAVILY_API_KEY: defaults.search?.apiKey,
     SEARXNG_URL: defaults.search?.baseUrl,
     SEARCH_BASE_URL: defaults.search?.baseUrl,
+    CONFIG_FILE: defaults.configFile,
   };
 
   /** The --help line that documents `name`: the variable first, or after its flag. */

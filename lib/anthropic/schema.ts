@@ -412,4 +412,11 @@ export type StreamEvent =
   }
   | { type: "message_stop" }
   | { type: "ping" }
-  | { type: "error"; error: { type: string; message: string } };
+  | { type: "error"; error: { type: string; message: string } }
+  | RawStreamEvent;
+
+/**
+ * An event passed on as an Anthropic-speaking upstream sent it: its SSE event name and JSON
+ * text, written out unchanged (see upstreams/anthropic/).
+ */
+export type RawStreamEvent = { type: "raw"; event: string; data: string };

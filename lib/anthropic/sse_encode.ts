@@ -7,6 +7,7 @@ import type { StreamEvent } from "./schema.ts";
 const encoder = new TextEncoder();
 
 export function encodeEventText(event: StreamEvent): string {
+  if (event.type === "raw") return `event: ${event.event}\ndata: ${event.data}\n\n`;
   return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 

@@ -23,6 +23,7 @@ const FLAGS: Record<string, string> = {
   "--provider": "PROVIDER",
   "--api": "OPENAI_API",
   "--max-retries": "MAX_RETRIES",
+  "--config": "CONFIG_FILE",
 };
 
 export function parseArgs(argv: readonly string[]): CliResult {
@@ -84,6 +85,8 @@ Usage:
   claude-code-proxy [options]            (compiled binary)
   ... doctor [options]                   check the upstream for each mapped model: plain, stream,
                                          tool call, image, thinking and a ~24k-token prompt
+                                         (with --config: every provider and model it names)
+  kill -HUP <pid>                        reload the --config file (it is also watched)
 
 Options (each overrides its variable):
   --host HOST            HOST               listen address            (default 127.0.0.1)
@@ -98,6 +101,7 @@ Options (each overrides its variable):
   --api API              OPENAI_API         chat|responses|auto: the OpenAI API spoken upstream (default auto)
   --max-retries N        MAX_RETRIES        upstream retries          (default 2)
   --allow-remote         ALLOW_REMOTE_WITHOUT_KEY=true: a non-loopback HOST without ANTHROPIC_API_KEY (default false)
+  --config FILE          CONFIG_FILE        routing file: providers, routes, fallback (default not set)
   --env-file PATH        read variables from PATH instead of ./.env (must exist)
   -h, --help             this text
   -v, --version          print the version
@@ -120,6 +124,7 @@ Variables (environment or .env; the environment wins over .env):
   MIDCONVERSATION_SYSTEM merge|keep system messages inside the conversation (default per provider: keep for openai/azure, merge elsewhere)
   REQUEST_TIMEOUT        total seconds per upstream request         (default 600)
   FIRST_BYTE_TIMEOUT     seconds until a streaming upstream answers (default 120)
+  NONSTREAM_FIRST_BYTE_TIMEOUT seconds until a non-streamed answer starts (default 300)
   STREAM_IDLE_TIMEOUT    seconds of upstream silence mid-stream     (default 120)
   PING_INTERVAL          seconds between pings while upstream is silent (default 5)
   RETRY_MAX_DELAY        longest retry wait in seconds              (default 30)

@@ -3,7 +3,7 @@ import { type Config, isLoopbackHost } from "../ops/config.ts";
 import { resolveProfile } from "../upstreams/openai/profiles.ts";
 import { VERSION } from "../ops/version.ts";
 
-function redactKey(key: string | undefined): string {
+export function redactKey(key: string | undefined): string {
   if (!key) return "(not set)";
   return key.length <= 8 ? "****" : `${key.slice(0, 3)}…${key.slice(-2)} (${key.length} chars)`;
 }
@@ -79,12 +79,15 @@ export function bannerTitle(fields: BannerFields): string {
   return `claude-code-proxy ${fields.version} listening on ${fields.listening}`;
 }
 
-export function banner(config: Config, port: number): string {
+/** `routing`: the lines of a routing configuration file (routing_banner.ts), shown instead. */
+export function banner(config: Config, port: number, routing: readonly string[] = []): string {
   const f = bannerFields(config, port);
   return [
     bannerTitle(f),
-    `  upstream   ${f.upstream} (provider: ${f.provider}, key: ${f.upstream_key})`,
-    `  models     opus → ${f.models.opus}, sonnet → ${f.models.sonnet}, haiku → ${f.models.haiku}`,
+    ...(routing.length > 0 ? routing : [
+      `  upstream   ${f.upstream} (provider: ${f.provider}, key: ${f.upstream_key})`,
+      `  models     opus → ${f.models.opus}, sonnet → ${f.models.sonnet}, haiku → ${f.models.haiku}`,
+    ]),
     `  auth       ${f.auth}`,
     config.anthropicApiKey
       ? `  start Claude Code with (in a shell where ANTHROPIC_API_KEY holds the proxy's key):`
@@ -98,12 +101,28 @@ export function banner(config: Config, port: number): string {
  * Not written through the logger, whose key-shape patterns would blank the paste line's
  * `ANTHROPIC_API_KEY=…`; the caller takes the configured keys out, as for the text banner.
  */
-export function bannerJson(config: Config, port: number, time: Date): string {
+export function bannerJson(
+  config: Config,
+  port: number,
+  time: Date,
+  routingLines: readonly string[] = [],
+): string {
   const fields = bannerFields(config, port);
+  const routing = routingLines.map((l) => l.trim());
   return JSON.stringify({
     time: time.toISOString(),
     level: "info",
     msg: bannerTitle(fields),
     ...fields,
+    // With a routing file, the variables' single upstream is not what serves requests.
+    ...(routing.length > 0
+      ? {
+        routing,
+        upstream: undefined,
+        provider: undefined,
+        upstream_key: undefined,
+        models: undefined,
+      }
+      : {}),
   });
 }

@@ -8,6 +8,8 @@ import type { Config } from "../ops/config.ts";
 import { silentLogger } from "../ops/log.ts";
 import { createHandler } from "../server/handler.ts";
 import type { Fetch } from "../upstreams/transport.ts";
+import type { Router, Target } from "../routing/router.ts";
+import type { Provider } from "../upstreams/provider.ts";
 
 type Check = {
   name: string;
@@ -148,22 +150,75 @@ function hint(status: number, message: string): string {
   return message.slice(0, 160);
 }
 
+/**
+ * With a routing configuration file: every model it names (each provider's `models`, every
+ * chain entry of the tiers and routes), grouped by provider, each asked for by its explicit
+ * `provider/model` name so that no fallback hides a failure.
+ */
+function fileTargets(router: Router): Map<Provider, string[]> {
+  const file = router.file!;
+  const byProvider = new Map<Provider, string[]>(router.providers.map((p) => [p, []]));
+  const add = (t: Target) => {
+    const list = byProvider.get(t.provider)!;
+    if (!list.includes(t.model)) list.push(t.model);
+  };
+  for (const p of router.providers) for (const m of p.models) add({ provider: p, model: m });
+  for (const chain of Object.values(file.tiers)) chain?.forEach(add);
+  for (const r of file.routes) r.chain.forEach(add);
+  return byProvider;
+}
+
 export async function runDoctor(
   config: Config,
   fetch: Fetch,
   print: (line: string) => void,
+  router?: Router,
 ): Promise<number> {
-  const handler = createHandler(config, { log: silentLogger, fetch });
-  const models: [string, string][] = [
-    ["opus", config.bigModel],
-    ["sonnet", config.middleModel],
-    ["haiku", config.smallModel],
-  ];
+  const handler = createHandler(config, {
+    log: silentLogger,
+    fetch,
+    ...(router ? { router: { current: () => router } } : {}),
+  });
+  // [shown model name, the name the request asks for]
+  const groups: { title: string; models: [string, string][] }[] = [];
+  if (router?.file) {
+    for (const [provider, models] of fileTargets(router)) {
+      groups.push({
+        title: `${provider.name}: ${displayUrl(provider.baseUrl)} (${provider.api})` +
+          (models.length === 0 ? " — no model named, nothing to check" : ""),
+        models: models.map((m) => [m, `${provider.name}/${m}`]),
+      });
+    }
+  } else {
+    groups.push({
+      title: displayUrl(config.openaiBaseUrl),
+      models: [
+        [config.bigModel, "claude-opus"],
+        [config.middleModel, "claude-sonnet"],
+        [config.smallModel, "claude-haiku"],
+      ],
+    });
+  }
+  let failures = 0;
+  for (const group of groups) {
+    failures += await checkGroup(handler, config, group.title, group.models, print);
+  }
+  return failures === 0 ? 0 : 1;
+}
+
+async function checkGroup(
+  handler: (req: Request) => Promise<Response>,
+  config: Config,
+  title: string,
+  models: [string, string][],
+  print: (line: string) => void,
+): Promise<number> {
   const seen = new Set<string>();
   let failures = 0;
-  print(`Checking ${displayUrl(config.openaiBaseUrl)}`);
+  print(`Checking ${title}`);
+  if (models.length === 0) return 0;
   print(`${"model".padEnd(28)} ${"check".padEnd(12)} result`);
-  for (const [alias, model] of models) {
+  for (const [model, asked] of models) {
     if (seen.has(model)) continue;
     seen.add(model);
     for (const check of CHECKS) {
@@ -174,7 +229,7 @@ export async function runDoctor(
             "content-type": "application/json",
             ...(config.anthropicApiKey ? { "x-api-key": config.anthropicApiKey } : {}),
           },
-          body: JSON.stringify({ model: `claude-${alias}`, ...check.body }),
+          body: JSON.stringify({ model: asked, ...check.body }),
         }),
       );
       const text = await res.text();
@@ -203,5 +258,5 @@ export async function runDoctor(
       print(`${model.padEnd(28)} ${check.name.padEnd(12)} ${result}`);
     }
   }
-  return failures === 0 ? 0 : 1;
+  return failures;
 }

@@ -79,6 +79,7 @@ const EnvSchema = z.object({
   LOG_FORMAT: z.string().trim().toLowerCase().default("text").pipe(z.enum(["text", "json"])),
   REQUEST_TIMEOUT: seconds(600),
   FIRST_BYTE_TIMEOUT: seconds(120),
+  NONSTREAM_FIRST_BYTE_TIMEOUT: seconds(300),
   STREAM_IDLE_TIMEOUT: seconds(120),
   PING_INTERVAL: seconds(5),
   SHUTDOWN_GRACE: seconds(10),
@@ -155,6 +156,7 @@ const EnvSchema = z.object({
   WEB_FETCH_MAX_BYTES: z.coerce.number().int().positive().max(64 * 1024 * 1024).default(
     2 * 1024 * 1024,
   ),
+  CONFIG_FILE: optional,
 });
 
 /** Every variable the proxy reads (besides CUSTOM_HEADER_*), for docs checks. */
@@ -173,6 +175,7 @@ export type Config = Readonly<{
   logFormat: LogFormat;
   requestTimeoutMs: number;
   firstByteTimeoutMs: number;
+  nonStreamFirstByteTimeoutMs: number;
   streamIdleTimeoutMs: number;
   pingIntervalMs: number;
   shutdownGraceMs: number;
@@ -197,6 +200,8 @@ export type Config = Readonly<{
   modelLimits: ModelLimits;
   /** The web search backend (SEARCH_PROVIDER …); undefined: server tools are left out. */
   search: SearchSettings | undefined;
+  /** The routing configuration file (providers, routes, fallback); undefined: the variables'. */
+  configFile: string | undefined;
 }>;
 
 export class ConfigError extends Error {
@@ -225,7 +230,10 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
   const provider = e.PROVIDER === "auto" ? detectProvider(e.OPENAI_BASE_URL) : e.PROVIDER;
   // Local servers (Ollama, LM Studio, vLLM on this machine) ignore the key, and so does Ollama
   // anywhere (`http://ollama:11434` in Docker); everything else needs one.
-  if (!e.OPENAI_API_KEY && !isLoopbackHost(baseHost) && provider !== "ollama") {
+  // With a configuration file, the providers and their keys come from the file.
+  if (
+    !e.OPENAI_API_KEY && !e.CONFIG_FILE && !isLoopbackHost(baseHost) && provider !== "ollama"
+  ) {
     throw new ConfigError(
       "invalid configuration:\n  OPENAI_API_KEY: required (the key of your OpenAI-compatible provider)",
     );
@@ -272,6 +280,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     logFormat: e.LOG_FORMAT,
     requestTimeoutMs: e.REQUEST_TIMEOUT,
     firstByteTimeoutMs: e.FIRST_BYTE_TIMEOUT,
+    nonStreamFirstByteTimeoutMs: e.NONSTREAM_FIRST_BYTE_TIMEOUT,
     streamIdleTimeoutMs: e.STREAM_IDLE_TIMEOUT,
     pingIntervalMs: e.PING_INTERVAL,
     shutdownGraceMs: e.SHUTDOWN_GRACE,
@@ -296,6 +305,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     midConversationSystem: e.MIDCONVERSATION_SYSTEM,
     modelLimits: Object.freeze(e.MODEL_LIMITS),
     search,
+    configFile: e.CONFIG_FILE,
   });
 }
 

@@ -14,6 +14,12 @@ export type RequestSummary = {
   outputTokens?: number;
   /** Milliseconds from the request's arrival to the upstream's response headers. */
   ttfbMs?: number;
+  /** What chose the chain and the chain: `models.opus: main/gpt-5 → spare/openai/gpt-5`. */
+  route?: string;
+  /** `provider/model` that answered (or failed last), with a routing configuration. */
+  target?: string;
+  /** Each chain entry that failed or was skipped first: `main/gpt-5: 429 rate_limit_error`. */
+  attempts?: string[];
   /** The route writes the line itself, later: a stream is logged when it ends. */
   deferred?: boolean;
 };
@@ -39,6 +45,9 @@ export function logRequest(
     method: req.method,
     path: req.path,
     model: s.model,
+    route: s.route,
+    upstream: s.target,
+    ...(s.attempts ? { attempts: s.attempts.join("; ") } : {}),
     stream: s.stream,
     status,
     input_tokens: s.inputTokens,

@@ -18,6 +18,8 @@ export function envProvider(config: Config): Provider {
     baseUrl: config.openaiBaseUrl,
     profile,
     apiKey: config.openaiApiKey,
+    apiKeys: Object.freeze(config.openaiApiKey ? [config.openaiApiKey] : []),
+    models: Object.freeze([]),
     headers: Object.freeze({
       ...attributionHeaders(profile, config.openrouterReferer, config.openrouterTitle),
       ...config.customHeaders,
@@ -30,6 +32,7 @@ export function envProvider(config: Config): Provider {
     modelLimits: config.modelLimits,
     effortThresholds: config.effortThresholds,
     firstByteTimeoutMs: config.firstByteTimeoutMs,
+    nonStreamFirstByteTimeoutMs: config.nonStreamFirstByteTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs,
     streamIdleTimeoutMs: config.streamIdleTimeoutMs,
     maxRetries: config.maxRetries,

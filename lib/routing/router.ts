@@ -1,26 +1,67 @@
 /**
- * Request → the upstream that answers it. Without a configuration file there is one provider
- * (the environment's) and the Claude family tiers of BIG_MODEL, MIDDLE_MODEL and SMALL_MODEL.
+ * Request → the ordered chain of upstreams to try. Without a configuration file there is one
+ * provider (the environment's, `default`) and the Claude family tiers of BIG_MODEL,
+ * MIDDLE_MODEL and SMALL_MODEL. With one (see file_router.ts): an explicit `provider/model`,
+ * then `routes` (first match wins), then the `models` tiers, then the first provider.
  */
 import type { Config } from "../ops/config.ts";
 import type { Provider } from "../upstreams/provider.ts";
 import { envProvider } from "./env_provider.ts";
-import { mapModel } from "./tiers.ts";
+import type { FallbackCause } from "./file_schema.ts";
+import type { BreakerSettings, Health } from "./health.ts";
+import type { RequestTest, RoutableRequest } from "./rules.ts";
+import { type ClaudeFamily, mapModel } from "./tiers.ts";
 
-/** Where one request goes: a provider and the upstream model name to ask it for. */
+export type { RoutableRequest } from "./rules.ts";
+
+/** One entry of a chain: a provider and the upstream model name to ask it for. */
 export type Target = Readonly<{ provider: Provider; model: string }>;
 
+/** The chain for one request and what chose it (`routes[0]`, `models.opus`, `explicit` …). */
+export type Routed = Readonly<{ chain: readonly Target[]; via: string }>;
+
+/** What the configuration file adds: for the banner, /v1/models, doctor and fallback. */
+export type FileRouting = Readonly<{
+  source: string;
+  tiers: Readonly<Partial<Record<ClaudeFamily, readonly Target[]>>>;
+  routes: readonly Readonly<
+    { test: RequestTest; chain: readonly Target[]; label: string; when: string }
+  >[];
+  fallbackOn: ReadonlySet<FallbackCause>;
+  breaker: BreakerSettings;
+  health: Health;
+}>;
+
 export type Router = Readonly<{
-  /** The target for the model name a client asked for. */
-  route(clientModel: string): Target;
-  /** Every configured provider, the default first. */
+  /** The chain for a request; `inputTokens` is called only by a rule that needs it. */
+  route(request: RoutableRequest, inputTokens: () => number): Routed;
+  /** The chain for a bare model name (no request to look at): explicit names and tiers. */
+  routeName(clientModel: string): Routed;
+  /** Every configured provider, the first one (the default) first. */
   providers: readonly Provider[];
+  /** Undefined without a configuration file. */
+  file: FileRouting | undefined;
 }>;
 
 export function envRouter(config: Config): Router {
   const provider = envProvider(config);
-  return Object.freeze({
-    route: (clientModel: string): Target => ({ provider, model: mapModel(clientModel, config) }),
-    providers: Object.freeze([provider]),
+  const routeName = (clientModel: string): Routed => ({
+    chain: [{ provider, model: mapModel(clientModel, config) }],
+    via: "default",
   });
+  return Object.freeze({
+    route: (request: RoutableRequest) => routeName(request.model),
+    routeName,
+    providers: Object.freeze([provider]),
+    file: undefined,
+  });
+}
+
+/** `a → b → c` for the log and the banner. */
+export function describeChain(chain: readonly Target[]): string {
+  return chain.map(targetName).join(" → ");
+}
+
+export function targetName(t: Target): string {
+  return `${t.provider.name}/${t.model}`;
 }

@@ -17,7 +17,8 @@ import type { Config } from "../ops/config.ts";
 import { type Logger, makeRedactor } from "../ops/log.ts";
 import { logRequest } from "../ops/request_log.ts";
 import { VERSION } from "../ops/version.ts";
-import { envRouter } from "../routing/router.ts";
+import type { RouterSource } from "../routing/holder.ts";
+import { envRouter, type Router } from "../routing/router.ts";
 import { ResponsesModels } from "../upstreams/api_choice.ts";
 import { ClientGone, type Fetch } from "../upstreams/transport.ts";
 import type { AddressGuard } from "../websearch/fetch_page.ts";
@@ -36,6 +37,8 @@ export type HandlerDeps = {
   newId?: () => string;
   /** The host check of web_fetch (DNS + public addresses only); without it, no web_fetch. */
   addressGuard?: AddressGuard;
+  /** Where each request gets its router (a configuration file, reloadable); default: the variables'. */
+  router?: RouterSource;
 };
 
 export type Handler = (req: Request) => Promise<Response>;
@@ -59,7 +62,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
   const log = deps.log;
   const upstreamFetch: Fetch = deps.fetch ?? ((input, init) => fetch(input, init));
   const newId = deps.newId ?? randomId;
-  const router = envRouter(config);
+  const routers: RouterSource = deps.router ?? { current: fixed(envRouter(config)) };
   const warnedDropped = new Set<string>();
   // Serialized tools and history reused across turns; verified equal on every use.
   const jsonMemo = new JsonMemo();
@@ -70,6 +73,22 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
     config.anthropicApiKey,
     config.search?.apiKey,
   ]);
+  // A configuration file's keys too, for each router (a reload may bring new keys).
+  const fileRedactors = new WeakMap<Router, (text: string) => string>();
+  const redactFor = (router: Router): (text: string) => string => {
+    if (router.file === undefined) return redact;
+    let r = fileRedactors.get(router);
+    if (r === undefined) {
+      r = makeRedactor([
+        config.openaiApiKey,
+        config.anthropicApiKey,
+        config.search?.apiKey,
+        ...router.providers.flatMap((p) => p.apiKeys),
+      ]);
+      fileRedactors.set(router, r);
+    }
+    return r;
+  };
 
   const authorized = keyCheck(config.anthropicApiKey);
 
@@ -79,6 +98,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
     const url = new URL(req.url);
     const path = normalizePath(url.pathname);
     const method = req.method.toUpperCase();
+    const router = routers.current();
     const ctx: RequestContext = {
       requestId,
       started,
@@ -93,7 +113,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       warnedDropped,
       jsonMemo,
       responsesModels,
-      redact,
+      redact: redactFor(router),
       addressGuard: deps.addressGuard,
     };
     // Every answer passes here: one request-log line each, unless the route logs it later.
@@ -169,7 +189,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
         });
       }
       logRequest(log, ctx, e.status, { error: e.type });
-      return withId(errorResponse(redactError(e, redact)), requestId);
+      return withId(errorResponse(redactError(e, ctx.redact)), requestId);
     }
   };
 }
@@ -207,6 +227,10 @@ function modelId(path: string): string {
   } catch {
     throw invalidRequest(`malformed percent-encoding in the model id "${raw}"`);
   }
+}
+
+function fixed(router: Router): () => Router {
+  return () => router;
 }
 
 function withId(res: Response, requestId: string, dropBody = false): Response {

@@ -4,15 +4,16 @@
  */
 import { invalidRequest, ProxyError, seconds } from "../anthropic/errors.ts";
 import { messageEvents } from "../anthropic/message_events.ts";
-import { ignoredFields, type MessageResponse, MessagesRequest } from "../anthropic/schema.ts";
+import { ignoredFields, MessagesRequest } from "../anthropic/schema.ts";
 import { encodeEvents } from "../anthropic/sse_encode.ts";
 import { formatZodError } from "../anthropic/validation.ts";
 import { debugBody } from "../ops/debug_body.ts";
 import { logRequest } from "../ops/request_log.ts";
-import { estimateInputTokens } from "../tokens/count.ts";
+import { encodingForModel, estimateInputTokens } from "../tokens/count.ts";
 import { modelInfo } from "../upstreams/model_info.ts";
 import type { Exchange } from "../upstreams/protocol.ts";
 import type { UpstreamApi } from "../upstreams/provider.ts";
+import { describeChain, type Target, targetName } from "../routing/router.ts";
 import { protocolFor } from "../upstreams/protocols.ts";
 import {
   callUpstream,
@@ -20,7 +21,7 @@ import {
   readText,
   type UpstreamResponse,
 } from "../upstreams/transport.ts";
-import { sendWithApiChoice } from "./api_fallback.ts";
+import { sendWithApiChoice, type Sent } from "./api_fallback.ts";
 import type { RequestContext } from "./context.ts";
 import { checkContextWindow } from "./context_window.ts";
 import { parseJsonBody } from "./json_body.ts";
@@ -28,6 +29,11 @@ import { json } from "./json_response.ts";
 import { RecordingConverter } from "./recording_converter.ts";
 import { serverToolAnswer } from "./server_tools/hook.ts";
 import { driveStream } from "./stream_response.ts";
+import { countsAgainstProvider, fallbackCause, keyRestMs } from "./fallback.ts";
+import type { FallbackCause } from "../routing/file_schema.ts";
+
+/** Names the provider/model that answered (or failed last), on every /v1/messages answer. */
+export const UPSTREAM_HEADER = "x-ccp-upstream";
 
 /**
  * Upstream silence after which an empty content delta goes out (see EventConverter.keepAlive):
@@ -45,22 +51,169 @@ const SSE_HEADERS = {
 };
 
 export async function handleMessages(req: Request, ctx: RequestContext): Promise<Response> {
-  const { config, log } = ctx;
-  const raw = await parseJsonBody(req, config);
+  const raw = await parseJsonBody(req, ctx.config);
   const parsed = MessagesRequest.safeParse(raw);
   if (!parsed.success) throw invalidRequest(formatZodError(parsed.error));
   const request = parsed.data;
-  const { provider, model } = ctx.router.route(request.model);
+  const summary = ctx.summary;
+  summary.stream = request.stream === true;
+  const router = ctx.router;
+  let estimate: number | undefined;
+  const routed = router.route(
+    request,
+    () => (estimate ??= estimateInputTokens(request, request.model)),
+  );
+  // A routing rule's estimate serves the attempts whose model counts with the same tokenizer.
+  const estimateFor = (model: string) =>
+    estimate !== undefined && encodingForModel(model) === encodingForModel(request.model)
+      ? estimate
+      : estimateInputTokens(request, model);
+  const file = router.file;
+  if (file === undefined) {
+    // No configuration file: one provider, one attempt, as before routing existed.
+    const target = routed.chain[0]!;
+    try {
+      return await attempt(
+        req,
+        raw,
+        request,
+        target,
+        target.provider.apiKey,
+        true,
+        ctx,
+        estimateFor,
+      );
+    } catch (err) {
+      throw err instanceof AttemptFailed ? tagged(err.error, target) : err;
+    }
+  }
+
+  summary.route = `${routed.via}: ${describeChain(routed.chain)}`;
+  const health = file.health;
+  const failures: string[] = [];
+  const chain = routed.chain;
+  let soonestRetryMs = Infinity;
+  let lastError: ProxyError | undefined;
+  for (let i = 0; i < chain.length; i++) {
+    const target = chain[i]!;
+    const name = targetName(target);
+    const provider = target.provider.name;
+    const closed = health.admit(provider);
+    if (closed) {
+      failures.push(`${name}: skipped (${closed.reason})`);
+      soonestRetryMs = Math.min(soonestRetryMs, closed.retryInMs);
+      continue;
+    }
+    // Each key of the pool at most once per entry; a failing key rests, so the next differs.
+    let keysFailed: FallbackCause | "other" | undefined;
+    for (let tries = 0; tries < Math.max(1, target.provider.apiKeys.length); tries++) {
+      keysFailed = undefined;
+      const picked = health.pickKey(provider, target.provider.apiKeys);
+      if ("reason" in picked) {
+        failures.push(`${name}: skipped (${picked.reason})`);
+        soonestRetryMs = Math.min(soonestRetryMs, picked.retryInMs);
+        health.released(provider);
+        break;
+      }
+      const last = i === chain.length - 1;
+      try {
+        const res = await attempt(req, raw, request, target, picked.key, last, ctx, estimateFor);
+        health.succeeded(provider);
+        if (failures.length > 0) summary.attempts = failures;
+        return res;
+      } catch (err) {
+        if (!(err instanceof AttemptFailed)) {
+          health.released(provider);
+          throw err;
+        }
+        const error = tagged(err.error, target);
+        const cause = fallbackCause(error, err.answered);
+        if (countsAgainstProvider(cause)) health.failed(provider, file.breaker);
+        else health.succeeded(provider);
+        failures.push(`${name}: ${error.status} ${error.type}`);
+        summary.attempts = failures;
+        lastError = error;
+        const rest = picked.key === undefined
+          ? undefined
+          : keyRestMs(error, file.breaker.cooldownMs);
+        if (rest !== undefined && picked.key !== undefined) {
+          health.restKey(provider, picked.key, rest);
+          // Another key of the same provider may do (429 on one key, a revoked key).
+          if (target.provider.apiKeys.length > 1) {
+            keysFailed = cause ?? "other";
+            continue;
+          }
+        }
+        if (cause === undefined || !file.fallbackOn.has(cause) || last) throw error;
+        break;
+      }
+    }
+    // Every key failed in turn: the last failure decides, as for a single key.
+    if (keysFailed !== undefined && lastError) {
+      if (keysFailed === "other" || !file.fallbackOn.has(keysFailed)) throw lastError;
+    }
+  }
+  if (lastError) throw lastError;
+  // Every entry was skipped: say when one is expected back.
+  const retryAfter = Number.isFinite(soonestRetryMs)
+    ? Math.max(1, Math.ceil(soonestRetryMs / 1000))
+    : 1;
+  throw new ProxyError(
+    529,
+    "overloaded_error",
+    `no upstream can take the request now: ${failures.join("; ")}`,
+    { "retry-after": String(retryAfter), "x-should-retry": "true" },
+  );
+}
+
+/** A failure of one attempt, before anything was sent to the client. */
+class AttemptFailed extends Error {
+  constructor(readonly error: ProxyError, readonly answered: boolean) {
+    super(error.message);
+  }
+}
+
+/** The error with the header naming the upstream that gave it. */
+function tagged(err: ProxyError, target: Target): ProxyError {
+  return new ProxyError(err.status, err.type, err.message, {
+    ...err.headers,
+    [UPSTREAM_HEADER]: targetName(target),
+  });
+}
+
+/**
+ * One chain entry: convert, send, answer. Returns the client's response once it is committed
+ * (a stream has started, or a whole answer was read); throws AttemptFailed for a failure that
+ * left the client untouched, so the caller may try the next entry.
+ */
+async function attempt(
+  req: Request,
+  raw: unknown,
+  request: MessagesRequest,
+  target: Target,
+  apiKey: string | undefined,
+  last: boolean,
+  ctx: RequestContext,
+  estimateFor: (model: string) => number,
+): Promise<Response> {
+  const { config, log } = ctx;
+  const { provider, model } = target;
   const info = modelInfo(model, provider);
   const stream = request.stream === true;
   const summary = ctx.summary;
   summary.model = `${request.model} -> ${model}`;
-  summary.stream = stream;
+  summary.target = targetName(target);
   const withServerTools = serverToolAnswer(req, raw, request, ctx, { provider, model, info });
   if (withServerTools) return await withServerTools;
 
-  const inputEstimate = estimateInputTokens(request, model);
-  checkContextWindow(inputEstimate, info);
+  const inputEstimate = estimateFor(model);
+  try {
+    checkContextWindow(inputEstimate, info);
+  } catch (err) {
+    // Too long for this entry's window: a later entry may have a longer one.
+    if (err instanceof ProxyError) throw new AttemptFailed(err, true);
+    throw err;
+  }
   const messageId = `msg_${ctx.newId()}`;
   const exchangeFor = (api: UpstreamApi): Exchange =>
     protocolFor(api).exchange({
@@ -68,11 +221,13 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
       provider,
       model,
       info,
-      apiKey: provider.apiKey,
+      apiKey,
       messageId,
       inputTokensEstimate: inputEstimate,
       jsonMemo: ctx.jsonMemo,
       sessionId: req.headers.get("x-claude-code-session-id") ?? undefined,
+      clientBody: raw,
+      clientHeaders: req.headers,
     });
   const onExchange = (exchange: Exchange) => {
     if (log.enabled("debug")) {
@@ -86,28 +241,44 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
       });
     }
   };
-  const { exchange, upstream } = await sendWithApiChoice({
-    provider,
-    model,
-    remembered: ctx.responsesModels,
-    log,
-    exchangeFor,
-    onExchange,
-    send: (exchange) =>
-      callUpstream({
-        url: exchange.url,
-        headers: exchange.headers,
-        body: exchange.body,
-        clientSignal: req.signal,
-        firstByteTimeoutMs: stream ? provider.firstByteTimeoutMs : undefined,
-        totalTimeoutMs: provider.requestTimeoutMs,
-        maxRetries: provider.maxRetries,
-        retryMaxDelayMs: provider.retryMaxDelayMs,
-        httpError: exchange.httpError,
-        // Set for an upstream error answer too; a connection that failed has no first byte.
-        onHeaders: () => (summary.ttfbMs = Date.now() - ctx.started),
-      }, { fetch: ctx.fetch, log }),
-  });
+  let answered = false;
+  let sent: Sent;
+  try {
+    sent = await sendWithApiChoice({
+      provider,
+      model,
+      remembered: ctx.responsesModels,
+      log,
+      exchangeFor,
+      onExchange,
+      send: (exchange) =>
+        callUpstream({
+          url: exchange.url,
+          headers: exchange.headers,
+          body: exchange.body,
+          clientSignal: req.signal,
+          firstByteTimeoutMs: stream
+            ? provider.firstByteTimeoutMs
+            : provider.nonStreamFirstByteTimeoutMs,
+          firstByteSetting: stream ? "FIRST_BYTE_TIMEOUT" : "NONSTREAM_FIRST_BYTE_TIMEOUT",
+          totalTimeoutMs: provider.requestTimeoutMs,
+          // With a next entry to fall back on, a retry here would only delay it.
+          maxRetries: last ? provider.maxRetries : 0,
+          retryMaxDelayMs: provider.retryMaxDelayMs,
+          httpError: exchange.httpError,
+          // Set for an upstream error answer too; a connection that failed has no first byte.
+          onHeaders: () => {
+            answered = true;
+            summary.ttfbMs = Date.now() - ctx.started;
+          },
+        }, { fetch: ctx.fetch, log }),
+    });
+  } catch (err) {
+    if (err instanceof ProxyError) throw new AttemptFailed(err, answered);
+    throw err;
+  }
+  const { exchange, upstream } = sent;
+  const upstreamHeader = { [UPSTREAM_HEADER]: targetName(target) };
 
   const contentType = upstream.response.headers.get("content-type") ?? "";
   const upstreamStreams = contentType.includes("text/event-stream");
@@ -155,20 +326,37 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
         );
       },
     });
-    return new Response(body, { status: 200, headers: SSE_HEADERS });
+    return new Response(body, { status: 200, headers: { ...SSE_HEADERS, ...upstreamHeader } });
   }
 
   // A non-streamed answer (also when the upstream ignored `stream: true`).
-  const message = await readUpstreamMessage(upstream, exchange, ctx, provider.requestTimeoutMs);
-  summary.inputTokens = message.usage.input_tokens;
-  summary.outputTokens = message.usage.output_tokens;
-  if (stream) {
-    return new Response(encodeEvents(messageEvents(message)), {
-      status: 200,
-      headers: SSE_HEADERS,
-    });
+  let text: string;
+  try {
+    text = await readUpstreamText(upstream, ctx, provider.requestTimeoutMs);
+    if (exchange.passThrough && !stream) {
+      const answer = exchange.passThrough(text);
+      summary.inputTokens = answer.usage.input_tokens;
+      summary.outputTokens = answer.usage.output_tokens;
+      return new Response(answer.body, {
+        headers: { "content-type": "application/json", ...upstreamHeader },
+      });
+    }
+    const message = exchange.message(parseAnswer(text));
+    summary.inputTokens = message.usage.input_tokens;
+    summary.outputTokens = message.usage.output_tokens;
+    if (stream) {
+      return new Response(encodeEvents(messageEvents(message)), {
+        status: 200,
+        headers: { ...SSE_HEADERS, ...upstreamHeader },
+      });
+    }
+    const res = json(message);
+    res.headers.set(UPSTREAM_HEADER, upstreamHeader[UPSTREAM_HEADER]);
+    return res;
+  } catch (err) {
+    if (err instanceof ProxyError) throw new AttemptFailed(err, true);
+    throw err;
   }
-  return json(message);
 }
 
 /** A debug note for each dropped type or ignored event, once per process (bounded). */
@@ -178,12 +366,11 @@ function warnOnce(ctx: RequestContext, type: string, message: string): void {
   ctx.log.debug(message, { type });
 }
 
-async function readUpstreamMessage(
+async function readUpstreamText(
   upstream: UpstreamResponse,
-  exchange: Exchange,
   ctx: RequestContext,
   totalTimeoutMs: number,
-): Promise<MessageResponse> {
+): Promise<string> {
   let text: string;
   try {
     text = await readText(upstream.response, upstream.signal);
@@ -213,9 +400,12 @@ async function readUpstreamMessage(
       body: debugBody(text, ctx.redact),
     });
   }
-  let value: unknown;
+  return text;
+}
+
+function parseAnswer(text: string): unknown {
   try {
-    value = JSON.parse(text);
+    return JSON.parse(text);
   } catch {
     const snippet = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 200);
     throw new ProxyError(
@@ -226,5 +416,4 @@ async function readUpstreamMessage(
       }`,
     );
   }
-  return exchange.message(value);
 }

@@ -9,6 +9,7 @@ import { listingApi } from "../upstreams/api_choice.ts";
 import { protocolFor } from "../upstreams/protocols.ts";
 import type { Provider } from "../upstreams/provider.ts";
 import type { RequestContext } from "./context.ts";
+import { routableEntries } from "./routable_models.ts";
 
 type ModelEntry = {
   type: "model";
@@ -46,7 +47,7 @@ const UPSTREAM_LIST_TIMEOUT_MS = 2_000;
 
 function aliasEntries(router: Router): ModelEntry[] {
   return CLAUDE_ALIASES.map(([id, name]) => {
-    const target = router.route(id);
+    const target = router.routeName(id).chain[0]!;
     return {
       type: "model",
       id,
@@ -94,9 +95,13 @@ async function upstreamModels(ctx: RequestContext, signal: AbortSignal): Promise
 
 export async function listModels(req: Request, ctx: RequestContext): Promise<Response> {
   const url = new URL(req.url);
-  const all = [...aliasEntries(ctx.router)];
+  const all: ModelEntry[] = [...aliasEntries(ctx.router)];
   const seen = new Set(all.map((m) => m.id));
-  for (const m of await upstreamModels(ctx, req.signal)) {
+  // A routing file names its models: those are the routable ones, no upstream list needed.
+  const more = ctx.router.file
+    ? routableEntries(ctx.router, EPOCH)
+    : await upstreamModels(ctx, req.signal);
+  for (const m of more) {
     if (!seen.has(m.id)) {
       seen.add(m.id);
       all.push(m);
@@ -120,17 +125,17 @@ export async function listModels(req: Request, ctx: RequestContext): Promise<Res
 }
 
 export function retrieveModel(id: string, ctx: RequestContext): Response {
-  const alias = aliasEntries(ctx.router).find((m) => m.id === id);
-  const entry: ModelEntry = alias ?? (() => {
-    // Any other name is what the router makes of it: a Claude name by family, others as given.
-    const target = ctx.router.route(id);
-    return {
-      type: "model",
-      id,
-      display_name: id,
-      created_at: EPOCH,
-      ...limits(target.model, target.provider),
-    };
-  })();
+  const entry: ModelEntry = aliasEntries(ctx.router).find((m) => m.id === id) ??
+    routableEntries(ctx.router, EPOCH).find((m) => m.id === id) ?? (() => {
+      // Any other name is what the router makes of it: a Claude name by family, others as given.
+      const target = ctx.router.routeName(id).chain[0]!;
+      return {
+        type: "model",
+        id,
+        display_name: id,
+        created_at: EPOCH,
+        ...limits(target.model, target.provider),
+      } satisfies ModelEntry;
+    })();
   return new Response(JSON.stringify(entry), { headers: { "content-type": "application/json" } });
 }

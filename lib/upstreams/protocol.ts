@@ -27,6 +27,10 @@ export type ExchangeInput = {
   jsonMemo: JsonMemo;
   /** Claude Code's session id (`x-claude-code-session-id`), a prompt cache key upstream. */
   sessionId?: string | undefined;
+  /** The client's body as received, for a protocol that forwards it (fields the schema drops kept). */
+  clientBody?: unknown;
+  /** The client's request headers (a pass-through protocol forwards `anthropic-beta`). */
+  clientHeaders?: Headers;
 };
 
 /**
@@ -67,6 +71,21 @@ export type Exchange = {
    * send instead (before anything reached the client), and why; undefined when nothing helps.
    */
   resendAfter?(status: number, body: string): { exchange: Exchange; reason: string } | undefined;
+  /**
+   * A whole 2xx answer passed on as the client's answer (a protocol that speaks the client's
+   * API): its JSON text and usage. Throws a ProxyError. Without it, `message` converts.
+   */
+  passThrough?(text: string): { body: string; usage: Usage };
+};
+
+/** Token counting at the upstream, for a protocol whose API has it. */
+export type CountTokensCall = {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  httpError(status: number, body: string, headers: Headers): ProxyError;
+  /** The upstream's answer → the client's answer (JSON text). Throws a ProxyError. */
+  read(json: unknown): string;
 };
 
 /** A model the upstream lists. */
@@ -82,4 +101,6 @@ export type Protocol = {
     headers: Record<string, string>;
     read(json: unknown): ListedModel[];
   };
+  /** Count tokens at the upstream instead of locally (an API that has such an endpoint). */
+  countTokens?(input: ExchangeInput): CountTokensCall;
 };

@@ -1,4 +1,5 @@
 /** Each upstream API's protocol: the only module that knows them all. */
+import { anthropicProtocol } from "./anthropic/protocol.ts";
 import { chatProtocol } from "./chat/protocol.ts";
 import type { Protocol } from "./protocol.ts";
 import { responsesProtocol } from "./responses/protocol.ts";
@@ -6,6 +7,7 @@ import type { UpstreamApi } from "./provider.ts";
 
 const PROTOCOLS: Readonly<Record<UpstreamApi, Protocol>> = {
   chat: chatProtocol,
+  anthropic: anthropicProtocol,
   responses: responsesProtocol,
 };
 

@@ -16,6 +16,8 @@ export type UpstreamCall = {
   clientSignal: AbortSignal;
   /** Headers must arrive within this (streaming only: a non-streamed answer sends them last). */
   firstByteTimeoutMs: number | undefined;
+  /** The setting that gave firstByteTimeoutMs, named in the timeout's message. */
+  firstByteSetting?: string;
   totalTimeoutMs: number;
   maxRetries: number;
   retryMaxDelayMs: number;
@@ -226,7 +228,7 @@ export async function callUpstream(
         504,
         "timeout_error",
         `upstream did not start answering within ${seconds(call.firstByteTimeoutMs ?? 0)} ` +
-          "(FIRST_BYTE_TIMEOUT)",
+          `(${call.firstByteSetting ?? "FIRST_BYTE_TIMEOUT"})`,
         MAY_RETRY,
       )
       : new ProxyError(

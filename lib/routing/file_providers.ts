@@ -1,0 +1,45 @@
+/**
+ * The configuration file's providers → Provider values, each setting the file leaves out
+ * taken from the variables (timeouts, retries, thinking budgets), as for the `default` provider.
+ */
+import type { Config } from "../ops/config.ts";
+import { attributionHeaders, resolveProfile } from "../upstreams/openai/profiles.ts";
+import type { Provider } from "../upstreams/provider.ts";
+import type { ProviderEntry } from "./file_schema.ts";
+
+const ms = (s: number | undefined, fallback: number) => (s === undefined ? fallback : s * 1000);
+
+export function fileProvider(name: string, entry: ProviderEntry, config: Config): Provider {
+  const profile = resolveProfile(entry.profile, entry.base_url, entry.midconversation_system);
+  const keys = entry.api_keys ?? (entry.api_key !== undefined ? [entry.api_key] : []);
+  return Object.freeze({
+    name,
+    api: entry.api,
+    baseUrl: entry.base_url,
+    profile,
+    apiKey: keys[0],
+    apiKeys: Object.freeze([...keys]),
+    models: Object.freeze([...entry.models]),
+    headers: Object.freeze({
+      // OpenRouter's attribution, as with OPENROUTER_REFERER / OPENROUTER_TITLE; the file's
+      // own headers win.
+      ...attributionHeaders(profile, config.openrouterReferer, config.openrouterTitle),
+      ...Object.fromEntries(Object.entries(entry.headers).map(([k, v]) => [k.toLowerCase(), v])),
+    }),
+    extraBody: Object.freeze({ ...entry.extra_body }),
+    azureApiVersion: entry.azure_api_version ?? config.azureApiVersion,
+    maxTokensLimit: entry.max_tokens_limit ?? config.maxTokensLimit,
+    reasoningModels: Object.freeze([...(entry.reasoning_models ?? [])]),
+    nonReasoningModels: Object.freeze([...(entry.non_reasoning_models ?? [])]),
+    effortThresholds: config.effortThresholds,
+    firstByteTimeoutMs: ms(entry.first_byte_timeout_s, config.firstByteTimeoutMs),
+    nonStreamFirstByteTimeoutMs: ms(
+      entry.nonstream_first_byte_timeout_s,
+      config.nonStreamFirstByteTimeoutMs,
+    ),
+    requestTimeoutMs: ms(entry.request_timeout_s, config.requestTimeoutMs),
+    streamIdleTimeoutMs: ms(entry.stream_idle_timeout_s, config.streamIdleTimeoutMs),
+    maxRetries: entry.max_retries ?? config.maxRetries,
+    retryMaxDelayMs: config.retryMaxDelayMs,
+  });
+}

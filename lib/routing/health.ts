@@ -1,0 +1,119 @@
+/**
+ * What the proxy learns about its providers while it runs: keys that rest after a 429 or a
+ * 401/403, and a circuit breaker per provider. Kept in memory only, per process, and lost on
+ * restart by design; a reload of the configuration file keeps it (it is keyed by name).
+ * The clock is passed in, so tests drive time.
+ */
+
+export type BreakerSettings = Readonly<{ failuresToOpen: number; cooldownMs: number }>;
+
+type ProviderState = {
+  /** Round-robin position in the key pool. */
+  next: number;
+  /** Key → time until which it is skipped. */
+  restingUntil: Map<string, number>;
+  failures: number;
+  /** Open until this time; 0 when closed. */
+  openUntil: number;
+  /** A half-open trial request is in flight. */
+  trial: boolean;
+};
+
+/** Why a provider cannot be tried now, for the request log. */
+export type Skip = { reason: "circuit open" | "keys resting"; retryInMs: number };
+
+export class Health {
+  #state = new Map<string, ProviderState>();
+  #now: () => number;
+  #records: boolean;
+
+  /**
+   * `records: false` learns nothing (no key rests, no open breaker): for `doctor`, which must
+   * see every model's own answer, not a provider skipped after earlier checks failed.
+   */
+  constructor(now: () => number = Date.now, records = true) {
+    this.#now = now;
+    this.#records = records;
+  }
+
+  #of(provider: string): ProviderState {
+    let s = this.#state.get(provider);
+    if (s === undefined) {
+      s = { next: 0, restingUntil: new Map(), failures: 0, openUntil: 0, trial: false };
+      this.#state.set(provider, s);
+    }
+    return s;
+  }
+
+  /**
+   * Whether the breaker lets a request through: closed, or open past its cooldown (then this
+   * request is the one trial, and others skip until it reports).
+   */
+  admit(provider: string): Skip | undefined {
+    const s = this.#state.get(provider);
+    if (s === undefined || s.openUntil === 0) return undefined;
+    const now = this.#now();
+    if (now < s.openUntil) return { reason: "circuit open", retryInMs: s.openUntil - now };
+    if (s.trial) return { reason: "circuit open", retryInMs: 0 };
+    s.trial = true;
+    return undefined;
+  }
+
+  /** The next key of the pool that is not resting; `undefined` key for a provider without keys. */
+  pickKey(provider: string, keys: readonly string[]): { key: string | undefined } | Skip {
+    if (keys.length === 0) return { key: undefined };
+    const s = this.#of(provider);
+    const now = this.#now();
+    let soonest = Infinity;
+    for (let i = 0; i < keys.length; i++) {
+      const index = (s.next + i) % keys.length;
+      const key = keys[index]!;
+      const until = s.restingUntil.get(key) ?? 0;
+      if (until <= now) {
+        s.next = (index + 1) % keys.length;
+        return { key };
+      }
+      soonest = Math.min(soonest, until - now);
+    }
+    return { reason: "keys resting", retryInMs: soonest };
+  }
+
+  /** A key that got 429 (for its Retry-After) or 401/403 is skipped for a while. */
+  restKey(provider: string, key: string, ms: number): void {
+    if (!this.#records) return;
+    this.#of(provider).restingUntil.set(key, this.#now() + ms);
+  }
+
+  /** The provider answered (whatever the answer): the breaker closes. */
+  succeeded(provider: string): void {
+    const s = this.#state.get(provider);
+    if (s === undefined) return;
+    s.failures = 0;
+    s.openUntil = 0;
+    s.trial = false;
+  }
+
+  /** Connect error, timeout or 5xx: counts toward opening the breaker, and reopens a trial's. */
+  failed(provider: string, settings: BreakerSettings): void {
+    if (!this.#records) return;
+    const s = this.#of(provider);
+    s.failures++;
+    if (s.trial || s.failures >= settings.failuresToOpen) {
+      s.openUntil = this.#now() + settings.cooldownMs;
+    }
+    s.trial = false;
+  }
+
+  /** A request that ended without a verdict on the provider (the client left). */
+  released(provider: string): void {
+    const s = this.#state.get(provider);
+    if (s !== undefined) s.trial = false;
+  }
+
+  /** `closed`, `open`, or `half-open` (cooldown over, waiting for its trial). */
+  breakerState(provider: string): "closed" | "open" | "half-open" {
+    const s = this.#state.get(provider);
+    if (s === undefined || s.openUntil === 0) return "closed";
+    return this.#now() < s.openUntil ? "open" : "half-open";
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Which failures of one chain entry move a request on to the next entry, and what they do to
+ * the provider's health. Only failures before anything was sent to the client reach here.
+ */
+import type { ProxyError } from "../anthropic/errors.ts";
+import type { FallbackCause } from "../routing/file_schema.ts";
+
+/**
+ * The fallback cause of a failed attempt, or undefined for a failure the next entry cannot fix
+ * (a bad request stays a bad request). `answered`: the upstream's headers arrived.
+ */
+export function fallbackCause(err: ProxyError, answered: boolean): FallbackCause | undefined {
+  if (err.type === "timeout_error") return "timeout";
+  if (!answered) return err.status >= 500 ? "connect" : undefined;
+  if (err.status === 429) return "429";
+  if (err.status >= 500) return "5xx";
+  // Both protocols word a context overflow the way Claude Code recognizes (and compacts on).
+  if (err.status === 400 && /prompt is too long/i.test(err.message)) return "overflow";
+  return undefined;
+}
+
+/** Failures that say the provider is unwell (the circuit breaker counts them). */
+export function countsAgainstProvider(cause: FallbackCause | undefined): boolean {
+  return cause === "connect" || cause === "timeout" || cause === "5xx";
+}
+
+/** How long a key rests after this error, or undefined when the key is not at fault. */
+export function keyRestMs(err: ProxyError, cooldownMs: number): number | undefined {
+  if (err.status === 429) {
+    const after = Number(err.headers["retry-after"]);
+    return Number.isFinite(after) && after > 0 ? after * 1000 : cooldownMs;
+  }
+  if (err.status === 401 || err.status === 403) return cooldownMs;
+  return undefined;
+}
