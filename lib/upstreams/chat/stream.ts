@@ -313,7 +313,9 @@ export class StreamConverter implements EventConverter {
     if (
       tool !== undefined && key?.startsWith("i") && call.id && tool.upstreamId !== undefined &&
       call.id !== tool.upstreamId &&
-      (tool.args.complete || (tool.args.text.trim() === "" && !!name))
+      (tool.args.complete || (tool.args.text.trim() === "" && !!name)) &&
+      // The same call again under a fresh id (servers that mint one per chunk) is not a new call.
+      !(fragment !== "" && fragment === tool.args.text && (!name || name === tool.name))
     ) {
       // A new id under an index already taken by a finished call is the next call: Ollama gives
       // every parallel call index 0 (https://github.com/ollama/ollama/issues/15457), and so do
