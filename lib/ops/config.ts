@@ -97,6 +97,9 @@ const EnvSchema = z.object({
 /** Every variable the proxy reads (besides CUSTOM_HEADER_*), for docs checks. */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape);
 
+/** Servers that run without a key wherever they are (a LAN box, a Docker service name). */
+const KEYLESS_SERVERS: ReadonlySet<string> = new Set(["ollama", "lmstudio", "vllm", "llamacpp"]);
+
 export type Config = Readonly<{
   openaiApiKey: string | undefined;
   openaiBaseUrl: string;
@@ -157,7 +160,7 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
   const provider = e.PROVIDER === "auto" ? detectProvider(e.OPENAI_BASE_URL) : e.PROVIDER;
   // Local servers (Ollama, LM Studio, vLLM on this machine) ignore the key, and so does Ollama
   // anywhere (`http://ollama:11434` in Docker); everything else needs one.
-  if (!e.OPENAI_API_KEY && !isLoopbackHost(baseHost) && provider !== "ollama") {
+  if (!e.OPENAI_API_KEY && !isLoopbackHost(baseHost) && !KEYLESS_SERVERS.has(provider)) {
     throw new ConfigError(
       "invalid configuration:\n  OPENAI_API_KEY: required (the key of your OpenAI-compatible provider)",
     );
