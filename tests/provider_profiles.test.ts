@@ -59,6 +59,15 @@ describe("provider profiles", () => {
     for (const [url, name] of table) assert.equal(detectProvider(url), name, url);
   });
 
+  it("local servers need no key wherever they run; hosted providers do", () => {
+    for (const url of ["http://gpu-box:8000/v1", "http://lab:1234/v1", "http://lab:8080/v1"]) {
+      assert.doesNotThrow(() => configFromEnv({ OPENAI_BASE_URL: url }), url);
+    }
+    for (const url of ["https://api.moonshot.ai/v1", "https://api.groq.com/openai/v1"]) {
+      assert.throws(() => configFromEnv({ OPENAI_BASE_URL: url }), /OPENAI_API_KEY/, url);
+    }
+  });
+
   it("PROVIDER overrides what the URL says", () => {
     const env = { OPENAI_API_KEY: "k", OPENAI_BASE_URL: "https://api.openai.com/v1" };
     assert.equal(envProvider(configFromEnv(env)).profile.name, "openai");
