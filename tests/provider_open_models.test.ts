@@ -168,6 +168,11 @@ describe("Z.AI (GLM)", () => {
     await sdkCreate(client, { tools: [BASH], tool_choice: { type: "tool", name: "Bash" } });
     assert.equal(up.fake.rejections.length, refused);
     assert.equal(up.lastBody().tool_choice, "auto");
+    // "none" cannot be said either: the tools are left out instead.
+    up.respond = () => ({ content: "no tools" });
+    await sdkCreate(client, { tools: [BASH], tool_choice: { type: "none" } });
+    assert.equal(up.fake.rejections.length, refused);
+    assert.ok(!("tools" in up.lastBody()) && !("tool_choice" in up.lastBody()));
   });
 
   it("thinking becomes thinking: enabled, its reasoning a thinking block that goes back", async () => {
@@ -240,6 +245,13 @@ describe("Groq", () => {
     assert.ok(!("max_tokens" in up.lastBody()));
     assert.equal(up.lastBody().reasoning_effort, "low");
     assert.deepEqual(final.content.map((b) => b.type), ["thinking", "text"]);
+  });
+
+  it("Qwen3 on Groq gets the only effort it takes, default", async () => {
+    const { client } = up.via({ BIG_MODEL: "qwen/qwen3-32b" });
+    up.respond = () => ({ reasoning: "think", content: "ok" });
+    await sdkStream(client, { max_tokens: 2_000, thinking: THINKING });
+    assert.equal(up.lastBody().reasoning_effort, "default");
   });
 
   it("the fake refuses the fields Groq documents as unsupported; the proxy sends none", async () => {

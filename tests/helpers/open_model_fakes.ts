@@ -213,8 +213,9 @@ export function startDashScopeFake(opts: { key: string }, respond: Responder) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Groq: logprobs, logit_bias, top_logprobs, messages[].name and n ≠ 1 are a 400; reasoning
-// (parsed format) arrives as `reasoning`.
+// Groq: logprobs, logit_bias, top_logprobs, messages[].name and n ≠ 1 are a 400; Qwen3 takes
+// reasoning_effort none|default, gpt-oss low|medium|high (https://console.groq.com/docs/reasoning);
+// reasoning (parsed format) arrives as `reasoning`.
 
 export function startGroqFake(opts: { key: string }, respond: Responder) {
   return startRulesFake({
@@ -229,6 +230,18 @@ export function startGroqFake(opts: { key: string }, respond: Responder) {
       }
       if (body.n !== undefined && body.n !== 1) {
         return { message: "'n' : number must be at most 1" };
+      }
+      const effort = body.reasoning_effort;
+      if (effort !== undefined) {
+        const allowed = /qwen3/i.test(String(body.model))
+          ? ["none", "default"]
+          : ["low", "medium", "high"];
+        if (!allowed.includes(String(effort))) {
+          return {
+            message: `'reasoning_effort' : value must be one of ${allowed.join(", ")}`,
+            param: "reasoning_effort",
+          };
+        }
       }
       if ((body.messages ?? []).some((m) => m.name !== undefined)) {
         return { message: "'messages.name' : property 'name' is unsupported" };

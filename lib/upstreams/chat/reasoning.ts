@@ -19,8 +19,9 @@ export function reasoningFields(
   info: ModelInfo,
   profile: Profile,
   maxTokens: number,
-  stream = true,
+  request: { stream: boolean; model: string } = { stream: true, model: "" },
 ): Partial<OpenAIRequest> {
+  const { stream, model } = request;
   // gpt-4o and friends answer any reasoning field with a 400.
   if (!info.reasoning) return {};
   // DashScope's open Qwen3 models think by default and refuse a non-streamed call that thinks:
@@ -44,7 +45,7 @@ export function reasoningFields(
   }
   switch (profile.reasoning) {
     case "reasoning_effort":
-      return { reasoning_effort: effortFor(ask.effort, info) };
+      return { reasoning_effort: effortFor(ask.effort, allowedEfforts(model, info, profile)) };
     case "thinking_type":
       return { thinking: { type: "enabled" } };
     case "enable_thinking":
@@ -69,12 +70,20 @@ export function reasoningFields(
   }
 }
 
+/** What the provider says of the model's efforts, else what the model table says. */
+function allowedEfforts(
+  model: string,
+  info: ModelInfo,
+  profile: Profile,
+): readonly string[] | undefined {
+  return profile.modelEfforts.find(([re]) => re.test(model))?.[1] ?? info.efforts;
+}
+
 /**
  * The effort to send: the asked one, or the nearest the model takes (grok-3-mini has only low
  * and high: https://docs.x.ai/docs/guides/reasoning). Rounded up, as thinking was asked for.
  */
-function effortFor(effort: string, info: ModelInfo): string {
-  const allowed = info.efforts;
+function effortFor(effort: string, allowed: readonly string[] | undefined): string {
   if (!allowed || allowed.includes(effort)) return effort;
   const order = ["minimal", "low", "medium", "high"];
   const at = order.indexOf(effort);

@@ -76,7 +76,10 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
   } else body.max_tokens = maxTokens;
 
   const ask = thinkingAsk(req, ctx.thresholds ?? DEFAULT_THRESHOLDS);
-  const reasoning = reasoningFields(ask, info, profile, maxTokens, req.stream === true);
+  const reasoning = reasoningFields(ask, info, profile, maxTokens, {
+    stream: req.stream === true,
+    model: ctx.upstreamModel,
+  });
   Object.assign(body, reasoning);
 
   // o-series and gpt-5 reject non-default sampling, except gpt-5.1+ with effort "none".
@@ -138,8 +141,14 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
       if (choice.disable_parallel_tool_use && info.parallelToolCalls) {
         body.parallel_tool_calls = false;
       }
-      // GLM takes only "auto"; forcing a call cannot be said there.
-      if (profile.toolChoiceAutoOnly && body.tool_choice !== undefined) body.tool_choice = "auto";
+      if (profile.toolChoiceAutoOnly && body.tool_choice !== undefined) {
+        // GLM takes only "auto": a forced call cannot be said there, and "none" is said by
+        // offering no tools at all.
+        if (body.tool_choice === "none") {
+          delete body.tools;
+          delete body.tool_choice;
+        } else body.tool_choice = "auto";
+      }
     }
   }
 

@@ -477,11 +477,12 @@ export class StreamConverter implements EventConverter {
     }
     const result = tool.args.finish();
     const problem = result.ok ? this.#repairProblem(tool, result) : result.reason;
-    if (!result.ok || problem !== undefined) {
+    if (problem !== undefined || !result.ok) {
       tool.closed = true;
       // Nothing of this call reached the client yet, so it can be reported as text instead.
       const name = restoreToolName(this.#opts.toolNames, tool.name);
-      this.#appendText("text", unusableCallText(name, `${problem}`, tool.args.text), out);
+      const reason = problem ?? "could not be used";
+      this.#appendText("text", unusableCallText(name, reason, tool.args.text), out);
       this.#closeOpen(out);
       return;
     }

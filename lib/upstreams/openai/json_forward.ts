@@ -4,6 +4,8 @@
  * streaming, and a decoder for JSON that arrives wrapped in a JSON string.
  */
 
+const QUOTE_OR_BACKSLASH = /["\\]/g;
+
 const isBlank = (c: number) => c === 32 || c === 10 || c === 13 || c === 9;
 
 /**
@@ -33,9 +35,18 @@ export class JsonForwarder {
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       if (this.#inString) {
-        if (this.#escaped) this.#escaped = false;
-        else if (c === 92 /* \ */) this.#escaped = true;
-        else if (c === 34 /* " */) this.#inString = false;
+        if (this.#escaped) {
+          this.#escaped = false;
+          continue;
+        }
+        // Strings are most of the text (a Write's file content): jump to the next quote or
+        // backslash instead of looking at every character.
+        QUOTE_OR_BACKSLASH.lastIndex = i;
+        const next = QUOTE_OR_BACKSLASH.exec(s);
+        if (next === null) break;
+        i = next.index;
+        if (s.charCodeAt(i) === 92 /* \ */) this.#escaped = true;
+        else this.#inString = false;
         continue;
       }
       if (this.#heldComma) {

@@ -65,6 +65,8 @@ export type Profile = Readonly<{
   toolStreamField: boolean;
   /** Lowest temperature accepted; lower values are raised to it. */
   minTemperature: number | undefined;
+  /** Models of this provider that take only some `reasoning_effort` values, by name. */
+  modelEfforts: readonly (readonly [RegExp, readonly string[]])[];
 }>;
 
 const BASE: Profile = {
@@ -87,6 +89,7 @@ const BASE: Profile = {
   toolChoiceAutoOnly: false,
   toolStreamField: false,
   minTemperature: undefined,
+  modelEfforts: [],
 };
 
 /** What hosted open-model providers share: no Gemini signatures, no OpenAI reasoning rules. */
@@ -216,9 +219,11 @@ const PROFILES: Record<ProviderName, Profile> = {
   xai: { ...HOSTED, name: "xai" },
   // Groq: `logprobs`, `logit_bias`, `top_logprobs`, `messages[].name` and n > 1 are a 400;
   // `max_tokens` is deprecated for `max_completion_tokens`. https://console.groq.com/docs/openai
+  // Qwen3 there takes only reasoning_effort "none" or "default" (https://console.groq.com/docs/reasoning).
   groq: {
     ...HOSTED,
     name: "groq",
+    modelEfforts: [[/qwen3/i, ["default"]]],
     maxTokensField: "max_completion_tokens",
     rejectedFields: new Set(["logprobs", "logit_bias", "top_logprobs", "n"]),
   },
