@@ -11,6 +11,7 @@ import fc from "fast-check";
 import Anthropic from "@anthropic-ai/sdk";
 import type { StreamEvent } from "../lib/anthropic/schema.ts";
 import { StreamConverter } from "../lib/upstreams/chat/stream.ts";
+import { SseDecoder } from "../lib/upstreams/sse_decode.ts";
 import { toolSchemas } from "../lib/upstreams/openai/tool_args.ts";
 import {
   chunk,
@@ -198,6 +199,38 @@ describe("tool calls written as text", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("the upstream's bytes cut at every position (inside DeepSeek's multi-byte tokens too): same blocks", () => {
+    const text = SAMPLES[7]!.text + SAMPLES[4]!.text;
+    const pieces = [text.slice(0, 40), text.slice(40, 90), text.slice(90)];
+    const sse = [
+      ...pieces.map((p) => chunk({ content: p })),
+      chunk({}, "stop"),
+    ].map((c) => `data: ${JSON.stringify(c)}\n\n`).join("") + "data: [DONE]\n\n";
+    const bytes = new TextEncoder().encode(sse);
+    const run = (cuts: number[]) => {
+      const conv = new StreamConverter({
+        messageId: "msg_bytes",
+        model: "m",
+        inputTokensEstimate: 1,
+        toolNames: new Map(),
+        toolSchemas: toolSchemas(TOOLS),
+      });
+      const decoder = new SseDecoder();
+      const events: StreamEvent[] = [...conv.start()];
+      let from = 0;
+      for (const at of [...cuts, bytes.length]) {
+        for (const m of decoder.push(bytes.subarray(from, at))) events.push(...conv.push(m));
+        from = at;
+      }
+      for (const m of decoder.flush()) events.push(...conv.push(m));
+      events.push(...conv.finish());
+      return blocksOf(events);
+    };
+    const whole = run([]);
+    assert.deepEqual(callsOf(whole.blocks), [...SAMPLES[7]!.calls, ...SAMPLES[4]!.calls]);
+    for (let i = 1; i < bytes.length; i++) assert.deepEqual(run([i]), whole, `cut at byte ${i}`);
   });
 
   it("a tool the request did not offer, or a request without tools: the text stays text", () => {
