@@ -244,6 +244,21 @@ describe("tool calls written as text", () => {
     assert.equal(none.stop, "end_turn");
   });
 
+  it("a call shown in a Markdown code block or inline code is an example, not a call", () => {
+    const example = "Hermes models write calls like this:\n```xml\n" +
+      '<tool_call>\n{"name": "Bash", "arguments": {"command": "rm -rf build"}}\n</tool_call>\n' +
+      "```\nand GLM ones use `<tool_call>` with `<arg_key>`. Now the real one:\n";
+    const text = example + SAMPLES[0]!.text;
+    for (
+      const pieces of [[text], [...text], [text.slice(0, 47), text.slice(47, 48), text.slice(48)]]
+    ) {
+      const { blocks, stop } = convert(pieces);
+      assert.deepEqual(callsOf(blocks), SAMPLES[0]!.calls, "only the call outside code runs");
+      assert.ok(textOf(blocks).startsWith(example), "the example stays text, word for word");
+      assert.equal(stop, "tool_use");
+    }
+  });
+
   it("malformed markup stays text, word for word", () => {
     for (
       const text of [

@@ -8,6 +8,16 @@ import type { Syntax, TextCall, ToolLookup } from "./syntax.ts";
 import { SYNTAXES } from "./syntaxes.ts";
 import { restoreToolName, type ToolNameMap } from "../tool_names.ts";
 
+const FENCE = "```";
+
+/** Where a run of one or two backticks that ends the text starts (it may become a fence). */
+function tickTail(buf: string): number {
+  let i = buf.length;
+  while (i > 0 && buf.charCodeAt(i - 1) === 96 /* ` */) i--;
+  const run = buf.length - i;
+  return run > 0 && run < FENCE.length ? i : buf.length;
+}
+
 /** How much of a region's start the plausibility check needs to see. */
 const PLAUSIBLE_PREFIX = 256;
 
@@ -23,6 +33,10 @@ export class TextToolCallScanner {
   /** Blank text right after calls: dropped if more calls or the end follow. */
   #gap = "";
   #afterCalls = false;
+  /** Inside a Markdown code block (after an odd number of ``` in the text). */
+  #inFence = false;
+  /** The last character released, to see a tag right after a backtick across pieces. */
+  #lastChar = "";
 
   constructor(tools: ToolLookup, syntaxes: readonly Syntax[] = SYNTAXES) {
     this.#tools = tools;
@@ -56,27 +70,53 @@ export class TextToolCallScanner {
         buf = buf.slice(end + inside.end.length);
         continue;
       }
-      const lt = buf.indexOf("<");
-      if (lt < 0) {
-        this.#text(buf, out);
-        return out;
+      if (this.#inFence) {
+        // Inside a Markdown code block a tag is an example, not a call: only its end matters.
+        const close = buf.indexOf(FENCE);
+        if (close < 0) {
+          const hold = tickTail(buf);
+          this.#text(buf.slice(0, hold), out);
+          this.#pending = buf.slice(hold);
+          return out;
+        }
+        this.#text(buf.slice(0, close + FENCE.length), out);
+        this.#inFence = false;
+        buf = buf.slice(close + FENCE.length);
+        continue;
       }
+      const lt = buf.indexOf("<");
+      const fence = buf.indexOf(FENCE);
       let found: Syntax | undefined;
       let at = -1;
-      for (const s of this.#syntaxes) {
-        const i = buf.indexOf(s.start, lt);
-        if (i >= 0 && (at < 0 || i < at)) {
-          at = i;
-          found = s;
+      if (lt >= 0) {
+        for (const s of this.#syntaxes) {
+          const i = buf.indexOf(s.start, lt);
+          if (i >= 0 && (at < 0 || i < at)) {
+            at = i;
+            found = s;
+          }
         }
       }
+      if (fence >= 0 && (at < 0 || fence < at)) {
+        this.#text(buf.slice(0, fence + FENCE.length), out);
+        this.#inFence = true;
+        buf = buf.slice(fence + FENCE.length);
+        continue;
+      }
       if (found) {
+        const before = at > 0 ? buf[at - 1] : this.#lastChar;
+        if (before === "`") {
+          // Inline code (`<tool_call>`): a mention, not a call.
+          this.#text(buf.slice(0, at + 1), out);
+          buf = buf.slice(at + 1);
+          continue;
+        }
         this.#text(buf.slice(0, at), out);
         this.#inside = found;
         buf = buf.slice(at + found.start.length);
         continue;
       }
-      const hold = this.#partialStart(buf, lt);
+      const hold = Math.min(lt < 0 ? buf.length : this.#partialStart(buf, lt), tickTail(buf));
       this.#text(buf.slice(0, hold), out);
       this.#pending = buf.slice(hold);
       return out;
@@ -95,6 +135,7 @@ export class TextToolCallScanner {
     else this.#text(pending, out);
     this.#gap = "";
     this.#afterCalls = false;
+    this.#inFence = false;
     return out;
   }
 
@@ -122,6 +163,7 @@ export class TextToolCallScanner {
 
   #text(text: string, out: ScannedPiece[]) {
     if (text === "") return;
+    this.#lastChar = text[text.length - 1]!;
     if (this.#afterCalls) {
       const joined = this.#gap + text;
       if (joined.trim() === "") {
