@@ -33,10 +33,39 @@ describe("provider profiles", () => {
       ["http://localhost:11434/v1", "ollama"],
       ["http://ollama:11434/v1", "ollama"],
       ["https://ollama.com/v1", "ollama"],
-      ["http://localhost:8000/v1", "generic"],
-      ["https://api.together.xyz/v1", "generic"],
+      ["https://api.moonshot.ai/v1", "moonshot"],
+      ["https://api.moonshot.cn/v1", "moonshot"],
+      ["https://api.z.ai/api/paas/v4", "zhipu"],
+      ["https://api.z.ai/api/coding/paas/v4", "zhipu"],
+      ["https://open.bigmodel.cn/api/paas/v4", "zhipu"],
+      ["https://api.minimax.io/v1", "minimax"],
+      ["https://api.minimaxi.com/v1", "minimax"],
+      ["https://dashscope.aliyuncs.com/compatible-mode/v1", "dashscope"],
+      ["https://dashscope-intl.aliyuncs.com/compatible-mode/v1", "dashscope"],
+      ["https://api.x.ai/v1", "xai"],
+      ["https://api.groq.com/openai/v1", "groq"],
+      ["https://api.cerebras.ai/v1", "cerebras"],
+      ["https://api.together.xyz/v1", "together"],
+      ["https://api.fireworks.ai/inference/v1", "fireworks"],
+      ["http://localhost:1234/v1", "lmstudio"],
+      ["http://localhost:8000/v1", "vllm"],
+      ["http://gpu-box:8080/v1", "llamacpp"],
+      ["http://localhost:9999/v1", "generic"],
+      ["https://llm.example.com/v1", "generic"],
+      // Look-alikes are not the provider.
+      ["https://api.x.ai.example.com/v1", "generic"],
+      ["https://notmoonshot.ai/v1", "generic"],
     ];
     for (const [url, name] of table) assert.equal(detectProvider(url), name, url);
+  });
+
+  it("local servers need no key wherever they run; hosted providers do", () => {
+    for (const url of ["http://gpu-box:8000/v1", "http://lab:1234/v1", "http://lab:8080/v1"]) {
+      assert.doesNotThrow(() => configFromEnv({ OPENAI_BASE_URL: url }), url);
+    }
+    for (const url of ["https://api.moonshot.ai/v1", "https://api.groq.com/openai/v1"]) {
+      assert.throws(() => configFromEnv({ OPENAI_BASE_URL: url }), /OPENAI_API_KEY/, url);
+    }
   });
 
   it("PROVIDER overrides what the URL says", () => {

@@ -97,7 +97,10 @@ Options (each overrides its variable):
   --small-model NAME     SMALL_MODEL        model for *haiku*         (default gpt-4o-mini)
   --log-level LEVEL      LOG_LEVEL          DEBUG|INFO|WARNING|ERROR|CRITICAL, any case (default INFO)
   --log-format FORMAT    LOG_FORMAT         text|json                 (default text)
-  --provider NAME        PROVIDER           auto|openai|azure|openrouter|ollama|deepseek|gemini|mistral|generic (default auto)
+  --provider NAME        PROVIDER           auto (from the base URL) or a profile (default auto):
+                                            openai|azure|openrouter|ollama|deepseek|gemini|mistral|moonshot|zhipu|
+                                            minimax|dashscope|xai|groq|cerebras|together|fireworks|lmstudio|vllm|
+                                            llamacpp|generic
   --api API              OPENAI_API         chat|responses|auto: the OpenAI API spoken upstream (default auto)
   --max-retries N        MAX_RETRIES        upstream retries          (default 2)
   --allow-remote         ALLOW_REMOTE_WITHOUT_KEY=true: a non-loopback HOST without ANTHROPIC_API_KEY (default false)

@@ -162,6 +162,9 @@ const EnvSchema = z.object({
 /** Every variable the proxy reads (besides CUSTOM_HEADER_*), for docs checks. */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape);
 
+/** Servers that run without a key wherever they are (a LAN box, a Docker service name). */
+const KEYLESS_SERVERS: ReadonlySet<string> = new Set(["ollama", "lmstudio", "vllm", "llamacpp"]);
+
 export type Config = Readonly<{
   openaiApiKey: string | undefined;
   openaiBaseUrl: string;
@@ -232,7 +235,8 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
   // anywhere (`http://ollama:11434` in Docker); everything else needs one.
   // With a configuration file, the providers and their keys come from the file.
   if (
-    !e.OPENAI_API_KEY && !e.CONFIG_FILE && !isLoopbackHost(baseHost) && provider !== "ollama"
+    !e.OPENAI_API_KEY && !e.CONFIG_FILE && !isLoopbackHost(baseHost) &&
+    !KEYLESS_SERVERS.has(provider)
   ) {
     throw new ConfigError(
       "invalid configuration:\n  OPENAI_API_KEY: required (the key of your OpenAI-compatible provider)",

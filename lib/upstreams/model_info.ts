@@ -18,6 +18,8 @@ export type ModelInfo = {
    * "Unsupported parameter: 'parallel_tool_calls' is not supported with this model."
    */
   parallelToolCalls: boolean;
+  /** The reasoning efforts the model takes, when it takes only some (in rising order). */
+  efforts?: readonly string[] | undefined;
 };
 
 type Row = [RegExp, Partial<ModelInfo>];
@@ -101,8 +103,17 @@ const TABLE: Row[] = [
   // ("… does not support thinking").
   [/^qwen3.*(coder|instruct)/, {}],
   [/^(qwq|qwen3)/, { reasoning: true }],
-  [/^grok-3-mini|^grok-4/, { reasoning: true }],
-  [/^(glm-4\.[5-9]|glm-[5-9]|kimi-k2-thinking|minimax-m2)/, { reasoning: true }],
+  // xAI (https://docs.x.ai/docs/guides/reasoning): grok-3-mini takes reasoning_effort low|high;
+  // grok-4 reasons on its own and answers reasoning_effort with a 400, as do grok-4.20's and
+  // the fast variants; grok-4.3 and later take it again.
+  [/^grok-3-mini/, { reasoning: true, efforts: ["low", "high"] }],
+  [/^grok-4\.([3-9]|\d\d)(?!\d)|^grok-[5-9]/, { reasoning: true }],
+  [/^grok-/, {}],
+  // kimi-k2-thinking always thinks (no switch); kimi-k2.5 and later take `thinking: {type}`.
+  // https://platform.moonshot.ai/docs/guide/use-kimi-k2-thinking-model
+  [/^kimi-k2-thinking/, {}],
+  [/^kimi-k2\.[5-9]|^kimi-k[3-9]/, { reasoning: true }],
+  [/^(glm-4\.[5-9]|glm-[5-9]|minimax-m2)/, { reasoning: true }],
   [/thinking|reasoner|-r1\b|^r1/, { reasoning: true }],
 ];
 
@@ -137,6 +148,7 @@ export function modelInfo(
     openaiReasoning: row.openaiReasoning ?? false,
     acceptsEffortNone: row.acceptsEffortNone ?? false,
     parallelToolCalls: row.parallelToolCalls ?? true,
+    efforts: row.efforts,
   };
   const lowerModel = model.toLowerCase();
   if (overrides.reasoningModels.some((m) => m.toLowerCase() === lowerModel)) info.reasoning = true;

@@ -80,26 +80,26 @@ export function bodyOf(req: Recorded): ChatBody {
 const isReply = (a: Answer): a is Reply =>
   "sse" in a || "json" in a || "text" in a || "reset" in a || "stall" in a;
 
-const argsText = (c: Call) => (typeof c.args === "string" ? c.args : JSON.stringify(c.args));
+export const argsText = (c: Call) => (typeof c.args === "string" ? c.args : JSON.stringify(c.args));
 
-const includeUsage = (b: ChatBody) =>
+export const includeUsage = (b: ChatBody) =>
   typeof b.stream_options === "object" && b.stream_options !== null &&
   (b.stream_options as { include_usage?: unknown }).include_usage === true;
 
 const CREATED = 1_700_000_000;
 const DEFAULT_USAGE = { prompt_tokens: 21, completion_tokens: 9 };
 
-function finishOf(turn: Turn): string {
+export function finishOf(turn: Turn): string {
   return turn.finish ?? (turn.calls?.length ? "tool_calls" : "stop");
 }
 
-function usageOf(turn: Turn) {
+export function usageOf(turn: Turn) {
   const u = turn.usage === undefined ? DEFAULT_USAGE : turn.usage;
   return u === null ? null : { ...u, total_tokens: u.prompt_tokens + u.completion_tokens };
 }
 
 /** Pseudo-random but deterministic ids, so runs are repeatable. */
-function idMaker(alphabet: string, length: number, prefix = "") {
+export function idMaker(alphabet: string, length: number, prefix = "") {
   let n = 0;
   return () => {
     n++;
@@ -112,19 +112,19 @@ function idMaker(alphabet: string, length: number, prefix = "") {
     return prefix + out;
   };
 }
-const ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+export const ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 // ---------------------------------------------------------------------------------------------
 // The shared machinery: validate, then answer (streamed or not) in the provider's style.
 
-type Dialect = {
+export type Dialect = {
   /** An error reply when the provider would refuse the request. */
   validate: (req: Recorded) => Reply | undefined;
   stream: (turn: Turn, req: Recorded) => SseStep[];
   complete: (turn: Turn, req: Recorded) => unknown;
 };
 
-async function startDialect(dialect: Dialect, respond: Responder): Promise<ProviderFake> {
+export async function startDialect(dialect: Dialect, respond: Responder): Promise<ProviderFake> {
   const rejections: Rejection[] = [];
   const fake = await startFakeUpstream((req, index) => {
     const refusal = dialect.validate(req);
@@ -145,7 +145,7 @@ async function startDialect(dialect: Dialect, respond: Responder): Promise<Provi
 }
 
 /** The OpenAI-style chunk envelope most providers copy. */
-function envelope(model: string, id: string, extra: Record<string, unknown> = {}) {
+export function envelope(model: string, id: string, extra: Record<string, unknown> = {}) {
   return (delta: Record<string, unknown> | null, finish: string | null = null, more = {}) => ({
     id,
     object: "chat.completion.chunk",
@@ -158,7 +158,7 @@ function envelope(model: string, id: string, extra: Record<string, unknown> = {}
 }
 
 /** Tool calls as OpenAI streams them: a header chunk per call, then argument pieces. */
-function streamedCalls(
+export function streamedCalls(
   calls: Call[],
   makeId: () => string,
   piece: (delta: Record<string, unknown>) => SseStep,
@@ -180,7 +180,7 @@ function streamedCalls(
   return steps;
 }
 
-function completionBody(
+export function completionBody(
   turn: Turn,
   model: string,
   message: Record<string, unknown>,
@@ -201,7 +201,7 @@ function completionBody(
   };
 }
 
-function wholeCalls(calls: Call[] | undefined, makeId: () => string) {
+export function wholeCalls(calls: Call[] | undefined, makeId: () => string) {
   return calls?.length
     ? calls.map((c) => ({
       id: c.id ?? makeId(),
@@ -246,7 +246,7 @@ export function toolPairingProblem(messages: ChatMessage[]): string | undefined 
   return undefined;
 }
 
-function bearer(req: Recorded, key: string): boolean {
+export function bearer(req: Recorded, key: string): boolean {
   return req.headers["authorization"] === `Bearer ${key}`;
 }
 

@@ -3,6 +3,10 @@
  * OpenAI `reasoning_effort`: https://platform.openai.com/docs/api-reference/chat/create
  * OpenRouter `reasoning`: https://openrouter.ai/docs/use-cases/reasoning-tokens
  * DeepSeek `thinking` + `reasoning_effort`: https://api-docs.deepseek.com/guides/thinking_mode
+ * Kimi / GLM `thinking: {type}`: https://platform.moonshot.ai/docs/guide/use-kimi-k2-thinking-model,
+ *   https://docs.z.ai/guides/capabilities/thinking-mode
+ * DashScope `enable_thinking` + `thinking_budget`: https://help.aliyun.com/en/model-studio/deep-thinking
+ * Chat-template `enable_thinking` (vLLM, llama.cpp): https://qwen.readthedocs.io/en/latest/deployment/vllm.html
  */
 import type { ModelInfo } from "../model_info.ts";
 import type { ThinkingAsk } from "../thinking.ts";
@@ -15,18 +19,44 @@ export function reasoningFields(
   info: ModelInfo,
   profile: Profile,
   maxTokens: number,
+  request: { stream: boolean; model: string } = { stream: true, model: "" },
 ): Partial<OpenAIRequest> {
+  const { stream, model } = request;
   // gpt-4o and friends answer any reasoning field with a 400.
   if (!info.reasoning) return {};
+  // DashScope's open Qwen3 models think by default and refuse a non-streamed call that thinks:
+  // "parameter.enable_thinking must be set to false for non-streaming calls".
+  if (profile.reasoning === "enable_thinking" && (!ask.on || !stream)) {
+    return { enable_thinking: false };
+  }
   if (!ask.on) {
-    // DeepSeek's V4 models think unless told not to, so "disabled" must be said out loud there.
-    return profile.reasoning === "deepseek" && ask.explicit
-      ? { thinking: { type: "disabled" } }
-      : {};
+    // DeepSeek's V4 models, kimi-k2.5 and GLM-4.7+ think unless told not to, and Qwen3 on vLLM or
+    // llama.cpp by its chat template's default, so "disabled" must be said out loud there.
+    if (!ask.explicit) return {};
+    switch (profile.reasoning) {
+      case "deepseek":
+      case "thinking_type":
+        return { thinking: { type: "disabled" } };
+      case "chat_template_kwargs":
+        return { chat_template_kwargs: { enable_thinking: false } };
+      default:
+        return {};
+    }
   }
   switch (profile.reasoning) {
     case "reasoning_effort":
-      return { reasoning_effort: ask.effort };
+      return { reasoning_effort: effortFor(ask.effort, allowedEfforts(model, info, profile)) };
+    case "thinking_type":
+      return { thinking: { type: "enabled" } };
+    case "enable_thinking":
+      return ask.budget !== undefined
+        ? {
+          enable_thinking: true,
+          thinking_budget: Math.max(1, Math.min(ask.budget, maxTokens - 1)),
+        }
+        : { enable_thinking: true };
+    case "chat_template_kwargs":
+      return { chat_template_kwargs: { enable_thinking: true } };
     case "openrouter":
       // One of the two, never both: OpenRouter rejects the pair.
       return ask.budget !== undefined
@@ -38,6 +68,26 @@ export function reasoningFields(
     case "none":
       return {};
   }
+}
+
+/** What the provider says of the model's efforts, else what the model table says. */
+function allowedEfforts(
+  model: string,
+  info: ModelInfo,
+  profile: Profile,
+): readonly string[] | undefined {
+  return profile.modelEfforts.find(([re]) => re.test(model))?.[1] ?? info.efforts;
+}
+
+/**
+ * The effort to send: the asked one, or the nearest the model takes (grok-3-mini has only low
+ * and high: https://docs.x.ai/docs/guides/reasoning). Rounded up, as thinking was asked for.
+ */
+function effortFor(effort: string, allowed: readonly string[] | undefined): string {
+  if (!allowed || allowed.includes(effort)) return effort;
+  const order = ["minimal", "low", "medium", "high"];
+  const at = order.indexOf(effort);
+  return allowed.find((e) => order.indexOf(e) >= at) ?? allowed[allowed.length - 1] ?? effort;
 }
 
 /** One piece of an answer's content: the model's reasoning, or text for the user. */

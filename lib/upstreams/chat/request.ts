@@ -23,6 +23,7 @@ import { decodeClientToolId, makeToolIdMapper } from "../../anthropic/tool_ids.t
 import { withoutBillingLine } from "../../anthropic/billing_line.ts";
 import { offeredTools } from "../../anthropic/deferred_tools.ts";
 import { withPortablePatterns } from "../openai/schema_patterns.ts";
+import { invalidRequest } from "../../anthropic/errors.ts";
 
 export type ConvertContext = {
   upstreamModel: string;
@@ -71,18 +72,24 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
   const body: OpenAIRequest = { model: ctx.upstreamModel, messages };
 
   const openaiReasoning = usesOpenAIReasoningRules(info, profile);
-  if (openaiReasoning) body.max_completion_tokens = maxTokens;
-  else body.max_tokens = maxTokens;
+  if (openaiReasoning || profile.maxTokensField === "max_completion_tokens") {
+    body.max_completion_tokens = maxTokens;
+  } else body.max_tokens = maxTokens;
 
   const ask = thinkingAsk(req, ctx.thresholds ?? DEFAULT_THRESHOLDS);
-  const reasoning = reasoningFields(ask, info, profile, maxTokens);
+  const reasoning = reasoningFields(ask, info, profile, maxTokens, {
+    stream: req.stream === true,
+    model: ctx.upstreamModel,
+  });
   Object.assign(body, reasoning);
 
   // o-series and gpt-5 reject non-default sampling, except gpt-5.1+ with effort "none".
   const samplingAllowed = !openaiReasoning ||
     (info.acceptsEffortNone && body.reasoning_effort === undefined);
   if (samplingAllowed) {
-    if (req.temperature !== undefined) body.temperature = req.temperature;
+    if (req.temperature !== undefined) {
+      body.temperature = Math.max(req.temperature, profile.minTemperature ?? req.temperature);
+    }
     if (req.top_p !== undefined) body.top_p = req.top_p;
   }
   if (req.stop_sequences?.length && !openaiReasoning) {
@@ -98,8 +105,16 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
   }
 
   const tools = convertTools(req, state, profile);
+  if (profile.maxTools !== undefined && tools.length > profile.maxTools) {
+    // The upstream's own answer would be opaque (or, on some, a silently truncated tool list).
+    throw invalidRequest(
+      `this request has ${tools.length} tools, but ${profile.name} accepts at most ` +
+        `${profile.maxTools} tools per request; disable some tools or MCP servers`,
+    );
+  }
   if (tools.length > 0) {
     body.tools = tools;
+    if (req.stream && profile.toolStreamField) body.tool_stream = true;
     const choice = req.tool_choice;
     if (choice) {
       switch (choice.type) {
@@ -127,6 +142,14 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
       if (choice.disable_parallel_tool_use && info.parallelToolCalls) {
         body.parallel_tool_calls = false;
       }
+      if (profile.toolChoiceAutoOnly && body.tool_choice !== undefined) {
+        // GLM takes only "auto": a forced call cannot be said there, and "none" is said by
+        // offering no tools at all.
+        if (body.tool_choice === "none") {
+          delete body.tools;
+          delete body.tool_choice;
+        } else body.tool_choice = "auto";
+      }
     }
   }
 
@@ -152,6 +175,9 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
 
   if (profile.allowedFields) {
     for (const key of Object.keys(body)) if (!profile.allowedFields.has(key)) delete body[key];
+  }
+  if (profile.rejectedFields) {
+    for (const key of Object.keys(body)) if (profile.rejectedFields.has(key)) delete body[key];
   }
   // EXTRA_BODY is the operator's explicit word: sent as given, past the allow-list, so a field the
   // provider does not know comes back as its own error naming it instead of vanishing.

@@ -8,10 +8,11 @@ import { ChatCompletion } from "./schema.ts";
 import { encodeSignature } from "../../anthropic/signature.ts";
 import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.ts";
 import { contentParts } from "./reasoning.ts";
-import { checkAgainstSchema, parseToolArguments } from "../openai/tool_args.ts";
+import { checkAgainstSchema, parseToolArguments, unusableCallText } from "../openai/tool_args.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
 import { restoreToolName, type ToolNameMap } from "../openai/tool_names.ts";
 import { estimateOutputTokens, mapUsage } from "./usage.ts";
+import { textToolCallScanner } from "../openai/text_tool_calls/scanner.ts";
 
 /** What both the streaming and the non-streaming conversion need from the request. */
 export type ResponseOptions = {
@@ -66,11 +67,29 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
     });
   }
   const text = (Array.isArray(raw) ? partsOf("text") : raw) || message?.refusal;
+  let toolCount = 0;
   if (text) {
     chars += text.length;
-    content.push({ type: "text", text });
+    const scanner = textToolCallScanner(opts.toolNames, opts.toolSchemas);
+    if (!scanner) content.push({ type: "text", text });
+    else {
+      for (const piece of [...scanner.push(text), ...scanner.finish()]) {
+        if (piece.kind === "text") {
+          content.push({ type: "text", text: piece.text });
+          continue;
+        }
+        for (const call of piece.calls) {
+          content.push({
+            type: "tool_use",
+            id: `call_${opts.messageId.slice(-12)}_t${content.length}`,
+            name: restoreToolName(opts.toolNames, call.name),
+            input: call.input,
+          });
+          toolCount++;
+        }
+      }
+    }
   }
-  let toolCount = 0;
   for (const [i, call] of (message?.tool_calls ?? []).entries()) {
     const name = call.function?.name;
     if (!name) continue;
@@ -89,8 +108,7 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
         : args.reason;
       content.push({
         type: "text",
-        text: `[proxy: the model called tool ${clientName} but its arguments ${reason}, ` +
-          "so the call was not made]",
+        text: unusableCallText(clientName, reason, call.function?.arguments),
       });
       continue;
     }

@@ -18,10 +18,15 @@ import type { EventConverter } from "../protocol.ts";
 import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.ts";
 import { contentParts } from "./reasoning.ts";
 import { encodeSignature, mergeReasoningDetails } from "../../anthropic/signature.ts";
-import { checkAgainstSchema, StreamedArgs } from "../openai/tool_args.ts";
+import { checkAgainstSchema, StreamedArgs, unusableCallText } from "../openai/tool_args.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
 import { restoreToolName } from "../openai/tool_names.ts";
 import { estimateOutputTokens, mapUsage } from "./usage.ts";
+import {
+  type ScannedPiece,
+  type TextToolCallScanner,
+  textToolCallScanner,
+} from "../openai/text_tool_calls/scanner.ts";
 
 export type StreamOptions = ResponseOptions;
 
@@ -57,9 +62,12 @@ export class StreamConverter implements EventConverter {
   #ended = false;
   #finalUsage: Usage | undefined;
   #errorContext: ErrorContext;
+  /** Reads tool calls the model wrote as text; only when the request had tools. */
+  #scanner: TextToolCallScanner | undefined;
 
   constructor(opts: StreamOptions) {
     this.#opts = opts;
+    this.#scanner = textToolCallScanner(opts.toolNames, opts.toolSchemas);
     this.#errorContext = {
       estimatedInputTokens: opts.inputTokensEstimate,
       contextWindow: opts.contextWindow,
@@ -126,13 +134,15 @@ export class StreamConverter implements EventConverter {
       if (Array.isArray(delta.content)) {
         for (const part of contentParts(delta.content)) {
           if (part.kind === "thinking") this.#appendText("thinking", part.text, out);
-          else this.#appendText("text", part.text, out);
+          else this.#answerText(part.text, out);
         }
       } else {
         const text = delta.content ?? delta.refusal;
-        if (text) this.#appendText("text", text, out);
+        if (text) this.#answerText(text, out);
       }
       if (delta.tool_calls) {
+        // The text before a native call is over: what the scanner holds goes first.
+        if (this.#scanner) this.#scanned(this.#scanner.finish(), out);
         for (const call of delta.tool_calls) this.#toolCall(call, out);
       }
     }
@@ -156,6 +166,7 @@ export class StreamConverter implements EventConverter {
       );
     }
     const out: StreamEvent[] = [];
+    if (this.#scanner) this.#scanned(this.#scanner.finish(), out);
     this.#closeOpen(out);
     // Tool calls whose block never started (arguments held back, or none at all).
     for (const tool of this.#tools) if (!tool.closed) this.#flushTool(tool, out);
@@ -251,6 +262,44 @@ export class StreamConverter implements EventConverter {
     });
   }
 
+  /** Answer text: searched for tool calls written as text when the request had tools. */
+  #answerText(text: string, out: StreamEvent[]) {
+    if (this.#scanner) this.#scanned(this.#scanner.push(text), out);
+    else this.#appendText("text", text, out);
+  }
+
+  #scanned(pieces: ScannedPiece[], out: StreamEvent[]) {
+    for (const piece of pieces) {
+      if (piece.kind === "text") {
+        this.#appendText("text", piece.text, out);
+        continue;
+      }
+      for (const call of piece.calls) {
+        this.#closeOpen(out);
+        const index = this.#nextIndex++;
+        this.#sawToolUse = true;
+        const json = JSON.stringify(call.input);
+        this.#outputChars += json.length;
+        out.push({
+          type: "content_block_start",
+          index,
+          content_block: {
+            type: "tool_use",
+            id: `call_${this.#opts.messageId.slice(-12)}_${index}`,
+            name: restoreToolName(this.#opts.toolNames, call.name),
+            input: {},
+          },
+        });
+        out.push({
+          type: "content_block_delta",
+          index,
+          delta: { type: "input_json_delta", partial_json: json },
+        });
+        out.push({ type: "content_block_stop", index });
+      }
+    }
+  }
+
   #toolFor(
     call: { index?: number | null; id?: string | null; function?: { name?: string | null } | null },
     fragment: string,
@@ -264,7 +313,9 @@ export class StreamConverter implements EventConverter {
     if (
       tool !== undefined && key?.startsWith("i") && call.id && tool.upstreamId !== undefined &&
       call.id !== tool.upstreamId &&
-      (tool.args.complete || (tool.args.text.trim() === "" && !!name))
+      (tool.args.complete || (tool.args.text.trim() === "" && !!name)) &&
+      // The same call again under a fresh id (servers that mint one per chunk) is not a new call.
+      !(fragment !== "" && fragment === tool.args.text && (!name || name === tool.name))
     ) {
       // A new id under an index already taken by a finished call is the next call: Ollama gives
       // every parallel call index 0 (https://github.com/ollama/ollama/issues/15457), and so do
@@ -426,17 +477,12 @@ export class StreamConverter implements EventConverter {
     }
     const result = tool.args.finish();
     const problem = result.ok ? this.#repairProblem(tool, result) : result.reason;
-    if (!result.ok || problem !== undefined) {
+    if (problem !== undefined || !result.ok) {
       tool.closed = true;
       // Nothing of this call reached the client yet, so it can be reported as text instead.
-      const text = tool.args.text;
-      const raw = text.length > 500 ? `${text.slice(0, 500)}…` : text;
-      this.#appendText(
-        "text",
-        `[proxy: the model called tool ${restoreToolName(this.#opts.toolNames, tool.name)} but ` +
-          `its arguments ${problem}, so the call was not made. Arguments received: ${raw}]`,
-        out,
-      );
+      const name = restoreToolName(this.#opts.toolNames, tool.name);
+      const reason = problem ?? "could not be used";
+      this.#appendText("text", unusableCallText(name, reason, tool.args.text), out);
       this.#closeOpen(out);
       return;
     }

@@ -16,8 +16,20 @@ export type Profile = Readonly<{
   strictSchemas: boolean;
   /** Request fields the provider accepts; undefined means it ignores unknown ones. */
   allowedFields: ReadonlySet<string> | undefined;
-  /** How to ask for reasoning. */
-  reasoning: "reasoning_effort" | "openrouter" | "deepseek" | "none";
+  /**
+   * How to ask for reasoning: OpenAI's `reasoning_effort`, OpenRouter's `reasoning`, DeepSeek's
+   * `thinking` + `reasoning_effort`, a `thinking: {type}` switch (Kimi, GLM), DashScope's
+   * `enable_thinking` + `thinking_budget`, or the chat template's `enable_thinking` switch
+   * through `chat_template_kwargs` (vLLM, llama.cpp serving Qwen3 and the like).
+   */
+  reasoning:
+    | "reasoning_effort"
+    | "openrouter"
+    | "deepseek"
+    | "thinking_type"
+    | "enable_thinking"
+    | "chat_template_kwargs"
+    | "none";
   /** Tool call ids must be 9 alphanumeric characters (Mistral). */
   shortToolIds: boolean;
   /**
@@ -41,6 +53,20 @@ export type Profile = Readonly<{
    * sampling). OpenRouter does that translation on its side and documents only `max_tokens`.
    */
   openaiReasoningRules: boolean;
+  /** The most tools a request may carry; more is refused with a 400 naming the limit. */
+  maxTools: number | undefined;
+  /** The output limit's field name, where the provider deprecates `max_tokens`. */
+  maxTokensField: "max_tokens" | "max_completion_tokens";
+  /** Fields the provider refuses outright, removed before sending. */
+  rejectedFields: ReadonlySet<string> | undefined;
+  /** Accepts only `tool_choice: "auto"`: a forced choice is sent as auto. */
+  toolChoiceAutoOnly: boolean;
+  /** Streams tool-call arguments only when asked (`tool_stream: true`), else sends them whole. */
+  toolStreamField: boolean;
+  /** Lowest temperature accepted; lower values are raised to it. */
+  minTemperature: number | undefined;
+  /** Models of this provider that take only some `reasoning_effort` values, by name. */
+  modelEfforts: readonly (readonly [RegExp, readonly string[]])[];
 }>;
 
 const BASE: Profile = {
@@ -57,6 +83,20 @@ const BASE: Profile = {
   // Generic upstreams are often routers in front of Gemini (LiteLLM and the like).
   toolCallExtraContent: true,
   openaiReasoningRules: true,
+  maxTools: undefined,
+  maxTokensField: "max_tokens",
+  rejectedFields: undefined,
+  toolChoiceAutoOnly: false,
+  toolStreamField: false,
+  minTemperature: undefined,
+  modelEfforts: [],
+};
+
+/** What hosted open-model providers share: no Gemini signatures, no OpenAI reasoning rules. */
+const HOSTED: Profile = {
+  ...BASE,
+  toolCallExtraContent: false,
+  openaiReasoningRules: false,
 };
 
 // https://docs.mistral.ai/api/#tag/chat/operation/chat_completion_v1_chat_completions_post
@@ -82,13 +122,21 @@ const MISTRAL_FIELDS = new Set([
 
 const PROFILES: Record<ProviderName, Profile> = {
   generic: BASE,
-  openai: { ...BASE, name: "openai", midConversationSystem: true, toolCallExtraContent: false },
+  // "A max of 128 functions are supported." https://platform.openai.com/docs/api-reference/chat/create
+  openai: {
+    ...BASE,
+    name: "openai",
+    midConversationSystem: true,
+    toolCallExtraContent: false,
+    maxTools: 128,
+  },
   azure: {
     ...BASE,
     name: "azure",
     midConversationSystem: true,
     apiKeyHeader: true,
     toolCallExtraContent: false,
+    maxTools: 128,
   },
   openrouter: {
     ...BASE,
@@ -118,6 +166,92 @@ const PROFILES: Record<ProviderName, Profile> = {
     // Mistral takes only `max_tokens`; `max_completion_tokens` would be filtered out, unbounded.
     openaiReasoningRules: false,
   },
+  // Kimi: at most 128 tools per request; kimi-k2.5 thinks unless `thinking: {type: "disabled"}`;
+  // thinking models need their `reasoning_content` back on assistant messages with tool calls;
+  // JSON mode is `json_object` only. https://platform.moonshot.ai/docs/api/chat and
+  // https://platform.moonshot.ai/docs/guide/use-kimi-k2-thinking-model
+  moonshot: {
+    ...HOSTED,
+    name: "moonshot",
+    reasoning: "thinking_type",
+    echoReasoningContent: true,
+    jsonSchema: false,
+    maxTools: 128,
+  },
+  // GLM (Z.AI, BigModel): `thinking: {type}`; thinking kept across tool calls wants
+  // `reasoning_content` back; only `tool_choice: "auto"`; tool arguments stream only with
+  // `tool_stream: true`; no `stream_options` (usage comes in the last chunk anyway); JSON mode is
+  // `json_object`. https://docs.z.ai/api-reference/llm/chat-completion and
+  // https://docs.z.ai/guides/capabilities/thinking-mode
+  zhipu: {
+    ...HOSTED,
+    name: "zhipu",
+    reasoning: "thinking_type",
+    echoReasoningContent: true,
+    jsonSchema: false,
+    streamUsageOption: false,
+    toolChoiceAutoOnly: true,
+    toolStreamField: true,
+    rejectedFields: new Set(["frequency_penalty", "presence_penalty"]),
+  },
+  // MiniMax: temperature in (0, 1]; `max_tokens` deprecated for `max_completion_tokens`; M2
+  // thinks in `<think>` tags inside the content, which must go back as written (Claude Code
+  // echoes the text). https://platform.minimax.io/docs/api-reference/text-openai-api
+  minimax: {
+    ...HOSTED,
+    name: "minimax",
+    reasoning: "none",
+    jsonSchema: false,
+    maxTokensField: "max_completion_tokens",
+    minTemperature: 0.01,
+  },
+  // DashScope (Qwen): `enable_thinking` + `thinking_budget`; open Qwen3 models think by default
+  // and refuse a non-streamed call unless `enable_thinking` is false.
+  // https://help.aliyun.com/en/model-studio/deep-thinking
+  dashscope: {
+    ...HOSTED,
+    name: "dashscope",
+    reasoning: "enable_thinking",
+    jsonSchema: false,
+  },
+  // xAI: `reasoning_effort` only where the model takes it (grok-3-mini: low|high).
+  // https://docs.x.ai/docs/guides/reasoning
+  xai: { ...HOSTED, name: "xai" },
+  // Groq: `logprobs`, `logit_bias`, `top_logprobs`, `messages[].name` and n > 1 are a 400;
+  // `max_tokens` is deprecated for `max_completion_tokens`. https://console.groq.com/docs/openai
+  // Qwen3 there takes only reasoning_effort "none" or "default" (https://console.groq.com/docs/reasoning).
+  groq: {
+    ...HOSTED,
+    name: "groq",
+    modelEfforts: [[/qwen3/i, ["default"]]],
+    maxTokensField: "max_completion_tokens",
+    rejectedFields: new Set(["logprobs", "logit_bias", "top_logprobs", "n"]),
+  },
+  // Cerebras: `frequency_penalty`, `logit_bias`, `presence_penalty`, `parallel_tool_calls` and
+  // `service_tier` are a 400. https://inference-docs.cerebras.ai/resources/openai
+  cerebras: {
+    ...HOSTED,
+    name: "cerebras",
+    maxTokensField: "max_completion_tokens",
+    rejectedFields: new Set([
+      "frequency_penalty",
+      "logit_bias",
+      "presence_penalty",
+      "parallel_tool_calls",
+      "service_tier",
+    ]),
+  },
+  // https://docs.together.ai/docs/openai-api-compatibility
+  together: { ...HOSTED, name: "together" },
+  // https://docs.fireworks.ai/tools-sdks/openai-compatibility
+  fireworks: { ...HOSTED, name: "fireworks" },
+  // Local servers: https://lmstudio.ai/docs/app/api/endpoints/openai,
+  // https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html (Qwen3's thinking switch
+  // is the chat template's `enable_thinking`), llama.cpp tools/server/README.md (the same
+  // `chat_template_kwargs`).
+  lmstudio: { ...HOSTED, name: "lmstudio" },
+  vllm: { ...HOSTED, name: "vllm", reasoning: "chat_template_kwargs" },
+  llamacpp: { ...HOSTED, name: "llamacpp", reasoning: "chat_template_kwargs" },
 };
 
 /** The profile for a provider setting (`auto`: from the base URL), with the operator's overrides. */

@@ -5,9 +5,15 @@
  * come; the rest is detected and repaired, and what cannot be repaired is reported as such.
  */
 
+import { JsonForwarder, JsonStringDecoder } from "./json_forward.ts";
+
 export type ToolInput = Record<string, unknown>;
 
-/** `reason` completes "the model's arguments …" (e.g. "are not valid JSON"). */
+/**
+ * `reason` completes "the model's arguments …" (e.g. "are not valid JSON"). `repaired` means
+ * guessed: cut-off JSON was completed. Unwrapping (a fence, a JSON string) and dropping trailing
+ * commas change nothing the model meant, so they do not count.
+ */
 export type ParsedArgs =
   | { ok: true; input: ToolInput; repaired: boolean }
   | { ok: false; reason: string };
@@ -23,33 +29,70 @@ function tryParse(text: string): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
+/**
+ * What the client reads instead of a call whose arguments cannot be used, streamed or not: the
+ * tool, why, and (cut to 500 characters) what the model sent, so the model can try again.
+ */
+export function unusableCallText(toolName: string, reason: string, raw: unknown): string {
+  const text = typeof raw === "string" ? raw : raw === undefined ? "" : JSON.stringify(raw);
+  const shown = text.length > 500 ? `${text.slice(0, 500)}…` : text;
+  return `[proxy: the model called tool ${toolName} but its arguments ${reason}, so the call ` +
+    `was not made. Arguments received: ${shown}]`;
+}
+
 /** Whole arguments (non-streaming, or buffered) → an input object, repaired where possible. */
 export function parseToolArguments(raw: unknown): ParsedArgs {
   if (raw === null || raw === undefined) return { ok: true, input: {}, repaired: false };
   if (isRecord(raw)) return { ok: true, input: raw, repaired: false };
   if (typeof raw !== "string") return { ok: false, reason: "are not a JSON object" };
   if (raw.trim() === "") return { ok: true, input: {}, repaired: false };
-  let parsed = tryParse(raw);
-  let repaired = false;
-  if (!parsed.ok) {
-    const closer = jsonPrefixCloser(raw);
-    if (closer !== undefined) {
-      parsed = tryParse(raw + closer);
-      repaired = true;
-    }
-  }
-  if (!parsed.ok) return { ok: false, reason: "are not valid JSON" };
-  let value = parsed.value;
+  const parsed = parseLenient(raw);
+  if (parsed === undefined) return { ok: false, reason: "are not valid JSON" };
+  let { value, repaired } = parsed;
   // Double-encoded: a JSON string whose content is the JSON object.
   if (typeof value === "string") {
-    const inner = tryParse(value);
-    if (inner.ok) {
+    const inner = parseLenient(value);
+    if (inner !== undefined) {
       value = inner.value;
-      repaired = true;
+      repaired ||= inner.repaired;
     }
   }
   if (!isRecord(value)) return { ok: false, reason: "are not a JSON object" };
   return { ok: true, input: value, repaired };
+}
+
+/**
+ * JSON as models write it → its value: as it is, out of a Markdown fence (```json … ```),
+ * without trailing commas, or completed when cut off (the only guess: `repaired`). Undefined
+ * when none of that helps.
+ */
+function parseLenient(text: string): { value: unknown; repaired: boolean } | undefined {
+  const direct = tryParse(text);
+  if (direct.ok) return { value: direct.value, repaired: false };
+  let body = text.trim();
+  if (body.startsWith("```")) {
+    const nl = body.indexOf("\n");
+    body = nl < 0 ? "" : body.slice(nl + 1).trimEnd();
+    if (body.endsWith("```")) body = body.slice(0, -3);
+    body = body.trim();
+    const fenced = tryParse(body);
+    if (fenced.ok) return { value: fenced.value, repaired: false };
+  }
+  if (body.startsWith("{") || body.startsWith("[")) {
+    const json = new JsonForwarder();
+    const forwarded = json.push(body);
+    if (json.tail.trim() === "") {
+      const closer = json.done ? "" : jsonPrefixCloser(forwarded);
+      if (closer !== undefined) {
+        const fixed = tryParse(forwarded + closer);
+        if (fixed.ok) return { value: fixed.value, repaired: closer !== "" };
+      }
+    }
+  }
+  const closer = jsonPrefixCloser(body);
+  if (closer === undefined) return undefined;
+  const fixed = tryParse(body + closer);
+  return fixed.ok ? { value: fixed.value, repaired: true } : undefined;
 }
 
 const LITERALS = ["true", "false", "null"];
@@ -179,12 +222,17 @@ function matchesType(value: unknown, type: string): boolean {
 }
 
 /**
- * One streamed tool call's arguments. Fragments that start like a JSON object are forwarded
- * at once; anything else (a double-encoded string, prose) is held back and decided at the end.
+ * One streamed tool call's arguments. Arguments that start like a JSON object are forwarded as
+ * they come, and so are those inside a Markdown fence or a JSON string once that wrapper is
+ * known: only a trailing comma (until the next character decides) and a cut escape are held
+ * back. Anything else (prose, a bare value) is held and decided at the end.
  */
 export class StreamedArgs {
   #received = "";
   #mode: "undecided" | "stream" | "buffer" = "undecided";
+  #json: JsonForwarder | undefined;
+  #string: JsonStringDecoder | undefined;
+  #fenced = false;
 
   get streaming(): boolean {
     return this.#mode === "stream";
@@ -204,20 +252,69 @@ export class StreamedArgs {
     }
     if (fragment === "") return "";
     this.#received += fragment;
-    if (this.#mode === "stream") return fragment;
+    if (this.#mode === "stream") return this.#forward(fragment);
     if (this.#mode === "buffer") return "";
-    const first = this.#received.trimStart()[0];
-    if (first === undefined) return "";
-    if (first === "{") {
-      this.#mode = "stream";
-      return this.#received;
+    return this.#decide();
+  }
+
+  #forward(raw: string): string {
+    const json = this.#json!;
+    return json.push(this.#string ? this.#string.push(raw) : raw);
+  }
+
+  /** Looks at what has arrived for a wrapper and a `{`; starts streaming once both are known. */
+  #decide(): string {
+    let body = this.#received.trimStart();
+    if (body === "") return "";
+    let fenced = false;
+    if (body.startsWith("`")) {
+      // ```json\n{…}\n``` : the fence line must be complete before the JSON can start.
+      if ("```".startsWith(body)) return "";
+      const nl = body.indexOf("\n");
+      if (!body.startsWith("```")) return this.#buffer();
+      if (nl < 0) return "";
+      fenced = true;
+      body = body.slice(nl + 1).trimStart();
+      if (body === "") return "";
     }
+    let string: JsonStringDecoder | undefined;
+    if (body.startsWith('"')) {
+      string = new JsonStringDecoder();
+      const decoded = string.push(body.slice(1)).trimStart();
+      if (decoded === "") return string.closed ? this.#buffer() : "";
+      if (!decoded.startsWith("{")) return this.#buffer();
+      string = new JsonStringDecoder();
+    } else if (!body.startsWith("{")) return this.#buffer();
+    this.#mode = "stream";
+    this.#fenced = fenced;
+    this.#string = string;
+    this.#json = new JsonForwarder();
+    return this.#forward(string ? body.slice(1) : body);
+  }
+
+  #buffer(): string {
     this.#mode = "buffer";
     return "";
   }
 
+  /** What follows the JSON value is only what may follow it (blanks, a closing fence). */
+  #tailIsClean(): boolean {
+    const json = this.#json!;
+    if (this.#string) {
+      if (json.tail.trim() !== "") return false;
+      if (!this.#string.closed) return !json.done || this.#string.tail === "";
+    }
+    const after = this.#string ? this.#string.tail : json.tail;
+    return this.#fenced ? /^\s*(```\s*)?$/.test(after) : after.trim() === "";
+  }
+
   /** The arguments so far already form a whole JSON object (a new call may follow). */
   get complete(): boolean {
+    if (this.#mode === "stream") {
+      if (!this.#json!.done || !this.#tailIsClean()) return false;
+      const whole = tryParse(this.#json!.forwarded);
+      return whole.ok && isRecord(whole.value);
+    }
     const parsed = tryParse(this.#received);
     return parsed.ok && isRecord(parsed.value);
   }
@@ -230,18 +327,23 @@ export class StreamedArgs {
     | { ok: true; append: string; input: ToolInput; repaired: boolean }
     | { ok: false; reason: string; raw: string } {
     if (this.#mode === "stream") {
-      const whole = tryParse(this.#received);
-      if (whole.ok && isRecord(whole.value)) {
+      const json = this.#json!;
+      const forwarded = json.forwarded;
+      const cutOff = {
+        ok: false as const,
+        reason: "were cut off or are not valid JSON",
+        raw: this.#received,
+      };
+      if (json.done) {
+        const whole = tryParse(forwarded);
+        if (!whole.ok || !isRecord(whole.value) || !this.#tailIsClean()) return cutOff;
         return { ok: true, append: "", input: whole.value, repaired: false };
       }
-      const closer = jsonPrefixCloser(this.#received);
-      if (closer !== undefined) {
-        const fixed = tryParse(this.#received + closer);
-        if (fixed.ok && isRecord(fixed.value)) {
-          return { ok: true, append: closer, input: fixed.value, repaired: true };
-        }
-      }
-      return { ok: false, reason: "were cut off or are not valid JSON", raw: this.#received };
+      const closer = jsonPrefixCloser(forwarded);
+      if (closer === undefined) return cutOff;
+      const fixed = tryParse(forwarded + closer);
+      if (!fixed.ok || !isRecord(fixed.value)) return cutOff;
+      return { ok: true, append: closer, input: fixed.value, repaired: true };
     }
     const parsed = parseToolArguments(this.#received);
     if (!parsed.ok) return { ok: false, reason: parsed.reason, raw: this.#received };
