@@ -3,7 +3,7 @@
  * `deno run --allow-net --allow-env --allow-read main.ts`, `bun main.ts`, or the compiled binary.
  */
 import process from "node:process";
-import { helpText, parseArgs } from "./lib/cli/args.ts";
+import { flagFor, helpText, parseArgs } from "./lib/cli/args.ts";
 import { type Config, ConfigError, configFromEnv, envFileVars } from "./lib/ops/config.ts";
 import { banner, bannerJson } from "./lib/cli/banner.ts";
 import { runDoctor } from "./lib/cli/doctor.ts";
@@ -16,7 +16,7 @@ async function loadConfig(
   envFile: string,
   required: boolean,
   overrides: Record<string, string>,
-): Promise<Config> {
+): Promise<{ config: Config; sourceOf: (name: string) => string }> {
   let text: string | undefined;
   try {
     text = await readTextFile(envFile);
@@ -26,7 +26,26 @@ async function loadConfig(
     );
   }
   const fileVars = envFileVars(envFile, text, required);
-  return configFromEnv({ ...fileVars, ...process.env, ...overrides });
+  // Errors name the setting as the user wrote it: the flag, the variable, or the file's line.
+  const sourceOf = (name: string): string => {
+    if (name in overrides) return flagFor(name) ?? name;
+    // Bun copies ./.env into the environment itself: the same value there is the file's.
+    const fromFile = name in fileVars &&
+      (process.env[name] === undefined || process.env[name] === fileVars[name]);
+    if (fromFile) return `${name} in ${envFile}`;
+    return name;
+  };
+  return {
+    config: configFromEnv({ ...fileVars, ...process.env, ...overrides }, { sourceOf }),
+    sourceOf,
+  };
+}
+
+/** Deno's AddrInUse and Bun's EADDRINUSE. */
+function addressInUse(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return err.name === "AddrInUse" || code === "EADDRINUSE" || /address.*in use/i.test(err.message);
 }
 
 /**
@@ -61,8 +80,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   let config: Config;
+  let sourceOf: (name: string) => string;
   try {
-    config = await loadConfig(cli.envFile, cli.envFileRequired, cli.overrides);
+    ({ config, sourceOf } = await loadConfig(cli.envFile, cli.envFileRequired, cli.overrides));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`error: ${err.message}\n`);
@@ -95,6 +115,20 @@ async function main(argv: string[]): Promise<number> {
       maxBodyBytes: config.maxRequestBytes,
     });
   } catch (err) {
+    if (addressInUse(err)) {
+      const setting = sourceOf("PORT");
+      const from = setting !== "PORT"
+        ? setting
+        : process.env.PORT !== undefined
+        ? "PORT in the environment"
+        : "the default";
+      process.stderr.write(
+        `error: port ${config.port} on ${config.host} is already in use (another proxy may be ` +
+          `running there). Stop it, or choose another port with --port N or PORT=N (this one ` +
+          `came from ${from}).\n`,
+      );
+      return 1;
+    }
     log.error("cannot listen", {
       host: config.host,
       port: config.port,

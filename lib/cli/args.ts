@@ -24,6 +24,11 @@ const FLAGS: Record<string, string> = {
   "--max-retries": "MAX_RETRIES",
 };
 
+/** The flag that sets `variable`, if one does. */
+export function flagFor(variable: string): string | undefined {
+  return Object.keys(FLAGS).find((flag) => FLAGS[flag] === variable);
+}
+
 export function parseArgs(argv: readonly string[]): CliResult {
   const overrides: Record<string, string> = {};
   let envFile = ".env";

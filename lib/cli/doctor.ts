@@ -131,14 +131,12 @@ const CHECKS: Check[] = [
 
 function hint(status: number, message: string): string {
   if (status === 401 || status === 403) return "bad key: check OPENAI_API_KEY";
+  if (status === 502 && /^cannot reach/.test(message)) return "connection lost: " + message;
   if (status === 404) {
     return "not found: check OPENAI_BASE_URL (it usually ends in /v1) and the model name";
   }
   if (status === 402) return "no credit left at the provider";
   if (status === 429) return "rate limited: try again later";
-  if (status === 502 && /cannot reach/.test(message)) {
-    return "cannot connect: check OPENAI_BASE_URL";
-  }
   // A web page or another API at the configured URL (it usually ends in /v1).
   if (status === 405 || /not JSON/.test(message)) {
     return "this is not an OpenAI-compatible API: check OPENAI_BASE_URL (it usually ends in /v1)";
@@ -161,6 +159,8 @@ export async function runDoctor(
   ];
   const seen = new Set<string>();
   let failures = 0;
+  /** Whether the upstream has answered anything yet. */
+  let reached = false;
   print(`Checking ${displayUrl(config.openaiBaseUrl)}`);
   print(`${"model".padEnd(28)} ${"check".padEnd(12)} result`);
   for (const [alias, model] of models) {
@@ -186,9 +186,22 @@ export async function runDoctor(
         } catch {
           // keep the raw text
         }
+        // Nothing answers at the base URL: every further check would fail the same way,
+        // each after its retries, so one clear line says it all.
+        const unreachable = res.status === 502 && /^cannot reach upstream/.test(message);
+        if (unreachable && !reached) {
+          print(`${message}`);
+          print(
+            "The upstream cannot be reached at all: check OPENAI_BASE_URL and that the server " +
+              "is running. No further checks were made.",
+          );
+          return 1;
+        }
+        if (!unreachable) reached = true;
         result = `FAIL ${res.status}: ${hint(res.status, message)}`;
         failures++;
       } else {
+        reached = true;
         let json: unknown;
         try {
           json = JSON.parse(text);
