@@ -83,6 +83,7 @@ Serves the Anthropic Messages API (for Claude Code and the Anthropic SDKs) on to
 OpenAI-compatible Chat Completions upstream.
 
 Usage:
+  ./ccp [options]                        from a clone: the pinned Deno, no install needed
   deno run --allow-net --allow-env --allow-read main.ts [options]
   bun main.ts [options]
   claude-code-proxy [options]            (compiled binary)
