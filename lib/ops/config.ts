@@ -237,13 +237,12 @@ export function configFromEnv(
         "environment (clients must then send it).",
     );
   }
+  const hostFrom = sourceOf("HOST") === "HOST" ? "" : ` (from ${sourceOf("HOST")})`;
   if (!e.ANTHROPIC_API_KEY && !isLoopbackHost(e.HOST) && !e.ALLOW_REMOTE_WITHOUT_KEY) {
     throw new ConfigError(
-      `refusing to listen on ${e.HOST} (${
-        sourceOf("HOST")
-      }) without ANTHROPIC_API_KEY: anyone who can reach ` +
-        "this address could spend your upstream key. Set ANTHROPIC_API_KEY (clients must then " +
-        "send it), or set ALLOW_REMOTE_WITHOUT_KEY=true if the network is trusted.",
+      `refusing to listen on HOST=${e.HOST}${hostFrom} without ANTHROPIC_API_KEY: anyone who ` +
+        "can reach this address could spend your upstream key. Set ANTHROPIC_API_KEY (clients " +
+        "must then send it), or set ALLOW_REMOTE_WITHOUT_KEY=true if the network is trusted.",
     );
   }
   if (e.THINKING_LOW_MAX_BUDGET >= e.THINKING_MEDIUM_MAX_BUDGET) {
