@@ -58,7 +58,8 @@ case "${1:-}" in
     shift
     bun=$(runtime bun "$BUN_VERSION")
     cd "$ROOT"
-    "$bun" install --frozen-lockfile >&2
+    # Dependencies from bun.lock unless some runtime installed them already (same versions).
+    [ -d node_modules/zod ] || "$bun" install --frozen-lockfile >&2
     exec "$bun" build --compile --splitting --outfile dist/claude-code-proxy main.ts "$@"
     ;;
   deno)

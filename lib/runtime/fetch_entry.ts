@@ -44,27 +44,26 @@ export function platformConfig(vars: Readonly<Record<string, string>>): Config {
 export function lazyFetch<A extends unknown[]>(
   varsOf: (...args: A) => Readonly<Record<string, string>>,
 ): (req: Request, ...args: A) => Promise<Response> {
-  let handler: Handler | undefined;
-  let failure: ConfigError | undefined;
-  return (req, ...args) => {
-    if (!handler && !failure) {
-      try {
-        const config = platformConfig(varsOf(...args));
-        const log = createLogger({
-          level: config.logLevel,
-          format: config.logFormat,
-          secrets: [config.openaiApiKey, config.anthropicApiKey],
-        });
-        handler = createHandler(config, { log });
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        failure = err;
-        console.error(`error: ${err.message}`);
-      }
+  let built: { handler: Handler } | { error: ConfigError } | undefined;
+  const build = (args: A): { handler: Handler } | { error: ConfigError } => {
+    try {
+      const config = platformConfig(varsOf(...args));
+      const log = createLogger({
+        level: config.logLevel,
+        format: config.logFormat,
+        secrets: [config.openaiApiKey, config.anthropicApiKey],
+      });
+      return { handler: createHandler(config, { log }) };
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      console.error(`error: ${err.message}`);
+      return { error: err };
     }
-    if (handler) return handler(req);
-    return Promise.resolve(
-      errorResponse(new ProxyError(500, "api_error", `proxy misconfigured: ${failure!.message}`)),
-    );
+  };
+  return (req, ...args) => {
+    built ??= build(args);
+    if ("handler" in built) return built.handler(req);
+    const message = `proxy misconfigured: ${built.error.message}`;
+    return Promise.resolve(errorResponse(new ProxyError(500, "api_error", message)));
   };
 }
