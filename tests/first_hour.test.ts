@@ -193,7 +193,8 @@ describe("an upstream that cannot be reached", () => {
       (line) => lines.push(line),
     );
     assert.ok(calls > 2, "went on after the upstream had answered");
-    assert.match(lines.join("\n"), /FAIL 502: connection lost/);
+    assert.match(lines.join("\n"), /FAIL: connection lost: cannot reach upstream/);
+    assert.doesNotMatch(lines.join("\n"), /FAIL 502/, "no status the upstream never sent");
   });
 });
 

@@ -131,7 +131,6 @@ const CHECKS: Check[] = [
 
 function hint(status: number, message: string): string {
   if (status === 401 || status === 403) return "bad key: check OPENAI_API_KEY";
-  if (status === 502 && /^cannot reach/.test(message)) return "connection lost: " + message;
   if (status === 404) {
     return "not found: check OPENAI_BASE_URL (it usually ends in /v1) and the model name";
   }
@@ -198,7 +197,10 @@ export async function runDoctor(
           return 1;
         }
         if (!unreachable) reached = true;
-        result = `FAIL ${res.status}: ${hint(res.status, message)}`;
+        // No upstream status to show when the connection failed: the 502 is the proxy's own.
+        result = unreachable
+          ? `FAIL: connection lost: ${message}`
+          : `FAIL ${res.status}: ${hint(res.status, message)}`;
         failures++;
       } else {
         reached = true;
