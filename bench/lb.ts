@@ -195,7 +195,7 @@ async function main() {
   const upstream = await startUpstream(o.streamS);
   const hardStop = setTimeout(() => {
     console.error("time bound reached: stopping everything");
-    for (const c of children) stop(c);
+    for (const c of children) stop(c, "SIGTERM");
     process.exit(2);
   }, (o.streamS + 60) * 1000);
   try {
@@ -281,6 +281,9 @@ async function main() {
     return ok ? 0 : 1;
   } finally {
     clearTimeout(hardStop);
+    // SIGTERM first: a SIGKILL'd nginx master leaves its worker processes running.
+    for (const c of children) stop(c, "SIGTERM");
+    await Promise.race([Promise.all(children.map((c) => c.exited)), sleep(5000)]);
     for (const c of children) stop(c);
     await upstream.close();
     rmSync(dir, { recursive: true, force: true });
