@@ -3,7 +3,7 @@
  * `deno run --allow-net --allow-env --allow-read main.ts`, `bun main.ts`, or the compiled binary.
  */
 import process from "node:process";
-import { helpText, parseArgs } from "./lib/cli/args.ts";
+import { flagFor, helpText, parseArgs } from "./lib/cli/args.ts";
 import { type Config, ConfigError, configFromEnv, envFileVars } from "./lib/ops/config.ts";
 import { banner, bannerJson } from "./lib/cli/banner.ts";
 import { runDoctor } from "./lib/cli/doctor.ts";
@@ -23,7 +23,7 @@ async function loadEnv(
   envFile: string,
   required: boolean,
   overrides: Record<string, string>,
-): Promise<Record<string, string | undefined>> {
+): Promise<{ env: Record<string, string | undefined>; sourceOf: (name: string) => string }> {
   let text: string | undefined;
   try {
     text = await readTextFile(envFile);
@@ -33,7 +33,23 @@ async function loadEnv(
     );
   }
   const fileVars = envFileVars(envFile, text, required);
-  return { ...fileVars, ...process.env, ...overrides };
+  // Errors name the setting as the user wrote it: the flag, the variable, or the file's line.
+  const sourceOf = (name: string): string => {
+    if (name in overrides) return flagFor(name) ?? name;
+    // Bun copies ./.env into the environment itself: the same value there is the file's.
+    const fromFile = name in fileVars &&
+      (process.env[name] === undefined || process.env[name] === fileVars[name]);
+    if (fromFile) return `${name} in ${envFile}`;
+    return name;
+  };
+  return { env: { ...fileVars, ...process.env, ...overrides }, sourceOf };
+}
+
+/** Deno's AddrInUse and Bun's EADDRINUSE. */
+function addressInUse(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return err.name === "AddrInUse" || code === "EADDRINUSE" || /address.*in use/i.test(err.message);
 }
 
 /** The routing file's text; a file named but missing is an error. */
@@ -88,12 +104,13 @@ async function main(argv: string[]): Promise<number> {
   }
   let config: Config;
   let env: Record<string, string | undefined>;
+  let sourceOf: (name: string) => string;
   let loaded: LoadedRouter;
   // doctor checks each model on its own: nothing it sees may skip a later check.
   const health = new Health(Date.now, cli.kind !== "doctor");
   try {
-    env = await loadEnv(cli.envFile, cli.envFileRequired, cli.overrides);
-    config = configFromEnv(env);
+    ({ env, sourceOf } = await loadEnv(cli.envFile, cli.envFileRequired, cli.overrides));
+    config = configFromEnv(env, { sourceOf });
     loaded = buildRouter(config, await readConfigFile(config), env, health);
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -136,6 +153,20 @@ async function main(argv: string[]): Promise<number> {
       maxBodyBytes: config.maxRequestBytes,
     });
   } catch (err) {
+    if (addressInUse(err)) {
+      const setting = sourceOf("PORT");
+      const from = setting !== "PORT"
+        ? setting
+        : process.env.PORT !== undefined
+        ? "PORT in the environment"
+        : "the default";
+      process.stderr.write(
+        `error: port ${config.port} on ${config.host} is already in use (another proxy may be ` +
+          `running there). Stop it, or choose another port with --port N or PORT=N (this one ` +
+          `came from ${from}).\n`,
+      );
+      return 1;
+    }
     log.error("cannot listen", {
       host: config.host,
       port: config.port,

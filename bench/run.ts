@@ -1003,15 +1003,28 @@ async function main(): Promise<void> {
       `(${o.scenarios.join(",")} at c=${o.concurrency.join(",")}), ${o.durationS} s per cell`,
   );
 
+  // Per target: start-up and warm-up; per cell: the load plus the proxy's stats around it.
+  const perTargetS = 3 + o.warmupS + cells * (o.durationS + 1.5);
+  const estimateS = o.rounds * o.targets.length * perTargetS +
+    (o.targets.includes("binary") && (o.rebuild || !existsSync(o.binary)) ? 30 : 0);
+  console.log(
+    `estimated duration: about ${Math.ceil(estimateS / 60)} min. Ctrl-C stops it and still ` +
+      "writes the cells finished so far.",
+  );
+
+  const runs: TargetRun[] = [];
+  const allCells: Cell[] = [];
+  let upCommand = "";
   const onSignal = () => {
     killAllNow();
+    if (allCells.length > 0) {
+      console.log(`\ninterrupted: reporting the ${allCells.length} cell(s) finished so far`);
+      report(o, { startedAt, machine, upstream: upCommand, runs, allCells, interrupted: true });
+    }
     process.exit(130);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-
-  const runs: TargetRun[] = [];
-  const allCells: Cell[] = [];
   let buildError: string | undefined;
   if (o.targets.includes("binary")) buildError = await ensureBinary(o);
 
@@ -1024,6 +1037,7 @@ async function main(): Promise<void> {
     : [deno ?? "deno", ["run", "-A", upScript, "--port", String(upPort)]];
   const [ucmd, uargs] = pinned(pins.upstream, upCmd[0], upCmd[1]);
   const upstream = start("upstream", ucmd, uargs, { ...process.env });
+  upCommand = [upCmd[0], ...upCmd[1]].join(" ");
   try {
     const err = await waitHealthy(upstreamUrl, upstream, 30_000);
     if (err) throw new Error(`fake upstream did not start: ${err}`);
@@ -1059,7 +1073,22 @@ async function main(): Promise<void> {
   } finally {
     await stop(upstream);
   }
+  report(o, { startedAt, machine, upstream: upCommand, runs, allCells, interrupted: false });
+}
 
+/** The table, the problems and the JSON file, for a whole run or the part an interrupt left. */
+function report(
+  o: Options,
+  r: {
+    startedAt: string;
+    machine: Record<string, unknown>;
+    upstream: string;
+    runs: TargetRun[];
+    allCells: Cell[];
+    interrupted: boolean;
+  },
+): void {
+  const { startedAt, machine, runs, allCells } = r;
   const rows = summarizeCells(allCells, runs);
   console.log("");
   console.log(table(rows));
@@ -1107,10 +1136,11 @@ async function main(): Promise<void> {
     JSON.stringify(
       {
         startedAt,
+        interrupted: r.interrupted,
         machine,
         options: o,
         scenarios: o.scenarios.map((s) => SCENARIOS[s]),
-        upstream: [upCmd[0], ...upCmd[1]].join(" "),
+        upstream: r.upstream,
         rows,
         targetRuns: runs,
         cells: allCells,

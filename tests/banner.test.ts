@@ -13,9 +13,13 @@ import { TEST_CLIENT_KEY, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 const base = { OPENAI_API_KEY: TEST_UPSTREAM_KEY, OPENAI_BASE_URL: "http://127.0.0.1:9/v1" };
 
 /** Runs the paste line in /bin/sh with `claude` replaced by `env`, and returns what it got. */
-function pasted(line: string, shellEnv: Record<string, string>): Record<string, string> {
+function pasted(
+  line: string,
+  shellEnv: Record<string, string>,
+  shell = "/bin/sh",
+): Record<string, string> {
   assert.match(line, / claude$/);
-  const r = spawnSync("/bin/sh", ["-c", line.replace(/ claude$/, " env")], {
+  const r = spawnSync(shell, ["-c", line.replace(/ claude$/, " env")], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...shellEnv },
     encoding: "utf8",
   });
@@ -33,14 +37,20 @@ describe("start-up banner", () => {
     const open = bannerFields(configFromEnv(base), 8082);
     const env = pasted(open.claude_code, {});
     assert.equal(env.ANTHROPIC_BASE_URL, "http://127.0.0.1:8082");
-    assert.ok(env.ANTHROPIC_API_KEY, "some key is sent (any works)");
+    // A token, not ANTHROPIC_API_KEY: Claude Code asks before using an unknown API key (default
+    // "No"), never before using a token.
+    assert.ok(env.ANTHROPIC_AUTH_TOKEN, "some token is sent (any works)");
+    assert.ok(!env.ANTHROPIC_API_KEY);
 
     const keyed = configFromEnv({ ...base, ANTHROPIC_API_KEY: TEST_CLIENT_KEY });
     const line = bannerFields(keyed, 8082).claude_code;
     assert.ok(!line.includes(TEST_CLIENT_KEY));
-    const sent = pasted(line, { ANTHROPIC_API_KEY: TEST_CLIENT_KEY });
-    assert.equal(sent.ANTHROPIC_API_KEY, TEST_CLIENT_KEY);
-    assert.equal(sent.ANTHROPIC_BASE_URL, "http://127.0.0.1:8082");
+    for (const shell of ["/bin/sh", "bash"]) {
+      const sent = pasted(line, { ANTHROPIC_API_KEY: TEST_CLIENT_KEY }, shell);
+      assert.equal(sent.ANTHROPIC_AUTH_TOKEN, TEST_CLIENT_KEY, shell);
+      assert.ok(!sent.ANTHROPIC_API_KEY, `${shell}: the key variable is emptied for Claude Code`);
+      assert.equal(sent.ANTHROPIC_BASE_URL, "http://127.0.0.1:8082");
+    }
   });
 
   it("wildcard hosts are reached on loopback; IPv6 literals get brackets", () => {

@@ -144,7 +144,7 @@ describe("start-up banner and flags", () => {
     assert.ok(out.includes(upstream.url));
     assert.match(out, /opus → big-one, sonnet → big-one, haiku → small-one/);
     assert.match(out, /clients must send ANTHROPIC_API_KEY/);
-    assert.ok(out.includes(`ANTHROPIC_BASE_URL=http://127.0.0.1:${port} ANTHROPIC_API_KEY=`));
+    assert.ok(out.includes(`ANTHROPIC_BASE_URL=http://127.0.0.1:${port} ANTHROPIC_AUTH_TOKEN=`));
     assert.ok(!out.includes(TEST_UPSTREAM_KEY) && !out.includes(TEST_CLIENT_KEY), "keys redacted");
   });
 

@@ -149,7 +149,19 @@ describe("documentation", () => {
 
   it("README's first screen has the two set-up commands", () => {
     const firstScreen = readmeFile.split("\n").slice(0, 25).join("\n");
-    assert.match(firstScreen, /npx -y deno@[\d.]+ run .*main\.ts/);
-    assert.match(firstScreen, /bash \.ci\/run/);
+    // ./ccp needs only Node/npm: it installs the pinned Deno itself (tests/ccp.test.ts).
+    assert.match(firstScreen, /^OPENAI_API_KEY=\S+ \.\/ccp +# start the proxy/m);
+    assert.match(firstScreen, /^bash \.ci\/run +# run all checks and tests/m);
+  });
+
+  it("documents /health with its version field", () => {
+    assert.match(readme, /`GET \/health` +\| `\{"status":"ok","version":"[^"]+"\}`/);
+  });
+
+  it("gives one Ollama context size everywhere", () => {
+    const sizes = new Set(
+      [...readme.matchAll(/(?:OLLAMA_CONTEXT_LENGTH=|num_ctx )(\d+)/g)].map((m) => m[1]),
+    );
+    assert.deepEqual([...sizes], ["65536"]);
   });
 });

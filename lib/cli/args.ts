@@ -26,6 +26,11 @@ const FLAGS: Record<string, string> = {
   "--config": "CONFIG_FILE",
 };
 
+/** The flag that sets `variable`, if one does. */
+export function flagFor(variable: string): string | undefined {
+  return Object.keys(FLAGS).find((flag) => FLAGS[flag] === variable);
+}
+
 export function parseArgs(argv: readonly string[]): CliResult {
   const overrides: Record<string, string> = {};
   let envFile = ".env";
@@ -80,6 +85,7 @@ Serves the Anthropic Messages API (for Claude Code and the Anthropic SDKs) on to
 OpenAI-compatible Chat Completions upstream.
 
 Usage:
+  ./ccp [options]                        from a clone: the pinned Deno, no install needed
   deno run --allow-net --allow-env --allow-read main.ts [options]
   bun main.ts [options]
   claude-code-proxy [options]            (compiled binary)

@@ -60,7 +60,13 @@ export function bannerFields(config: Config, port: number): BannerFields {
   // The key itself never goes into the banner (logs are collected). `"$ANTHROPIC_API_KEY"` is
   // valid shell that sends it from a shell where it is set; a `<placeholder>` would be parsed as
   // a redirection by the shell the line is pasted into.
-  const keyForClaude = config.anthropicApiKey ? '"$ANTHROPIC_API_KEY"' : "any-value";
+  // It goes as ANTHROPIC_AUTH_TOKEN (a Bearer token, which the proxy accepts too): Claude Code
+  // 2.1 asks before using an ANTHROPIC_API_KEY it has not seen, defaulting to "No" (then a login
+  // screen), and on a fresh account checks api.anthropic.com first; with a token it does
+  // neither. ANTHROPIC_API_KEY is emptied on the same line, so a shell that holds it does not
+  // bring the question back (the assignments are expanded left to right).
+  const token = config.anthropicApiKey ? '"$ANTHROPIC_API_KEY"' : "any-value";
+  const unsetKey = config.anthropicApiKey ? " ANTHROPIC_API_KEY=" : "";
   return {
     version: VERSION,
     listening: `http://${host}:${port}`,
@@ -70,7 +76,7 @@ export function bannerFields(config: Config, port: number): BannerFields {
     models: { opus: config.bigModel, sonnet: config.middleModel, haiku: config.smallModel },
     auth,
     claude_code:
-      `ANTHROPIC_BASE_URL=http://${reachable}:${port} ANTHROPIC_API_KEY=${keyForClaude} claude`,
+      `ANTHROPIC_BASE_URL=http://${reachable}:${port} ANTHROPIC_AUTH_TOKEN=${token}${unsetKey} claude`,
   };
 }
 

@@ -138,9 +138,6 @@ function hint(status: number, message: string): string {
   }
   if (status === 402) return "no credit left at the provider";
   if (status === 429) return "rate limited: try again later";
-  if (status === 502 && /cannot reach/.test(message)) {
-    return "cannot connect: check OPENAI_BASE_URL";
-  }
   // A web page or another API at the configured URL (it usually ends in /v1).
   if (status === 405 || /not JSON/.test(message)) {
     return "this is not an OpenAI-compatible API: check OPENAI_BASE_URL (it usually ends in /v1)";
@@ -215,6 +212,8 @@ async function checkGroup(
 ): Promise<number> {
   const seen = new Set<string>();
   let failures = 0;
+  /** Whether the upstream has answered anything yet. */
+  let reached = false;
   print(`Checking ${title}`);
   if (models.length === 0) return 0;
   print(`${"model".padEnd(28)} ${"check".padEnd(12)} result`);
@@ -241,9 +240,25 @@ async function checkGroup(
         } catch {
           // keep the raw text
         }
-        result = `FAIL ${res.status}: ${hint(res.status, message)}`;
+        // Nothing answers at the base URL: every further check would fail the same way,
+        // each after its retries, so one clear line says it all.
+        const unreachable = res.status === 502 && /^cannot reach upstream/.test(message);
+        if (unreachable && !reached) {
+          print(`${message}`);
+          print(
+            "The upstream cannot be reached at all: check OPENAI_BASE_URL and that the server " +
+              "is running. No further checks were made.",
+          );
+          return 1;
+        }
+        if (!unreachable) reached = true;
+        // No upstream status to show when the connection failed: the 502 is the proxy's own.
+        result = unreachable
+          ? `FAIL: connection lost: ${message}`
+          : `FAIL ${res.status}: ${hint(res.status, message)}`;
         failures++;
       } else {
+        reached = true;
         let json: unknown;
         try {
           json = JSON.parse(text);

@@ -12,8 +12,58 @@ import {
 } from "../upstreams/openai/detect_provider.ts";
 import { DEFAULT_SEARCH_URLS, SEARCH_BACKENDS, type SearchSettings } from "./search_settings.ts";
 
+/**
+ * A number from the environment, refused in plain words with the accepted range (zod's own
+ * "expected number, received NaN" names neither). `Number("")` is 0, so blank counts as unset.
+ */
+function numberIn(
+  range: { min: number; max: number; integer: boolean; above?: boolean; unit?: string },
+): z.ZodType<number | undefined, string | undefined> {
+  return z.string().optional().transform((raw, ctx) => {
+    const v = raw?.trim() ?? "";
+    if (v === "") return undefined;
+    const n = Number(v);
+    const low = range.above ? n > range.min : n >= range.min;
+    if (Number.isFinite(n) && low && n <= range.max && (!range.integer || Number.isInteger(n))) {
+      return n;
+    }
+    const kind = range.integer ? "a whole number" : "a number";
+    const unit = range.unit ? ` ${range.unit}` : "";
+    const accepted = range.max === Number.MAX_SAFE_INTEGER
+      ? `of ${range.min} or more`
+      : `${range.above ? `above ${range.min} and up` : `from ${range.min}`} to ${range.max}`;
+    ctx.addIssue({ code: "custom", message: `must be ${kind}${unit} ${accepted}, got "${raw}"` });
+    return z.NEVER;
+  });
+}
+
+const integer = (min: number, max: number, fallback: number) =>
+  numberIn({ min, max, integer: true }).transform((n) => n ?? fallback);
+
+const optionalInteger = (min: number) =>
+  numberIn({ min, max: Number.MAX_SAFE_INTEGER, integer: true });
+
 const seconds = (fallback: number) =>
-  z.coerce.number().positive().max(86_400).default(fallback).transform((s) => s * 1000);
+  numberIn({ min: 0, max: 86_400, integer: false, above: true, unit: "of seconds" })
+    .transform((s) => (s ?? fallback) * 1000);
+
+/** One of a fixed set of words, in any case; undefined when unset. */
+function optionalOneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.string().optional().transform((raw, ctx): T[number] | undefined => {
+    const v = raw?.trim().toLowerCase() ?? "";
+    if (v === "") return undefined;
+    const found = values.find((x) => x === v);
+    if (found !== undefined) return found;
+    ctx.addIssue({ code: "custom", message: `must be one of ${values.join(", ")}, got "${raw}"` });
+    return z.NEVER;
+  });
+}
+
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
+  optionalOneOf(values).transform((v): T[number] => v ?? fallback);
+
+const name = (fallback: string) =>
+  z.string().optional().transform((v) => (v?.trim() ? v.trim() : fallback));
 
 const flag = z
   .string()
@@ -22,7 +72,7 @@ const flag = z
     const s = v.trim().toLowerCase();
     if (["", "0", "false", "no", "off"].includes(s)) return false;
     if (["1", "true", "yes", "on"].includes(s)) return true;
-    ctx.addIssue({ code: "custom", message: `expected true or false, got "${v}"` });
+    ctx.addIssue({ code: "custom", message: `must be true or false, got "${v}"` });
     return z.NEVER;
   });
 
@@ -59,41 +109,42 @@ const EnvSchema = z.object({
     .trim()
     .default("https://api.openai.com/v1")
     .transform((v) => v.replace(/\/+$/, ""))
-    .pipe(z.url({ protocol: /^https?$/, message: "must be an http(s) URL" })),
-  BIG_MODEL: z.string().trim().min(1).default("gpt-4o"),
+    .pipe(z.url({
+      protocol: /^https?$/,
+      error: (issue) => `must be an http:// or https:// URL, got "${String(issue.input)}"`,
+    })),
+  BIG_MODEL: name("gpt-4o"),
   MIDDLE_MODEL: optional,
-  SMALL_MODEL: z.string().trim().min(1).default("gpt-4o-mini"),
+  SMALL_MODEL: name("gpt-4o-mini"),
   ANTHROPIC_API_KEY: optional,
-  HOST: z.string().trim().min(1).default("127.0.0.1"),
-  PORT: z.coerce.number().int().min(0).max(65_535).default(8082),
+  HOST: name("127.0.0.1"),
+  PORT: integer(0, 65_535, 8082),
   LOG_LEVEL: z.string().default("INFO").transform((v, ctx) => {
     const level = parseLogLevel(v);
     if (level) return level;
     ctx.addIssue({
       code: "custom",
-      message: `unknown level "${v}" (use DEBUG, INFO, WARNING, ERROR or CRITICAL)`,
+      message: `must be one of DEBUG, INFO, WARNING, ERROR or CRITICAL (any case), got "${v}"`,
     });
     return z.NEVER;
   }),
   // Any case, like LOG_LEVEL.
-  LOG_FORMAT: z.string().trim().toLowerCase().default("text").pipe(z.enum(["text", "json"])),
+  LOG_FORMAT: oneOf(["text", "json"], "text"),
   REQUEST_TIMEOUT: seconds(600),
   FIRST_BYTE_TIMEOUT: seconds(120),
   NONSTREAM_FIRST_BYTE_TIMEOUT: seconds(300),
   STREAM_IDLE_TIMEOUT: seconds(120),
   PING_INTERVAL: seconds(5),
   SHUTDOWN_GRACE: seconds(10),
-  MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  MAX_RETRIES: integer(0, 10, 2),
   RETRY_MAX_DELAY: seconds(30),
-  MAX_TOKENS_LIMIT: z.coerce.number().int().positive().optional(),
-  MAX_REQUEST_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
+  MAX_TOKENS_LIMIT: optionalInteger(1),
+  MAX_REQUEST_BYTES: integer(1, Number.MAX_SAFE_INTEGER, 32 * 1024 * 1024),
   ALLOW_REMOTE_WITHOUT_KEY: flag,
-  PROVIDER: z.string().trim().toLowerCase().default("auto").pipe(z.enum(PROVIDER_SETTINGS)),
+  PROVIDER: oneOf(PROVIDER_SETTINGS, "auto"),
   // Which OpenAI API the upstream is spoken to with; auto: Chat Completions unless a model needs
   // the Responses API.
-  OPENAI_API: z.string().trim().toLowerCase().default("auto").pipe(
-    z.enum(["chat", "responses", "auto"]),
-  ),
+  OPENAI_API: oneOf(["chat", "responses", "auto"], "auto"),
   AZURE_API_VERSION: optional,
   OPENROUTER_REFERER: optional,
   OPENROUTER_TITLE: optional,
@@ -116,9 +167,9 @@ const EnvSchema = z.object({
   REASONING_MODELS: list,
   NON_REASONING_MODELS: list,
   // Thinking budgets up to these many tokens ask for low / medium reasoning effort; above, high.
-  THINKING_LOW_MAX_BUDGET: z.coerce.number().int().positive().default(4_096),
-  THINKING_MEDIUM_MAX_BUDGET: z.coerce.number().int().positive().default(16_384),
-  MIDCONVERSATION_SYSTEM: z.enum(["merge", "keep"]).optional(),
+  THINKING_LOW_MAX_BUDGET: integer(1, Number.MAX_SAFE_INTEGER, 4_096),
+  THINKING_MEDIUM_MAX_BUDGET: integer(1, Number.MAX_SAFE_INTEGER, 16_384),
+  MIDCONVERSATION_SYSTEM: optionalOneOf(["merge", "keep"]),
   MODEL_LIMITS: z.string().default("").transform((v, ctx) => {
     if (v.trim() === "") return {};
     let value: unknown;
@@ -141,8 +192,7 @@ const EnvSchema = z.object({
     });
     return z.NEVER;
   }),
-  SEARCH_PROVIDER: z.string().trim().toLowerCase().optional().transform((v) => v || undefined)
-    .pipe(z.enum(SEARCH_BACKENDS).optional()),
+  SEARCH_PROVIDER: optionalOneOf(SEARCH_BACKENDS),
   BRAVE_API_KEY: optional,
   TAVILY_API_KEY: optional,
   SEARXNG_URL: optional.pipe(
@@ -152,10 +202,8 @@ const EnvSchema = z.object({
     z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
   ),
   SEARCH_TIMEOUT: seconds(15),
-  SEARCH_MAX_RESULTS: z.coerce.number().int().min(1).max(20).default(5),
-  WEB_FETCH_MAX_BYTES: z.coerce.number().int().positive().max(64 * 1024 * 1024).default(
-    2 * 1024 * 1024,
-  ),
+  SEARCH_MAX_RESULTS: integer(1, 20, 5),
+  WEB_FETCH_MAX_BYTES: integer(1, 64 * 1024 * 1024, 2 * 1024 * 1024),
   CONFIG_FILE: optional,
 });
 
@@ -221,11 +269,23 @@ function onDenoDeploy(env: Readonly<Record<string, string | undefined>>): boolea
   return (env.DENO_DEPLOYMENT_ID ?? "").trim() !== "";
 }
 
+export type ConfigOptions = {
+  /**
+   * How the user set a variable, for error messages: `--port` for a flag, `PORT in .env` for
+   * the file. Default: the variable's name.
+   */
+  sourceOf?: (variable: string) => string;
+};
+
 /** Builds the config from a variable map (the environment merged over `.env`). */
-export function configFromEnv(env: Readonly<Record<string, string | undefined>>): Config {
+export function configFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  opts: ConfigOptions = {},
+): Config {
+  const sourceOf = opts.sourceOf ?? ((v: string) => v);
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => `  ${sourceOf(i.path.join("."))}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
   }
   const e = parsed.data;
@@ -239,7 +299,8 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     !KEYLESS_SERVERS.has(provider)
   ) {
     throw new ConfigError(
-      "invalid configuration:\n  OPENAI_API_KEY: required (the key of your OpenAI-compatible provider)",
+      "invalid configuration:\n  OPENAI_API_KEY: required (the key of your OpenAI-compatible " +
+        `provider at ${e.OPENAI_BASE_URL}); only a server on this machine or Ollama needs none`,
     );
   }
   // Deno Deploy (classic and current; both set DENO_DEPLOYMENT_ID) serves the program on a public
@@ -251,17 +312,19 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
         "environment (clients must then send it).",
     );
   }
+  const hostFrom = sourceOf("HOST") === "HOST" ? "" : ` (from ${sourceOf("HOST")})`;
   if (!e.ANTHROPIC_API_KEY && !isLoopbackHost(e.HOST) && !e.ALLOW_REMOTE_WITHOUT_KEY) {
     throw new ConfigError(
-      `refusing to listen on HOST=${e.HOST} without ANTHROPIC_API_KEY: anyone who can reach ` +
-        "this address could spend your upstream key. Set ANTHROPIC_API_KEY (clients must then " +
-        "send it), or set ALLOW_REMOTE_WITHOUT_KEY=true if the network is trusted.",
+      `refusing to listen on HOST=${e.HOST}${hostFrom} without ANTHROPIC_API_KEY: anyone who ` +
+        "can reach this address could spend your upstream key. Set ANTHROPIC_API_KEY (clients " +
+        "must then send it), or set ALLOW_REMOTE_WITHOUT_KEY=true if the network is trusted.",
     );
   }
   if (e.THINKING_LOW_MAX_BUDGET >= e.THINKING_MEDIUM_MAX_BUDGET) {
     throw new ConfigError(
-      "invalid configuration:\n  THINKING_LOW_MAX_BUDGET: must be below THINKING_MEDIUM_MAX_BUDGET " +
-        `(got ${e.THINKING_LOW_MAX_BUDGET} and ${e.THINKING_MEDIUM_MAX_BUDGET})`,
+      `invalid configuration:\n  ${sourceOf("THINKING_LOW_MAX_BUDGET")}: must be below ` +
+        `${sourceOf("THINKING_MEDIUM_MAX_BUDGET")} (got ${e.THINKING_LOW_MAX_BUDGET} and ` +
+        `${e.THINKING_MEDIUM_MAX_BUDGET})`,
     );
   }
   const search = searchSettings(e);

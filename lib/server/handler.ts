@@ -147,6 +147,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
         return done(json({ status: "ok", version: VERSION }), method === "HEAD");
       }
       const route = ROUTES.find((r) => r.match(path));
+      if (!route && OPENAI_PATHS.test(path)) throw notFound(openAiClientHint(method, url.pathname));
       if (!route) {
         throw notFound(
           `no route for ${method} ${url.pathname}. This proxy serves POST /v1/messages, ` +
@@ -192,6 +193,16 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       return withId(errorResponse(redactError(e, ctx.redact)), requestId);
     }
   };
+}
+
+/** Paths of OpenAI's APIs, which OpenAI-style clients call when pointed at this proxy. */
+const OPENAI_PATHS = /^(\/v1)?\/(chat\/completions|completions|responses|embeddings)$/;
+
+/** Advice for an OpenAI-style client; ANTHROPIC_BASE_URL would mean nothing to it. */
+function openAiClientHint(method: string, pathname: string): string {
+  return `no route for ${method} ${pathname}: this proxy speaks Anthropic's Messages API ` +
+    "(POST /v1/messages), not OpenAI's. Point an Anthropic client at it (Claude Code, the " +
+    "Anthropic SDKs); an OpenAI client can use your upstream directly.";
 }
 
 type Route = {

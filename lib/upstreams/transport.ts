@@ -119,7 +119,10 @@ function describeNetworkError(err: unknown): string {
   if (err instanceof Error) {
     const cause = (err as { cause?: unknown }).cause;
     const code = cause && typeof cause === "object" && "code" in cause ? String(cause.code) : "";
-    return [err.message, code].filter((s) => s).join(" ");
+    // Node's fetch says only "fetch failed" and puts what happened in the cause.
+    const causeMessage = cause instanceof Error ? cause.message : "";
+    const message = err.message === "fetch failed" && causeMessage ? causeMessage : err.message;
+    return message.includes(code) ? message : `${message} (${code})`;
   }
   return String(err);
 }
@@ -256,7 +259,9 @@ export async function callUpstream(
   call.clientSignal.addEventListener("abort", onClientAbort, { once: true });
   const totalTimer = setTimeout(() => abort("total"), call.totalTimeoutMs);
   let firstByteTimer: ReturnType<typeof setTimeout> | undefined;
-  const origin = new URL(call.url).origin;
+  // Shown in errors as requested, path included (a base URL missing its /v1 is a common
+  // mistake), but without the query, where some gateways take keys.
+  const target = ((u) => `${u.origin}${u.pathname}`)(new URL(call.url));
 
   /** The error for a request we aborted ourselves; releases everything. */
   const abortedError = (): Error => {
@@ -288,7 +293,7 @@ export async function callUpstream(
       const error = new ProxyError(
         502,
         "api_error",
-        `cannot reach upstream ${origin}: ${describeNetworkError(err)}`,
+        `cannot reach upstream ${target}: ${describeNetworkError(err)}`,
         MAY_RETRY,
       );
       if (attempt < call.maxRetries) {

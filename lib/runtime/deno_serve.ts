@@ -1,0 +1,14 @@
+/**
+ * `deno serve` and Deno Deploy entry: the same handler as main.ts, configured from the
+ * environment (`deno serve --env-file` reads a `.env` into it). `deno serve` chooses the
+ * address itself (`--host`, `--port`; 0.0.0.0:8000 by default), so HOST and PORT do not apply.
+ */
+import { lazyFetch, platformConfig, stringVars } from "./fetch_entry.ts";
+
+const deno = (globalThis as unknown as { Deno: { env: { toObject(): Record<string, string> } } })
+  .Deno;
+const vars = stringVars(deno.env.toObject());
+// The environment is known at start-up here: a bad setting stops `deno serve` at once.
+platformConfig(vars);
+
+export default { fetch: lazyFetch(() => vars) };
