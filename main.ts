@@ -4,19 +4,29 @@
  */
 import process from "node:process";
 import { helpText, parseArgs } from "./lib/cli/args.ts";
-import { type Config, ConfigError, configFromEnv, envFileVars } from "./lib/ops/config.ts";
+import {
+  type Config,
+  ConfigError,
+  configFromEnv,
+  envFileVars,
+  usageDbPath,
+} from "./lib/ops/config.ts";
 import { banner, bannerJson } from "./lib/cli/banner.ts";
 import { runDoctor } from "./lib/cli/doctor.ts";
 import { createLogger, makeRedactor } from "./lib/ops/log.ts";
 import { readTextFile, serve, upstreamFetch } from "./lib/runtime/serve.ts";
 import { createHandler } from "./lib/server/handler.ts";
 import { VERSION } from "./lib/ops/version.ts";
+import { createMonitoring } from "./lib/ops/monitoring.ts";
+import { UsageDb } from "./lib/ops/usage_db.ts";
+import { openSqlite } from "./lib/runtime/sqlite.ts";
+import { reportSince, usageReport } from "./lib/cli/usage_report.ts";
 
-async function loadConfig(
+async function loadEnv(
   envFile: string,
   required: boolean,
   overrides: Record<string, string>,
-): Promise<Config> {
+): Promise<Record<string, string | undefined>> {
   let text: string | undefined;
   try {
     text = await readTextFile(envFile);
@@ -26,7 +36,7 @@ async function loadConfig(
     );
   }
   const fileVars = envFileVars(envFile, text, required);
-  return configFromEnv({ ...fileVars, ...process.env, ...overrides });
+  return { ...fileVars, ...process.env, ...overrides };
 }
 
 /**
@@ -62,7 +72,10 @@ async function main(argv: string[]): Promise<number> {
   }
   let config: Config;
   try {
-    config = await loadConfig(cli.envFile, cli.envFileRequired, cli.overrides);
+    const env = await loadEnv(cli.envFile, cli.envFileRequired, cli.overrides);
+    // The report needs only the history's path, not an upstream key.
+    if (cli.kind === "usage") return await printUsage(usageDbPath(env), cli.days, stdoutLines());
+    config = configFromEnv(env);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`error: ${err.message}\n`);
@@ -86,7 +99,8 @@ async function main(argv: string[]): Promise<number> {
     );
   }
 
-  const handler = createHandler(config, { log, fetch: await upstreamFetch() });
+  const monitoring = createMonitoring(config, log);
+  const handler = createHandler(config, { log, fetch: await upstreamFetch(), monitoring });
   let server;
   try {
     server = serve(handler, {
@@ -111,7 +125,12 @@ async function main(argv: string[]): Promise<number> {
         signal,
         grace_s: config.shutdownGraceMs / 1000,
       });
-      server.shutdown(config.shutdownGraceMs).then(() => resolve(0), () => resolve(0));
+      monitoring?.feeds.abort();
+      server.shutdown(config.shutdownGraceMs).finally(() => {
+        // After the in-flight requests: their rows are written too.
+        monitoring?.history.close();
+        resolve(0);
+      });
     };
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));
@@ -121,7 +140,50 @@ async function main(argv: string[]): Promise<number> {
     ? bannerJson(config, server.port, new Date())
     : banner(config, server.port);
   process.stderr.write(`${redactSecrets(startLine)}\n`);
+  // Opened after the server listens: no request waits for the driver or the file.
+  const usageDb = config.usageDb;
+  if (monitoring && usageDb !== undefined) {
+    openSqlite(usageDb)
+      .then((db) => {
+        if (!db) throw new Error("the database was not created");
+        monitoring.history.attach(new UsageDb(db));
+      })
+      .catch((err) => monitoring.history.unavailable(usageDb, err));
+  }
   return await stopped;
+}
+
+/** `usage`: the history's totals per day and model. */
+async function printUsage(
+  path: string | undefined,
+  days: number,
+  out: (line: string) => void,
+): Promise<number> {
+  if (path === undefined) {
+    process.stderr.write("error: the usage history is off (USAGE_DB=off); nothing to report\n");
+    return 1;
+  }
+  let db: UsageDb | undefined;
+  try {
+    const sql = await openSqlite(path, { mustExist: true });
+    if (!sql) {
+      out(`no usage history at ${path} yet: it is written while the proxy serves requests`);
+      return 0;
+    }
+    db = new UsageDb(sql);
+    const totals = db.totals(reportSince(Date.now(), days), 86_400_000);
+    for (const line of usageReport(totals, { path, days })) out(line);
+    return 0;
+  } catch (err) {
+    process.stderr.write(
+      `error: cannot read the usage history ${path}: ${
+        err instanceof Error ? err.message : String(err)
+      }\n`,
+    );
+    return 1;
+  } finally {
+    db?.close();
+  }
 }
 
 // argv is [runtime, script, ...args] under Deno, Bun and a Bun-compiled binary alike.

@@ -6,6 +6,14 @@
 export type CliResult =
   | { kind: "run"; overrides: Record<string, string>; envFile: string; envFileRequired: boolean }
   | { kind: "doctor"; overrides: Record<string, string>; envFile: string; envFileRequired: boolean }
+  | {
+    kind: "usage";
+    overrides: Record<string, string>;
+    envFile: string;
+    envFileRequired: boolean;
+    /** How many days back `usage` reports, today included. */
+    days: number;
+  }
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "error"; message: string };
@@ -22,19 +30,34 @@ const FLAGS: Record<string, string> = {
   "--log-format": "LOG_FORMAT",
   "--provider": "PROVIDER",
   "--max-retries": "MAX_RETRIES",
+  "--usage-db": "USAGE_DB",
 };
 
 export function parseArgs(argv: readonly string[]): CliResult {
   const overrides: Record<string, string> = {};
   let envFile = ".env";
   let envFileRequired = false;
-  let command: "run" | "doctor" = "run";
+  let command: "run" | "doctor" | "usage" = "run";
+  let days = 7;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "-h" || arg === "--help") return { kind: "help" };
     if (arg === "-v" || arg === "--version") return { kind: "version" };
     if (arg === "doctor" || arg === "--doctor") {
       command = "doctor";
+      continue;
+    }
+    if (arg === "usage" && i === 0) {
+      command = "usage";
+      continue;
+    }
+    if (command === "usage" && (arg === "--days" || arg.startsWith("--days="))) {
+      const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i];
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1 || n > 36_500) {
+        return { kind: "error", message: "--days needs a whole number of days (1 or more)" };
+      }
+      days = n;
       continue;
     }
     if (arg === "--allow-remote") {
@@ -51,6 +74,8 @@ export function parseArgs(argv: readonly string[]): CliResult {
         "--env-file",
         "--allow-remote",
         "doctor",
+        "usage",
+        ...(command === "usage" ? ["--days"] : []),
         ...Object.keys(FLAGS),
       ];
       const close = closest(name, known);
@@ -69,6 +94,7 @@ export function parseArgs(argv: readonly string[]): CliResult {
       envFileRequired = true;
     } else overrides[FLAGS[name]!] = value;
   }
+  if (command === "usage") return { kind: "usage", overrides, envFile, envFileRequired, days };
   return { kind: command, overrides, envFile, envFileRequired };
 }
 
@@ -83,6 +109,8 @@ Usage:
   claude-code-proxy [options]            (compiled binary)
   ... doctor [options]                   check the upstream for each mapped model: plain, stream,
                                          tool call, image, thinking and a ~24k-token prompt
+  ... usage [--days N]                   requests, tokens and cost per day and model from the
+                                         usage history (default the last 7 days, UTC)
 
 Options (each overrides its variable):
   --host HOST            HOST               listen address            (default 127.0.0.1)
@@ -95,6 +123,7 @@ Options (each overrides its variable):
   --log-format FORMAT    LOG_FORMAT         text|json                 (default text)
   --provider NAME        PROVIDER           auto|openai|azure|openrouter|ollama|deepseek|gemini|mistral|generic (default auto)
   --max-retries N        MAX_RETRIES        upstream retries          (default 2)
+  --usage-db PATH        USAGE_DB           usage history file, or off (default <data dir>/claude-code-proxy/usage.db)
   --allow-remote         ALLOW_REMOTE_WITHOUT_KEY=true: a non-loopback HOST without ANTHROPIC_API_KEY (default false)
   --env-file PATH        read variables from PATH instead of ./.env (must exist)
   -h, --help             this text
@@ -121,6 +150,9 @@ Variables (environment or .env; the environment wins over .env):
   RETRY_MAX_DELAY        longest retry wait in seconds              (default 30)
   MAX_REQUEST_BYTES      largest request body in bytes              (default 33554432)
   SHUTDOWN_GRACE         seconds in-flight requests get on SIGINT/SIGTERM (default 10)
+  METRICS                GET /metrics in the Prometheus format      (default true)
+  DASHBOARD              the /ui dashboard and its live feed        (default true)
+  USAGE_RETENTION_DAYS   days of usage history kept                 (default 30)
 `;
 }
 

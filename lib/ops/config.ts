@@ -92,6 +92,10 @@ const EnvSchema = z.object({
   THINKING_LOW_MAX_BUDGET: z.coerce.number().int().positive().default(4_096),
   THINKING_MEDIUM_MAX_BUDGET: z.coerce.number().int().positive().default(16_384),
   MIDCONVERSATION_SYSTEM: z.enum(["merge", "keep"]).optional(),
+  METRICS: flag.default(true),
+  DASHBOARD: flag.default(true),
+  USAGE_DB: optional,
+  USAGE_RETENTION_DAYS: z.coerce.number().positive().max(36_500).default(30),
 });
 
 /** Every variable the proxy reads (besides CUSTOM_HEADER_*), for docs checks. */
@@ -129,6 +133,13 @@ export type Config = Readonly<{
   /** Thinking budget (tokens) → reasoning effort: ≤ lowMax is low, ≤ mediumMax medium, else high. */
   effortThresholds: Readonly<{ lowMax: number; mediumMax: number }>;
   midConversationSystem: "merge" | "keep" | undefined;
+  /** `GET /metrics`. */
+  metrics: boolean;
+  /** `/ui` and its live feed. */
+  dashboard: boolean;
+  /** The usage history's SQLite file; undefined: no history on disk. */
+  usageDb: string | undefined;
+  usageRetentionMs: number;
 }>;
 
 export class ConfigError extends Error {
@@ -139,6 +150,27 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
 export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Where the usage history goes without USAGE_DB: the user's data directory (XDG_DATA_HOME, or
+ * LOCALAPPDATA on Windows, or ~/.local/share), or nowhere when none is known (a container
+ * without HOME).
+ */
+function defaultUsageDb(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const base = env.XDG_DATA_HOME?.trim() || env.LOCALAPPDATA?.trim() ||
+    (env.HOME?.trim() ? `${env.HOME.trim().replace(/\/+$/, "")}/.local/share` : undefined);
+  return base ? `${base.replace(/[\\/]+$/, "")}/claude-code-proxy/usage.db` : undefined;
+}
+
+/**
+ * The usage history's file from USAGE_DB: a path, `off` (or false, no, 0, none) for no history,
+ * unset or empty for the default. Read on its own by `usage`, which needs no upstream key.
+ */
+export function usageDbPath(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const value = env.USAGE_DB?.trim();
+  if (!value) return defaultUsageDb(env);
+  return ["off", "false", "no", "0", "none"].includes(value.toLowerCase()) ? undefined : value;
 }
 
 function onDenoDeploy(env: Readonly<Record<string, string | undefined>>): boolean {
@@ -224,6 +256,10 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       mediumMax: e.THINKING_MEDIUM_MAX_BUDGET,
     }),
     midConversationSystem: e.MIDCONVERSATION_SYSTEM,
+    metrics: e.METRICS,
+    dashboard: e.DASHBOARD,
+    usageDb: usageDbPath(env),
+    usageRetentionMs: e.USAGE_RETENTION_DAYS * 86_400_000,
   });
 }
 

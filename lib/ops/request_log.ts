@@ -4,16 +4,27 @@
  * reached, streamed or not, tokens, time to the upstream's first byte and the total time.
  */
 import type { Logger } from "./log.ts";
+import type { RequestEvents, RequestRecord } from "./request_events.ts";
 
 /** What a route learns about its request as it goes; what stays unknown is left out. */
 export type RequestSummary = {
   /** `client model -> upstream model`, once the body has been read. */
   model?: string;
+  /** The model name the client asked for. */
+  requestedModel?: string;
+  /** `provider/model` that answered. */
+  target?: string;
+  /** Each failed attempt before the one that answered: `main/gpt-5: 429 rate_limit_error`. */
+  attempts?: string[];
   stream?: boolean;
   inputTokens?: number;
   outputTokens?: number;
+  /** Input tokens the upstream read from its prompt cache (not in inputTokens). */
+  cachedTokens?: number;
   /** Milliseconds from the request's arrival to the upstream's response headers. */
   ttfbMs?: number;
+  /** Milliseconds from the request's arrival to the first content sent to the client (streams). */
+  ttftMs?: number;
   /** The route writes the line itself, later: a stream is logged when it ends. */
   deferred?: boolean;
 };
@@ -25,6 +36,8 @@ export type RequestInfo = {
   /** `Date.now()` when the request arrived. */
   started: number;
   summary: RequestSummary;
+  /** Where finished requests are published (metrics, history, the dashboard); none when off. */
+  events?: RequestEvents;
 };
 
 export function logRequest(
@@ -34,6 +47,7 @@ export function logRequest(
   extra: Record<string, unknown> = {},
 ): void {
   const s = req.summary;
+  const totalMs = Date.now() - req.started;
   log.info("request", {
     request_id: req.requestId,
     method: req.method,
@@ -41,10 +55,47 @@ export function logRequest(
     model: s.model,
     stream: s.stream,
     status,
+    target: s.target,
+    attempts: s.attempts && s.attempts.length > 0 ? s.attempts.join("; ") : undefined,
     input_tokens: s.inputTokens,
     output_tokens: s.outputTokens,
+    cached_tokens: s.cachedTokens,
     ttfb_ms: s.ttfbMs,
-    total_ms: Date.now() - req.started,
+    ttft_ms: s.ttftMs,
+    total_ms: totalMs,
     ...extra,
   });
+  if (req.events) {
+    const error = typeof extra.error === "string"
+      ? { type: extra.error, message: typeof extra.message === "string" ? extra.message : "" }
+      : undefined;
+    req.events.finished(toRecord(req, status, totalMs, error));
+  }
+}
+
+function toRecord(
+  req: RequestInfo,
+  status: number,
+  durationMs: number,
+  error: RequestRecord["error"],
+): RequestRecord {
+  const s = req.summary;
+  return {
+    id: req.requestId,
+    time: req.started,
+    method: req.method,
+    path: req.path,
+    status,
+    requestedModel: s.requestedModel,
+    target: s.target,
+    attempts: s.attempts,
+    stream: s.stream,
+    inputTokens: s.inputTokens,
+    outputTokens: s.outputTokens,
+    cachedTokens: s.cachedTokens,
+    ttfbMs: s.ttfbMs,
+    ttftMs: s.ttftMs,
+    durationMs,
+    error,
+  };
 }

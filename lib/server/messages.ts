@@ -51,6 +51,8 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
   const stream = request.stream === true;
   const summary = ctx.summary;
   summary.model = `${request.model} -> ${model}`;
+  summary.requestedModel = request.model;
+  summary.target = `${provider.name}/${model}`;
   summary.stream = stream;
 
   const inputEstimate = estimateInputTokens(request, model);
@@ -108,11 +110,13 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
       keepAliveMs: CONTENT_KEEPALIVE_MS,
       abortUpstream: upstream.abort,
       redact: ctx.redact,
+      onFirstContent: () => (summary.ttftMs = Date.now() - ctx.started),
       onEnd: (outcome) => {
         // A stream cut short reports what it had: the input estimate and the output so far.
         const usage = converter.usageSoFar;
         summary.inputTokens = usage.input_tokens;
         summary.outputTokens = usage.output_tokens;
+        summary.cachedTokens = usage.cache_read_input_tokens;
         if (converter instanceof RecordingConverter) {
           log.debug("upstream response", {
             request_id: ctx.requestId,
@@ -139,6 +143,7 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
   const message = await readUpstreamMessage(upstream, exchange, ctx, provider.requestTimeoutMs);
   summary.inputTokens = message.usage.input_tokens;
   summary.outputTokens = message.usage.output_tokens;
+  summary.cachedTokens = message.usage.cache_read_input_tokens;
   if (stream) {
     return new Response(encodeEvents(messageEvents(message)), {
       status: 200,

@@ -1,0 +1,168 @@
+/**
+ * GET /metrics: requests by route, status and stream; time-to-first-token and duration
+ * histograms; tokens by model (cached ones apart); upstream errors by type; open streams. The
+ * output is checked by Prometheus's own parser (`promtool check metrics`) where it is installed
+ * (.ci/run installs it). The same key rule as the API; METRICS=false removes the endpoint.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import {
+  completion,
+  type FakeUpstream,
+  openaiError,
+  startFakeUpstream,
+  textStream,
+} from "./helpers/fake_upstream.ts";
+import { TEST_CLIENT_KEY } from "./helpers/proxy.ts";
+import { type OpsProxy, startOpsProxy } from "./helpers/ops_proxy.ts";
+
+function script(req: { body?: { messages?: unknown; stream?: boolean } }) {
+  const text = JSON.stringify(req.body?.messages ?? []);
+  if (text.includes("rate-me")) {
+    return { status: 429, json: openaiError("Rate limit reached for gpt-4o", "rate_limit") };
+  }
+  if (req.body?.stream) {
+    return { sse: textStream("streamed", { usage: { prompt_tokens: 30, completion_tokens: 5 } }) };
+  }
+  return {
+    json: completion({
+      content: "hello",
+      usage: { prompt_tokens: 100, completion_tokens: 20, cached_tokens: 40 },
+    }),
+  };
+}
+
+const ask = (proxy: OpsProxy, content: string, extra: Record<string, unknown> = {}) =>
+  fetch(`${proxy.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-api-key": TEST_CLIENT_KEY },
+    body: JSON.stringify({
+      model: "claude-sonnet-4-5",
+      max_tokens: 32,
+      messages: [{ role: "user", content }],
+      ...extra,
+    }),
+  }).then(async (r) => ({ status: r.status, text: await r.text() }));
+
+function promtool(): string | undefined {
+  const which = spawnSync("sh", ["-c", "command -v promtool"], { encoding: "utf8" });
+  return which.status === 0 ? which.stdout.trim() : undefined;
+}
+
+/** The value of one sample line, e.g. `ccp_tokens_total{model="default/gpt-4o",kind="input"}`. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe("GET /metrics", () => {
+  let upstream: FakeUpstream;
+  let proxy: OpsProxy;
+  let metrics: string;
+  before(async () => {
+    upstream = await startFakeUpstream(script);
+    proxy = await startOpsProxy({
+      OPENAI_BASE_URL: upstream.url,
+      ANTHROPIC_API_KEY: TEST_CLIENT_KEY,
+      BIG_MODEL: "gpt-4o",
+      USAGE_DB: "off",
+    });
+    assert.equal((await ask(proxy, "plain")).status, 200);
+    assert.equal((await ask(proxy, "streamed", { stream: true })).status, 200);
+    assert.equal((await ask(proxy, "rate-me")).status, 429);
+    const res = await fetch(`${proxy.url}/metrics`, {
+      headers: { authorization: `Bearer ${TEST_CLIENT_KEY}` },
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+    metrics = await res.text();
+  });
+  after(async () => {
+    await proxy.close();
+    await upstream.close();
+  });
+
+  it("counts requests by route, status and stream", () => {
+    const r = 'ccp_requests_total{route="/v1/messages"';
+    assert.equal(sample(metrics, `${r},status="200",stream="false"}`), 1);
+    assert.equal(sample(metrics, `${r},status="200",stream="true"}`), 1);
+    assert.equal(sample(metrics, `${r},status="429",stream="false"}`), 1);
+  });
+
+  it("counts tokens by provider/model, cached input apart from input", () => {
+    const m = 'ccp_tokens_total{model="default/gpt-4o"';
+    // 100 prompt tokens of which 40 cached, plus the stream's 30.
+    assert.equal(sample(metrics, `${m},kind="input"}`), 60 + 30);
+    assert.equal(sample(metrics, `${m},kind="cached"}`), 40);
+    assert.equal(sample(metrics, `${m},kind="output"}`), 25);
+  });
+
+  it("has histograms of time to first token (streams) and duration", () => {
+    assert.equal(
+      sample(metrics, 'ccp_time_to_first_token_seconds_count{model="default/gpt-4o"}'),
+      1,
+    );
+    assert.equal(
+      sample(metrics, 'ccp_time_to_first_token_seconds_bucket{model="default/gpt-4o",le="+Inf"}'),
+      1,
+    );
+    assert.equal(sample(metrics, 'ccp_request_duration_seconds_count{route="/v1/messages"}'), 3);
+  });
+
+  it("counts upstream errors by provider and type; no open stream is left", () => {
+    assert.equal(
+      sample(metrics, 'ccp_upstream_errors_total{provider="default",type="rate_limit_error"}'),
+      1,
+    );
+    assert.equal(sample(metrics, "ccp_open_streams"), 0);
+  });
+
+  it("is valid exposition text for Prometheus's own parser", (t) => {
+    const tool = promtool();
+    if (!tool) return t.skip("promtool not installed (apt-get install prometheus)");
+    const run = spawnSync(tool, ["check", "metrics"], { input: metrics, encoding: "utf8" });
+    assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+  });
+
+  it("asks for the proxy's key like the API, with an Anthropic-shaped 401", async () => {
+    const res = await fetch(`${proxy.url}/metrics`);
+    assert.equal(res.status, 401);
+    const body = await res.json();
+    assert.equal(body.type, "error");
+    assert.equal(body.error.type, "authentication_error");
+    const wrong = await fetch(`${proxy.url}/metrics`, { headers: { "x-api-key": "nope" } });
+    assert.equal(wrong.status, 401);
+    await wrong.body?.cancel();
+  });
+
+  it("answers 405 to other methods", async () => {
+    const res = await fetch(`${proxy.url}/metrics`, {
+      method: "POST",
+      headers: { "x-api-key": TEST_CLIENT_KEY },
+    });
+    assert.equal(res.status, 405);
+    assert.equal((await res.json()).error.type, "invalid_request_error");
+  });
+});
+
+describe("metrics switched off", () => {
+  it("METRICS=false: /metrics is not a route, the API still answers", async () => {
+    const upstream = await startFakeUpstream(script);
+    const proxy = await startOpsProxy({
+      OPENAI_BASE_URL: upstream.url,
+      METRICS: "false",
+      USAGE_DB: "off",
+    });
+    try {
+      const res = await fetch(`${proxy.url}/metrics`);
+      assert.equal(res.status, 404);
+      assert.equal((await res.json()).error.type, "not_found_error");
+      assert.equal((await ask(proxy, "plain")).status, 200);
+      assert.equal(proxy.monitoring.metrics, undefined);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});
