@@ -38,7 +38,12 @@ export class UsageHistory {
   #opts: Required<Omit<HistoryOptions, "persist">>;
 
   constructor(events: RequestEvents, opts: HistoryOptions) {
-    this.#opts = { flushMs: 500, now: Date.now, ...opts };
+    this.#opts = {
+      log: opts.log,
+      retentionMs: opts.retentionMs,
+      flushMs: opts.flushMs ?? 500,
+      now: opts.now ?? Date.now,
+    };
     this.#state = opts.persist ? "opening" : "memory";
     events.subscribe((e) => {
       if (e.kind === "done" && e.record.method === "POST" && e.record.path === "/v1/messages") {
