@@ -127,8 +127,9 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
   function load() {
     fetch("/ui/api/state", { headers: headers(), cache: "no-store" }).then(function (res) {
       if (res.status === 401) {
+        var tried = key() !== "";
         sessionStorage.removeItem(KEY_NAME);
-        showLogin(key() ? "That key was not accepted." : "");
+        showLogin(tried ? "That key was not accepted." : "");
         return null;
       }
       if (!res.ok) throw new Error("HTTP " + res.status);
@@ -163,12 +164,13 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
     cell(tr, (r.attempts || []).join("; "));
     cell(tr, r.stream === undefined ? "" : r.stream ? "yes" : "no");
     cell(tr, r.status, "n");
-    cell(tr, fmtInt(r.inputTokens), "n");
-    cell(tr, fmtInt(r.outputTokens), "n");
-    cell(tr, fmtInt(r.cachedTokens), "n");
+    var counted = r.inputTokens !== undefined || r.outputTokens !== undefined;
+    cell(tr, counted ? fmtInt(r.inputTokens) : "", "n");
+    cell(tr, counted ? fmtInt(r.outputTokens) : "", "n");
+    cell(tr, counted ? fmtInt(r.cachedTokens) : "", "n");
     cell(tr, fmtMs(r.ttftMs), "n");
     cell(tr, fmtMs(r.durationMs), "n");
-    cell(tr, fmtCost(r.cost), "n");
+    cell(tr, counted ? fmtCost(r.cost) : "", "n");
     cell(tr, r.error ? r.error.type + ": " + r.error.message : "", "msg");
     var body = $("recent").tBodies[0];
     body.insertBefore(tr, body.firstChild);
