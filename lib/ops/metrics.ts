@@ -35,20 +35,29 @@ function labels(pairs: Record<string, string>): string {
   return parts.length > 0 ? `{${parts.join(",")}}` : "";
 }
 
+/**
+ * Series are found by a cheap key (the label values joined); the escaped label text is built
+ * once, when a series first appears, not on every request.
+ */
 class Counter {
-  readonly values = new Map<string, number>();
-  add(key: string, by = 1): void {
-    this.values.set(key, (this.values.get(key) ?? 0) + by);
+  readonly series = new Map<string, { labels: string; value: number }>();
+  add(key: string, pairs: Record<string, string>, by = 1): void {
+    const s = this.series.get(key);
+    if (s) s.value += by;
+    else this.series.set(key, { labels: labels(pairs), value: by });
   }
 }
 
 class Histogram {
-  readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
+  readonly series = new Map<
+    string,
+    { labels: Record<string, string>; counts: number[]; sum: number; count: number }
+  >();
   constructor(readonly buckets: readonly number[]) {}
-  observe(key: string, value: number): void {
+  observe(key: string, pairs: Record<string, string>, value: number): void {
     let s = this.series.get(key);
     if (!s) {
-      s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      s = { labels: pairs, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.series.set(key, s);
     }
     for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
@@ -91,28 +100,31 @@ export class Metrics {
 
   record(r: RequestRecord): void {
     const route = routeLabel(r.path);
-    this.#requests.add(labels({
-      route,
-      status: String(r.status),
-      stream: r.stream === undefined ? "" : String(r.stream),
-    }));
-    this.#duration.observe(labels({ route }), r.durationMs / 1000);
-    if (!r.target) return;
-    const model = labels({ model: r.target });
-    if (r.ttftMs !== undefined) this.#ttft.observe(model, r.ttftMs / 1000);
-    if (r.inputTokens) this.#tokens.add(labels({ model: r.target, kind: "input" }), r.inputTokens);
+    const status = String(r.status);
+    const stream = r.stream === undefined ? "" : r.stream ? "true" : "false";
+    this.#requests.add(`${route}\u0000${status}\u0000${stream}`, { route, status, stream });
+    this.#duration.observe(route, { route }, r.durationMs / 1000);
+    const model = r.target;
+    if (!model) return;
+    if (r.ttftMs !== undefined) this.#ttft.observe(model, { model }, r.ttftMs / 1000);
+    if (r.inputTokens) {
+      this.#tokens.add(`${model}\u0000input`, { model, kind: "input" }, r.inputTokens);
+    }
     if (r.outputTokens) {
-      this.#tokens.add(labels({ model: r.target, kind: "output" }), r.outputTokens);
+      this.#tokens.add(`${model}\u0000output`, { model, kind: "output" }, r.outputTokens);
     }
     if (r.cachedTokens) {
-      this.#tokens.add(labels({ model: r.target, kind: "cached" }), r.cachedTokens);
+      this.#tokens.add(`${model}\u0000cached`, { model, kind: "cached" }, r.cachedTokens);
     }
     // A request that reached an upstream and failed, other than by the client leaving.
     if (r.error && r.status !== 499) {
-      this.#errors.add(labels({ provider: providerOfTarget(r.target), type: r.error.type }));
+      const provider = providerOfTarget(model);
+      const type = r.error.type;
+      this.#errors.add(`${provider}\u0000${type}`, { provider, type });
     }
     for (const attempt of r.attempts ?? []) {
-      this.#fallbacks.add(labels({ provider: attemptProvider(attempt) }));
+      const provider = attemptProvider(attempt);
+      this.#fallbacks.add(provider, { provider });
     }
   }
 
@@ -121,13 +133,13 @@ export class Metrics {
     const out: string[] = [];
     const counter = (name: string, help: string, c: Counter) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
-      for (const [key, value] of c.values) out.push(`${name}${key} ${value}`);
+      for (const s of c.series.values()) out.push(`${name}${s.labels} ${s.value}`);
     };
     const histogram = (name: string, help: string, h: Histogram) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
-      for (const [key, s] of h.series) {
-        const inner = key.slice(1, -1);
-        const withLe = (le: string) => `{${inner ? `${inner},` : ""}le="${le}"}`;
+      for (const s of h.series.values()) {
+        const key = labels(s.labels);
+        const withLe = (le: string) => labels({ ...s.labels, le });
         h.buckets.forEach((b, i) => out.push(`${name}_bucket${withLe(String(b))} ${s.counts[i]}`));
         out.push(`${name}_bucket${withLe("+Inf")} ${s.count}`);
         out.push(`${name}_sum${key} ${s.sum}`, `${name}_count${key} ${s.count}`);

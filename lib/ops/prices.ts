@@ -15,6 +15,8 @@ export type Price = Readonly<{
 
 export type PriceTable = Readonly<Record<string, Price>>;
 
+const NO_OVERRIDES: PriceTable = Object.freeze({});
+
 export const BUILT_IN_PRICES: PriceTable = Object.freeze({
   "gpt-5.4": { input: 2.5, cachedInput: 0.25, output: 15 },
   "gpt-5.4-mini": { input: 0.75, cachedInput: 0.075, output: 4.5 },
@@ -42,7 +44,20 @@ const DATE_SUFFIX = /-(?:\d{4}-\d{2}-\d{2}|\d{8})$/;
  * given, then without a router's vendor prefix (`openai/gpt-4o` on OpenRouter), then without a
  * date suffix.
  */
-export function priceFor(model: string, overrides: PriceTable = {}): Price | undefined {
+export function priceFor(model: string, overrides: PriceTable = NO_OVERRIDES): Price | undefined {
+  let memo = MEMO.get(overrides);
+  if (!memo) MEMO.set(overrides, memo = new Map());
+  if (memo.has(model)) return memo.get(model);
+  const price = lookup(model, overrides);
+  // Model names come from the configuration, so the memo stays small; the cap is a safeguard.
+  if (memo.size < 1_000) memo.set(model, price);
+  return price;
+}
+
+/** Lookups by model name, per override table: a request pays for one Map read. */
+const MEMO = new WeakMap<PriceTable, Map<string, Price | undefined>>();
+
+function lookup(model: string, overrides: PriceTable): Price | undefined {
   const name = model.trim().toLowerCase();
   const bare = name.includes("/") ? name.slice(name.lastIndexOf("/") + 1) : name;
   for (const candidate of [name, bare, bare.replace(DATE_SUFFIX, "")]) {

@@ -28,7 +28,9 @@ export type HistoryOptions = {
 const isBusy = (err: unknown) => /busy|locked/i.test(err instanceof Error ? err.message : "");
 
 export class UsageHistory {
+  /** A ring: `#memory[#next]` is overwritten next once it holds MEMORY_ROWS records. */
   #memory: RequestRecord[] = [];
+  #next = 0;
   #pending: RequestRecord[] = [];
   #db: UsageDb | undefined;
   #state: HistoryState;
@@ -57,15 +59,14 @@ export class UsageHistory {
   }
 
   #add(record: RequestRecord): void {
-    this.#memory.push(record);
-    if (this.#memory.length > MEMORY_ROWS) {
-      this.#memory.splice(0, this.#memory.length - MEMORY_ROWS);
-    }
+    if (this.#memory.length < MEMORY_ROWS) this.#memory.push(record);
+    else this.#memory[this.#next] = record;
+    this.#next = (this.#next + 1) % MEMORY_ROWS;
     if (this.#state !== "opening" && this.#state !== "on") return;
     this.#pending.push(record);
-    if (this.#pending.length > MAX_PENDING) {
-      this.#pending.splice(0, this.#pending.length - MAX_PENDING);
-    }
+    // Over the cap (a database locked for long), the oldest tenth goes at once, so that a
+    // request does not pay for moving ten thousand rows each time.
+    if (this.#pending.length > MAX_PENDING) this.#pending.splice(0, MAX_PENDING / 10);
     if (this.#db && this.#timer === undefined) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
@@ -165,7 +166,7 @@ export class UsageHistory {
         this.unavailable("(open database)", err);
       }
     }
-    return this.#memory.slice(-limit).reverse();
+    return this.#inMemory().slice(-limit).reverse();
   }
 
   /** Totals per bucket and target since `since`. */
@@ -178,7 +179,13 @@ export class UsageHistory {
         this.unavailable("(open database)", err);
       }
     }
-    return groupTotals(this.#memory, since, bucketMs);
+    return groupTotals(this.#inMemory(), since, bucketMs);
+  }
+
+  /** The records in memory, oldest first. */
+  #inMemory(): RequestRecord[] {
+    if (this.#memory.length < MEMORY_ROWS) return this.#memory;
+    return [...this.#memory.slice(this.#next), ...this.#memory.slice(0, this.#next)];
   }
 
   /** The database, with every waiting row written, or undefined to read from memory. */
