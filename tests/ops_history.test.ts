@@ -15,7 +15,9 @@ import { mainCommand } from "./helpers/proxy.ts";
 import { type OpsProxy, startOpsProxy } from "./helpers/ops_proxy.ts";
 import { UsageDb } from "../lib/ops/usage_db.ts";
 import { openSqlite } from "../lib/runtime/sqlite.ts";
-import type { RequestRecord } from "../lib/ops/request_events.ts";
+import { RequestEvents, type RequestRecord } from "../lib/ops/request_events.ts";
+import { UsageHistory } from "../lib/ops/usage_history.ts";
+import { createLogger } from "../lib/ops/log.ts";
 
 const PROMPT = "a prompt that must never reach the history file";
 const ANSWER = "an answer that must never reach the history file";
@@ -247,5 +249,46 @@ describe("usage subcommand", () => {
     const off = await runMain(["usage"], { USAGE_DB: "off" }, dir);
     assert.equal(off.code, 1);
     assert.match(off.err, /usage history is off/);
+  });
+});
+
+describe("usage history under a lock", () => {
+  it("keeps the rows while another process holds the file, writes them after, logs once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ccp-busy-"));
+    const path = join(dir, "busy.db");
+    const lines: string[] = [];
+    const log = createLogger({
+      level: "info",
+      format: "text",
+      secrets: [],
+      sink: (l) => lines.push(l),
+    });
+    const events = new RequestEvents();
+    const history = new UsageHistory(events, {
+      log,
+      retentionMs: 86_400_000,
+      persist: true,
+      // Flushed by hand below: no timer between the steps.
+      flushMs: 3_600_000,
+    });
+    history.attach(await openDb(path));
+    const other = (await openSqlite(path))!;
+    try {
+      other.exec("BEGIN IMMEDIATE");
+      events.finished(record(Date.now(), "req_1"));
+      events.finished(record(Date.now(), "req_2"));
+      history.flush();
+      history.flush();
+      assert.equal(history.state, "on");
+      assert.equal(lines.filter((l) => l.includes("usage history busy")).length, 1);
+      other.exec("ROLLBACK");
+      history.flush();
+      const rows = other.all("SELECT request_id FROM requests ORDER BY request_id", []);
+      assert.deepEqual(rows.map((r) => r.request_id), ["req_1", "req_2"]);
+    } finally {
+      other.close();
+      history.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

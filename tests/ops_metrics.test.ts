@@ -16,6 +16,8 @@ import {
 } from "./helpers/fake_upstream.ts";
 import { TEST_CLIENT_KEY } from "./helpers/proxy.ts";
 import { type OpsProxy, startOpsProxy } from "./helpers/ops_proxy.ts";
+import { Metrics } from "../lib/ops/metrics.ts";
+import { RequestEvents } from "../lib/ops/request_events.ts";
 
 function script(req: { body?: { messages?: unknown; stream?: boolean } }) {
   const text = JSON.stringify(req.body?.messages ?? []);
@@ -164,5 +166,66 @@ describe("metrics switched off", () => {
       await proxy.close();
       await upstream.close();
     }
+  });
+});
+
+describe("Metrics from request records", () => {
+  const base = {
+    id: "req_1",
+    time: 0,
+    method: "POST",
+    path: "/v1/messages",
+    durationMs: 1500,
+  };
+
+  it("counts a fallback for each failed attempt, by the provider that failed", () => {
+    const events = new RequestEvents();
+    const metrics = new Metrics(events);
+    events.finished({
+      ...base,
+      status: 200,
+      target: "backup/gpt-4o",
+      attempts: ["main/gpt-5: 429 rate_limit_error", "main/gpt-5-mini: 529 overloaded_error"],
+    });
+    const text = metrics.render();
+    assert.equal(sample(text, 'ccp_fallbacks_total{provider="main"}'), 2);
+  });
+
+  it("escapes label values and keeps unknown paths in one series", () => {
+    const events = new RequestEvents();
+    const metrics = new Metrics(events);
+    events.finished({ ...base, status: 200, target: 'p/we"ird\\model\nx', inputTokens: 3 });
+    events.finished({ ...base, path: "/wp-admin/x.php", method: "GET", status: 404 });
+    events.finished({ ...base, path: "/.env", method: "GET", status: 404 });
+    const text = metrics.render();
+    assert.equal(
+      sample(text, 'ccp_tokens_total{model="p/we\\"ird\\\\model\\nx",kind="input"}'),
+      3,
+    );
+    assert.equal(sample(text, 'ccp_requests_total{route="other",status="404",stream=""}'), 2);
+  });
+
+  it("reads gauges other layers add at each scrape (breaker state, resting keys)", () => {
+    const events = new RequestEvents();
+    const metrics = new Metrics(events);
+    let open = 0;
+    metrics.addGauge("ccp_breaker_open", "1 while the provider's breaker is open.", () => [
+      { labels: { provider: "main" }, value: open },
+    ]);
+    assert.equal(sample(metrics.render(), 'ccp_breaker_open{provider="main"}'), 0);
+    open = 1;
+    assert.equal(sample(metrics.render(), 'ccp_breaker_open{provider="main"}'), 1);
+  });
+
+  it("does not count a client that left as an upstream error", () => {
+    const events = new RequestEvents();
+    const metrics = new Metrics(events);
+    events.finished({
+      ...base,
+      status: 499,
+      target: "default/gpt-4o",
+      error: { type: "api_error", message: "client disconnected" },
+    });
+    assert.ok(!metrics.render().includes("ccp_upstream_errors_total{"));
   });
 });
