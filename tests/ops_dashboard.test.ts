@@ -143,6 +143,13 @@ describe("dashboard endpoints with ANTHROPIC_API_KEY", () => {
     }
   });
 
+  it("answers HEAD on the feed without opening one", async () => {
+    const res = await fetch(`${proxy.url}/ui/api/events`, { method: "HEAD", headers: auth });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+    assert.equal(await res.text(), "");
+  });
+
   it("shows the configuration without a secret in it", async () => {
     const res = await fetch(`${proxy.url}/ui/api/state`, { headers: auth });
     assert.equal(res.status, 200);

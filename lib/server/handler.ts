@@ -94,12 +94,15 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
     const done = (res: Response, dropBody = false): Response => {
       const s = ctx.summary;
       if (!s.deferred) logRequest(log, ctx, res.status);
-      else {ctx.events?.opened({
+      // A deferred answer is a stream that has just opened; its line comes when it ends.
+      else {
+        ctx.events?.opened({
           id: requestId,
           time: started,
           requestedModel: s.requestedModel,
           target: s.target,
-        });}
+        });
+      }
       return withId(res, requestId, dropBody);
     };
     try {

@@ -25,6 +25,12 @@ const FEED_BACKLOG = 1_000;
 
 const encoder = new TextEncoder();
 
+const FEED_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no",
+};
+
 /** The answer for an operator path, or undefined when `path` is not one (or is switched off). */
 export function opsRoute(
   req: Request,
@@ -70,7 +76,8 @@ export function opsRoute(
   if (path === "/ui/api/state") {
     return json(dashboardState(m, { version: VERSION, now: Date.now(), config: configView(ctx) }));
   }
-  return feed(req, m);
+  // A HEAD must not open a feed that nobody reads.
+  return ctx.method === "HEAD" ? new Response(null, { headers: FEED_HEADERS }) : feed(req, m);
 }
 
 /** The running configuration as the dashboard shows it: no key, only whether one is set. */
@@ -165,11 +172,5 @@ function feed(req: Request, m: Monitoring): Response {
       stop();
     },
   }, { highWaterMark: 0 });
-  return new Response(body, {
-    headers: {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      "x-accel-buffering": "no",
-    },
-  });
+  return new Response(body, { headers: FEED_HEADERS });
 }
