@@ -17,6 +17,10 @@ import {
 import { TEST_CLIENT_KEY } from "./helpers/proxy.ts";
 import { type OpsProxy, startOpsProxy } from "./helpers/ops_proxy.ts";
 import { Metrics } from "../lib/ops/metrics.ts";
+import { configFromEnv } from "../lib/ops/config.ts";
+import { silentLogger } from "../lib/ops/log.ts";
+import { createMonitoring } from "../lib/ops/monitoring.ts";
+import { createHandler } from "../lib/server/handler.ts";
 import { RequestEvents } from "../lib/ops/request_events.ts";
 
 function script(req: { body?: { messages?: unknown; stream?: boolean } }) {
@@ -227,5 +231,24 @@ describe("Metrics from request records", () => {
       error: { type: "api_error", message: "client disconnected" },
     });
     assert.ok(!metrics.render().includes("ccp_upstream_errors_total{"));
+  });
+});
+
+describe("everything switched off", () => {
+  it("METRICS, DASHBOARD and USAGE_DB off: no monitoring object, no listener, no route", async () => {
+    const config = configFromEnv({
+      OPENAI_API_KEY: "x",
+      METRICS: "false",
+      DASHBOARD: "false",
+      USAGE_DB: "off",
+      HOME: "/home/someone",
+    });
+    assert.equal(createMonitoring(config, silentLogger), undefined);
+    const handler = createHandler(config, { log: silentLogger });
+    for (const path of ["/metrics", "/ui", "/ui/api/state", "/ui/api/events"]) {
+      const res = await handler(new Request(`http://127.0.0.1:8082${path}`));
+      assert.equal(res.status, 404, path);
+      await res.body?.cancel();
+    }
   });
 });
