@@ -27,6 +27,11 @@ export type UsageTotal = {
   cached: number;
 };
 
+/**
+ * Keyed by time (then id, for uniqueness) in one B-tree: every query reads a time range, and a
+ * row costs one tree insert instead of a table's and an index's
+ * (https://www.sqlite.org/withoutrowid.html).
+ */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS requests (
   time INTEGER NOT NULL,
@@ -43,12 +48,14 @@ CREATE TABLE IF NOT EXISTS requests (
   duration_ms INTEGER NOT NULL,
   attempts TEXT,
   error_type TEXT,
-  error_message TEXT
-);
-CREATE INDEX IF NOT EXISTS requests_time ON requests (time);
+  error_message TEXT,
+  PRIMARY KEY (time, request_id)
+) WITHOUT ROWID;
 `;
 
-const INSERT = `INSERT INTO requests (time, request_id, requested_model, target, stream, status,
+// OR IGNORE: a row already there (same time and id) is skipped rather than failing its batch.
+const INSERT =
+  `INSERT OR IGNORE INTO requests (time, request_id, requested_model, target, stream, status,
   input_tokens, output_tokens, cached_tokens, ttfb_ms, ttft_ms, duration_ms, attempts,
   error_type, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
