@@ -19,7 +19,7 @@ import { createHandler } from "./lib/server/handler.ts";
 import { VERSION } from "./lib/ops/version.ts";
 import { createMonitoring } from "./lib/ops/monitoring.ts";
 import { UsageDb } from "./lib/ops/usage_db.ts";
-import { openSqlite } from "./lib/runtime/sqlite.ts";
+import { attachUsageDb, openSqlite } from "./lib/runtime/sqlite.ts";
 import { reportSince, usageReport } from "./lib/cli/usage_report.ts";
 
 async function loadEnv(
@@ -143,12 +143,8 @@ async function main(argv: string[]): Promise<number> {
   // Opened after the server listens: no request waits for the driver or the file.
   const usageDb = config.usageDb;
   if (monitoring && usageDb !== undefined) {
-    openSqlite(usageDb)
-      .then((db) => {
-        if (!db) throw new Error("the database was not created");
-        monitoring.history.attach(new UsageDb(db));
-      })
-      .catch((err) => monitoring.history.unavailable(usageDb, err));
+    // Never rejects: a file that cannot be used turns the history off with one log line.
+    void attachUsageDb(monitoring.history, usageDb);
   }
   return await stopped;
 }

@@ -15,8 +15,7 @@ import { join } from "node:path";
 import { configFromEnv } from "../lib/ops/config.ts";
 import { silentLogger } from "../lib/ops/log.ts";
 import { createMonitoring } from "../lib/ops/monitoring.ts";
-import { UsageDb } from "../lib/ops/usage_db.ts";
-import { openSqlite } from "../lib/runtime/sqlite.ts";
+import { attachUsageDb } from "../lib/runtime/sqlite.ts";
 import { createHandler, type Handler } from "../lib/server/handler.ts";
 import type { Fetch } from "../lib/upstreams/transport.ts";
 import { buildTemplate } from "./requests.ts";
@@ -110,7 +109,7 @@ async function setup(s: Scenario, on: boolean, dir: string): Promise<Setup> {
   const handler = createHandler(config, { log: silentLogger, fetch: fakeFetch(s), monitoring });
   if (!monitoring) return { handler, close: () => {} };
   if (config.usageDb) {
-    monitoring.history.attach(new UsageDb((await openSqlite(config.usageDb))!));
+    await attachUsageDb(monitoring.history, config.usageDb);
   }
   if (config.dashboard) {
     // One dashboard watching: the live feed is read as a browser would.
@@ -170,7 +169,7 @@ async function direct(n: number, dir: string): Promise<number> {
     USAGE_DB: join(dir, `direct-${Math.random().toString(36).slice(2)}.db`),
   });
   const monitoring = createMonitoring(config, silentLogger)!;
-  monitoring.history.attach(new UsageDb((await openSqlite(config.usageDb!))!));
+  await attachUsageDb(monitoring.history, config.usageDb!);
   const handler = createHandler(config, { log: silentLogger, monitoring });
   const feed = await handler(new Request("http://127.0.0.1:8082/ui/api/events"));
   const reader = feed.body!.getReader();

@@ -271,7 +271,7 @@ describe("usage history under a lock", () => {
       // Flushed by hand below: no timer between the steps.
       flushMs: 3_600_000,
     });
-    history.attach(await openDb(path));
+    history.attach(await openDb(path), path);
     const other = (await openSqlite(path))!;
     try {
       other.exec("BEGIN IMMEDIATE");

@@ -33,6 +33,8 @@ export class UsageHistory {
   #next = 0;
   #pending: RequestRecord[] = [];
   #db: UsageDb | undefined;
+  /** The database's file, for log lines. */
+  #path = "";
   #state: HistoryState;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastPrune = 0;
@@ -76,7 +78,8 @@ export class UsageHistory {
   }
 
   /** The database is open: prune old rows and write what waited for it. */
-  attach(db: UsageDb): void {
+  attach(db: UsageDb, path: string): void {
+    this.#path = path;
     if (this.#state === "unavailable") {
       db.close();
       return;
@@ -138,7 +141,7 @@ export class UsageHistory {
         }
         return;
       }
-      this.unavailable("(open database)", err);
+      this.unavailable(this.#path, err);
     }
   }
 
@@ -163,7 +166,7 @@ export class UsageHistory {
       try {
         return db.recent(limit);
       } catch (err) {
-        this.unavailable("(open database)", err);
+        this.unavailable(this.#path, err);
       }
     }
     return this.#inMemory().slice(-limit).reverse();
@@ -176,7 +179,7 @@ export class UsageHistory {
       try {
         return db.totals(since, bucketMs);
       } catch (err) {
-        this.unavailable("(open database)", err);
+        this.unavailable(this.#path, err);
       }
     }
     return groupTotals(this.#inMemory(), since, bucketMs);

@@ -3,7 +3,8 @@
  * included), `node:sqlite` under Deno. Imported on demand, so a proxy without history never
  * loads a driver, and a request never waits for one.
  */
-import type { SqlDatabase, SqlValue } from "../ops/usage_db.ts";
+import { type SqlDatabase, type SqlValue, UsageDb } from "../ops/usage_db.ts";
+import type { UsageHistory } from "../ops/usage_history.ts";
 import { runtimeName } from "./serve.ts";
 
 type Statement = {
@@ -67,4 +68,24 @@ export async function openSqlite(
     all: (sql, params) => prepared(sql).all(...params).filter(isRecord),
     close: () => db.close(),
   };
+}
+
+/**
+ * Opens the usage history's file and hands it to `history`; a file that cannot be opened or
+ * is not a database leaves the history without one (one log line), never an exception.
+ */
+export async function attachUsageDb(history: UsageHistory, path: string): Promise<void> {
+  let sql: SqlDatabase | undefined;
+  try {
+    sql = await openSqlite(path);
+    if (!sql) throw new Error("the database was not created");
+    history.attach(new UsageDb(sql), path);
+  } catch (err) {
+    try {
+      sql?.close();
+    } catch {
+      // a file that failed to open may fail to close too
+    }
+    history.unavailable(path, err);
+  }
 }

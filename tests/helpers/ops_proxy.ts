@@ -7,10 +7,9 @@ import { appendFileSync } from "node:fs";
 import { configFromEnv } from "../../lib/ops/config.ts";
 import { createLogger } from "../../lib/ops/log.ts";
 import { createMonitoring, type Monitoring } from "../../lib/ops/monitoring.ts";
-import { UsageDb } from "../../lib/ops/usage_db.ts";
 import { runtimeName, serve } from "../../lib/runtime/serve.ts";
 import { nodeFetch } from "../../lib/runtime/node_transport.ts";
-import { openSqlite } from "../../lib/runtime/sqlite.ts";
+import { attachUsageDb } from "../../lib/runtime/sqlite.ts";
 import { createHandler } from "../../lib/server/handler.ts";
 import type { Fetch } from "../../lib/upstreams/transport.ts";
 import { TEST_UPSTREAM_KEY } from "./proxy.ts";
@@ -54,9 +53,9 @@ export async function startOpsProxy(env: Record<string, string>): Promise<OpsPro
     maxBodyBytes: config.maxRequestBytes,
   });
   const path = config.usageDb;
-  const historyReady = path === undefined ? Promise.resolve() : openSqlite(path)
-    .then((db) => monitoring.history.attach(new UsageDb(db!)))
-    .catch((err) => monitoring.history.unavailable(path, err));
+  const historyReady = path === undefined
+    ? Promise.resolve()
+    : attachUsageDb(monitoring.history, path);
   await historyReady;
   return {
     url: `http://127.0.0.1:${server.port}`,
