@@ -162,7 +162,7 @@ async function measure(name: ScenarioName, on: boolean, n: number, dir: string) 
  * the history (SQLite, flushed) and one connected dashboard listening. Less noisy than the
  * A/B on a busy machine, since it measures only what monitoring adds.
  */
-async function direct(n: number, dir: string): Promise<number> {
+async function direct(n: number, dir: string, watched: boolean): Promise<number> {
   const config = configFromEnv({
     OPENAI_API_KEY: "k",
     OPENAI_BASE_URL: "http://127.0.0.1:9/v1",
@@ -171,11 +171,13 @@ async function direct(n: number, dir: string): Promise<number> {
   const monitoring = createMonitoring(config, silentLogger)!;
   await attachUsageDb(monitoring.history, config.usageDb!);
   const handler = createHandler(config, { log: silentLogger, monitoring });
-  const feed = await handler(new Request("http://127.0.0.1:8082/ui/api/events"));
-  const reader = feed.body!.getReader();
-  (async () => {
-    while (!(await reader.read()).done);
-  })();
+  if (watched) {
+    const feed = await handler(new Request("http://127.0.0.1:8082/ui/api/events"));
+    const reader = feed.body!.getReader();
+    (async () => {
+      while (!(await reader.read()).done);
+    })();
+  }
   const record = (i: number) => ({
     id: `req_${i}`,
     time: Date.now(),
@@ -230,12 +232,15 @@ try {
         `  ${((b / a - 1) * 100).toFixed(1).padStart(5)}%  (medians of ${rounds} rounds of ${n})`,
     );
   }
-  const alone: number[] = [];
-  for (let r = 0; r < rounds; r++) alone.push(await direct(n * 5, dir));
-  console.log(
-    `monitoring alone: ${median(alone).toFixed(2)} µs CPU per request ` +
-      `(metrics + history + one dashboard; median of ${rounds} rounds of ${n * 5})`,
-  );
+  for (const watched of [false, true]) {
+    const alone: number[] = [];
+    for (let r = 0; r < rounds; r++) alone.push(await direct(n * 5, dir, watched));
+    console.log(
+      `monitoring alone: ${median(alone).toFixed(2)} µs CPU per request (metrics + history` +
+        `${watched ? " + one dashboard watching" : ", no dashboard open"}; ` +
+        `median of ${rounds} rounds of ${n * 5})`,
+    );
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
