@@ -18,6 +18,7 @@ import { openSqlite } from "../lib/runtime/sqlite.ts";
 import { RequestEvents, type RequestRecord } from "../lib/ops/request_events.ts";
 import { UsageHistory } from "../lib/ops/usage_history.ts";
 import { createLogger } from "../lib/ops/log.ts";
+import { helpText, parseArgs } from "../lib/cli/args.ts";
 
 const PROMPT = "a prompt that must never reach the history file";
 const ANSWER = "an answer that must never reach the history file";
@@ -240,6 +241,19 @@ describe("usage subcommand", () => {
     const local = lines.find((l) => l.includes("default/my-local-model"));
     assert.ok(local?.endsWith("—"), "an unknown price shows as —, never $0");
     assert.ok(lines.some((l) => l.startsWith("total")));
+  });
+
+  it("takes --days (a whole number) and the usual options, and only after `usage`", () => {
+    const ok = parseArgs(["usage", "--days", "3", "--usage-db", "/x.db"]);
+    assert.equal(ok.kind, "usage");
+    assert.equal(ok.kind === "usage" ? ok.days : 0, 3);
+    assert.equal(ok.kind === "usage" ? ok.overrides.USAGE_DB : "", "/x.db");
+    const plain = parseArgs(["usage"]);
+    assert.equal(plain.kind === "usage" ? plain.days : 0, 7, "the last 7 days by default");
+    for (const bad of [["usage", "--days", "0"], ["usage", "--days=x"], ["--days", "3"]]) {
+      assert.equal(parseArgs(bad).kind, "error", bad.join(" "));
+    }
+    assert.match(helpText("0"), /usage \[--days N\]/);
   });
 
   it("says so when there is no history yet, or when it is off", async () => {

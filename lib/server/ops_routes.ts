@@ -44,14 +44,8 @@ export function opsRoute(
     (dashboard && (path === "/ui" || path === "/ui/api/state" || path === "/ui/api/events"));
   if (!known) return undefined;
   if (ctx.method !== "GET" && ctx.method !== "HEAD") {
-    throw new ProxyError(
-      405,
-      "invalid_request_error",
-      `${ctx.method} is not allowed on ${path}; use GET`,
-      {
-        allow: "GET",
-      },
-    );
+    const message = `${ctx.method} is not allowed on ${path}; use GET`;
+    throw new ProxyError(405, "invalid_request_error", message, { allow: "GET" });
   }
   if (path === "/ui") {
     return new Response(DASHBOARD_HTML, {
@@ -61,15 +55,16 @@ export function opsRoute(
         // Everything the page needs is inline; nothing may load from elsewhere.
         "content-security-policy":
           "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; " +
-          "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'",
+          "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; " +
+          "frame-ancestors 'none'",
         "x-content-type-options": "nosniff",
         "referrer-policy": "no-referrer",
       },
     });
   }
   if (!authorized(req)) throw unauthorized();
-  if (path === "/metrics") {
-    return new Response(m.metrics!.render(), {
+  if (path === "/metrics" && m.metrics) {
+    return new Response(m.metrics.render(), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     });
   }
