@@ -4,7 +4,13 @@
  */
 import process from "node:process";
 import { flagFor, helpText, parseArgs } from "./lib/cli/args.ts";
-import { type Config, ConfigError, configFromEnv, envFileVars } from "./lib/ops/config.ts";
+import {
+  type Config,
+  ConfigError,
+  configFromEnv,
+  envFileVars,
+  usageDbPath,
+} from "./lib/ops/config.ts";
 import { banner, bannerJson } from "./lib/cli/banner.ts";
 import { runDoctor } from "./lib/cli/doctor.ts";
 import { routingLines } from "./lib/cli/routing_banner.ts";
@@ -18,6 +24,10 @@ import { RouterHolder } from "./lib/routing/holder.ts";
 import { buildRouter, type LoadedRouter } from "./lib/routing/load.ts";
 import { watchFile } from "./lib/runtime/watch.ts";
 import { VERSION } from "./lib/ops/version.ts";
+import { createMonitoring } from "./lib/ops/monitoring.ts";
+import { UsageDb } from "./lib/ops/usage_db.ts";
+import { attachUsageDb, openSqlite } from "./lib/runtime/sqlite.ts";
+import { reportSince, usageReport } from "./lib/cli/usage_report.ts";
 
 async function loadEnv(
   envFile: string,
@@ -110,6 +120,8 @@ async function main(argv: string[]): Promise<number> {
   const health = new Health(Date.now, cli.kind !== "doctor");
   try {
     ({ env, sourceOf } = await loadEnv(cli.envFile, cli.envFileRequired, cli.overrides));
+    // The report needs only the history's path, not an upstream key.
+    if (cli.kind === "usage") return await printUsage(usageDbPath(env), cli.days, stdoutLines());
     config = configFromEnv(env, { sourceOf });
     loaded = buildRouter(config, await readConfigFile(config), env, health);
   } catch (err) {
@@ -138,12 +150,14 @@ async function main(argv: string[]): Promise<number> {
     );
   }
 
+  const monitoring = createMonitoring(config, log);
   const routers = new RouterHolder(loaded.router);
   const handler = createHandler(config, {
     log,
     fetch: await upstreamFetch(),
     router: routers,
     addressGuard: { resolve: resolveHost, allowed: isPublicAddress },
+    monitoring,
   });
   let server;
   try {
@@ -183,7 +197,12 @@ async function main(argv: string[]): Promise<number> {
         signal,
         grace_s: config.shutdownGraceMs / 1000,
       });
-      server.shutdown(config.shutdownGraceMs).then(() => resolve(0), () => resolve(0));
+      monitoring?.feeds.abort();
+      server.shutdown(config.shutdownGraceMs).finally(() => {
+        // After the in-flight requests: their rows are written too.
+        monitoring?.history.close();
+        resolve(0);
+      });
     };
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));
@@ -214,9 +233,48 @@ async function main(argv: string[]): Promise<number> {
     ? bannerJson(config, server.port, new Date(), routingLines(loaded.router))
     : banner(config, server.port, routingLines(loaded.router));
   process.stderr.write(`${redactSecrets(startLine)}\n`);
+  // Opened after the server listens: no request waits for the driver or the file.
+  const usageDb = config.usageDb;
+  if (monitoring && usageDb !== undefined) {
+    // Never rejects: a file that cannot be used turns the history off with one log line.
+    void attachUsageDb(monitoring.history, usageDb);
+  }
   const code = await stopped;
   stopWatching();
   return code;
+}
+
+/** `usage`: the history's totals per day and model. */
+async function printUsage(
+  path: string | undefined,
+  days: number,
+  out: (line: string) => void,
+): Promise<number> {
+  if (path === undefined) {
+    process.stderr.write("error: the usage history is off (USAGE_DB=off); nothing to report\n");
+    return 1;
+  }
+  let db: UsageDb | undefined;
+  try {
+    const sql = await openSqlite(path, { mustExist: true });
+    if (!sql) {
+      out(`no usage history at ${path} yet: it is written while the proxy serves requests`);
+      return 0;
+    }
+    db = new UsageDb(sql);
+    const totals = db.totals(reportSince(Date.now(), days), 86_400_000);
+    for (const line of usageReport(totals, { path, days })) out(line);
+    return 0;
+  } catch (err) {
+    process.stderr.write(
+      `error: cannot read the usage history ${path}: ${
+        err instanceof Error ? err.message : String(err)
+      }\n`,
+    );
+    return 1;
+  } finally {
+    db?.close();
+  }
 }
 
 // argv is [runtime, script, ...args] under Deno, Bun and a Bun-compiled binary alike.

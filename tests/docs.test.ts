@@ -73,9 +73,12 @@ describe("documentation", () => {
     SEARCH_TIMEOUT: ["15", String(searchDefaults.timeoutMs / 1000)],
     SEARCH_MAX_RESULTS: ["5", String(searchDefaults.maxResults)],
     WEB_FETCH_MAX_BYTES: ["2097152", String(searchDefaults.fetchMaxBytes)],
+    METRICS: ["true", String(defaults.metrics)],
+    DASHBOARD: ["true", String(defaults.dashboard)],
+    USAGE_RETENTION_DAYS: ["30", String(defaults.usageRetentionMs / 86_400_000)],
   };
   // Documented as a rule rather than one value (checked below).
-  const perModel = ["MAX_TOKENS_LIMIT"];
+  const perModel = ["MAX_TOKENS_LIMIT", "USAGE_DB"];
   // No default: unset means off (or, for MIDCONVERSATION_SYSTEM, the provider's choice).
   const unset: Record<string, unknown> = {
     OPENAI_API_KEY: configFromEnv({ OPENAI_BASE_URL: "http://127.0.0.1:1/v1" }).openaiApiKey,
@@ -138,6 +141,17 @@ describe("documentation", () => {
     assert.ok(line.includes("default per model, 16384 for unknown models"), line);
     assert.match(readmeRow("MAX_TOKENS_LIMIT"), /per model.*unknown models: 16384/);
     assert.match(exampleBlock("MAX_TOKENS_LIMIT"), /known output limit, 16384 for unknown models/);
+  });
+
+  it("USAGE_DB: in the user's data directory by default, everywhere", () => {
+    const home = configFromEnv({ OPENAI_API_KEY: "x", HOME: "/home/u" }).usageDb;
+    assert.equal(home, "/home/u/.local/share/claude-code-proxy/usage.db");
+    const xdg = configFromEnv({ OPENAI_API_KEY: "x", HOME: "/h", XDG_DATA_HOME: "/d" }).usageDb;
+    assert.equal(xdg, "/d/claude-code-proxy/usage.db");
+    assert.equal(configFromEnv({ OPENAI_API_KEY: "x", USAGE_DB: "off" }).usageDb, undefined);
+    assert.ok(helpLine("USAGE_DB").includes("default <data dir>/claude-code-proxy/usage.db"));
+    assert.match(readmeRow("USAGE_DB"), /data directory.*claude-code-proxy\/usage\.db/);
+    assert.match(exampleBlock("USAGE_DB"), /Default: the user's data directory/);
   });
 
   for (const [name, actual] of Object.entries(unset)) {

@@ -6,6 +6,14 @@
 export type CliResult =
   | { kind: "run"; overrides: Record<string, string>; envFile: string; envFileRequired: boolean }
   | { kind: "doctor"; overrides: Record<string, string>; envFile: string; envFileRequired: boolean }
+  | {
+    kind: "usage";
+    overrides: Record<string, string>;
+    envFile: string;
+    envFileRequired: boolean;
+    /** How many days back `usage` reports, today included. */
+    days: number;
+  }
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "error"; message: string };
@@ -24,6 +32,7 @@ const FLAGS: Record<string, string> = {
   "--api": "OPENAI_API",
   "--max-retries": "MAX_RETRIES",
   "--config": "CONFIG_FILE",
+  "--usage-db": "USAGE_DB",
 };
 
 /** The flag that sets `variable`, if one does. */
@@ -35,13 +44,27 @@ export function parseArgs(argv: readonly string[]): CliResult {
   const overrides: Record<string, string> = {};
   let envFile = ".env";
   let envFileRequired = false;
-  let command: "run" | "doctor" = "run";
+  let command: "run" | "doctor" | "usage" = "run";
+  let days = 7;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "-h" || arg === "--help") return { kind: "help" };
     if (arg === "-v" || arg === "--version") return { kind: "version" };
     if (arg === "doctor" || arg === "--doctor") {
       command = "doctor";
+      continue;
+    }
+    if (arg === "usage" && i === 0) {
+      command = "usage";
+      continue;
+    }
+    if (command === "usage" && (arg === "--days" || arg.startsWith("--days="))) {
+      const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i];
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1 || n > 36_500) {
+        return { kind: "error", message: "--days needs a whole number of days (1 or more)" };
+      }
+      days = n;
       continue;
     }
     if (arg === "--allow-remote") {
@@ -58,6 +81,8 @@ export function parseArgs(argv: readonly string[]): CliResult {
         "--env-file",
         "--allow-remote",
         "doctor",
+        "usage",
+        ...(command === "usage" ? ["--days"] : []),
         ...Object.keys(FLAGS),
       ];
       const close = closest(name, known);
@@ -76,6 +101,7 @@ export function parseArgs(argv: readonly string[]): CliResult {
       envFileRequired = true;
     } else overrides[FLAGS[name]!] = value;
   }
+  if (command === "usage") return { kind: "usage", overrides, envFile, envFileRequired, days };
   return { kind: command, overrides, envFile, envFileRequired };
 }
 
@@ -93,6 +119,8 @@ Usage:
                                          tool call, image, thinking and a ~24k-token prompt
                                          (with --config: every provider and model it names)
   kill -HUP <pid>                        reload the --config file (it is also watched)
+  ... usage [--days N]                   requests, tokens and cost per day and model from the
+                                         usage history (default the last 7 days, UTC)
 
 Options (each overrides its variable):
   --host HOST            HOST               listen address            (default 127.0.0.1)
@@ -109,6 +137,7 @@ Options (each overrides its variable):
                                             llamacpp|generic
   --api API              OPENAI_API         chat|responses|auto: the OpenAI API spoken upstream (default auto)
   --max-retries N        MAX_RETRIES        upstream retries          (default 2)
+  --usage-db PATH        USAGE_DB           usage history file, or off (default <data dir>/claude-code-proxy/usage.db)
   --allow-remote         ALLOW_REMOTE_WITHOUT_KEY=true: a non-loopback HOST without ANTHROPIC_API_KEY (default false)
   --config FILE          CONFIG_FILE        routing file: providers, routes, fallback (default not set)
   --env-file PATH        read variables from PATH instead of ./.env (must exist)
@@ -147,6 +176,9 @@ Variables (environment or .env; the environment wins over .env):
   SEARCH_TIMEOUT         seconds per search or page fetch           (default 15)
   SEARCH_MAX_RESULTS     results per search, 1-20                   (default 5)
   WEB_FETCH_MAX_BYTES    largest page body web fetch reads          (default 2097152)
+  METRICS                GET /metrics in the Prometheus format      (default true)
+  DASHBOARD              the /ui dashboard and its live feed        (default true)
+  USAGE_RETENTION_DAYS   days of usage history kept                 (default 30)
 `;
 }
 

@@ -205,6 +205,17 @@ const EnvSchema = z.object({
   SEARCH_MAX_RESULTS: integer(1, 20, 5),
   WEB_FETCH_MAX_BYTES: integer(1, 64 * 1024 * 1024, 2 * 1024 * 1024),
   CONFIG_FILE: optional,
+  METRICS: flag.default(true),
+  DASHBOARD: flag.default(true),
+  USAGE_DB: optional,
+  USAGE_RETENTION_DAYS: numberIn({
+    min: 0,
+    max: 36_500,
+    integer: false,
+    above: true,
+    unit: "of days",
+  })
+    .transform((d) => d ?? 30),
 });
 
 /** Every variable the proxy reads (besides CUSTOM_HEADER_*), for docs checks. */
@@ -253,6 +264,13 @@ export type Config = Readonly<{
   search: SearchSettings | undefined;
   /** The routing configuration file (providers, routes, fallback); undefined: the variables'. */
   configFile: string | undefined;
+  /** `GET /metrics`. */
+  metrics: boolean;
+  /** `/ui` and its live feed. */
+  dashboard: boolean;
+  /** The usage history's SQLite file; undefined: no history on disk. */
+  usageDb: string | undefined;
+  usageRetentionMs: number;
 }>;
 
 export class ConfigError extends Error {
@@ -263,6 +281,27 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
 export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Where the usage history goes without USAGE_DB: the user's data directory (XDG_DATA_HOME, or
+ * LOCALAPPDATA on Windows, or ~/.local/share), or nowhere when none is known (a container
+ * without HOME).
+ */
+function defaultUsageDb(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const base = env.XDG_DATA_HOME?.trim() || env.LOCALAPPDATA?.trim() ||
+    (env.HOME?.trim() ? `${env.HOME.trim().replace(/\/+$/, "")}/.local/share` : undefined);
+  return base ? `${base.replace(/[\\/]+$/, "")}/claude-code-proxy/usage.db` : undefined;
+}
+
+/**
+ * The usage history's file from USAGE_DB: a path, `off` (or false, no, 0, none) for no history,
+ * unset or empty for the default. Read on its own by `usage`, which needs no upstream key.
+ */
+export function usageDbPath(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const value = env.USAGE_DB?.trim();
+  if (!value) return defaultUsageDb(env);
+  return ["off", "false", "no", "0", "none"].includes(value.toLowerCase()) ? undefined : value;
 }
 
 function onDenoDeploy(env: Readonly<Record<string, string | undefined>>): boolean {
@@ -373,6 +412,10 @@ export function configFromEnv(
     modelLimits: Object.freeze(e.MODEL_LIMITS),
     search,
     configFile: e.CONFIG_FILE,
+    metrics: e.METRICS,
+    dashboard: e.DASHBOARD,
+    usageDb: usageDbPath(env),
+    usageRetentionMs: e.USAGE_RETENTION_DAYS * 86_400_000,
   });
 }
 

@@ -4,14 +4,19 @@
  * reached, streamed or not, tokens, time to the upstream's first byte and the total time.
  */
 import type { Logger } from "./log.ts";
+import type { RequestEvents, RequestRecord } from "./request_events.ts";
 
 /** What a route learns about its request as it goes; what stays unknown is left out. */
 export type RequestSummary = {
   /** `client model -> upstream model`, once the body has been read. */
   model?: string;
+  /** The model name the client asked for. */
+  requestedModel?: string;
   stream?: boolean;
   inputTokens?: number;
   outputTokens?: number;
+  /** Input tokens the upstream read from its prompt cache (not in inputTokens). */
+  cachedTokens?: number;
   /** Milliseconds from the request's arrival to the upstream's response headers. */
   ttfbMs?: number;
   /** What chose the chain and the chain: `models.opus: main/gpt-5 → spare/openai/gpt-5`. */
@@ -20,6 +25,8 @@ export type RequestSummary = {
   target?: string;
   /** Each chain entry that failed or was skipped first: `main/gpt-5: 429 rate_limit_error`. */
   attempts?: string[];
+  /** Milliseconds from the request's arrival to the first content sent to the client (streams). */
+  ttftMs?: number;
   /** The route writes the line itself, later: a stream is logged when it ends. */
   deferred?: boolean;
 };
@@ -31,6 +38,8 @@ export type RequestInfo = {
   /** `Date.now()` when the request arrived. */
   started: number;
   summary: RequestSummary;
+  /** Where finished requests are published (metrics, history, the dashboard); none when off. */
+  events?: RequestEvents;
 };
 
 export function logRequest(
@@ -40,6 +49,7 @@ export function logRequest(
   extra: Record<string, unknown> = {},
 ): void {
   const s = req.summary;
+  const totalMs = Date.now() - req.started;
   log.info("request", {
     request_id: req.requestId,
     method: req.method,
@@ -47,13 +57,48 @@ export function logRequest(
     model: s.model,
     route: s.route,
     upstream: s.target,
-    ...(s.attempts ? { attempts: s.attempts.join("; ") } : {}),
+    ...(s.attempts && s.attempts.length > 0 ? { attempts: s.attempts.join("; ") } : {}),
     stream: s.stream,
     status,
     input_tokens: s.inputTokens,
     output_tokens: s.outputTokens,
+    cached_tokens: s.cachedTokens,
     ttfb_ms: s.ttfbMs,
-    total_ms: Date.now() - req.started,
+    ttft_ms: s.ttftMs,
+    total_ms: totalMs,
     ...extra,
   });
+  if (req.events) {
+    const error = typeof extra.error === "string"
+      ? { type: extra.error, message: typeof extra.message === "string" ? extra.message : "" }
+      : undefined;
+    req.events.finished(toRecord(req, status, totalMs, error));
+  }
+}
+
+function toRecord(
+  req: RequestInfo,
+  status: number,
+  durationMs: number,
+  error: RequestRecord["error"],
+): RequestRecord {
+  const s = req.summary;
+  return {
+    id: req.requestId,
+    time: req.started,
+    method: req.method,
+    path: req.path,
+    status,
+    requestedModel: s.requestedModel,
+    target: s.target,
+    attempts: s.attempts,
+    stream: s.stream,
+    inputTokens: s.inputTokens,
+    outputTokens: s.outputTokens,
+    cachedTokens: s.cachedTokens,
+    ttfbMs: s.ttfbMs,
+    ttftMs: s.ttftMs,
+    durationMs,
+    error,
+  };
 }

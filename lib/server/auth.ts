@@ -1,4 +1,17 @@
 /** The client's key check: ANTHROPIC_API_KEY, sent as x-api-key or as a Bearer token. */
+import { ProxyError } from "../anthropic/errors.ts";
+
+/** The answer to a request without the proxy's key. */
+export function unauthorized(): ProxyError {
+  return new ProxyError(
+    401,
+    "authentication_error",
+    // Worded so the secret redactor, which every error message passes, leaves it whole.
+    "invalid or missing API key: send the proxy's ANTHROPIC_API_KEY as the x-api-key " +
+      "header or as a Bearer token in the authorization header",
+    { "x-should-retry": "false" },
+  );
+}
 
 /** Constant-time comparison, so response timing does not reveal how much of a key matched. */
 export function safeEqual(a: string, b: string): boolean {

@@ -2,6 +2,7 @@
 import type { JsonMemo } from "../common/json_text.ts";
 import type { Config } from "../ops/config.ts";
 import type { Logger } from "../ops/log.ts";
+import type { RequestEvents } from "../ops/request_events.ts";
 import type { RequestSummary } from "../ops/request_log.ts";
 import type { Router } from "../routing/router.ts";
 import type { ResponsesModels } from "../upstreams/api_choice.ts";
@@ -15,6 +16,8 @@ export type RequestContext = {
   path: string;
   /** Filled in by the route for the request log. */
   summary: RequestSummary;
+  /** Where the request log publishes finished requests; undefined when monitoring is off. */
+  events: RequestEvents | undefined;
   log: Logger;
   config: Config;
   router: Router;

@@ -22,13 +22,15 @@ import { envRouter, type Router } from "../routing/router.ts";
 import { ResponsesModels } from "../upstreams/api_choice.ts";
 import { ClientGone, type Fetch } from "../upstreams/transport.ts";
 import type { AddressGuard } from "../websearch/fetch_page.ts";
-import { keyCheck } from "./auth.ts";
+import { keyCheck, unauthorized } from "./auth.ts";
 import type { RequestContext } from "./context.ts";
 import { handleCountTokens } from "./count_tokens.ts";
 import { json } from "./json_response.ts";
 import { handleMessages } from "./messages.ts";
 import { listModels, retrieveModel } from "./models_endpoint.ts";
 import { sideCallResponse } from "./side_calls.ts";
+import { createMonitoring, type Monitoring } from "../ops/monitoring.ts";
+import { opsRoute } from "./ops_routes.ts";
 
 export type HandlerDeps = {
   fetch?: Fetch;
@@ -39,6 +41,8 @@ export type HandlerDeps = {
   addressGuard?: AddressGuard;
   /** Where each request gets its router (a configuration file, reloadable); default: the variables'. */
   router?: RouterSource;
+  /** Metrics, usage history and the dashboard's feed; made from the config when not given. */
+  monitoring?: Monitoring;
 };
 
 export type Handler = (req: Request) => Promise<Response>;
@@ -91,6 +95,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
   };
 
   const authorized = keyCheck(config.anthropicApiKey);
+  const monitoring = deps.monitoring ?? createMonitoring(config, log);
 
   return async function handle(req: Request): Promise<Response> {
     const requestId = `req_${newId()}`;
@@ -105,6 +110,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       method,
       path,
       summary: {},
+      events: monitoring?.events,
       log,
       config,
       router,
@@ -118,7 +124,17 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
     };
     // Every answer passes here: one request-log line each, unless the route logs it later.
     const done = (res: Response, dropBody = false): Response => {
-      if (!ctx.summary.deferred) logRequest(log, ctx, res.status);
+      const s = ctx.summary;
+      if (!s.deferred) logRequest(log, ctx, res.status);
+      // A deferred answer is a stream that has just opened; its line comes when it ends.
+      else {
+        ctx.events?.opened({
+          id: requestId,
+          time: started,
+          requestedModel: s.requestedModel,
+          target: s.target,
+        });
+      }
       return withId(res, requestId, dropBody);
     };
     try {
@@ -146,6 +162,8 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       if (path === "/health" && (method === "GET" || method === "HEAD")) {
         return done(json({ status: "ok", version: VERSION }), method === "HEAD");
       }
+      const ops = monitoring && opsRoute(req, path, ctx, monitoring, authorized);
+      if (ops) return done(ops, method === "HEAD");
       const route = ROUTES.find((r) => r.match(path));
       if (!route && OPENAI_PATHS.test(path)) throw notFound(openAiClientHint(method, url.pathname));
       if (!route) {
@@ -163,16 +181,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
           { allow: route.method },
         );
       }
-      if (!authorized(req)) {
-        throw new ProxyError(
-          401,
-          "authentication_error",
-          // Worded so the secret redactor, which every error message passes, leaves it whole.
-          "invalid or missing API key: send the proxy's ANTHROPIC_API_KEY as the x-api-key " +
-            "header or as a Bearer token in the authorization header",
-          { "x-should-retry": "false" },
-        );
-      }
+      if (!authorized(req)) throw unauthorized();
       if (path !== url.pathname.replace(/\/+$/, "") && url.pathname.includes("/v1/v1/")) {
         log.debug("doubled /v1 in the request path: set ANTHROPIC_BASE_URL without /v1", {
           path: url.pathname,
@@ -189,8 +198,9 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
           error: err instanceof Error ? err.stack ?? err.message : String(err),
         });
       }
-      logRequest(log, ctx, e.status, { error: e.type });
-      return withId(errorResponse(redactError(e, ctx.redact)), requestId);
+      const shown = redactError(e, ctx.redact);
+      logRequest(log, ctx, e.status, { error: e.type, message: shown.message });
+      return withId(errorResponse(shown), requestId);
     }
   };
 }

@@ -202,7 +202,9 @@ async function attempt(
   const stream = request.stream === true;
   const summary = ctx.summary;
   summary.model = `${request.model} -> ${model}`;
+  summary.requestedModel = request.model;
   summary.target = targetName(target);
+  summary.stream = stream;
   const withServerTools = serverToolAnswer(req, raw, request, ctx, { provider, model, info });
   if (withServerTools) return await withServerTools;
 
@@ -297,6 +299,7 @@ async function attempt(
       keepAliveMs: CONTENT_KEEPALIVE_MS,
       abortUpstream: upstream.abort,
       redact: ctx.redact,
+      onFirstContent: () => (summary.ttftMs = Date.now() - ctx.started),
       onEnd: (outcome) => {
         // A stream cut short reports what it had: the input estimate and the output so far.
         const usage = converter.usageSoFar;
@@ -307,6 +310,7 @@ async function attempt(
         }
         summary.inputTokens = usage.input_tokens;
         summary.outputTokens = usage.output_tokens;
+        summary.cachedTokens = usage.cache_read_input_tokens;
         if (converter instanceof RecordingConverter) {
           log.debug("upstream response", {
             request_id: ctx.requestId,
@@ -337,6 +341,7 @@ async function attempt(
       const answer = exchange.passThrough(text);
       summary.inputTokens = answer.usage.input_tokens;
       summary.outputTokens = answer.usage.output_tokens;
+      summary.cachedTokens = answer.usage.cache_read_input_tokens;
       return new Response(answer.body, {
         headers: { "content-type": "application/json", ...upstreamHeader },
       });
@@ -344,6 +349,7 @@ async function attempt(
     const message = exchange.message(parseAnswer(text));
     summary.inputTokens = message.usage.input_tokens;
     summary.outputTokens = message.usage.output_tokens;
+    summary.cachedTokens = message.usage.cache_read_input_tokens;
     if (stream) {
       return new Response(encodeEvents(messageEvents(message)), {
         status: 200,

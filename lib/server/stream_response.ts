@@ -35,6 +35,8 @@ export type DriveOptions = {
   redact?: (text: string) => string;
   /** Called once, when the stream has ended one way or another. */
   onEnd: (outcome: StreamOutcome) => void;
+  /** Called once, when the first events after the opening ones go out (time to first token). */
+  onFirstContent?: () => void;
 };
 
 const encoder = new TextEncoder();
@@ -74,10 +76,21 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
     opts.onEnd(outcome);
   };
 
-  const emit = (controller: ReadableStreamDefaultController<Uint8Array>, events: StreamEvent[]) => {
+  let onFirst = opts.onFirstContent;
+  let started = false;
+  const emit = (
+    controller: ReadableStreamDefaultController<Uint8Array>,
+    events: StreamEvent[],
+    content = true,
+  ) => {
     if (events.length === 0) return false;
     controller.enqueue(encodeEvents(events));
     lastSent = lastContent = Date.now();
+    // The converter's opening events (message_start) go out before the upstream said anything.
+    if (started && content && onFirst) {
+      onFirst();
+      onFirst = undefined;
+    }
     return true;
   };
 
@@ -97,6 +110,7 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
       if (signal?.aborted) onAbort();
       else signal?.addEventListener("abort", onAbort, { once: true });
       emit(controller, conv.start());
+      started = true;
       const tick = Math.max(5, Math.min(opts.pingIntervalMs, opts.idleTimeoutMs) / 2);
       timer = setInterval(() => {
         const now = Date.now();
@@ -110,7 +124,7 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
         }
         if (opts.keepAliveMs !== undefined && now - lastContent >= opts.keepAliveMs) {
           try {
-            emit(controller, conv.keepAlive());
+            emit(controller, conv.keepAlive(), false);
           } catch {
             // closed meanwhile
           }

@@ -330,6 +330,10 @@ export async function callUpstream(
       body = "";
     }
     if (abortedBy !== undefined) throw abortedError();
+    if (deps.log.enabled("debug")) {
+      // The logger redacts keys; the body is capped at MAX_ERROR_BODY when read.
+      deps.log.debug("upstream error body", { status: res.status, attempt: attempt + 1, body });
+    }
     let error = call.httpError(res.status, body, res.headers);
     const retryable = RETRYABLE.has(res.status) && error.type !== "billing_error";
     if (retryable) error = withHeaders(error, { ...MAY_RETRY, ...retryAfterMsHeader(res.headers) });
@@ -342,6 +346,8 @@ export async function callUpstream(
           status: res.status,
           attempt: attempt + 1,
           delay_ms: Math.round(delay),
+          error: error.type,
+          message: error.message,
         });
         await sleep(delay, controller.signal);
         if (abortedBy !== undefined) throw abortedError();

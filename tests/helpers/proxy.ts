@@ -106,7 +106,14 @@ export function startProxyProcess(
   const { cmd, args: base } = opts.binary ? { cmd: opts.binary, args: [] } : mainCommand();
   const child = spawn(cmd, [...base, ...args], {
     cwd: opts.cwd ?? repoRoot,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      NO_COLOR: "1",
+      // Tests never write a usage history into the real home directory.
+      USAGE_DB: "off",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

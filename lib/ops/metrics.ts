@@ -1,0 +1,189 @@
+/**
+ * Prometheus metrics of finished requests, in the text exposition format
+ * (https://prometheus.io/docs/instrumenting/exposition_formats/). Fed by the request events;
+ * other layers add gauges of their own state (breakers, resting keys) with `addGauge`.
+ */
+import { providerOfTarget } from "./prices.ts";
+import type { RequestEvents, RequestRecord } from "./request_events.ts";
+
+const TTFT_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
+const DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+/** Paths with a fixed label; anything else is `other`, so scanners cannot grow the series. */
+const ROUTES = new Set([
+  "/",
+  "/health",
+  "/metrics",
+  "/v1/messages",
+  "/v1/messages/count_tokens",
+  "/v1/models",
+]);
+
+function routeLabel(path: string): string {
+  if (ROUTES.has(path)) return path;
+  if (path.startsWith("/v1/models/")) return "/v1/models/{id}";
+  if (path === "/ui" || path.startsWith("/ui/")) return "/ui";
+  return "other";
+}
+
+function escapeLabel(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
+}
+
+function labels(pairs: Record<string, string>): string {
+  const parts = Object.entries(pairs).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return parts.length > 0 ? `{${parts.join(",")}}` : "";
+}
+
+/**
+ * Series are found by a cheap key (the label values joined); the escaped label text is built
+ * once, when a series first appears, not on every request.
+ */
+class Counter {
+  readonly series = new Map<string, { labels: string; value: number }>();
+  add(key: string, pairs: Record<string, string>, by = 1): void {
+    const s = this.series.get(key);
+    if (s) s.value += by;
+    else this.series.set(key, { labels: labels(pairs), value: by });
+  }
+}
+
+class Histogram {
+  readonly series = new Map<
+    string,
+    { labels: Record<string, string>; counts: number[]; sum: number; count: number }
+  >();
+  constructor(readonly buckets: readonly number[]) {}
+  observe(key: string, pairs: Record<string, string>, value: number): void {
+    let s = this.series.get(key);
+    if (!s) {
+      s = { labels: pairs, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
+    s.sum += value;
+    s.count++;
+  }
+}
+
+export type GaugeSample = { labels: Record<string, string>; value: number };
+
+/** The provider of a failed attempt `provider/model: status type`. */
+function attemptProvider(attempt: string): string {
+  const slash = attempt.indexOf("/");
+  const colon = attempt.indexOf(":");
+  const end = slash >= 0 ? slash : colon >= 0 ? colon : attempt.length;
+  return attempt.slice(0, end).trim() || "unknown";
+}
+
+export class Metrics {
+  #requests = new Counter();
+  #tokens = new Counter();
+  #errors = new Counter();
+  #fallbacks = new Counter();
+  #ttft = new Histogram(TTFT_BUCKETS);
+  #duration = new Histogram(DURATION_BUCKETS);
+  #gauges: { name: string; help: string; read: () => GaugeSample[] }[] = [];
+  #events: RequestEvents;
+
+  constructor(events: RequestEvents) {
+    this.#events = events;
+    events.subscribe((e) => {
+      if (e.kind === "done") this.record(e.record);
+    });
+  }
+
+  /** A gauge read at each scrape, e.g. breaker state per provider from the routing layer. */
+  addGauge(name: string, help: string, read: () => GaugeSample[]): void {
+    this.#gauges.push({ name, help, read });
+  }
+
+  record(r: RequestRecord): void {
+    const route = routeLabel(r.path);
+    const status = String(r.status);
+    const stream = r.stream === undefined ? "" : r.stream ? "true" : "false";
+    this.#requests.add(`${route}\u0000${status}\u0000${stream}`, { route, status, stream });
+    this.#duration.observe(route, { route }, r.durationMs / 1000);
+    const model = r.target;
+    if (!model) return;
+    if (r.ttftMs !== undefined) this.#ttft.observe(model, { model }, r.ttftMs / 1000);
+    if (r.inputTokens) {
+      this.#tokens.add(`${model}\u0000input`, { model, kind: "input" }, r.inputTokens);
+    }
+    if (r.outputTokens) {
+      this.#tokens.add(`${model}\u0000output`, { model, kind: "output" }, r.outputTokens);
+    }
+    if (r.cachedTokens) {
+      this.#tokens.add(`${model}\u0000cached`, { model, kind: "cached" }, r.cachedTokens);
+    }
+    // A request that reached an upstream and failed, other than by the client leaving.
+    if (r.error && r.status !== 499) {
+      const provider = providerOfTarget(model);
+      const type = r.error.type;
+      this.#errors.add(`${provider}\u0000${type}`, { provider, type });
+    }
+    for (const attempt of r.attempts ?? []) {
+      const provider = attemptProvider(attempt);
+      this.#fallbacks.add(provider, { provider });
+    }
+  }
+
+  /** The exposition text. */
+  render(): string {
+    const out: string[] = [];
+    const counter = (name: string, help: string, c: Counter) => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
+      for (const s of c.series.values()) out.push(`${name}${s.labels} ${s.value}`);
+    };
+    const histogram = (name: string, help: string, h: Histogram) => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
+      for (const s of h.series.values()) {
+        const key = labels(s.labels);
+        const withLe = (le: string) => labels({ ...s.labels, le });
+        h.buckets.forEach((b, i) => out.push(`${name}_bucket${withLe(String(b))} ${s.counts[i]}`));
+        out.push(`${name}_bucket${withLe("+Inf")} ${s.count}`);
+        out.push(`${name}_sum${key} ${s.sum}`, `${name}_count${key} ${s.count}`);
+      }
+    };
+    counter(
+      "ccp_requests_total",
+      "Requests answered, by route, HTTP status and stream.",
+      this.#requests,
+    );
+    histogram(
+      "ccp_request_duration_seconds",
+      "Time from a request's arrival to its last byte.",
+      this.#duration,
+    );
+    histogram(
+      "ccp_time_to_first_token_seconds",
+      "Time from a streamed request's arrival to its first content, by provider/model.",
+      this.#ttft,
+    );
+    counter(
+      "ccp_tokens_total",
+      "Tokens by provider/model and kind (input, output, cached input).",
+      this.#tokens,
+    );
+    counter(
+      "ccp_upstream_errors_total",
+      "Requests that failed after reaching an upstream, by provider and Anthropic error type.",
+      this.#errors,
+    );
+    counter(
+      "ccp_fallbacks_total",
+      "Attempts that failed over to the next target, by the provider that failed.",
+      this.#fallbacks,
+    );
+    out.push(
+      "# HELP ccp_open_streams Streamed answers in progress.",
+      "# TYPE ccp_open_streams gauge",
+      `ccp_open_streams ${this.#events.openStreams.length}`,
+    );
+    for (const g of this.#gauges) {
+      out.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`);
+      for (const s of g.read()) out.push(`${g.name}${labels(s.labels)} ${s.value}`);
+    }
+    return out.join("\n") + "\n";
+  }
+}

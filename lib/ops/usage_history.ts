@@ -1,0 +1,228 @@
+/**
+ * The usage history: every finished `POST /v1/messages` is kept in memory (the latest few
+ * thousand) and, once a database is attached, written to it in batches from a timer, never on
+ * the request's path. A database that cannot be used degrades to "no history" with one log line.
+ */
+import type { Logger } from "./log.ts";
+import type { RequestEvents, RequestRecord } from "./request_events.ts";
+import type { UsageDb, UsageTotal } from "./usage_db.ts";
+
+/** Records kept in memory for the dashboard when there is no database (and before it opens). */
+const MEMORY_ROWS = 5_000;
+/** Rows waiting for a locked database; beyond this the oldest are dropped. */
+const MAX_PENDING = 10_000;
+const BATCH_ROWS = 500;
+const PRUNE_EVERY_MS = 3_600_000;
+
+export type HistoryState = "memory" | "opening" | "on" | "unavailable";
+
+export type HistoryOptions = {
+  log: Logger;
+  retentionMs: number;
+  /** A database will be attached (USAGE_DB is set): rows wait for it. */
+  persist: boolean;
+  flushMs?: number;
+  now?: () => number;
+};
+
+const isBusy = (err: unknown) => /busy|locked/i.test(err instanceof Error ? err.message : "");
+
+export class UsageHistory {
+  /** A ring: `#memory[#next]` is overwritten next once it holds MEMORY_ROWS records. */
+  #memory: RequestRecord[] = [];
+  #next = 0;
+  #pending: RequestRecord[] = [];
+  #db: UsageDb | undefined;
+  /** The database's file, for log lines. */
+  #path = "";
+  #state: HistoryState;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #lastPrune = 0;
+  #busyLogged = false;
+  #opts: Required<Omit<HistoryOptions, "persist">>;
+
+  constructor(events: RequestEvents, opts: HistoryOptions) {
+    this.#opts = {
+      log: opts.log,
+      retentionMs: opts.retentionMs,
+      flushMs: opts.flushMs ?? 500,
+      now: opts.now ?? Date.now,
+    };
+    this.#state = opts.persist ? "opening" : "memory";
+    events.subscribe((e) => {
+      if (e.kind === "done" && e.record.method === "POST" && e.record.path === "/v1/messages") {
+        this.#add(e.record);
+      }
+    });
+  }
+
+  get state(): HistoryState {
+    return this.#state;
+  }
+
+  #add(record: RequestRecord): void {
+    if (this.#memory.length < MEMORY_ROWS) this.#memory.push(record);
+    else this.#memory[this.#next] = record;
+    this.#next = (this.#next + 1) % MEMORY_ROWS;
+    if (this.#state !== "opening" && this.#state !== "on") return;
+    this.#pending.push(record);
+    // Over the cap (a database locked for long), the oldest tenth goes at once, so that a
+    // request does not pay for moving ten thousand rows each time.
+    if (this.#pending.length > MAX_PENDING) this.#pending.splice(0, MAX_PENDING / 10);
+    if (this.#db && this.#timer === undefined) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.flush();
+      }, this.#opts.flushMs);
+    }
+  }
+
+  /** The database is open: prune old rows and write what waited for it. */
+  attach(db: UsageDb, path: string): void {
+    this.#path = path;
+    if (this.#state === "unavailable") {
+      db.close();
+      return;
+    }
+    this.#db = db;
+    this.#state = "on";
+    this.flush();
+  }
+
+  /** The database cannot be used: keep going without, say so once. */
+  unavailable(path: string, err: unknown): void {
+    if (this.#state === "unavailable") return;
+    this.#state = "unavailable";
+    this.#pending = [];
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    try {
+      this.#db?.close();
+    } catch {
+      // closing a broken database may fail too
+    }
+    this.#db = undefined;
+    this.#opts.log.warn("usage history unavailable, continuing without it", {
+      path,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+
+  /** Writes the waiting rows now. */
+  flush(): void {
+    const db = this.#db;
+    if (!db || this.#state !== "on") return;
+    const now = this.#opts.now();
+    try {
+      if (now - this.#lastPrune >= PRUNE_EVERY_MS) {
+        db.prune(now - this.#opts.retentionMs);
+        this.#lastPrune = now;
+      }
+      while (this.#pending.length > 0) {
+        const batch = this.#pending.slice(0, BATCH_ROWS);
+        db.insert(batch);
+        this.#pending.splice(0, batch.length);
+      }
+      this.#busyLogged = false;
+    } catch (err) {
+      if (isBusy(err)) {
+        // Another proxy holds the file: these rows go with the next batch.
+        if (!this.#busyLogged) {
+          this.#busyLogged = true;
+          this.#opts.log.warn("usage history busy, will retry", {
+            error: err instanceof Error ? err.message : String(err),
+          });
+        }
+        if (this.#timer === undefined) {
+          this.#timer = setTimeout(() => {
+            this.#timer = undefined;
+            this.flush();
+          }, this.#opts.flushMs * 4);
+        }
+        return;
+      }
+      this.unavailable(this.#path, err);
+    }
+  }
+
+  /** Writes what is left and closes the database (shutdown). */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.flush();
+    try {
+      this.#db?.close();
+    } catch {
+      // nothing more to save
+    }
+    this.#db = undefined;
+    if (this.#state === "on") this.#state = "memory";
+  }
+
+  /** The latest `limit` requests, newest first. */
+  recent(limit: number): RequestRecord[] {
+    const db = this.#readable();
+    if (db) {
+      try {
+        return db.recent(limit);
+      } catch (err) {
+        this.unavailable(this.#path, err);
+      }
+    }
+    return this.#inMemory().slice(-limit).reverse();
+  }
+
+  /** Totals per bucket and target since `since`. */
+  totals(since: number, bucketMs: number): UsageTotal[] {
+    const db = this.#readable();
+    if (db) {
+      try {
+        return db.totals(since, bucketMs);
+      } catch (err) {
+        this.unavailable(this.#path, err);
+      }
+    }
+    return groupTotals(this.#inMemory(), since, bucketMs);
+  }
+
+  /** The records in memory, oldest first. */
+  #inMemory(): RequestRecord[] {
+    if (this.#memory.length < MEMORY_ROWS) return this.#memory;
+    return [...this.#memory.slice(this.#next), ...this.#memory.slice(0, this.#next)];
+  }
+
+  /** The database, with every waiting row written, or undefined to read from memory. */
+  #readable(): UsageDb | undefined {
+    if (this.#state !== "on") return undefined;
+    this.flush();
+    return this.#state === "on" ? this.#db : undefined;
+  }
+}
+
+/** The same totals as UsageDb.totals, computed over records in memory. */
+export function groupTotals(
+  records: readonly RequestRecord[],
+  since: number,
+  bucketMs: number,
+): UsageTotal[] {
+  const groups = new Map<string, UsageTotal>();
+  for (const r of records) {
+    if (r.time < since) continue;
+    const bucket = Math.floor(r.time / bucketMs) * bucketMs;
+    const target = r.target ?? "";
+    const key = `${bucket} ${target}`;
+    let g = groups.get(key);
+    if (!g) {
+      g = { bucket, target, requests: 0, errors: 0, input: 0, output: 0, cached: 0 };
+      groups.set(key, g);
+    }
+    g.requests++;
+    if (r.status >= 400) g.errors++;
+    g.input += r.inputTokens ?? 0;
+    g.output += r.outputTokens ?? 0;
+    g.cached += r.cachedTokens ?? 0;
+  }
+  return [...groups.values()].sort((a, b) =>
+    a.bucket - b.bucket || (a.target < b.target ? -1 : a.target > b.target ? 1 : 0)
+  );
+}

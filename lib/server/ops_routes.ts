@@ -1,0 +1,171 @@
+/**
+ * The operator's endpoints: `GET /metrics` (Prometheus), `GET /ui` (the dashboard page) and the
+ * JSON and live feed the page reads. The same key rule as the API: open without
+ * ANTHROPIC_API_KEY, else the key in x-api-key or a Bearer token. Only the page itself is
+ * served without one, since it holds no data and is where the key is typed in.
+ * The feed is read with fetch, not EventSource, so the key travels in a header and never in a
+ * URL, where access logs and browser history would keep it.
+ */
+import { ProxyError } from "../anthropic/errors.ts";
+import { dashboardState, recordView } from "../ops/dashboard_state.ts";
+import type { Monitoring } from "../ops/monitoring.ts";
+import type { RequestEvent } from "../ops/request_events.ts";
+import { VERSION } from "../ops/version.ts";
+import { unauthorized } from "./auth.ts";
+import type { RequestContext } from "./context.ts";
+import { DASHBOARD_HTML } from "./dashboard_page.ts";
+import { json } from "./json_response.ts";
+
+/** A comment line now and then, so proxies in between do not close a quiet feed. */
+const FEED_HEARTBEAT_MS = 15_000;
+/** How long the feed gathers events before it sends them. */
+const FEED_BATCH_MS = 100;
+/** Events a slow reader may fall behind by before newer ones are dropped for it. */
+const FEED_BACKLOG = 1_000;
+
+const encoder = new TextEncoder();
+
+const FEED_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no",
+};
+
+/** The answer for an operator path, or undefined when `path` is not one (or is switched off). */
+export function opsRoute(
+  req: Request,
+  path: string,
+  ctx: RequestContext,
+  m: Monitoring,
+  authorized: (req: Request) => boolean,
+): Response | undefined {
+  const dashboard = ctx.config.dashboard;
+  const known = (path === "/metrics" && m.metrics !== undefined) ||
+    (dashboard && (path === "/ui" || path === "/ui/api/state" || path === "/ui/api/events"));
+  if (!known) return undefined;
+  if (ctx.method !== "GET" && ctx.method !== "HEAD") {
+    const message = `${ctx.method} is not allowed on ${path}; use GET`;
+    throw new ProxyError(405, "invalid_request_error", message, { allow: "GET" });
+  }
+  if (path === "/ui") {
+    return new Response(DASHBOARD_HTML, {
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-store",
+        // Everything the page needs is inline; nothing may load from elsewhere.
+        "content-security-policy":
+          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; " +
+          "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; " +
+          "frame-ancestors 'none'",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+      },
+    });
+  }
+  if (!authorized(req)) throw unauthorized();
+  if (path === "/metrics" && m.metrics) {
+    return new Response(m.metrics.render(), {
+      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+    });
+  }
+  if (path === "/ui/api/state") {
+    return json(dashboardState(m, { version: VERSION, now: Date.now(), config: configView(ctx) }));
+  }
+  // A HEAD must not open a feed that nobody reads.
+  return ctx.method === "HEAD" ? new Response(null, { headers: FEED_HEADERS }) : feed(req, m);
+}
+
+/** The running configuration as the dashboard shows it: no key, only whether one is set. */
+function configView(ctx: RequestContext): Record<string, unknown> {
+  const c = ctx.config;
+  return {
+    listen: `${c.host}:${c.port}`,
+    clientKey: c.anthropicApiKey ? "required (set)" : "not required",
+    providers: ctx.router.providers.map((p) => ({
+      name: p.name,
+      api: p.api,
+      baseUrl: ctx.redact(p.baseUrl),
+      key: p.apiKey ? "set" : "not set",
+    })),
+    tiers: { opus: c.bigModel, sonnet: c.middleModel, haiku: c.smallModel },
+    timeouts: {
+      request_s: c.requestTimeoutMs / 1000,
+      firstByte_s: c.firstByteTimeoutMs / 1000,
+      streamIdle_s: c.streamIdleTimeoutMs / 1000,
+    },
+    maxRetries: c.maxRetries,
+    usageDb: c.usageDb ?? "off",
+    retentionDays: c.usageRetentionMs / 86_400_000,
+    metrics: c.metrics,
+  };
+}
+
+function frame(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/**
+ * The live feed: each request as it finishes, each stream as it opens. Events are sent in
+ * batches every FEED_BATCH_MS, which keeps a busy proxy from paying one stream write per
+ * request for each dashboard watching.
+ */
+function feed(req: Request, m: Monitoring): Response {
+  let stop = () => {};
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      let batch = "";
+      let batched = 0;
+      let flushTimer: ReturnType<typeof setTimeout> | undefined;
+      const flush = () => {
+        flushTimer = undefined;
+        if (batch === "") return;
+        const text = batch;
+        batch = "";
+        batched = 0;
+        try {
+          controller.enqueue(encoder.encode(text));
+        } catch {
+          stop();
+        }
+      };
+      const send = (text: string) => {
+        // A reader that stopped reading loses events rather than growing the queue forever.
+        if ((controller.desiredSize ?? 0) <= -FEED_BACKLOG || batched >= FEED_BACKLOG) return;
+        batch += text;
+        batched++;
+        flushTimer ??= setTimeout(flush, FEED_BATCH_MS);
+      };
+      const unsubscribe = m.events.subscribe((e: RequestEvent) => {
+        if (e.kind === "open") send(frame("open", e.stream));
+        else if (e.record.method === "POST" && e.record.path === "/v1/messages") {
+          send(frame("request", recordView(e.record, m.prices)));
+        }
+      });
+      const heartbeat = setInterval(() => send(": keep-alive\n\n"), FEED_HEARTBEAT_MS);
+      const end = () => {
+        flush();
+        stop();
+        try {
+          controller.close();
+        } catch {
+          // already closed
+        }
+      };
+      stop = () => {
+        unsubscribe();
+        clearInterval(heartbeat);
+        clearTimeout(flushTimer);
+        req.signal.removeEventListener("abort", end);
+        m.feeds.signal.removeEventListener("abort", end);
+      };
+      req.signal.addEventListener("abort", end, { once: true });
+      m.feeds.signal.addEventListener("abort", end, { once: true });
+      if (m.feeds.signal.aborted) end();
+      else controller.enqueue(encoder.encode(": connected\n\n"));
+    },
+    cancel() {
+      stop();
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, { headers: FEED_HEADERS });
+}

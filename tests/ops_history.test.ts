@@ -1,0 +1,308 @@
+/**
+ * The usage history: each finished request's summary (never its content) goes to SQLite
+ * through the runtime's own driver, in batches; it survives a restart, several proxies can
+ * share the file (WAL), old rows go after USAGE_RETENTION_DAYS, and a file that is not a
+ * database costs one log line and no failed request. `usage` prints totals per day and model.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { completion, type FakeUpstream, startFakeUpstream } from "./helpers/fake_upstream.ts";
+import { mainCommand } from "./helpers/proxy.ts";
+import { type OpsProxy, startOpsProxy } from "./helpers/ops_proxy.ts";
+import { UsageDb } from "../lib/ops/usage_db.ts";
+import { openSqlite } from "../lib/runtime/sqlite.ts";
+import { RequestEvents, type RequestRecord } from "../lib/ops/request_events.ts";
+import { UsageHistory } from "../lib/ops/usage_history.ts";
+import { createLogger } from "../lib/ops/log.ts";
+import { helpText, parseArgs } from "../lib/cli/args.ts";
+
+const PROMPT = "a prompt that must never reach the history file";
+const ANSWER = "an answer that must never reach the history file";
+
+const ask = (proxy: OpsProxy, model = "claude-sonnet-4-5") =>
+  fetch(`${proxy.url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model, max_tokens: 32, messages: [{ role: "user", content: PROMPT }] }),
+  }).then(async (r) => ({
+    status: r.status,
+    id: r.headers.get("request-id"),
+    text: await r.text(),
+  }));
+
+async function openDb(path: string): Promise<UsageDb> {
+  const sql = await openSqlite(path);
+  return new UsageDb(sql!);
+}
+
+const record = (time: number, id: string): RequestRecord => ({
+  id,
+  time,
+  method: "POST",
+  path: "/v1/messages",
+  status: 200,
+  requestedModel: "claude-haiku-4-5",
+  target: "default/gpt-4o-mini",
+  stream: false,
+  inputTokens: 1000,
+  outputTokens: 100,
+  durationMs: 12,
+});
+
+describe("usage history", () => {
+  let upstream: FakeUpstream;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "ccp-history-"));
+    upstream = await startFakeUpstream([{
+      json: completion({
+        content: ANSWER,
+        usage: { prompt_tokens: 1200, completion_tokens: 80, cached_tokens: 200 },
+      }),
+    }]);
+  });
+  after(async () => {
+    await upstream.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const env = (db: string, extra: Record<string, string> = {}) => ({
+    OPENAI_BASE_URL: upstream.url,
+    BIG_MODEL: "gpt-4o",
+    SMALL_MODEL: "gpt-4o-mini",
+    USAGE_DB: db,
+    ...extra,
+  });
+
+  it("writes each request's counts, never its content, and survives a restart", async () => {
+    const path = join(dir, "restart.db");
+    const first = await startOpsProxy(env(path));
+    assert.equal(first.monitoring.history.state, "on");
+    const a = await ask(first);
+    const b = await ask(first, "claude-haiku-4-5");
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+    await first.close();
+
+    const db = await openDb(path);
+    const rows = db.recent(10);
+    db.close();
+    assert.deepEqual(rows.map((r) => r.id).sort(), [a.id, b.id].sort());
+    const row = rows.find((r) => r.id === a.id)!;
+    assert.equal(row.target, "default/gpt-4o");
+    assert.equal(row.requestedModel, "claude-sonnet-4-5");
+    assert.equal(row.inputTokens, 1000);
+    assert.equal(row.cachedTokens, 200);
+    assert.equal(row.outputTokens, 80);
+    // The last connection to close folds the WAL file into the database and removes it.
+    const wal = existsSync(`${path}-wal`) ? readFileSync(`${path}-wal`, "latin1") : "";
+    const bytes = readFileSync(path, "latin1") + wal;
+    assert.ok(!bytes.includes("never reach"), "no prompt or answer text in the file");
+
+    // A new process reads it back: the dashboard shows the requests from before.
+    const second = await startOpsProxy(env(path));
+    try {
+      const state = await (await fetch(`${second.url}/ui/api/state`)).json();
+      assert.deepEqual(
+        state.recent.map((r: { id: string }) => r.id).sort(),
+        [a.id, b.id].sort(),
+      );
+      const today = state.days.filter((d: { target: string }) => d.target === "default/gpt-4o");
+      assert.equal(today.length, 1);
+      assert.equal(today[0].requests, 1);
+      // gpt-4o: $2.50 / M input, $1.25 / M cached, $10 / M output.
+      assert.ok(Math.abs(today[0].cost - (1000 * 2.5 + 200 * 1.25 + 80 * 10) / 1e6) < 1e-12);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("is shared by two proxies on one file (WAL)", async () => {
+    const path = join(dir, "shared.db");
+    const one = await startOpsProxy(env(path));
+    const two = await startOpsProxy(env(path));
+    try {
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await ask(one)).status, 200);
+        assert.equal((await ask(two)).status, 200);
+      }
+    } finally {
+      await one.close();
+      await two.close();
+    }
+    const sql = await openSqlite(path);
+    const mode = sql!.all("PRAGMA journal_mode", []);
+    sql!.close();
+    assert.equal(mode[0]?.journal_mode, "wal");
+    const db = await openDb(path);
+    const totals = db.totals(0, 86_400_000);
+    db.close();
+    assert.equal(totals.reduce((n, t) => n + t.requests, 0), 6);
+  });
+
+  it("drops rows older than USAGE_RETENTION_DAYS when it opens", async () => {
+    const path = join(dir, "retention.db");
+    const now = Date.now();
+    const db = await openDb(path);
+    db.insert([record(now - 40 * 86_400_000, "req_old"), record(now - 10 * 86_400_000, "req_mid")]);
+    db.close();
+    const keep60 = await startOpsProxy(env(path, { USAGE_RETENTION_DAYS: "60" }));
+    await keep60.close();
+    let check = await openDb(path);
+    assert.deepEqual(check.recent(10).map((r) => r.id), ["req_mid", "req_old"]);
+    check.close();
+    const keep30 = await startOpsProxy(env(path));
+    await keep30.close();
+    check = await openDb(path);
+    assert.deepEqual(check.recent(10).map((r) => r.id), ["req_mid"]);
+    check.close();
+  });
+
+  it("a file that is not a database: one log line, requests still answered", async () => {
+    const path = join(dir, "corrupt.db");
+    writeFileSync(path, "this is not a SQLite database, just some text ".repeat(200));
+    const proxy = await startOpsProxy(env(path));
+    try {
+      assert.equal(proxy.monitoring.history.state, "unavailable");
+      for (let i = 0; i < 3; i++) assert.equal((await ask(proxy)).status, 200);
+      const lines = proxy.logs.filter((l) => l.includes("usage history unavailable"));
+      assert.equal(lines.length, 1);
+      assert.ok(lines[0]!.includes(path));
+      // The dashboard still shows this process's requests, from memory.
+      const state = await (await fetch(`${proxy.url}/ui/api/state`)).json();
+      assert.equal(state.history, "unavailable");
+      assert.equal(state.recent.length, 3);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("USAGE_DB=off: nothing written, requests kept in memory for the dashboard", async () => {
+    const proxy = await startOpsProxy(env("off"));
+    try {
+      assert.equal(proxy.monitoring.history.state, "memory");
+      assert.equal((await ask(proxy)).status, 200);
+      const state = await (await fetch(`${proxy.url}/ui/api/state`)).json();
+      assert.equal(state.recent.length, 1);
+      assert.equal(state.config.usageDb, "off");
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+/** Runs main.ts with `args` and exactly `env`; resolves with its exit code and output. */
+function runMain(args: string[], env: Record<string, string>, cwd: string) {
+  const { cmd, args: base } = mainCommand();
+  // Deno needs write access for SQLite's WAL files; the test runs it with -A.
+  const runArgs = base[0] === "run" ? ["run", "-A", ...base.slice(base.length - 1)] : base;
+  const child = spawn(cmd, [...runArgs, ...args], {
+    // A directory without a .env file, so only `env` counts.
+    cwd,
+    env: { PATH: process.env.PATH ?? "", NO_COLOR: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  return new Promise<{ code: number | null; out: string; err: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code, out, err }))
+  );
+}
+
+describe("usage subcommand", () => {
+  let dir: string;
+  before(() => (dir = mkdtempSync(join(tmpdir(), "ccp-usage-"))));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("prints requests, tokens and cost per day and model, without an upstream key", async () => {
+    const path = join(dir, "usage.db");
+    const now = Date.now();
+    const db = await openDb(path);
+    db.insert([
+      record(now, "req_a"),
+      record(now, "req_b"),
+      { ...record(now - 86_400_000, "req_c"), target: "default/my-local-model" },
+    ]);
+    db.close();
+    const run = await runMain(["usage", "--days", "3"], { USAGE_DB: path }, dir);
+    assert.equal(run.code, 0, run.err);
+    const lines = run.out.split("\n");
+    const today = new Date(now).toISOString().slice(0, 10);
+    const mini = lines.find((l) => l.startsWith(today) && l.includes("default/gpt-4o-mini"));
+    assert.ok(mini, run.out);
+    // 2 requests, 2000 input, 200 output: gpt-4o-mini at $0.15 / $0.60 per million.
+    assert.match(mini, /\s2\s+0\s+2,000\s+200\s+0\s+\$0\.0004$/);
+    const local = lines.find((l) => l.includes("default/my-local-model"));
+    assert.ok(local?.endsWith("—"), "an unknown price shows as —, never $0");
+    assert.ok(lines.some((l) => l.startsWith("total")));
+  });
+
+  it("takes --days (a whole number) and the usual options, and only after `usage`", () => {
+    const ok = parseArgs(["usage", "--days", "3", "--usage-db", "/x.db"]);
+    assert.equal(ok.kind, "usage");
+    assert.equal(ok.kind === "usage" ? ok.days : 0, 3);
+    assert.equal(ok.kind === "usage" ? ok.overrides.USAGE_DB : "", "/x.db");
+    const plain = parseArgs(["usage"]);
+    assert.equal(plain.kind === "usage" ? plain.days : 0, 7, "the last 7 days by default");
+    for (const bad of [["usage", "--days", "0"], ["usage", "--days=x"], ["--days", "3"]]) {
+      assert.equal(parseArgs(bad).kind, "error", bad.join(" "));
+    }
+    assert.match(helpText("0"), /usage \[--days N\]/);
+  });
+
+  it("says so when there is no history yet, or when it is off", async () => {
+    const missing = await runMain(["usage"], { USAGE_DB: join(dir, "nothing-here.db") }, dir);
+    assert.equal(missing.code, 0);
+    assert.match(missing.out, /no usage history at .*nothing-here\.db yet/);
+    const off = await runMain(["usage"], { USAGE_DB: "off" }, dir);
+    assert.equal(off.code, 1);
+    assert.match(off.err, /usage history is off/);
+  });
+});
+
+describe("usage history under a lock", () => {
+  it("keeps the rows while another process holds the file, writes them after, logs once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ccp-busy-"));
+    const path = join(dir, "busy.db");
+    const lines: string[] = [];
+    const log = createLogger({
+      level: "info",
+      format: "text",
+      secrets: [],
+      sink: (l) => lines.push(l),
+    });
+    const events = new RequestEvents();
+    const history = new UsageHistory(events, {
+      log,
+      retentionMs: 86_400_000,
+      persist: true,
+      // Flushed by hand below: no timer between the steps.
+      flushMs: 3_600_000,
+    });
+    history.attach(await openDb(path), path);
+    const other = (await openSqlite(path))!;
+    try {
+      other.exec("BEGIN IMMEDIATE");
+      events.finished(record(Date.now(), "req_1"));
+      events.finished(record(Date.now(), "req_2"));
+      history.flush();
+      history.flush();
+      assert.equal(history.state, "on");
+      assert.equal(lines.filter((l) => l.includes("usage history busy")).length, 1);
+      other.exec("ROLLBACK");
+      history.flush();
+      const rows = other.all("SELECT request_id FROM requests ORDER BY request_id", []);
+      assert.deepEqual(rows.map((r) => r.request_id), ["req_1", "req_2"]);
+    } finally {
+      other.close();
+      history.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
