@@ -21,6 +21,7 @@ import { resolveHost } from "./lib/runtime/resolve_host.ts";
 import { isPublicAddress } from "./lib/websearch/address.ts";
 import { Health } from "./lib/routing/health.ts";
 import { RouterHolder } from "./lib/routing/holder.ts";
+import { addHealthGauges } from "./lib/routing/health_gauges.ts";
 import { buildRouter, type LoadedRouter } from "./lib/routing/load.ts";
 import { watchFile } from "./lib/runtime/watch.ts";
 import { VERSION } from "./lib/ops/version.ts";
@@ -152,6 +153,7 @@ async function main(argv: string[]): Promise<number> {
 
   const monitoring = createMonitoring(config, log);
   const routers = new RouterHolder(loaded.router);
+  if (monitoring?.metrics) addHealthGauges(monitoring.metrics, health, routers);
   const handler = createHandler(config, {
     log,
     fetch: await upstreamFetch(),

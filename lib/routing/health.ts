@@ -110,6 +110,16 @@ export class Health {
     if (s !== undefined) s.trial = false;
   }
 
+  /** How many of the provider's keys rest now. */
+  restingKeys(provider: string): number {
+    const s = this.#state.get(provider);
+    if (s === undefined) return 0;
+    const now = this.#now();
+    let n = 0;
+    for (const until of s.restingUntil.values()) if (until > now) n++;
+    return n;
+  }
+
   /** `closed`, `open`, or `half-open` (cooldown over, waiting for its trial). */
   breakerState(provider: string): "closed" | "open" | "half-open" {
     const s = this.#state.get(provider);
