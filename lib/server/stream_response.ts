@@ -57,8 +57,9 @@ function errorFrame(err: ProxyError): Uint8Array {
 const QUEUE_CHUNKS = 16;
 
 /**
- * How long the upstream connection may go on after `[DONE]` before it is dropped: the end of
- * the HTTP body usually follows at once, and waiting for it keeps the connection reusable.
+ * How long the upstream connection may go on after `[DONE]` before it is dropped (checked on
+ * the stream's timer, so up to one tick more): the end of the HTTP body usually follows at
+ * once, and waiting for it keeps the connection reusable.
  */
 const DRAIN_MS = 1000;
 
@@ -74,14 +75,15 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
   let lastContent = lastUpstream;
   let ended = false;
   let sourceDone = false;
-  let drain: ReturnType<typeof setTimeout> | undefined;
+  // Set from a complete answer to the end of the upstream body: the client has everything.
+  let drainingSince: number | undefined;
   const signal = opts.upstreamSignal;
   let timer: ReturnType<typeof setInterval> | undefined;
   let out!: ReadableStreamDefaultController<Uint8Array>;
 
   const release = (why: "client" | "idle" | "done") => {
-    clearTimeout(drain);
-    drain = undefined;
+    clearInterval(timer);
+    drainingSince = undefined;
     if (!sourceDone) {
       sourceDone = true;
       source.cancel();
@@ -92,11 +94,10 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
   const end = (outcome: StreamOutcome, why: "client" | "idle" | "done") => {
     if (ended) return;
     ended = true;
-    clearInterval(timer);
     signal?.removeEventListener("abort", onAbort);
-    if (outcome.status === "complete" && !sourceDone) {
-      drain = setTimeout(() => release("done"), DRAIN_MS);
-    } else release(why);
+    // No timer of its own for this: the stream's timer releases a body that does not end.
+    if (outcome.status === "complete" && !sourceDone) drainingSince = Date.now();
+    else release(why);
     opts.onEnd(outcome);
   };
 
@@ -158,7 +159,7 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
     },
     end() {
       sourceDone = true;
-      if (drain !== undefined) return release("done");
+      if (drainingSince !== undefined) return release("done");
       if (ended) return;
       const events: StreamEvent[] = [];
       try {
@@ -178,7 +179,7 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
     },
     error(err) {
       sourceDone = true;
-      if (drain !== undefined) return release("done");
+      if (drainingSince !== undefined) return release("done");
       fail(readError(err));
     },
   };
@@ -189,8 +190,12 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
       emit(conv.start());
       const tick = Math.max(5, Math.min(opts.pingIntervalMs, opts.idleTimeoutMs) / 2);
       timer = setInterval(() => {
-        if (paused || ended) return;
         const now = Date.now();
+        if (drainingSince !== undefined) {
+          if (now - drainingSince >= DRAIN_MS) release("done");
+          return;
+        }
+        if (paused || ended) return;
         if (now - lastUpstream >= opts.idleTimeoutMs) {
           return fail(idleError(opts.idleTimeoutMs), "idle");
         }
