@@ -12,9 +12,17 @@ import https from "node:https";
 import { attachSource, type SourceSink } from "../upstreams/body_source.ts";
 import type { Fetch } from "../upstreams/transport.ts";
 
+/**
+ * Connections are kept for the next request (a stream's connection too: see the driver's drain
+ * after [DONE]), but dropped after 4 s unused: servers close idle keep-alive connections
+ * themselves, Node's http and uvicorn (vLLM, LiteLLM) after 5 s, and a request sent on a
+ * connection the server is closing fails. In Deno's node:http this socket timeout closes only
+ * idle pooled sockets: a request that waits longer for its answer, or for its next chunk, goes on.
+ */
+const AGENT_OPTIONS = { keepAlive: true, maxFreeSockets: 64, timeout: 4_000 };
 const agents = {
-  "http:": new http.Agent({ keepAlive: true, maxFreeSockets: 64 }),
-  "https:": new https.Agent({ keepAlive: true, maxFreeSockets: 64 }),
+  "http:": new http.Agent(AGENT_OPTIONS),
+  "https:": new https.Agent(AGENT_OPTIONS),
 };
 
 function abortError(): Error {
