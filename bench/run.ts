@@ -7,7 +7,7 @@
  * Options (defaults in brackets):
  *   --rounds N            repeat every target N times, interleaved; the table shows medians [1]
  *   --duration S          seconds of load per cell [3]
- *   --targets LIST        deno,bun,binary,direct [all four]
+ *   --targets LIST        deno,bun,binary,minimal-deno,minimal-bun,direct [all six]
  *   --scenarios LIST      json,s50,s200,s50g20,s200g20,tool,cc [all]
  *   --concurrency LIST    [1,16,64]
  *   --json FILE           [bench/results/<timestamp>.json]
@@ -46,8 +46,16 @@ import { median } from "./stats.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(BENCH_DIR, "..");
-const TARGETS = ["deno", "bun", "binary", "direct"] as const;
+const TARGETS = ["deno", "bun", "binary", "minimal-deno", "minimal-bun", "direct"] as const;
 type Target = typeof TARGETS[number];
+const MINIMAL_PROXY = join(BENCH_DIR, "minimal_proxy.ts");
+
+/** The floor each proxy target is compared with: the minimal proxy on the same runtime. */
+const BASELINE: Partial<Record<Target, Target>> = {
+  deno: "minimal-deno",
+  bun: "minimal-bun",
+  binary: "minimal-bun",
+};
 
 type Options = {
   rounds: number;
@@ -635,12 +643,12 @@ async function runTarget(
     const bun = findTool("bun");
     const entry = relative(REPO, o.entry) || o.entry;
     let cmd: [string, string[]];
-    if (target === "deno") {
+    if (target === "deno" || target === "minimal-deno") {
       if (!deno) return { ...run, startError: "deno not found" };
-      cmd = [deno, ["run", "-A", entry]];
-    } else if (target === "bun") {
+      cmd = [deno, ["run", "-A", target === "deno" ? entry : relative(REPO, MINIMAL_PROXY)]];
+    } else if (target === "bun" || target === "minimal-bun") {
       if (!bun) return { ...run, startError: "bun not found" };
-      cmd = [bun, [entry]];
+      cmd = [bun, [target === "bun" ? entry : relative(REPO, MINIMAL_PROXY)]];
     } else {
       cmd = [o.binary, []];
     }
@@ -913,6 +921,62 @@ function table(rows: readonly Row[]): string {
   return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }
 
+/** A proxy row against the minimal proxy's row on the same runtime, scenario and concurrency. */
+type Ratio = {
+  target: Target;
+  baseline: Target;
+  scenario: ScenarioName;
+  concurrency: number;
+  /** CPU ms/req and p50 latency as multiples of the baseline's. */
+  cpu: number;
+  p50: number;
+  /** Time to headers and to the first delta, in ms more than the baseline's. */
+  ttfbMs: number;
+  firstDeltaMs: number;
+};
+
+function ratios(rows: readonly Row[]): Ratio[] {
+  const out: Ratio[] = [];
+  for (const r of rows) {
+    const baseline = BASELINE[r.target];
+    const b = rows.find((x) =>
+      x.target === baseline && x.scenario === r.scenario && x.concurrency === r.concurrency
+    );
+    if (!baseline || !b) continue;
+    const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
+    out.push({
+      target: r.target,
+      baseline,
+      scenario: r.scenario,
+      concurrency: r.concurrency,
+      cpu: round(r.cpuMsPerReq / b.cpuMsPerReq, 2),
+      p50: round(r.p50 / b.p50, 2),
+      ttfbMs: round(r.ttfbP50 - b.ttfbP50, 2),
+      firstDeltaMs: round(r.firstDeltaP50 - b.firstDeltaP50, 2),
+    });
+  }
+  return out;
+}
+
+function ratioTable(rs: readonly Ratio[]): string {
+  const head = ["target", "vs", "scenario", "conc", "CPU x", "p50 x", "ttfb +ms", "1st-delta +ms"];
+  const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? "+" : ""}${fmt(v)}` : "-");
+  const body = rs.map((r) => [
+    r.target,
+    r.baseline,
+    r.scenario,
+    String(r.concurrency),
+    fmt(r.cpu),
+    fmt(r.p50),
+    signed(r.ttfbMs),
+    signed(r.firstDeltaMs),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? "").length)));
+  const line = (cols: string[]) =>
+    cols.map((c, i) => (i < 3 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join("  ");
+  return [line(head), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+}
+
 function machineInfo(pins: Pinning, loadRuntime: string): Record<string, string | number> {
   const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
   const deno = findTool("deno");
@@ -1101,6 +1165,11 @@ function report(
       "processes outside the benchmark during the window (noise); RSS: proxy after /health, and max sampled during the cell; valid: responses " +
       "whose text, stop reason and usage match what the upstream sent.",
   );
+  const rs = ratios(rows);
+  if (rs.length > 0) {
+    console.log("\nagainst the minimal proxy on the same runtime (bench/minimal_proxy.ts):\n");
+    console.log(ratioTable(rs));
+  }
   const noisy = rows.filter((r) => r.othersPercent > 15).length;
   if (noisy > 0) {
     console.log(
@@ -1142,6 +1211,7 @@ function report(
         scenarios: o.scenarios.map((s) => SCENARIOS[s]),
         upstream: r.upstream,
         rows,
+        ratios: rs,
         targetRuns: runs,
         cells: allCells,
       },

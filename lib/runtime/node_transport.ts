@@ -9,11 +9,20 @@
 import { Buffer } from "node:buffer";
 import http from "node:http";
 import https from "node:https";
+import { attachSource, type SourceSink } from "../upstreams/body_source.ts";
 import type { Fetch } from "../upstreams/transport.ts";
 
+/**
+ * Connections are kept for the next request (a stream's connection too: see the driver's drain
+ * after [DONE]), but dropped after 4 s unused: servers close idle keep-alive connections
+ * themselves, Node's http and uvicorn (vLLM, LiteLLM) after 5 s, and a request sent on a
+ * connection the server is closing fails. In Deno's node:http this socket timeout closes only
+ * idle pooled sockets: a request that waits longer for its answer, or for its next chunk, goes on.
+ */
+const AGENT_OPTIONS = { keepAlive: true, maxFreeSockets: 64, timeout: 4_000 };
 const agents = {
-  "http:": new http.Agent({ keepAlive: true, maxFreeSockets: 64 }),
-  "https:": new https.Agent({ keepAlive: true, maxFreeSockets: 64 }),
+  "http:": new http.Agent(AGENT_OPTIONS),
+  "https:": new https.Agent(AGENT_OPTIONS),
 };
 
 function abortError(): Error {
@@ -24,9 +33,17 @@ function abortError(): Error {
 
 function headersOf(init: RequestInit): Record<string, string> {
   const out: Record<string, string> = {};
-  new Headers(init.headers).forEach((v, k) => (out[k] = v));
+  const h = init.headers;
+  if (h === undefined || h instanceof Headers || Array.isArray(h)) {
+    new Headers(h).forEach((v, k) => (out[k] = v));
+  } else {
+    // The proxy's own calls pass a plain record: copied without a Headers object per request.
+    for (const [k, v] of Object.entries(h)) out[k.toLowerCase()] = String(v);
+  }
   return out;
 }
+
+const encoder = new TextEncoder();
 
 export const nodeFetch: Fetch = (input, init) =>
   new Promise<Response>((resolve, reject) => {
@@ -35,9 +52,11 @@ export const nodeFetch: Fetch = (input, init) =>
     const agent = url.protocol === "https:" ? agents["https:"] : agents["http:"];
     const signal = init.signal ?? undefined;
     if (signal?.aborted) return reject(abortError());
-    const body = typeof init.body === "string" ? init.body : undefined;
+    // Encoded once: its length is the Content-Length, and the socket gets the bytes as they are
+    // (a string would be measured and then encoded again; ~90 KB for a Claude Code turn).
+    const body = typeof init.body === "string" ? encoder.encode(init.body) : undefined;
     const headers = headersOf(init);
-    if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
+    if (body !== undefined) headers["content-length"] = String(body.byteLength);
 
     const req = lib.request(url, { method: init.method ?? "GET", headers, agent });
     // Deno's node:http sends a request again when its reused keep-alive socket closes before
@@ -66,44 +85,73 @@ export const nodeFetch: Fetch = (input, init) =>
 
     req.on("response", (res) => {
       settled = true;
+      const done = () => signal?.removeEventListener("abort", onAbort);
+      // One consumer only: the stream driver through the attached source, or a reader of the
+      // stream (text(), an error body). The stream is lazy (highWaterMark 0) so that creating
+      // it attaches nothing to `res` until someone reads it.
+      const listen = (sink: SourceSink) => {
+        let ended = false;
+        const fail = (err: Error) => {
+          if (ended) return;
+          ended = true;
+          done();
+          sink.error(err);
+        };
+        res.on("data", (chunk: Buffer) => {
+          if (!ended) sink.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        });
+        res.on("end", () => {
+          if (ended) return;
+          ended = true;
+          done();
+          sink.end();
+        });
+        res.on("error", fail);
+        res.on("aborted", () => fail(new Error("upstream connection closed mid-body")));
+        // A body cut short without an error event still ends the stream honestly.
+        res.on("close", () => {
+          if (!res.complete) fail(new Error("upstream connection closed mid-body"));
+        });
+      };
+      const cancel = () => {
+        done();
+        res.destroy();
+      };
+      let listening = false;
       const stream = new ReadableStream<Uint8Array>({
-        start(controller) {
-          res.on("data", (chunk: Buffer) => {
-            controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-            // Backpressure: stop reading the socket until the consumer catches up.
-            if ((controller.desiredSize ?? 1) <= 0) res.pause();
-          });
-          res.on("end", () => {
-            signal?.removeEventListener("abort", onAbort);
-            try {
-              controller.close();
-            } catch {
-              // already cancelled
-            }
-          });
-          const fail = (err: Error) => {
-            signal?.removeEventListener("abort", onAbort);
-            try {
-              controller.error(err);
-            } catch {
-              // already closed
-            }
-          };
-          res.on("error", fail);
-          res.on("aborted", () => fail(new Error("upstream connection closed mid-body")));
-          // A body cut short without an error event still ends the stream honestly.
-          res.on("close", () => {
-            if (!res.complete) fail(new Error("upstream connection closed mid-body"));
+        pull(controller) {
+          if (listening) return void res.resume();
+          listening = true;
+          listen({
+            data(chunk) {
+              controller.enqueue(chunk);
+              // Backpressure: stop reading the socket while 16 chunks wait for the consumer.
+              if ((controller.desiredSize ?? 0) <= -16) res.pause();
+            },
+            end() {
+              try {
+                controller.close();
+              } catch {
+                // already cancelled
+              }
+            },
+            error(err) {
+              try {
+                controller.error(err);
+              } catch {
+                // already closed
+              }
+            },
           });
         },
-        pull() {
-          res.resume();
-        },
-        cancel() {
-          signal?.removeEventListener("abort", onAbort);
-          res.destroy();
-        },
-      }, { highWaterMark: 16 });
+        cancel,
+      }, { highWaterMark: 0 });
+      attachSource(stream, {
+        start: listen,
+        pause: () => res.pause(),
+        resume: () => res.resume(),
+        cancel,
+      });
       const responseHeaders = new Headers();
       for (const [k, v] of Object.entries(res.headers)) {
         if (typeof v === "string") responseHeaders.set(k, v);

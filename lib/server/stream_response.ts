@@ -1,11 +1,14 @@
 /**
  * Drives one streamed answer: upstream bytes → SSE decode → the protocol's converter → SSE
- * encode → the client's response body. Owns the stream's timers: `ping` while the upstream is
- * silent, and the idle timeout. Ends every stream either complete or with `event: error`, never cut.
+ * encode → the client's response body, pushed chunk by chunk as the upstream delivers them (see
+ * body_source.ts), with the upstream paused while the client is behind. Owns the stream's
+ * timers: `ping` while the upstream is silent, and the idle timeout. Ends every stream either
+ * complete or with `event: error`, never cut.
  */
 import type { StreamEvent } from "../anthropic/schema.ts";
 import { errorBody, ProxyError, redactError, seconds, toProxyError } from "../anthropic/errors.ts";
 import { SseDecoder } from "../upstreams/sse_decode.ts";
+import { sourceOf, type SourceSink } from "../upstreams/body_source.ts";
 import { encodeEvents } from "../anthropic/sse_encode.ts";
 import type { EventConverter } from "../upstreams/protocol.ts";
 
@@ -48,83 +51,167 @@ function errorFrame(err: ProxyError): Uint8Array {
   );
 }
 
+/**
+ * Chunks the client may have waiting before the upstream is paused: enough that a client
+ * reading at the same pace never makes the driver pause and resume, bounded so a slow one
+ * holds back the upstream instead of growing a buffer.
+ */
+const QUEUE_CHUNKS = 16;
+
+/**
+ * How long the upstream connection may go on after `[DONE]` before it is dropped (checked on
+ * the stream's timer, so up to one tick more): the end of the HTTP body usually follows at
+ * once, and waiting for it keeps the connection reusable.
+ */
+const DRAIN_MS = 1000;
+
 export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
-  const reader = opts.body.getReader();
+  const source = sourceOf(opts.body);
   const decoder = new SseDecoder();
   const conv = opts.converter;
-  // Set while a read of the upstream is pending: only then is the upstream the one silent.
-  // A client that reads slowly holds pull() back, and that is not the upstream's idleness.
-  let waitingSince: number | undefined;
-  let lastSent = Date.now();
-  let lastContent = lastSent;
-  let idle = false;
+  // The upstream is the silent one only while it is not paused: a client that reads slowly
+  // pauses it, and that is not the upstream's idleness.
+  let paused = false;
+  let lastUpstream = Date.now();
+  let lastSent = lastUpstream;
+  let lastContent = lastUpstream;
   let ended = false;
-  let aborted: { reason: unknown } | undefined;
+  let sourceDone = false;
+  // Set from a complete answer to the end of the upstream body: the client has everything.
+  let drainingSince: number | undefined;
   const signal = opts.upstreamSignal;
-  const onAbort = () => {
-    aborted = { reason: signal?.reason };
-    reader.cancel(signal?.reason).catch(() => {});
-  };
   let timer: ReturnType<typeof setInterval> | undefined;
+  let out!: ReadableStreamDefaultController<Uint8Array>;
 
-  const end = (outcome: StreamOutcome) => {
+  const release = (why: "client" | "idle" | "done") => {
+    clearInterval(timer);
+    drainingSince = undefined;
+    if (!sourceDone) {
+      sourceDone = true;
+      source.cancel();
+    }
+    opts.abortUpstream(why);
+  };
+
+  const end = (outcome: StreamOutcome, why: "client" | "idle" | "done") => {
     if (ended) return;
     ended = true;
-    clearInterval(timer);
     signal?.removeEventListener("abort", onAbort);
-    opts.abortUpstream(outcome.status === "client_gone" ? "client" : "done");
+    // No timer of its own for this: the stream's timer releases a body that does not end.
+    if (outcome.status === "complete" && !sourceDone) drainingSince = Date.now();
+    else release(why);
     opts.onEnd(outcome);
   };
 
   let onFirst = opts.onFirstContent;
   let started = false;
-  const emit = (
-    controller: ReadableStreamDefaultController<Uint8Array>,
-    events: StreamEvent[],
-    content = true,
-  ) => {
-    if (events.length === 0) return false;
-    controller.enqueue(encodeEvents(events));
+  const emit = (events: StreamEvent[], content = true) => {
+    if (events.length === 0) return;
+    out.enqueue(encodeEvents(events));
     lastSent = lastContent = Date.now();
     // The converter's opening events (message_start) go out before the upstream said anything.
     if (started && content && onFirst) {
       onFirst();
       onFirst = undefined;
     }
-    return true;
   };
 
-  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, error: ProxyError) => {
+  const fail = (error: ProxyError, why: "idle" | "done" = "done") => {
+    if (ended) return;
     const err = opts.redact ? redactError(error, opts.redact) : error;
     try {
-      controller.enqueue(errorFrame(err));
-      controller.close();
+      out.enqueue(errorFrame(err));
+      out.close();
     } catch {
       // The client is gone already; nothing to tell.
     }
-    end({ status: "error", error: err });
+    end({ status: "error", error: err }, why);
+  };
+
+  const complete = (events: StreamEvent[]) => {
+    append(events, conv.finish());
+    emit(events);
+    out.close();
+    end({ status: "complete" }, "done");
+  };
+
+  function onAbort() {
+    fail(readError(signal?.reason));
+  }
+
+  const sink: SourceSink = {
+    data(chunk) {
+      if (ended) return;
+      lastUpstream = Date.now();
+      const events: StreamEvent[] = [];
+      try {
+        for (const m of decoder.push(chunk)) {
+          append(events, conv.push(m));
+          // [DONE] ends the answer: an upstream that keeps the connection open after it must
+          // not hold a finished message back until the idle timeout fails it.
+          if (conv.sawDone) return complete(events);
+        }
+      } catch (err) {
+        // What arrived in the same read before the failure still reaches the client.
+        try {
+          emit(events);
+        } catch {
+          // closed meanwhile
+        }
+        return fail(toProxyError(err));
+      }
+      emit(events);
+      if ((out.desiredSize ?? 0) <= -QUEUE_CHUNKS) {
+        paused = true;
+        source.pause();
+      }
+    },
+    end() {
+      sourceDone = true;
+      if (drainingSince !== undefined) return release("done");
+      if (ended) return;
+      const events: StreamEvent[] = [];
+      try {
+        for (const m of decoder.flush()) {
+          append(events, conv.push(m));
+          if (conv.sawDone) break;
+        }
+        complete(events);
+      } catch (err) {
+        try {
+          emit(events);
+        } catch {
+          // closed meanwhile
+        }
+        fail(toProxyError(err));
+      }
+    },
+    error(err) {
+      sourceDone = true;
+      if (drainingSince !== undefined) return release("done");
+      fail(readError(err));
+    },
   };
 
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener("abort", onAbort, { once: true });
-      emit(controller, conv.start());
+      out = controller;
+      emit(conv.start());
       started = true;
       const tick = Math.max(5, Math.min(opts.pingIntervalMs, opts.idleTimeoutMs) / 2);
       timer = setInterval(() => {
         const now = Date.now();
-        if (waitingSince === undefined) return;
-        if (now - waitingSince >= opts.idleTimeoutMs) {
-          idle = true;
-          // Cancelling the read makes the pending pull() see the idle flag and fail the stream.
-          opts.abortUpstream("idle");
-          reader.cancel().catch(() => {});
+        if (drainingSince !== undefined) {
+          if (now - drainingSince >= DRAIN_MS) release("done");
           return;
+        }
+        if (paused || ended) return;
+        if (now - lastUpstream >= opts.idleTimeoutMs) {
+          return fail(idleError(opts.idleTimeoutMs), "idle");
         }
         if (opts.keepAliveMs !== undefined && now - lastContent >= opts.keepAliveMs) {
           try {
-            emit(controller, conv.keepAlive(), false);
+            emit(conv.keepAlive(), false);
           } catch {
             // closed meanwhile
           }
@@ -139,55 +226,19 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
           }
         }
       }, tick);
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      source.start(sink);
     },
-    async pull(controller) {
-      // Loop until something is enqueued: a pull() that enqueues nothing is not called again
-      // by every runtime (Deno waits forever).
-      while (!ended) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        waitingSince = Date.now();
-        try {
-          chunk = await reader.read();
-        } catch (err) {
-          if (ended) return;
-          if (idle) return fail(controller, idleError(opts.idleTimeoutMs));
-          return fail(controller, readError(aborted ? aborted.reason : err));
-        } finally {
-          waitingSince = undefined;
-        }
-        if (ended) return;
-        if (idle) return fail(controller, idleError(opts.idleTimeoutMs));
-        if (aborted) return fail(controller, readError(aborted.reason));
-        const events: StreamEvent[] = [];
-        try {
-          const messages = chunk.done ? decoder.flush() : decoder.push(chunk.value);
-          for (const m of messages) {
-            append(events, conv.push(m));
-            if (conv.sawDone) break;
-          }
-          // [DONE] ends the answer: an upstream that keeps the connection open after it must
-          // not hold a finished message back until the idle timeout fails it.
-          if (chunk.done || conv.sawDone) {
-            append(events, conv.finish());
-            emit(controller, events);
-            controller.close();
-            if (!chunk.done) reader.cancel().catch(() => {});
-            end({ status: "complete" });
-            return;
-          }
-        } catch (err) {
-          // What arrived in the same read before the failure still reaches the client.
-          emit(controller, events);
-          reader.cancel().catch(() => {});
-          return fail(controller, toProxyError(err));
-        }
-        if (emit(controller, events)) return;
-      }
+    pull() {
+      if (!paused || ended) return;
+      paused = false;
+      lastUpstream = Date.now();
+      source.resume();
     },
     cancel() {
       // The client went away: stop the upstream generation at once.
-      reader.cancel().catch(() => {});
-      end({ status: "client_gone" });
+      end({ status: "client_gone" }, "client");
     },
   });
 }

@@ -6,7 +6,7 @@ import { invalidRequest } from "../../anthropic/errors.ts";
 import { stringifyObject } from "../../common/json_text.ts";
 import { SchemaTooDeepError } from "../openai/json_schema.ts";
 import { type ErrorContext, upstreamErrorInStream, upstreamHttpError } from "../openai/errors.ts";
-import { chatCompletionsUrl, modelsUrl, upstreamHeaders } from "../openai/profiles.ts";
+import { cachedChatCompletionsUrl, modelsUrl, upstreamHeaders } from "../openai/profiles.ts";
 import { toolSchemas } from "../openai/tool_args.ts";
 import type { Exchange, ExchangeInput, ListedModel, Protocol } from "../protocol.ts";
 import { convertRequest } from "./request.ts";
@@ -58,7 +58,7 @@ function exchange(input: ExchangeInput): Exchange {
     toolSchemas: toolSchemas(request.tools),
   };
   return {
-    url: chatCompletionsUrl(provider, model),
+    url: cachedChatCompletionsUrl(provider, model),
     headers: upstreamHeaders(provider, input.apiKey),
     body,
     dropped: converted.dropped,

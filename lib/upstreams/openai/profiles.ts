@@ -322,6 +322,21 @@ export function chatCompletionsUrl(endpoint: Endpoint, upstreamModel: string): s
   return url.toString();
 }
 
+/**
+ * Outside Azure the URL depends on the base URL alone, which comes from the configuration:
+ * worked out once per base URL instead of parsing and re-serializing a URL per request.
+ */
+const plainUrls = new Map<string, string>();
+export function cachedChatCompletionsUrl(endpoint: Endpoint, upstreamModel: string): string {
+  if (endpoint.profile.name === "azure") return chatCompletionsUrl(endpoint, upstreamModel);
+  let url = plainUrls.get(endpoint.baseUrl);
+  if (url === undefined) {
+    url = chatCompletionsUrl(endpoint, upstreamModel);
+    plainUrls.set(endpoint.baseUrl, url);
+  }
+  return url;
+}
+
 /** The models list URL, for `GET /v1/models`. */
 export function modelsUrl(endpoint: Endpoint): string {
   const url = new URL(endpoint.baseUrl);
