@@ -21,6 +21,7 @@ import { resolveHost } from "./lib/runtime/resolve_host.ts";
 import { isPublicAddress } from "./lib/websearch/address.ts";
 import { Health } from "./lib/routing/health.ts";
 import { RouterHolder } from "./lib/routing/holder.ts";
+import { routerSecrets } from "./lib/routing/router.ts";
 import { addHealthGauges } from "./lib/routing/health_gauges.ts";
 import { buildRouter, type LoadedRouter } from "./lib/routing/load.ts";
 import { watchFile } from "./lib/runtime/watch.ts";
@@ -132,7 +133,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const fileKeys = loaded.router.file ? loaded.router.providers.flatMap((p) => p.apiKeys) : [];
+  const fileKeys = routerSecrets(loaded.router);
   const redactSecrets = makeRedactor([config.openaiApiKey, config.anthropicApiKey, ...fileKeys], {
     exactOnly: true,
   });
@@ -154,6 +155,7 @@ async function main(argv: string[]): Promise<number> {
   const monitoring = createMonitoring(config, log);
   const routers = new RouterHolder(loaded.router);
   if (monitoring?.metrics) addHealthGauges(monitoring.metrics, health, routers);
+  if (monitoring) monitoring.prices = loaded.router.file?.prices ?? {};
   const handler = createHandler(config, {
     log,
     fetch: await upstreamFetch(),
@@ -218,6 +220,7 @@ async function main(argv: string[]): Promise<number> {
         const next = buildRouter(config, await readConfigFile(config), env, health);
         for (const warning of next.warnings) log.warn(`config file: ${warning}`);
         routers.replace(next.router);
+        if (monitoring) monitoring.prices = next.router.file?.prices ?? {};
         log.info("config file reloaded", { file, trigger: why });
       } catch (err) {
         log.error("config file not reloaded, the running configuration stays", {

@@ -262,6 +262,8 @@ export type Config = Readonly<{
   modelLimits: ModelLimits;
   /** The web search backend (SEARCH_PROVIDER …); undefined: server tools are left out. */
   search: SearchSettings | undefined;
+  /** SEARCH_TIMEOUT, SEARCH_MAX_RESULTS, WEB_FETCH_MAX_BYTES: for backends a config file names. */
+  searchLimits: Readonly<Pick<SearchSettings, "timeoutMs" | "maxResults" | "fetchMaxBytes">>;
   /** The routing configuration file (providers, routes, fallback); undefined: the variables'. */
   configFile: string | undefined;
   /** `GET /metrics`. */
@@ -411,6 +413,11 @@ export function configFromEnv(
     midConversationSystem: e.MIDCONVERSATION_SYSTEM,
     modelLimits: Object.freeze(e.MODEL_LIMITS),
     search,
+    searchLimits: Object.freeze({
+      timeoutMs: e.SEARCH_TIMEOUT,
+      maxResults: e.SEARCH_MAX_RESULTS,
+      fetchMaxBytes: e.WEB_FETCH_MAX_BYTES,
+    }),
     configFile: e.CONFIG_FILE,
     metrics: e.METRICS,
     dashboard: e.DASHBOARD,

@@ -3,6 +3,8 @@
  * taken from the variables (timeouts, retries, thinking budgets), as for the `default` provider.
  */
 import type { Config } from "../ops/config.ts";
+import { DEFAULT_SEARCH_URLS, type SearchSettings } from "../ops/search_settings.ts";
+import type { ModelLimits } from "../upstreams/model_info.ts";
 import { attributionHeaders, resolveProfile } from "../upstreams/openai/profiles.ts";
 import type { Provider } from "../upstreams/provider.ts";
 import type { ProviderEntry } from "./file_schema.ts";
@@ -41,5 +43,40 @@ export function fileProvider(name: string, entry: ProviderEntry, config: Config)
     streamIdleTimeoutMs: ms(entry.stream_idle_timeout_s, config.streamIdleTimeoutMs),
     maxRetries: entry.max_retries ?? config.maxRetries,
     retryMaxDelayMs: config.retryMaxDelayMs,
+    modelLimits: modelLimits(entry.model_limits, config.modelLimits),
+    search: entry.search === false
+      ? undefined
+      : entry.search === undefined
+      ? config.search
+      : searchSettings(entry.search, config),
+  });
+}
+
+/** The file's limits over MODEL_LIMITS; names match in any case, as there. */
+function modelLimits(
+  own: ProviderEntry["model_limits"],
+  fromEnv: ModelLimits,
+): ModelLimits {
+  if (own === undefined) return fromEnv;
+  const out: Record<string, { context?: number; output?: number }> = { ...fromEnv };
+  for (const [name, limits] of Object.entries(own)) out[name.toLowerCase()] = { ...limits };
+  return Object.freeze(out);
+}
+
+function searchSettings(
+  entry: Exclude<ProviderEntry["search"], false | undefined>,
+  config: Config,
+): SearchSettings {
+  const root = entry.url ??
+    (entry.provider === "searxng" ? "" : DEFAULT_SEARCH_URLS[entry.provider]);
+  return Object.freeze({
+    backend: entry.provider,
+    baseUrl: root.replace(/\/+$/, ""),
+    apiKey: entry.provider === "searxng" ? undefined : entry.api_key,
+    timeoutMs: entry.timeout_s === undefined
+      ? config.searchLimits.timeoutMs
+      : entry.timeout_s * 1000,
+    maxResults: entry.max_results ?? config.searchLimits.maxResults,
+    fetchMaxBytes: config.searchLimits.fetchMaxBytes,
   });
 }

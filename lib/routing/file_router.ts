@@ -66,6 +66,18 @@ export function fileRouter(
       cooldownMs: file.fallback.cooldown_s * 1000,
     }),
     health,
+    prices: Object.freeze(
+      Object.fromEntries(
+        Object.entries(file.prices).map(([model, p]) => [
+          model,
+          Object.freeze({
+            input: p.input,
+            output: p.output,
+            ...(p.cached_input !== undefined ? { cachedInput: p.cached_input } : {}),
+          }),
+        ]),
+      ),
+    ),
   });
 
   const byTier = (clientModel: string): Routed => {

@@ -6,12 +6,31 @@
 import { z } from "zod";
 import { PROVIDER_SETTINGS } from "../upstreams/openai/detect_provider.ts";
 import { API_SETTINGS } from "../upstreams/provider.ts";
+import { SEARCH_BACKENDS } from "../ops/search_settings.ts";
 
 /** Provider names: no `/` or `,`, which separate a provider from its model in a model name. */
 export const PROVIDER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 const seconds = z.number().positive().max(86_400);
 const modelList = z.array(z.string().trim().min(1));
+
+/** As SEARCH_PROVIDER and its variables: brave and tavily need a key, searxng its URL. */
+const SearchEntry = z.strictObject({
+  provider: z.enum(SEARCH_BACKENDS),
+  api_key: z.string().trim().min(1).optional(),
+  /** SearXNG's instance, or another API root for brave / tavily. */
+  url: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }).optional(),
+  timeout_s: seconds.optional(),
+  max_results: z.number().int().min(1).max(20).optional(),
+}).refine((s) => s.provider === "searxng" ? s.url !== undefined : s.api_key !== undefined, {
+  message: "brave and tavily need api_key; searxng needs url",
+});
+
+const Price = z.strictObject({
+  input: z.number().nonnegative(),
+  output: z.number().nonnegative(),
+  cached_input: z.number().nonnegative().optional(),
+});
 
 export const ProviderEntry = z.strictObject({
   base_url: z
@@ -38,6 +57,16 @@ export const ProviderEntry = z.strictObject({
   request_timeout_s: seconds.optional(),
   stream_idle_timeout_s: seconds.optional(),
   max_retries: z.number().int().min(0).max(10).optional(),
+  /** Context window and output limit per model, over the built-in table (as MODEL_LIMITS). */
+  model_limits: z.record(
+    z.string().trim().min(1),
+    z.strictObject({
+      context: z.number().int().positive().optional(),
+      output: z.number().int().positive().optional(),
+    }),
+  ).optional(),
+  /** The backend that runs web search and fetch for this provider's models; false: none. */
+  search: z.union([z.literal(false), SearchEntry]).optional(),
 }).refine((p) => !(p.api_key !== undefined && p.api_keys !== undefined), {
   message: "give api_key or api_keys, not both",
 });
@@ -77,6 +106,8 @@ export const RoutingFile = z.strictObject({
     failures_to_open: z.number().int().positive().default(3),
     cooldown_s: z.number().positive().max(86_400).default(30),
   }).default({ on: [...FALLBACK_CAUSES], failures_to_open: 3, cooldown_s: 30 }),
+  /** US dollars per million tokens, by model name: the dashboard's cost. */
+  prices: z.record(z.string().trim().min(1), Price).default({}),
 });
 
 export type RoutingFile = z.infer<typeof RoutingFile>;

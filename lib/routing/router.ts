@@ -5,6 +5,7 @@
  * then `routes` (first match wins), then the `models` tiers, then the first provider.
  */
 import type { Config } from "../ops/config.ts";
+import type { PriceTable } from "../ops/prices.ts";
 import type { Provider } from "../upstreams/provider.ts";
 import { envProvider } from "./env_provider.ts";
 import type { FallbackCause } from "./file_schema.ts";
@@ -30,6 +31,8 @@ export type FileRouting = Readonly<{
   fallbackOn: ReadonlySet<FallbackCause>;
   breaker: BreakerSettings;
   health: Health;
+  /** The file's `prices`, over the built-in table. */
+  prices: PriceTable;
 }>;
 
 export type Router = Readonly<{
@@ -55,6 +58,14 @@ export function envRouter(config: Config): Router {
     providers: Object.freeze([provider]),
     file: undefined,
   });
+}
+
+/** Every key the router's providers hold (upstream and search), for the redactors. */
+export function routerSecrets(router: Router): string[] {
+  if (router.file === undefined) return [];
+  return router.providers.flatMap((p) =>
+    p.search?.apiKey !== undefined ? [...p.apiKeys, p.search.apiKey] : [...p.apiKeys]
+  );
 }
 
 /** `a → b → c` for the log and the banner. */

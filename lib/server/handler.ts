@@ -18,7 +18,7 @@ import { type Logger, makeRedactor } from "../ops/log.ts";
 import { logRequest } from "../ops/request_log.ts";
 import { VERSION } from "../ops/version.ts";
 import type { RouterSource } from "../routing/holder.ts";
-import { envRouter, type Router } from "../routing/router.ts";
+import { envRouter, type Router, routerSecrets } from "../routing/router.ts";
 import { ResponsesModels } from "../upstreams/api_choice.ts";
 import { ClientGone, type Fetch } from "../upstreams/transport.ts";
 import type { AddressGuard } from "../websearch/fetch_page.ts";
@@ -87,7 +87,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
         config.openaiApiKey,
         config.anthropicApiKey,
         config.search?.apiKey,
-        ...router.providers.flatMap((p) => p.apiKeys),
+        ...routerSecrets(router),
       ]);
       fileRedactors.set(router, r);
     }

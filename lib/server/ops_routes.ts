@@ -6,6 +6,8 @@
  * The feed is read with fetch, not EventSource, so the key travels in a header and never in a
  * URL, where access logs and browser history would keep it.
  */
+import type { Config } from "../ops/config.ts";
+import { describeChain, type Router } from "../routing/router.ts";
 import { ProxyError } from "../anthropic/errors.ts";
 import { dashboardState, recordView } from "../ops/dashboard_state.ts";
 import type { Monitoring } from "../ops/monitoring.ts";
@@ -87,7 +89,7 @@ function configView(ctx: RequestContext): Record<string, unknown> {
       baseUrl: ctx.redact(p.baseUrl),
       key: p.apiKey ? "set" : "not set",
     })),
-    tiers: { opus: c.bigModel, sonnet: c.middleModel, haiku: c.smallModel },
+    ...routingView(ctx.router, c),
     timeouts: {
       request_s: c.requestTimeoutMs / 1000,
       firstByte_s: c.firstByteTimeoutMs / 1000,
@@ -97,6 +99,29 @@ function configView(ctx: RequestContext): Record<string, unknown> {
     usageDb: c.usageDb ?? "off",
     retentionDays: c.usageRetentionMs / 86_400_000,
     metrics: c.metrics,
+  };
+}
+
+/** Tiers, routes and fallback: the configuration file's when there is one, else the variables'. */
+function routingView(router: Router, c: Config): Record<string, unknown> {
+  const file = router.file;
+  if (file === undefined) {
+    return { tiers: { opus: c.bigModel, sonnet: c.middleModel, haiku: c.smallModel } };
+  }
+  const tiers: Record<string, string> = {};
+  for (const family of ["opus", "sonnet", "haiku"] as const) {
+    const chain = file.tiers[family];
+    if (chain) tiers[family] = describeChain(chain);
+  }
+  return {
+    configFile: file.source,
+    tiers,
+    routes: file.routes.map((r) => `${r.when} → ${describeChain(r.chain)}`),
+    fallback: {
+      on: [...file.fallbackOn],
+      failuresToOpen: file.breaker.failuresToOpen,
+      cooldown_s: file.breaker.cooldownMs / 1000,
+    },
   };
 }
 
