@@ -73,7 +73,7 @@ case "${1:-}" in
   *)
     # The proxy, from the caller's directory so that its .env is the one read.
     deno=$(runtime deno "$DENO_VERSION")
-    exec "$deno" run --config "$ROOT/deno.json" --allow-net --allow-env --allow-read \
+    exec "$deno" run --config "$ROOT/deno.json" --allow-net --allow-env --allow-read --allow-write \
       "$ROOT/main.ts" "$@"
     ;;
 esac

@@ -1,6 +1,6 @@
 /**
  * Entry point: flags and config, the banner, serving, and graceful shutdown.
- * `deno run --allow-net --allow-env --allow-read main.ts`, `bun main.ts`, or the compiled binary.
+ * `deno run --allow-net --allow-env --allow-read --allow-write main.ts`, `bun main.ts`, or the compiled binary.
  */
 import process from "node:process";
 import { flagFor, helpText, parseArgs } from "./lib/cli/args.ts";

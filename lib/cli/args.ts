@@ -112,7 +112,7 @@ OpenAI-compatible Chat Completions upstream.
 
 Usage:
   ./ccp [options]                        from a clone: the pinned Deno, no install needed
-  deno run --allow-net --allow-env --allow-read main.ts [options]
+  deno run --allow-net --allow-env --allow-read --allow-write main.ts [options]
   bun main.ts [options]
   claude-code-proxy [options]            (compiled binary)
   ... doctor [options]                   check the upstream for each mapped model: plain, stream,
