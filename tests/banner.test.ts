@@ -33,6 +33,13 @@ function pasted(
 }
 
 describe("start-up banner", () => {
+  it("names the OpenAI API setting and the dashboard's address (none with DASHBOARD=false)", () => {
+    const text = banner(configFromEnv({ ...base, OPENAI_API: "responses" }), 8082);
+    assert.match(text, /upstream +http:\/\/127\.0\.0\.1:9\/v1 \(provider: [a-z]+, api: responses,/);
+    assert.match(text, /^ {2}dashboard +http:\/\/127\.0\.0\.1:8082\/ui$/m);
+    assert.doesNotMatch(banner(configFromEnv({ ...base, DASHBOARD: "false" }), 8082), /dashboard/);
+  });
+
   it("the Claude Code line works as pasted, with a proxy key too, and shows no key", () => {
     const open = bannerFields(configFromEnv(base), 8082);
     const env = pasted(open.claude_code, {});

@@ -45,6 +45,10 @@ export type BannerFields = {
   auth: string;
   /** The shell line that starts Claude Code against this proxy, as it can be pasted. */
   claude_code: string;
+  /** Where the dashboard is (DASHBOARD=true). */
+  dashboard?: string;
+  /** OPENAI_API: which OpenAI API the upstream is spoken to with. */
+  api: string;
 };
 
 export function bannerFields(config: Config, port: number): BannerFields {
@@ -77,6 +81,8 @@ export function bannerFields(config: Config, port: number): BannerFields {
     auth,
     claude_code:
       `ANTHROPIC_BASE_URL=http://${reachable}:${port} ANTHROPIC_AUTH_TOKEN=${token}${unsetKey} claude`,
+    ...(config.dashboard ? { dashboard: `http://${reachable}:${port}/ui` } : {}),
+    api: config.openaiApi,
   };
 }
 
@@ -91,10 +97,11 @@ export function banner(config: Config, port: number, routing: readonly string[] 
   return [
     bannerTitle(f),
     ...(routing.length > 0 ? routing : [
-      `  upstream   ${f.upstream} (provider: ${f.provider}, key: ${f.upstream_key})`,
+      `  upstream   ${f.upstream} (provider: ${f.provider}, api: ${f.api}, key: ${f.upstream_key})`,
       `  models     opus → ${f.models.opus}, sonnet → ${f.models.sonnet}, haiku → ${f.models.haiku}`,
     ]),
     `  auth       ${f.auth}`,
+    ...(f.dashboard ? [`  dashboard  ${f.dashboard}`] : []),
     config.anthropicApiKey
       ? `  start Claude Code with (in a shell where ANTHROPIC_API_KEY holds the proxy's key):`
       : `  start Claude Code with:`,
@@ -128,6 +135,7 @@ export function bannerJson(
         provider: undefined,
         upstream_key: undefined,
         models: undefined,
+        api: undefined,
       }
       : {}),
   });
