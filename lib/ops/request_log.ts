@@ -29,6 +29,8 @@ export type RequestSummary = {
   ttftMs?: number;
   /** The route writes the line itself, later: a stream is logged when it ends. */
   deferred?: boolean;
+  /** The line was written: a stream that ended before its Response was handed back is not open. */
+  logged?: boolean;
 };
 
 export type RequestInfo = {
@@ -49,6 +51,7 @@ export function logRequest(
   extra: Record<string, unknown> = {},
 ): void {
   const s = req.summary;
+  s.logged = true;
   const totalMs = Date.now() - req.started;
   log.info("request", {
     request_id: req.requestId,

@@ -126,8 +126,9 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
     const done = (res: Response, dropBody = false): Response => {
       const s = ctx.summary;
       if (!s.deferred) logRequest(log, ctx, res.status);
-      // A deferred answer is a stream that has just opened; its line comes when it ends.
-      else {
+      // A deferred answer is a stream that has just opened; its line comes when it ends. A
+      // stream whose upstream had everything buffered may have ended already: it is not open.
+      else if (!s.logged) {
         ctx.events?.opened({
           id: requestId,
           time: started,
