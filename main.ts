@@ -7,8 +7,10 @@ import { helpText, parseArgs } from "./lib/cli/args.ts";
 import { type Config, ConfigError, configFromEnv, envFileVars } from "./lib/ops/config.ts";
 import { banner, bannerJson } from "./lib/cli/banner.ts";
 import { runDoctor } from "./lib/cli/doctor.ts";
-import { createLogger, makeRedactor } from "./lib/ops/log.ts";
+import { replayAgainst, ReplayError, replayFile } from "./lib/cli/replay.ts";
+import { createLogger, type Logger, makeRedactor } from "./lib/ops/log.ts";
 import { readTextFile, serve, upstreamFetch } from "./lib/runtime/serve.ts";
+import { Recorder } from "./lib/server/exchange_recorder.ts";
 import { createHandler } from "./lib/server/handler.ts";
 import { VERSION } from "./lib/ops/version.ts";
 
@@ -46,6 +48,54 @@ function stdoutLines(): (line: string) => void {
   };
 }
 
+/** Runs a replay on a file's text; a file that cannot be replayed is exit 2 with one line. */
+async function replaying(
+  file: string,
+  run: (text: string) => number | Promise<number>,
+): Promise<number> {
+  try {
+    let text: string | undefined;
+    try {
+      text = await readTextFile(file);
+    } catch (err) {
+      throw new ReplayError(`cannot read: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (text === undefined) throw new ReplayError("not found");
+    return await run(text);
+  } catch (err) {
+    if (!(err instanceof ReplayError)) throw err;
+    process.stderr.write(`error: ${file}: ${err.message}\n`);
+    return 2;
+  }
+}
+
+/** RECORD_DIR: the directory is made (or found) now, so that a wrong path fails at start. */
+async function startRecorder(
+  config: Config,
+  log: Logger,
+): Promise<Recorder | undefined | "failed"> {
+  if (config.recordDir === undefined) return undefined;
+  // node:fs is loaded only when recording is on.
+  const { fileRecordStore } = await import("./lib/runtime/record_store.ts");
+  const store = fileRecordStore(config.recordDir);
+  try {
+    await store.prepare();
+  } catch (err) {
+    log.error("cannot use RECORD_DIR", {
+      dir: config.recordDir,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    return "failed";
+  }
+  return new Recorder({
+    store,
+    maxFileBytes: config.recordMaxFileBytes,
+    maxDirBytes: config.recordMaxDirBytes,
+    log,
+    redact: makeRedactor([config.openaiApiKey, config.anthropicApiKey]),
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const cli = parseArgs(argv);
   if (cli.kind === "help") {
@@ -59,6 +109,10 @@ async function main(argv: string[]): Promise<number> {
   if (cli.kind === "error") {
     process.stderr.write(`error: ${cli.message}\n`);
     return 2;
+  }
+  // A plain replay reads no configuration: the file holds all it needs.
+  if (cli.kind === "replay" && cli.against === undefined) {
+    return await replaying(cli.file, (text) => replayFile(text, stdoutLines()));
   }
   let config: Config;
   try {
@@ -86,7 +140,18 @@ async function main(argv: string[]): Promise<number> {
     );
   }
 
-  const handler = createHandler(config, { log, fetch: await upstreamFetch() });
+  if (cli.kind === "replay" && cli.against !== undefined) {
+    const against = cli.against;
+    const fetch = await upstreamFetch();
+    return await replaying(
+      cli.file,
+      (text) => replayAgainst(text, against, config, fetch, stdoutLines()),
+    );
+  }
+
+  const recorder = await startRecorder(config, log);
+  if (recorder === "failed") return 1;
+  const handler = createHandler(config, { log, fetch: await upstreamFetch(), recorder });
   let server;
   try {
     server = serve(handler, {
@@ -111,7 +176,9 @@ async function main(argv: string[]): Promise<number> {
         signal,
         grace_s: config.shutdownGraceMs / 1000,
       });
-      server.shutdown(config.shutdownGraceMs).then(() => resolve(0), () => resolve(0));
+      server.shutdown(config.shutdownGraceMs)
+        .then(() => recorder?.flush())
+        .then(() => resolve(0), () => resolve(0));
     };
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));

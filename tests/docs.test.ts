@@ -63,6 +63,8 @@ describe("documentation", () => {
     MAX_REQUEST_BYTES: ["33554432", String(defaults.maxRequestBytes)],
     SHUTDOWN_GRACE: ["10", String(defaults.shutdownGraceMs / 1000)],
     ALLOW_REMOTE_WITHOUT_KEY: ["false", String(defaults.allowRemoteWithoutKey)],
+    RECORD_MAX_FILE_BYTES: ["10485760", String(defaults.recordMaxFileBytes)],
+    RECORD_MAX_DIR_BYTES: ["1073741824", String(defaults.recordMaxDirBytes)],
   };
   // Documented as a rule rather than one value (checked below).
   const perModel = ["MAX_TOKENS_LIMIT"];
@@ -76,6 +78,7 @@ describe("documentation", () => {
     REASONING_MODELS: defaults.reasoningModels.length === 0 ? undefined : "set",
     NON_REASONING_MODELS: defaults.nonReasoningModels.length === 0 ? undefined : "set",
     MIDCONVERSATION_SYSTEM: defaults.midConversationSystem,
+    RECORD_DIR: defaults.recordDir,
   };
 
   /** The --help line that documents `name`: the variable first, or after its flag. */

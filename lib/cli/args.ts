@@ -6,6 +6,16 @@
 export type CliResult =
   | { kind: "run"; overrides: Record<string, string>; envFile: string; envFileRequired: boolean }
   | { kind: "doctor"; overrides: Record<string, string>; envFile: string; envFileRequired: boolean }
+  | {
+    kind: "replay";
+    /** The recorded exchange (a RECORD_DIR file). */
+    file: string;
+    /** `--against MODEL`: send the recorded request to this model too. */
+    against: string | undefined;
+    overrides: Record<string, string>;
+    envFile: string;
+    envFileRequired: boolean;
+  }
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "error"; message: string };
@@ -22,19 +32,38 @@ const FLAGS: Record<string, string> = {
   "--log-format": "LOG_FORMAT",
   "--provider": "PROVIDER",
   "--max-retries": "MAX_RETRIES",
+  "--record": "RECORD_DIR",
 };
 
 export function parseArgs(argv: readonly string[]): CliResult {
   const overrides: Record<string, string> = {};
   let envFile = ".env";
   let envFileRequired = false;
-  let command: "run" | "doctor" = "run";
+  let command: "run" | "doctor" | "replay" = "run";
+  let replayFile: string | undefined;
+  let against: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "-h" || arg === "--help") return { kind: "help" };
     if (arg === "-v" || arg === "--version") return { kind: "version" };
     if (arg === "doctor" || arg === "--doctor") {
       command = "doctor";
+      continue;
+    }
+    if (arg === "replay" && command === "run") {
+      command = "replay";
+      continue;
+    }
+    if (command === "replay" && replayFile === undefined && !arg.startsWith("-")) {
+      replayFile = arg;
+      continue;
+    }
+    if (arg === "--against" || arg.startsWith("--against=")) {
+      const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i];
+      if (!value || (!arg.includes("=") && value.startsWith("--"))) {
+        return { kind: "error", message: "--against needs a model; see --help" };
+      }
+      against = value;
       continue;
     }
     if (arg === "--allow-remote") {
@@ -50,7 +79,9 @@ export function parseArgs(argv: readonly string[]): CliResult {
         "--version",
         "--env-file",
         "--allow-remote",
+        "--against",
         "doctor",
+        "replay",
         ...Object.keys(FLAGS),
       ];
       const close = closest(name, known);
@@ -69,6 +100,15 @@ export function parseArgs(argv: readonly string[]): CliResult {
       envFileRequired = true;
     } else overrides[FLAGS[name]!] = value;
   }
+  if (command === "replay") {
+    if (replayFile === undefined) {
+      return { kind: "error", message: "replay needs a recorded file: replay FILE; see --help" };
+    }
+    return { kind: "replay", file: replayFile, against, overrides, envFile, envFileRequired };
+  }
+  if (against !== undefined) {
+    return { kind: "error", message: "--against goes with replay FILE; see --help" };
+  }
   return { kind: command, overrides, envFile, envFileRequired };
 }
 
@@ -83,6 +123,10 @@ Usage:
   claude-code-proxy [options]            (compiled binary)
   ... doctor [options]                   check the upstream for each mapped model: plain, stream,
                                          tool call, image, thinking and a ~24k-token prompt
+  ... replay FILE [--against MODEL]      run a RECORD_DIR file's upstream answer through today's
+                                         converter and show what differs from what the client got
+                                         (exit 1 when anything does); --against MODEL also sends
+                                         the recorded request to MODEL and shows both answers
 
 Options (each overrides its variable):
   --host HOST            HOST               listen address            (default 127.0.0.1)
@@ -95,6 +139,7 @@ Options (each overrides its variable):
   --log-format FORMAT    LOG_FORMAT         text|json                 (default text)
   --provider NAME        PROVIDER           auto|openai|azure|openrouter|ollama|deepseek|gemini|mistral|generic (default auto)
   --max-retries N        MAX_RETRIES        upstream retries          (default 2)
+  --record DIR           RECORD_DIR         write each exchange to DIR as one JSON file (default not set: off)
   --allow-remote         ALLOW_REMOTE_WITHOUT_KEY=true: a non-loopback HOST without ANTHROPIC_API_KEY (default false)
   --env-file PATH        read variables from PATH instead of ./.env (must exist)
   -h, --help             this text
@@ -121,6 +166,8 @@ Variables (environment or .env; the environment wins over .env):
   RETRY_MAX_DELAY        longest retry wait in seconds              (default 30)
   MAX_REQUEST_BYTES      largest request body in bytes              (default 33554432)
   SHUTDOWN_GRACE         seconds in-flight requests get on SIGINT/SIGTERM (default 10)
+  RECORD_MAX_FILE_BYTES  largest recorded exchange; larger ones are skipped (default 10485760)
+  RECORD_MAX_DIR_BYTES   recording stops when RECORD_DIR would pass this  (default 1073741824)
 `;
 }
 

@@ -92,6 +92,9 @@ const EnvSchema = z.object({
   THINKING_LOW_MAX_BUDGET: z.coerce.number().int().positive().default(4_096),
   THINKING_MEDIUM_MAX_BUDGET: z.coerce.number().int().positive().default(16_384),
   MIDCONVERSATION_SYSTEM: z.enum(["merge", "keep"]).optional(),
+  RECORD_DIR: optional,
+  RECORD_MAX_FILE_BYTES: z.coerce.number().int().positive().default(10 * 1024 * 1024),
+  RECORD_MAX_DIR_BYTES: z.coerce.number().int().positive().default(1024 * 1024 * 1024),
 });
 
 /** Every variable the proxy reads (besides CUSTOM_HEADER_*), for docs checks. */
@@ -129,6 +132,10 @@ export type Config = Readonly<{
   /** Thinking budget (tokens) → reasoning effort: ≤ lowMax is low, ≤ mediumMax medium, else high. */
   effortThresholds: Readonly<{ lowMax: number; mediumMax: number }>;
   midConversationSystem: "merge" | "keep" | undefined;
+  /** Each exchange is written here as one file (see server/exchange_recorder.ts). */
+  recordDir: string | undefined;
+  recordMaxFileBytes: number;
+  recordMaxDirBytes: number;
 }>;
 
 export class ConfigError extends Error {
@@ -224,6 +231,9 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
       mediumMax: e.THINKING_MEDIUM_MAX_BUDGET,
     }),
     midConversationSystem: e.MIDCONVERSATION_SYSTEM,
+    recordDir: e.RECORD_DIR,
+    recordMaxFileBytes: e.RECORD_MAX_FILE_BYTES,
+    recordMaxDirBytes: e.RECORD_MAX_DIR_BYTES,
   });
 }
 

@@ -5,6 +5,7 @@ import type { Logger } from "../ops/log.ts";
 import type { RequestSummary } from "../ops/request_log.ts";
 import type { Router } from "../routing/router.ts";
 import type { Fetch } from "../upstreams/transport.ts";
+import type { Recorder } from "./exchange_recorder.ts";
 
 export type RequestContext = {
   requestId: string;
@@ -23,4 +24,6 @@ export type RequestContext = {
   jsonMemo: JsonMemo;
   /** Takes configured secrets out of text a client or a log will see. */
   redact: (text: string) => string;
+  /** Set when RECORD_DIR is: each exchange is written to a file. */
+  recorder?: Recorder | undefined;
 };

@@ -20,6 +20,7 @@ import { VERSION } from "../ops/version.ts";
 import { envRouter } from "../routing/router.ts";
 import { ClientGone, type Fetch } from "../upstreams/transport.ts";
 import { keyCheck } from "./auth.ts";
+import type { Recorder } from "./exchange_recorder.ts";
 import type { RequestContext } from "./context.ts";
 import { handleCountTokens } from "./count_tokens.ts";
 import { json } from "./json_response.ts";
@@ -31,6 +32,8 @@ export type HandlerDeps = {
   log: Logger;
   /** Fresh ids; injectable for deterministic tests. */
   newId?: () => string;
+  /** Writes each exchange to RECORD_DIR (see exchange_recorder.ts). */
+  recorder?: Recorder;
 };
 
 export type Handler = (req: Request) => Promise<Response>;
@@ -83,6 +86,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       warnedDropped,
       jsonMemo,
       redact,
+      recorder: deps.recorder,
     };
     // Every answer passes here: one request-log line each, unless the route logs it later.
     const done = (res: Response, dropBody = false): Response => {

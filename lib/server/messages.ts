@@ -2,7 +2,13 @@
  * `POST /v1/messages`: validate, route, convert for the upstream's protocol, send, and answer
  * with the converted message or stream. Knows the Protocol interface, none of its insides.
  */
-import { invalidRequest, ProxyError, seconds } from "../anthropic/errors.ts";
+import {
+  invalidRequest,
+  ProxyError,
+  redactError,
+  seconds,
+  toProxyError,
+} from "../anthropic/errors.ts";
 import { messageEvents } from "../anthropic/message_events.ts";
 import { ignoredFields, type MessageResponse, MessagesRequest } from "../anthropic/schema.ts";
 import { encodeEvents } from "../anthropic/sse_encode.ts";
@@ -20,6 +26,7 @@ import {
   type UpstreamResponse,
 } from "../upstreams/transport.ts";
 import type { RequestContext } from "./context.ts";
+import type { ExchangeRecording } from "./exchange_recorder.ts";
 import { parseJsonBody } from "./json_body.ts";
 import { json } from "./json_response.ts";
 import { RecordingConverter } from "./recording_converter.ts";
@@ -41,11 +48,30 @@ const SSE_HEADERS = {
 };
 
 export async function handleMessages(req: Request, ctx: RequestContext): Promise<Response> {
-  const { config, log } = ctx;
-  const raw = await parseJsonBody(req, config);
+  const raw = await parseJsonBody(req, ctx.config);
   const parsed = MessagesRequest.safeParse(raw);
   if (!parsed.success) throw invalidRequest(formatZodError(parsed.error));
-  const request = parsed.data;
+  const rec = ctx.recorder?.begin(ctx.requestId, ctx.started, raw, parsed.data.stream === true);
+  if (!rec) return await answer(req, ctx, raw, parsed.data, undefined);
+  try {
+    return await answer(req, ctx, raw, parsed.data, rec);
+  } catch (err) {
+    const e = err instanceof ClientGone
+      ? new ProxyError(499, "api_error", "client disconnected")
+      : toProxyError(err);
+    rec.finishError(redactError(e, ctx.redact));
+    throw err;
+  }
+}
+
+async function answer(
+  req: Request,
+  ctx: RequestContext,
+  raw: unknown,
+  request: MessagesRequest,
+  rec: ExchangeRecording | undefined,
+): Promise<Response> {
+  const { config, log } = ctx;
   const { provider, model } = ctx.router.route(request.model);
   const info = modelInfo(model, provider);
   const stream = request.stream === true;
@@ -54,15 +80,27 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
   summary.stream = stream;
 
   const inputEstimate = estimateInputTokens(request, model);
+  const messageId = `msg_${ctx.newId()}`;
   const exchange = protocolFor(provider.api).exchange({
     request,
     provider,
     model,
     info,
     apiKey: provider.apiKey,
-    messageId: `msg_${ctx.newId()}`,
+    messageId,
     inputTokensEstimate: inputEstimate,
     jsonMemo: ctx.jsonMemo,
+  });
+  rec?.upstreamRequest({
+    provider: provider.name,
+    profile: provider.profile.name,
+    base_url: provider.baseUrl,
+    model,
+    message_id: messageId,
+    input_tokens_estimate: inputEstimate,
+    url: exchange.url,
+    headers: exchange.headers,
+    body: exchange.body,
   });
   if (log.enabled("debug")) {
     for (const type of [...exchange.dropped, ...ignoredFields(raw)]) {
@@ -86,7 +124,7 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
     totalTimeoutMs: provider.requestTimeoutMs,
     maxRetries: provider.maxRetries,
     retryMaxDelayMs: provider.retryMaxDelayMs,
-    httpError: exchange.httpError,
+    httpError: rec ? rec.tapHttpError(exchange.httpError) : exchange.httpError,
     // Set for an upstream error answer too; a connection that failed has no first byte.
     onHeaders: () => (summary.ttfbMs = Date.now() - ctx.started),
   }, { fetch: ctx.fetch, log });
@@ -95,8 +133,9 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
   const upstreamStreams = contentType.includes("text/event-stream");
 
   if (stream && upstreamStreams && upstream.response.body) {
-    const converter = log.enabled("debug")
-      ? new RecordingConverter(exchange.stream())
+    const debug = log.enabled("debug");
+    const converter = debug || rec
+      ? new RecordingConverter(exchange.stream(), { debug, tap: rec })
       : exchange.stream();
     summary.deferred = true;
     const body = driveStream({
@@ -113,7 +152,8 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
         const usage = converter.usageSoFar;
         summary.inputTokens = usage.input_tokens;
         summary.outputTokens = usage.output_tokens;
-        if (converter instanceof RecordingConverter) {
+        rec?.finishStream(outcome.status, outcome.error);
+        if (debug && converter instanceof RecordingConverter) {
           log.debug("upstream response", {
             request_id: ctx.requestId,
             ...converter.recorded(ctx.redact),
@@ -136,7 +176,14 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
   }
 
   // A non-streamed answer (also when the upstream ignored `stream: true`).
-  const message = await readUpstreamMessage(upstream, exchange, ctx, provider.requestTimeoutMs);
+  const message = await readUpstreamMessage(
+    upstream,
+    exchange,
+    ctx,
+    provider.requestTimeoutMs,
+    rec,
+  );
+  rec?.finishMessage(message);
   summary.inputTokens = message.usage.input_tokens;
   summary.outputTokens = message.usage.output_tokens;
   if (stream) {
@@ -153,6 +200,7 @@ async function readUpstreamMessage(
   exchange: Exchange,
   ctx: RequestContext,
   totalTimeoutMs: number,
+  rec: ExchangeRecording | undefined,
 ): Promise<MessageResponse> {
   let text: string;
   try {
@@ -177,12 +225,21 @@ async function readUpstreamMessage(
     );
   }
   upstream.abort("done");
+  rec?.upstreamBody(text);
   if (ctx.log.enabled("debug")) {
     ctx.log.debug("upstream response", {
       request_id: ctx.requestId,
       body: debugBody(text, ctx.redact),
     });
   }
+  return readMessageBody(text, exchange);
+}
+
+/** A whole 2xx answer's body → the client's message (shared with `replay`). */
+export function readMessageBody(
+  text: string,
+  exchange: Pick<Exchange, "message">,
+): MessageResponse {
   let value: unknown;
   try {
     value = JSON.parse(text);
