@@ -126,6 +126,12 @@ describe("record (RECORD_DIR)", () => {
     assert.ok(!text.includes(TEST_CLIENT_KEY), "the client key is not written");
     const rec = parseRecord(text);
     assert.equal(rec.upstream_request?.headers.authorization, "[REDACTED]");
+    // The SDK sends its key as x-api-key, or as a Bearer token when given one from the env.
+    const keyHeaders = ["x-api-key", "authorization"].map((h) => rec.client_headers?.[h])
+      .filter((v) => v !== undefined);
+    assert.ok(keyHeaders.length > 0);
+    assert.ok(keyHeaders.every((v) => v === "[REDACTED]"), JSON.stringify(rec.client_headers));
+    assert.match(rec.client_headers?.["user-agent"] ?? "", /Anthropic\/JS/);
     assert.deepEqual(rec.client_request, { ...ask, tools: [weatherTool], stream: true });
     const body = rec.upstream_request?.body as { model: string; stream: boolean };
     assert.equal(body.model, "gpt-4o");

@@ -47,6 +47,7 @@ export class Recorder {
   #stopped = false;
   /** Records waiting for the writer, bounded so a slow disk cannot grow memory without end. */
   #waiting = 0;
+  #behind = false;
 
   constructor(opts: RecorderOptions) {
     this.#opts = opts;
@@ -58,6 +59,7 @@ export class Recorder {
     requestId: string,
     started: number,
     clientRequest: unknown,
+    clientHeaders: Headers,
     stream: boolean,
   ): ExchangeRecording | undefined {
     if (this.#stopped) return undefined;
@@ -66,9 +68,10 @@ export class Recorder {
       stream,
       started,
       clientRequest,
+      clientHeaders,
       now: this.#now,
       maxBytes: this.#opts.maxFileBytes,
-      submit: (record) => this.#submit(record),
+      submit: (build) => this.#submit(requestId, build),
       oversize: () =>
         this.#opts.log.warn("exchange not recorded: larger than RECORD_MAX_FILE_BYTES", {
           request_id: requestId,
@@ -82,16 +85,21 @@ export class Recorder {
     return this.#queue;
   }
 
-  #submit(record: RecordFile): void {
+  #submit(requestId: string, build: () => RecordFile): void {
     if (this.#stopped) return;
     if (this.#waiting >= MAX_WAITING) {
-      this.#opts.log.warn("exchange not recorded: the writer is behind", {
-        request_id: record.request_id,
-      });
+      // Once per spell of a slow disk, not once per request.
+      if (!this.#behind) {
+        this.#behind = true;
+        this.#opts.log.warn("exchanges not recorded: the writer is behind", {
+          request_id: requestId,
+        });
+      }
       return;
     }
+    this.#behind = false;
     this.#waiting++;
-    this.#queue = this.#queue.then(() => this.#write(record)).catch((err) => {
+    this.#queue = this.#queue.then(() => this.#write(build())).catch((err) => {
       this.#stop("recording stopped: cannot write to RECORD_DIR", {
         error: err instanceof Error ? err.message : String(err),
       });
@@ -171,16 +179,23 @@ type RecordingInit = {
   stream: boolean;
   started: number;
   clientRequest: unknown;
+  clientHeaders: Headers;
   now: () => number;
   maxBytes: number;
-  submit: (record: RecordFile) => void;
+  /** Hands over the file's content, built when the writer gets to it (off the request path). */
+  submit: (build: () => RecordFile) => void;
   oversize: () => void;
 };
 
 /** One exchange being recorded; written once, when `finish*` is first called. */
 export class ExchangeRecording implements StreamTap {
   #init: RecordingInit;
-  #upstreamRequest: UpstreamRequestRecord | undefined;
+  #upstreamRequest:
+    | (Omit<UpstreamRequestRecord, "body" | "headers"> & {
+      body: string;
+      headers: Record<string, string>;
+    })
+    | undefined;
   #httpError: UpstreamResponseRecord | undefined;
   #chunks: RecordedChunk[] = [];
   #events: StreamEvent[] = [];
@@ -193,7 +208,6 @@ export class ExchangeRecording implements StreamTap {
 
   constructor(init: RecordingInit) {
     this.#init = init;
-    this.#bytes = JSON.stringify(init.clientRequest ?? null).length;
   }
 
   upstreamRequest(
@@ -202,13 +216,7 @@ export class ExchangeRecording implements StreamTap {
       headers: Record<string, string>;
     },
   ): void {
-    let body: unknown = req.body;
-    try {
-      body = JSON.parse(req.body);
-    } catch {
-      // Kept as text.
-    }
-    this.#upstreamRequest = { ...req, headers: safeHeaders(req.headers), body };
+    this.#upstreamRequest = req;
     this.#grow(req.body.length);
   }
 
@@ -313,18 +321,38 @@ export class ExchangeRecording implements StreamTap {
     if (this.#done) return;
     this.#done = true;
     if (this.#oversize) return this.#init.oversize();
-    const now = this.#init.now();
-    this.#init.submit({
+    const init = this.#init;
+    const durationMs = init.now() - init.started;
+    const sent = this.#upstreamRequest;
+    init.submit(() => ({
       format: RECORD_FORMAT,
       version: RECORD_VERSION,
-      request_id: this.#init.requestId,
-      time: new Date(this.#init.started).toISOString(),
-      duration_ms: now - this.#init.started,
-      client_request: this.#init.clientRequest,
-      ...(this.#upstreamRequest ? { upstream_request: this.#upstreamRequest } : {}),
+      request_id: init.requestId,
+      time: new Date(init.started).toISOString(),
+      duration_ms: durationMs,
+      client_headers: safeHeaders(init.clientHeaders),
+      client_request: init.clientRequest,
+      ...(sent
+        ? {
+          upstream_request: {
+            ...sent,
+            headers: safeHeaders(sent.headers),
+            body: jsonOrText(sent.body),
+          },
+        }
+        : {}),
       ...(upstream ? { upstream_response: upstream } : {}),
       client_response: client,
-    });
+    }));
+  }
+}
+
+/** A JSON body as its value (readable in the file), anything else as the text it was. */
+function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
 }
 

@@ -51,7 +51,13 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
   const raw = await parseJsonBody(req, ctx.config);
   const parsed = MessagesRequest.safeParse(raw);
   if (!parsed.success) throw invalidRequest(formatZodError(parsed.error));
-  const rec = ctx.recorder?.begin(ctx.requestId, ctx.started, raw, parsed.data.stream === true);
+  const rec = ctx.recorder?.begin(
+    ctx.requestId,
+    ctx.started,
+    raw,
+    req.headers,
+    parsed.data.stream === true,
+  );
   if (!rec) return await answer(req, ctx, raw, parsed.data, undefined);
   try {
     return await answer(req, ctx, raw, parsed.data, rec);

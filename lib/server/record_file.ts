@@ -83,6 +83,8 @@ export const RecordFile = z.object({
   request_id: z.string(),
   time: z.string(),
   duration_ms: z.number(),
+  /** The client's headers, credentials as [REDACTED]. */
+  client_headers: z.record(z.string(), z.string()).optional(),
   client_request: z.unknown(),
   upstream_request: UpstreamRequest.optional(),
   upstream_response: UpstreamResponse.optional(),
