@@ -87,6 +87,11 @@ async function startRecorder(
     });
     return "failed";
   }
+  log.info("recording each exchange", {
+    dir: config.recordDir,
+    max_file_bytes: config.recordMaxFileBytes,
+    max_dir_bytes: config.recordMaxDirBytes,
+  });
   return new Recorder({
     store,
     maxFileBytes: config.recordMaxFileBytes,

@@ -24,6 +24,7 @@ import {
   mainCommand,
   repoRoot,
   startProxy,
+  startProxyProcess,
   TEST_CLIENT_KEY,
   TEST_UPSTREAM_KEY,
   type TestProxy,
@@ -290,6 +291,25 @@ describe("record limits", () => {
       assert.deepEqual(readdirSync(s.dir).filter((f) => !f.endsWith(".json")), []);
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe("record at start-up", () => {
+  it("refuses to start when RECORD_DIR cannot be used, naming it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ccp-record-"));
+    try {
+      const notADir = join(dir, "file");
+      writeFileSync(notADir, "x");
+      const child = startProxyProcess(
+        { OPENAI_BASE_URL: "http://127.0.0.1:9/v1", PORT: "0" },
+        ["--record", notADir],
+      );
+      child.listening.catch(() => {}); // it never listens
+      assert.equal(await child.exited, 1);
+      assert.match(child.output(), /cannot use RECORD_DIR dir=\S*file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
