@@ -324,6 +324,24 @@ describe("replay", () => {
     assert.match(lines.join("\n"), /same: \d+ events/);
   });
 
+  it("repeats a recorded keep-alive where it happened", () => {
+    const rec = parseRecord(readFileSync(fixture, "utf8"));
+    if (rec.upstream_response?.kind !== "stream") return assert.fail("not a stream");
+    const [first, ...rest] = rec.upstream_response.chunks;
+    // Sent while the upstream was silent after its first chunk (60 s in the proxy).
+    const chunks = [first!, { t: first!.t + 60_000, keep_alive: true as const }, ...rest];
+    const result = replayRecord({
+      ...rec,
+      upstream_response: { ...rec.upstream_response, chunks },
+    });
+    assert.equal(result.equal, false);
+    const added = result.now.filter((line) => !result.then.includes(line));
+    assert.ok(
+      added.some((l) => l.includes('"thinking":""') || l.includes('"text":""')),
+      added.join("\n"),
+    );
+  });
+
   it("refuses what is not a recorded exchange", () => {
     assert.throws(() => parseRecord("{}"), ReplayError);
     assert.throws(() => parseRecord("not json"), ReplayError);
