@@ -39,6 +39,9 @@ import {
 } from "../lib/cli/replay.ts";
 import { configFromEnv } from "../lib/ops/config.ts";
 import type { RecordFile } from "../lib/server/record_file.ts";
+import { Recorder, type RecordStore } from "../lib/server/exchange_recorder.ts";
+import { ProxyError } from "../lib/anthropic/errors.ts";
+import { createLogger } from "../lib/ops/log.ts";
 
 type Setup = {
   dir: string;
@@ -292,6 +295,72 @@ describe("record limits", () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe("the recorder's writer", () => {
+  const fakeStore = (used: number, fail: boolean) => {
+    const written: string[] = [];
+    const store: RecordStore = {
+      usedBytes: () => Promise.resolve(used),
+      write: (name) => {
+        if (fail) return Promise.reject(new Error("ENOSPC: no space left on device"));
+        written.push(name);
+        return Promise.resolve();
+      },
+    };
+    return { store, written };
+  };
+  const run = async (used: number, fail: boolean) => {
+    const logs: string[] = [];
+    const log = createLogger({
+      level: "info",
+      format: "text",
+      secrets: [],
+      sink: (l) => logs.push(l),
+    });
+    const { store, written } = fakeStore(used, fail);
+    const recorder = new Recorder({
+      store,
+      maxFileBytes: 1_000_000,
+      maxDirBytes: 10_000,
+      log,
+      redact: (t) => t,
+    });
+    let begun = 0;
+    for (let i = 0; i < 3; i++) {
+      const rec = recorder.begin(`req_${i}`, 0, ask, new Headers(), false);
+      if (!rec) continue;
+      begun++;
+      rec.finishError(new ProxyError(502, "api_error", "upstream unreachable"));
+      await recorder.flush();
+    }
+    return { logs, written, begun };
+  };
+
+  it("stops at the first failed write with one log line", async () => {
+    const { logs, written, begun } = await run(0, true);
+    assert.deepEqual(written, []);
+    assert.equal(begun, 1, "nothing more is collected once stopped");
+    assert.equal(logs.length, 1, logs.join("\n"));
+    assert.match(logs[0]!, /recording stopped: cannot write to RECORD_DIR .*ENOSPC/);
+  });
+
+  it("counts what the directory held before: a full one records nothing", async () => {
+    const { logs, written } = await run(9_900, false);
+    assert.deepEqual(written, []);
+    assert.equal(logs.length, 1, logs.join("\n"));
+    assert.match(logs[0]!, /RECORD_MAX_DIR_BYTES used_bytes=9900/);
+  });
+
+  it("writes each exchange when there is room", async () => {
+    const { logs, written } = await run(0, false);
+    assert.equal(written.length, 3);
+    assert.ok(
+      written.every((n) => /^\d{4}-\d\d-\d\dT[\d-]+Z_req_\d\.json$/.test(n)),
+      written.join(),
+    );
+    assert.deepEqual(logs, []);
   });
 });
 
