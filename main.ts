@@ -7,7 +7,7 @@ import { helpText, parseArgs } from "./lib/cli/args.ts";
 import { type Config, ConfigError, configFromEnv, envFileVars } from "./lib/ops/config.ts";
 import { banner, bannerJson } from "./lib/cli/banner.ts";
 import { runDoctor } from "./lib/cli/doctor.ts";
-import { replayAgainst, ReplayError, replayFile } from "./lib/cli/replay.ts";
+import { readRecordText, replayAgainst, ReplayError, replayFiles } from "./lib/cli/replay.ts";
 import { createLogger, type Logger, makeRedactor } from "./lib/ops/log.ts";
 import { readTextFile, serve, upstreamFetch } from "./lib/runtime/serve.ts";
 import { Recorder } from "./lib/server/exchange_recorder.ts";
@@ -46,27 +46,6 @@ function stdoutLines(): (line: string) => void {
       closed = true;
     }
   };
-}
-
-/** Runs a replay on a file's text; a file that cannot be replayed is exit 2 with one line. */
-async function replaying(
-  file: string,
-  run: (text: string) => number | Promise<number>,
-): Promise<number> {
-  try {
-    let text: string | undefined;
-    try {
-      text = await readTextFile(file);
-    } catch (err) {
-      throw new ReplayError(`cannot read: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    if (text === undefined) throw new ReplayError("not found");
-    return await run(text);
-  } catch (err) {
-    if (!(err instanceof ReplayError)) throw err;
-    process.stderr.write(`error: ${file}: ${err.message}\n`);
-    return 2;
-  }
 }
 
 /** RECORD_DIR: the directory is made (or found) now, so that a wrong path fails at start. */
@@ -117,7 +96,12 @@ async function main(argv: string[]): Promise<number> {
   }
   // A plain replay reads no configuration: the file holds all it needs.
   if (cli.kind === "replay" && cli.against === undefined) {
-    return await replaying(cli.file, (text) => replayFile(text, stdoutLines()));
+    return await replayFiles(
+      cli.files,
+      readTextFile,
+      stdoutLines(),
+      (line) => process.stderr.write(`${line}\n`),
+    );
   }
   let config: Config;
   try {
@@ -146,12 +130,15 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (cli.kind === "replay" && cli.against !== undefined) {
-    const against = cli.against;
-    const fetch = await upstreamFetch();
-    return await replaying(
-      cli.file,
-      (text) => replayAgainst(text, against, config, fetch, stdoutLines()),
-    );
+    const file = cli.files[0]!;
+    try {
+      const text = await readRecordText(file, readTextFile);
+      return await replayAgainst(text, cli.against, config, await upstreamFetch(), stdoutLines());
+    } catch (err) {
+      if (!(err instanceof ReplayError)) throw err;
+      process.stderr.write(`error: ${file}: ${err.message}\n`);
+      return 2;
+    }
   }
 
   const recorder = await startRecorder(config, log);

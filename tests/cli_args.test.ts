@@ -36,6 +36,7 @@ describe("parseArgs", () => {
     { argv: ["replay"], message: /replay needs a recorded file/ },
     { argv: ["replay", "f.json", "--against"], message: /--against needs a model/ },
     { argv: ["--against", "gpt-4.1"], message: /--against goes with replay FILE/ },
+    { argv: ["replay", "a", "b", "--against", "m"], message: /--against takes one recorded file/ },
   ];
   for (const e of errors) {
     it(`${JSON.stringify(e.argv)} is an error: ${e.message}`, () => {
@@ -45,10 +46,16 @@ describe("parseArgs", () => {
     });
   }
 
+  it("replay FILE FILE… (a shell glob)", () => {
+    const r = parseArgs(["replay", "a.json", "b.json"]);
+    assert.equal(r.kind, "replay");
+    if (r.kind === "replay") assert.deepEqual(r.files, ["a.json", "b.json"]);
+  });
+
   it("replay FILE, with --against MODEL and flags in any order", () => {
     assert.deepEqual(parseArgs(["replay", "r.json"]), {
       kind: "replay",
-      file: "r.json",
+      files: ["r.json"],
       against: undefined,
       overrides: {},
       envFile: ".env",
@@ -57,7 +64,7 @@ describe("parseArgs", () => {
     const r = parseArgs(["--port", "1", "replay", "--against=openai/gpt-4.1", "r.json"]);
     assert.equal(r.kind, "replay");
     if (r.kind !== "replay") return;
-    assert.equal(r.file, "r.json");
+    assert.deepEqual(r.files, ["r.json"]);
     assert.equal(r.against, "openai/gpt-4.1");
     assert.deepEqual(r.overrides, { PORT: "1" });
   });

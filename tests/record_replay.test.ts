@@ -433,8 +433,8 @@ describe("replay", () => {
       writeFileSync(broken, "{}");
       const { cmd, args } = mainCommand();
       // No configuration at all: a plain replay needs none.
-      const run = (file: string) =>
-        spawnSync(cmd, [...args, "replay", file], {
+      const run = (...files: string[]) =>
+        spawnSync(cmd, [...args, "replay", ...files], {
           cwd: dir,
           env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", NO_COLOR: "1" },
           encoding: "utf8",
@@ -449,6 +449,11 @@ describe("replay", () => {
       const bad = run(broken);
       assert.equal(bad.status, 2, bad.stderr + bad.stdout);
       assert.match(bad.stderr, /not a recorded exchange/);
+      // Several files (a shell glob over RECORD_DIR): any difference makes it exit 1.
+      const all = run(fixture, changed, broken, join(dir, "missing.json"));
+      assert.equal(all.status, 1, all.stderr + all.stdout);
+      assert.match(all.stdout, /4 files: 1 same, 1 different, 2 not replayed/);
+      assert.match(all.stderr, /missing\.json: not found/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -8,9 +8,9 @@ export type CliResult =
   | { kind: "doctor"; overrides: Record<string, string>; envFile: string; envFileRequired: boolean }
   | {
     kind: "replay";
-    /** The recorded exchange (a RECORD_DIR file). */
-    file: string;
-    /** `--against MODEL`: send the recorded request to this model too. */
+    /** The recorded exchanges (RECORD_DIR files), at least one. */
+    files: string[];
+    /** `--against MODEL`: send the recorded request to this model too (one file only). */
     against: string | undefined;
     overrides: Record<string, string>;
     envFile: string;
@@ -40,7 +40,7 @@ export function parseArgs(argv: readonly string[]): CliResult {
   let envFile = ".env";
   let envFileRequired = false;
   let command: "run" | "doctor" | "replay" = "run";
-  let replayFile: string | undefined;
+  const replayFiles: string[] = [];
   let against: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -54,8 +54,8 @@ export function parseArgs(argv: readonly string[]): CliResult {
       command = "replay";
       continue;
     }
-    if (command === "replay" && replayFile === undefined && !arg.startsWith("-")) {
-      replayFile = arg;
+    if (command === "replay" && !arg.startsWith("-")) {
+      replayFiles.push(arg);
       continue;
     }
     if (arg === "--against" || arg.startsWith("--against=")) {
@@ -101,10 +101,13 @@ export function parseArgs(argv: readonly string[]): CliResult {
     } else overrides[FLAGS[name]!] = value;
   }
   if (command === "replay") {
-    if (replayFile === undefined) {
+    if (replayFiles.length === 0) {
       return { kind: "error", message: "replay needs a recorded file: replay FILE; see --help" };
     }
-    return { kind: "replay", file: replayFile, against, overrides, envFile, envFileRequired };
+    if (against !== undefined && replayFiles.length > 1) {
+      return { kind: "error", message: "--against takes one recorded file; see --help" };
+    }
+    return { kind: "replay", files: replayFiles, against, overrides, envFile, envFileRequired };
   }
   if (against !== undefined) {
     return { kind: "error", message: "--against goes with replay FILE; see --help" };
@@ -123,10 +126,10 @@ Usage:
   claude-code-proxy [options]            (compiled binary)
   ... doctor [options]                   check the upstream for each mapped model: plain, stream,
                                          tool call, image, thinking and a ~24k-token prompt
-  ... replay FILE [--against MODEL]      run a RECORD_DIR file's upstream answer through today's
+  ... replay FILE... [--against MODEL]   run RECORD_DIR files' upstream answers through today's
                                          converter and show what differs from what the client got
-                                         (exit 1 when anything does); --against MODEL also sends
-                                         the recorded request to MODEL and shows both answers
+                                         (exit 1 when anything does); --against MODEL sends one
+                                         file's recorded request to MODEL and shows both answers
 
 Options (each overrides its variable):
   --host HOST            HOST               listen address            (default 127.0.0.1)

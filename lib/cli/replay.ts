@@ -206,7 +206,52 @@ export function describeDifference(result: ReplayResult): string[] {
   ];
 }
 
-/** `replay FILE`: exit 0 when today's conversion gives what the client got, 1 when not. */
+/**
+ * `replay FILE...`: exit 0 when today's conversion gives what the client got for every file,
+ * 1 when any differs, 2 when none differs but some could not be replayed (each said why).
+ */
+export async function replayFiles(
+  files: readonly string[],
+  read: (path: string) => Promise<string | undefined>,
+  print: (line: string) => void,
+  printError: (line: string) => void,
+): Promise<number> {
+  let same = 0;
+  let different = 0;
+  let failed = 0;
+  for (const file of files) {
+    try {
+      const text = await readRecordText(file, read);
+      if (replayFile(text, print) === 0) same++;
+      else different++;
+    } catch (err) {
+      if (!(err instanceof ReplayError)) throw err;
+      printError(`error: ${file}: ${err.message}`);
+      failed++;
+    }
+  }
+  if (files.length > 1) {
+    print(`${files.length} files: ${same} same, ${different} different, ${failed} not replayed`);
+  }
+  return different > 0 ? 1 : failed > 0 ? 2 : 0;
+}
+
+/** A file's text; a missing or unreadable one is a ReplayError. */
+export async function readRecordText(
+  file: string,
+  read: (path: string) => Promise<string | undefined>,
+): Promise<string> {
+  let text: string | undefined;
+  try {
+    text = await read(file);
+  } catch (err) {
+    throw new ReplayError(`cannot read: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (text === undefined) throw new ReplayError("not found");
+  return text;
+}
+
+/** One file's text: exit 0 when today's conversion gives what the client got, 1 when not. */
 export function replayFile(text: string, print: (line: string) => void): number {
   const record = parseRecord(text);
   const result = replayRecord(record);
