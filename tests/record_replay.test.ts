@@ -353,6 +353,44 @@ describe("the recorder's writer", () => {
     assert.match(logs[0]!, /RECORD_MAX_DIR_BYTES used_bytes=9900/);
   });
 
+  it("skips exchanges while the disk is behind, with one log line, and goes on after", async () => {
+    const logs: string[] = [];
+    const log = createLogger({
+      level: "info",
+      format: "text",
+      secrets: [],
+      sink: (l) => logs.push(l),
+    });
+    let release = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const written: string[] = [];
+    const recorder = new Recorder({
+      store: {
+        usedBytes: () => Promise.resolve(0),
+        write: async (name) => {
+          await gate;
+          written.push(name);
+        },
+      },
+      maxFileBytes: 1_000_000,
+      maxDirBytes: 1_000_000_000,
+      log,
+      redact: (t) => t,
+    });
+    const finish = (i: number) =>
+      recorder.begin(`req_${i}`, 0, ask, new Headers(), false)!
+        .finishError(new ProxyError(502, "api_error", "x"));
+    for (let i = 0; i < 100; i++) finish(i);
+    release();
+    await recorder.flush();
+    assert.equal(written.length, 64);
+    assert.equal(logs.length, 1, logs.join("\n"));
+    assert.match(logs[0]!, /not recorded: the writer is behind/);
+    finish(100);
+    await recorder.flush();
+    assert.equal(written.length, 65);
+  });
+
   it("writes each exchange when there is room", async () => {
     const { logs, written } = await run(0, false);
     assert.equal(written.length, 3);
