@@ -32,11 +32,11 @@ import {
 import {
   describeDifference,
   parseRecord,
-  replayAgainst,
   ReplayError,
   replayFile,
   replayRecord,
 } from "../lib/cli/replay.ts";
+import { replayAgainst } from "../lib/cli/replay_against.ts";
 import { configFromEnv } from "../lib/ops/config.ts";
 import type { RecordFile } from "../lib/server/record_file.ts";
 import { Recorder, type RecordStore } from "../lib/server/exchange_recorder.ts";
