@@ -130,6 +130,7 @@ describe("record (RECORD_DIR)", () => {
     assert.ok(!text.includes(TEST_CLIENT_KEY), "the client key is not written");
     const rec = parseRecord(text);
     assert.equal(rec.upstream_request?.headers.authorization, "[REDACTED]");
+    assert.equal(rec.upstream_request?.api, "chat");
     // The SDK sends its key as x-api-key, or as a Bearer token when given one from the env.
     const keyHeaders = ["x-api-key", "authorization"].map((h) => rec.client_headers?.[h])
       .filter((v) => v !== undefined);
@@ -452,6 +453,16 @@ describe("replay", () => {
   it("refuses what is not a recorded exchange", () => {
     assert.throws(() => parseRecord("{}"), ReplayError);
     assert.throws(() => parseRecord("not json"), ReplayError);
+    const rec = parseRecord(readFileSync(fixture, "utf8"));
+    assert.equal(rec.upstream_request?.api, undefined, "the fixture predates the api field");
+    assert.throws(
+      () =>
+        replayRecord({
+          ...rec,
+          upstream_request: { ...rec.upstream_request!, api: "carrier-pigeon" },
+        }),
+      /speaking "carrier-pigeon"/,
+    );
   });
 
   it("runs as a subcommand: exit 0 when the same, 1 when different, 2 when not a record", () => {

@@ -72,6 +72,11 @@ function rebuildExchange(record: RecordFile): Exchange {
     throw err;
   }
   const provider = envProvider(config);
+  if ((up.api ?? "chat") !== provider.api) {
+    throw new ReplayError(
+      `recorded from an upstream speaking "${up.api}", which replay cannot rebuild`,
+    );
+  }
   try {
     return protocolFor(provider.api).exchange({
       request: request.data,

@@ -99,6 +99,7 @@ async function answer(
   });
   rec?.upstreamRequest({
     provider: provider.name,
+    api: provider.api,
     profile: provider.profile.name,
     base_url: provider.baseUrl,
     model,

@@ -29,6 +29,8 @@ export type RecordedError = z.infer<typeof RecordedError>;
 
 const UpstreamRequest = z.object({
   provider: z.string(),
+  /** The upstream protocol the answer is read with (absent: chat). */
+  api: z.string().optional(),
   /** The provider profile (openai, azure, openrouter …): how its answers are read. */
   profile: z.string(),
   base_url: z.string(),
