@@ -14,8 +14,11 @@ import {
 import { banner, bannerJson } from "./lib/cli/banner.ts";
 import { runDoctor } from "./lib/cli/doctor.ts";
 import { routingLines } from "./lib/cli/routing_banner.ts";
-import { createLogger, makeRedactor } from "./lib/ops/log.ts";
+import { readRecordText, ReplayError, replayFiles } from "./lib/cli/replay.ts";
+import { replayAgainst } from "./lib/cli/replay_against.ts";
+import { createLogger, type Logger, makeRedactor } from "./lib/ops/log.ts";
 import { readTextFile, serve, upstreamFetch } from "./lib/runtime/serve.ts";
+import { Recorder } from "./lib/server/exchange_recorder.ts";
 import { createHandler } from "./lib/server/handler.ts";
 import { resolveHost } from "./lib/runtime/resolve_host.ts";
 import { isPublicAddress } from "./lib/websearch/address.ts";
@@ -100,6 +103,38 @@ function stdoutLines(): (line: string) => void {
   };
 }
 
+/** RECORD_DIR: the directory is made (or found) now, so that a wrong path fails at start. */
+async function startRecorder(
+  config: Config,
+  log: Logger,
+): Promise<Recorder | undefined | "failed"> {
+  if (config.recordDir === undefined) return undefined;
+  // node:fs is loaded only when recording is on.
+  const { fileRecordStore } = await import("./lib/runtime/record_store.ts");
+  const store = fileRecordStore(config.recordDir);
+  try {
+    await store.prepare();
+  } catch (err) {
+    log.error("cannot use RECORD_DIR", {
+      dir: config.recordDir,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    return "failed";
+  }
+  log.info("recording each exchange", {
+    dir: config.recordDir,
+    max_file_bytes: config.recordMaxFileBytes,
+    max_dir_bytes: config.recordMaxDirBytes,
+  });
+  return new Recorder({
+    store,
+    maxFileBytes: config.recordMaxFileBytes,
+    maxDirBytes: config.recordMaxDirBytes,
+    log,
+    redact: makeRedactor([config.openaiApiKey, config.anthropicApiKey]),
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   const cli = parseArgs(argv);
   if (cli.kind === "help") {
@@ -113,6 +148,15 @@ async function main(argv: string[]): Promise<number> {
   if (cli.kind === "error") {
     process.stderr.write(`error: ${cli.message}\n`);
     return 2;
+  }
+  // A plain replay reads no configuration: the file holds all it needs.
+  if (cli.kind === "replay" && cli.against === undefined) {
+    return await replayFiles(
+      cli.files,
+      readTextFile,
+      stdoutLines(),
+      (line) => process.stderr.write(`${line}\n`),
+    );
   }
   let config: Config;
   let env: Record<string, string | undefined>;
@@ -152,6 +196,28 @@ async function main(argv: string[]): Promise<number> {
     );
   }
 
+  if (cli.kind === "replay" && cli.against !== undefined) {
+    const file = cli.files[0]!;
+    try {
+      const text = await readRecordText(file, readTextFile);
+      return await replayAgainst(
+        text,
+        cli.against,
+        config,
+        await upstreamFetch(),
+        stdoutLines(),
+        undefined,
+        loaded.router,
+      );
+    } catch (err) {
+      if (!(err instanceof ReplayError)) throw err;
+      process.stderr.write(`error: ${file}: ${err.message}\n`);
+      return 2;
+    }
+  }
+
+  const recorder = await startRecorder(config, log);
+  if (recorder === "failed") return 1;
   const monitoring = createMonitoring(config, log);
   const routers = new RouterHolder(loaded.router);
   if (monitoring?.metrics) addHealthGauges(monitoring.metrics, health, routers);
@@ -162,6 +228,7 @@ async function main(argv: string[]): Promise<number> {
     router: routers,
     addressGuard: { resolve: resolveHost, allowed: isPublicAddress },
     monitoring,
+    recorder,
   });
   let server;
   try {
@@ -202,11 +269,13 @@ async function main(argv: string[]): Promise<number> {
         grace_s: config.shutdownGraceMs / 1000,
       });
       monitoring?.feeds.abort();
-      server.shutdown(config.shutdownGraceMs).finally(() => {
-        // After the in-flight requests: their rows are written too.
-        monitoring?.history.close();
-        resolve(0);
-      });
+      server.shutdown(config.shutdownGraceMs)
+        .then(() => recorder?.flush())
+        .finally(() => {
+          // After the in-flight requests: their rows are written too.
+          monitoring?.history.close();
+          resolve(0);
+        });
     };
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));

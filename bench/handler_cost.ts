@@ -5,13 +5,18 @@
  * conversion) from the runtime's HTTP stack, which the main benchmark (run.ts) includes.
  * Use it for A/B comparisons of a change; it asserts nothing.
  *
- *   bun bench/handler_cost.ts [--n 3000] [--scenarios json,s50,cc]
+ *   bun bench/handler_cost.ts [--n 3000] [--scenarios json,s50,cc] [--record DIR]
  *   deno run -A bench/handler_cost.ts
+ *
+ * `--record DIR` records every exchange into DIR (RECORD_DIR), the writer's work included in the
+ * figures: it writes n files per scenario, so keep n small and use a scratch directory.
  */
 import process from "node:process";
-import { configFromEnv } from "../lib/ops/config.ts";
-import { silentLogger } from "../lib/ops/log.ts";
+import { type Config, configFromEnv } from "../lib/ops/config.ts";
+import { makeRedactor, silentLogger } from "../lib/ops/log.ts";
 import { createHandler } from "../lib/server/handler.ts";
+import { Recorder } from "../lib/server/exchange_recorder.ts";
+import { fileRecordStore } from "../lib/runtime/record_store.ts";
 import type { Fetch } from "../lib/upstreams/transport.ts";
 import { buildTemplate } from "./requests.ts";
 import {
@@ -115,6 +120,20 @@ function arg(name: string, fallback: string): string {
 
 const n = Number(arg("n", "3000"));
 const names = arg("scenarios", "json,s50,s200,tool,cc").split(",").filter(isScenarioName);
+const recordDir = arg("record", "");
+
+async function recorderFor(config: Config): Promise<Recorder | undefined> {
+  if (!recordDir) return undefined;
+  const store = fileRecordStore(recordDir);
+  await store.prepare();
+  return new Recorder({
+    store,
+    maxFileBytes: 64 * 1024 * 1024,
+    maxDirBytes: Number.MAX_SAFE_INTEGER,
+    log: silentLogger,
+    redact: makeRedactor([config.openaiApiKey, config.anthropicApiKey]),
+  });
+}
 
 async function run(name: ScenarioName): Promise<void> {
   const s = SCENARIOS[name];
@@ -124,7 +143,8 @@ async function run(name: ScenarioName): Promise<void> {
     ANTHROPIC_API_KEY: "bench-key",
     LOG_LEVEL: "ERROR",
   });
-  const handler = createHandler(config, { log: silentLogger, fetch: fakeFetch(s) });
+  const recorder = await recorderFor(config);
+  const handler = createHandler(config, { log: silentLogger, fetch: fakeFetch(s), recorder });
   const t = buildTemplate("anthropic", s, 60 * 1024);
   const body = enc.encode(`${t.head}n0${t.tail}`);
   const once = async () => {
@@ -141,6 +161,8 @@ async function run(name: ScenarioName): Promise<void> {
     );
     const text = await res.text();
     if (res.status !== 200 || !text.includes("n0")) throw new Error(`bad answer: ${text}`);
+    // Each file written before the next request: none is dropped for a writer behind.
+    await recorder?.flush();
   };
   for (let i = 0; i < Math.min(500, n); i++) await once();
   const cpu0 = process.cpuUsage();

@@ -12,6 +12,7 @@ describe("parseArgs", () => {
     { argv: ["--env-file", "x.env"], overrides: {}, envFile: "x.env" },
     // A value may start with one dash (a negative number is refused later, by the config).
     { argv: ["--max-retries", "-1"], overrides: { MAX_RETRIES: "-1" } },
+    { argv: ["--record", "./records"], overrides: { RECORD_DIR: "./records" } },
   ];
   for (const r of runs) {
     it(`${JSON.stringify(r.argv)} runs with ${JSON.stringify(r.overrides)}`, () => {
@@ -32,6 +33,10 @@ describe("parseArgs", () => {
     { argv: ["--foo"], message: /^unknown option "--foo"; see --help$/ },
     { argv: ["--port"], message: /--port needs a value/ },
     { argv: ["--port", "--host", "x"], message: /--port needs a value/ },
+    { argv: ["replay"], message: /replay needs a recorded file/ },
+    { argv: ["replay", "f.json", "--against"], message: /--against needs a model/ },
+    { argv: ["--against", "gpt-4.1"], message: /--against goes with replay FILE/ },
+    { argv: ["replay", "a", "b", "--against", "m"], message: /--against takes one recorded file/ },
   ];
   for (const e of errors) {
     it(`${JSON.stringify(e.argv)} is an error: ${e.message}`, () => {
@@ -40,4 +45,27 @@ describe("parseArgs", () => {
       if (result.kind === "error") assert.match(result.message, e.message);
     });
   }
+
+  it("replay FILE FILE… (a shell glob)", () => {
+    const r = parseArgs(["replay", "a.json", "b.json"]);
+    assert.equal(r.kind, "replay");
+    if (r.kind === "replay") assert.deepEqual(r.files, ["a.json", "b.json"]);
+  });
+
+  it("replay FILE, with --against MODEL and flags in any order", () => {
+    assert.deepEqual(parseArgs(["replay", "r.json"]), {
+      kind: "replay",
+      files: ["r.json"],
+      against: undefined,
+      overrides: {},
+      envFile: ".env",
+      envFileRequired: false,
+    });
+    const r = parseArgs(["--port", "1", "replay", "--against=openai/gpt-4.1", "r.json"]);
+    assert.equal(r.kind, "replay");
+    if (r.kind !== "replay") return;
+    assert.deepEqual(r.files, ["r.json"]);
+    assert.equal(r.against, "openai/gpt-4.1");
+    assert.deepEqual(r.overrides, { PORT: "1" });
+  });
 });

@@ -76,6 +76,8 @@ describe("documentation", () => {
     METRICS: ["true", String(defaults.metrics)],
     DASHBOARD: ["true", String(defaults.dashboard)],
     USAGE_RETENTION_DAYS: ["30", String(defaults.usageRetentionMs / 86_400_000)],
+    RECORD_MAX_FILE_BYTES: ["10485760", String(defaults.recordMaxFileBytes)],
+    RECORD_MAX_DIR_BYTES: ["1073741824", String(defaults.recordMaxDirBytes)],
   };
   // Documented as a rule rather than one value (checked below).
   const perModel = ["MAX_TOKENS_LIMIT", "USAGE_DB"];
@@ -96,6 +98,7 @@ describe("documentation", () => {
     SEARXNG_URL: defaults.search?.baseUrl,
     SEARCH_BASE_URL: defaults.search?.baseUrl,
     CONFIG_FILE: defaults.configFile,
+    RECORD_DIR: defaults.recordDir,
   };
 
   /** The --help line that documents `name`: the variable first, or after its flag. */

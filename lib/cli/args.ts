@@ -14,6 +14,16 @@ export type CliResult =
     /** How many days back `usage` reports, today included. */
     days: number;
   }
+  | {
+    kind: "replay";
+    /** The recorded exchanges (RECORD_DIR files), at least one. */
+    files: string[];
+    /** `--against MODEL`: send the recorded request to this model too (one file only). */
+    against: string | undefined;
+    overrides: Record<string, string>;
+    envFile: string;
+    envFileRequired: boolean;
+  }
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "error"; message: string };
@@ -33,6 +43,7 @@ const FLAGS: Record<string, string> = {
   "--max-retries": "MAX_RETRIES",
   "--config": "CONFIG_FILE",
   "--usage-db": "USAGE_DB",
+  "--record": "RECORD_DIR",
 };
 
 /** The flag that sets `variable`, if one does. */
@@ -44,8 +55,10 @@ export function parseArgs(argv: readonly string[]): CliResult {
   const overrides: Record<string, string> = {};
   let envFile = ".env";
   let envFileRequired = false;
-  let command: "run" | "doctor" | "usage" = "run";
+  let command: "run" | "doctor" | "usage" | "replay" = "run";
   let days = 7;
+  const replayFiles: string[] = [];
+  let against: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "-h" || arg === "--help") return { kind: "help" };
@@ -67,6 +80,22 @@ export function parseArgs(argv: readonly string[]): CliResult {
       days = n;
       continue;
     }
+    if (arg === "replay" && command === "run") {
+      command = "replay";
+      continue;
+    }
+    if (command === "replay" && !arg.startsWith("-")) {
+      replayFiles.push(arg);
+      continue;
+    }
+    if (arg === "--against" || arg.startsWith("--against=")) {
+      const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i];
+      if (!value || (!arg.includes("=") && value.startsWith("--"))) {
+        return { kind: "error", message: "--against needs a model; see --help" };
+      }
+      against = value;
+      continue;
+    }
     if (arg === "--allow-remote") {
       overrides.ALLOW_REMOTE_WITHOUT_KEY = "true";
       continue;
@@ -80,9 +109,11 @@ export function parseArgs(argv: readonly string[]): CliResult {
         "--version",
         "--env-file",
         "--allow-remote",
+        "--against",
         "doctor",
         "usage",
         ...(command === "usage" ? ["--days"] : []),
+        "replay",
         ...Object.keys(FLAGS),
       ];
       const close = closest(name, known);
@@ -102,6 +133,18 @@ export function parseArgs(argv: readonly string[]): CliResult {
     } else overrides[FLAGS[name]!] = value;
   }
   if (command === "usage") return { kind: "usage", overrides, envFile, envFileRequired, days };
+  if (command === "replay") {
+    if (replayFiles.length === 0) {
+      return { kind: "error", message: "replay needs a recorded file: replay FILE; see --help" };
+    }
+    if (against !== undefined && replayFiles.length > 1) {
+      return { kind: "error", message: "--against takes one recorded file; see --help" };
+    }
+    return { kind: "replay", files: replayFiles, against, overrides, envFile, envFileRequired };
+  }
+  if (against !== undefined) {
+    return { kind: "error", message: "--against goes with replay FILE; see --help" };
+  }
   return { kind: command, overrides, envFile, envFileRequired };
 }
 
@@ -121,6 +164,10 @@ Usage:
   kill -HUP <pid>                        reload the --config file (it is also watched)
   ... usage [--days N]                   requests, tokens and cost per day and model from the
                                          usage history (default the last 7 days, UTC)
+  ... replay FILE... [--against MODEL]   run RECORD_DIR files' upstream answers through today's
+                                         converter and show what differs from what the client got
+                                         (exit 1 when anything does); --against MODEL sends one
+                                         file's recorded request to MODEL and shows both answers
 
 Options (each overrides its variable):
   --host HOST            HOST               listen address            (default 127.0.0.1)
@@ -138,6 +185,7 @@ Options (each overrides its variable):
   --api API              OPENAI_API         chat|responses|auto: the OpenAI API spoken upstream (default auto)
   --max-retries N        MAX_RETRIES        upstream retries          (default 2)
   --usage-db PATH        USAGE_DB           usage history file, or off (default <data dir>/claude-code-proxy/usage.db)
+  --record DIR           RECORD_DIR         write each exchange to DIR as one JSON file (default not set: off)
   --allow-remote         ALLOW_REMOTE_WITHOUT_KEY=true: a non-loopback HOST without ANTHROPIC_API_KEY (default false)
   --config FILE          CONFIG_FILE        routing file: providers, routes, fallback (default not set)
   --env-file PATH        read variables from PATH instead of ./.env (must exist)
@@ -179,6 +227,8 @@ Variables (environment or .env; the environment wins over .env):
   METRICS                GET /metrics in the Prometheus format      (default true)
   DASHBOARD              the /ui dashboard and its live feed        (default true)
   USAGE_RETENTION_DAYS   days of usage history kept                 (default 30)
+  RECORD_MAX_FILE_BYTES  largest recorded exchange; larger ones are skipped (default 10485760)
+  RECORD_MAX_DIR_BYTES   recording stops when RECORD_DIR would pass this  (default 1073741824)
 `;
 }
 

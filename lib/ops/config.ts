@@ -216,6 +216,9 @@ const EnvSchema = z.object({
     unit: "of days",
   })
     .transform((d) => d ?? 30),
+  RECORD_DIR: optional,
+  RECORD_MAX_FILE_BYTES: integer(1, Number.MAX_SAFE_INTEGER, 10 * 1024 * 1024),
+  RECORD_MAX_DIR_BYTES: integer(1, Number.MAX_SAFE_INTEGER, 1024 * 1024 * 1024),
 });
 
 /** Every variable the proxy reads (besides CUSTOM_HEADER_*), for docs checks. */
@@ -273,6 +276,10 @@ export type Config = Readonly<{
   /** The usage history's SQLite file; undefined: no history on disk. */
   usageDb: string | undefined;
   usageRetentionMs: number;
+  /** Each exchange is written here as one file (see server/exchange_recorder.ts). */
+  recordDir: string | undefined;
+  recordMaxFileBytes: number;
+  recordMaxDirBytes: number;
 }>;
 
 export class ConfigError extends Error {
@@ -423,6 +430,9 @@ export function configFromEnv(
     dashboard: e.DASHBOARD,
     usageDb: usageDbPath(env),
     usageRetentionMs: e.USAGE_RETENTION_DAYS * 86_400_000,
+    recordDir: e.RECORD_DIR,
+    recordMaxFileBytes: e.RECORD_MAX_FILE_BYTES,
+    recordMaxDirBytes: e.RECORD_MAX_DIR_BYTES,
   });
 }
 

@@ -8,6 +8,7 @@ import type { Router } from "../routing/router.ts";
 import type { ResponsesModels } from "../upstreams/api_choice.ts";
 import type { Fetch } from "../upstreams/transport.ts";
 import type { AddressGuard } from "../websearch/fetch_page.ts";
+import type { Recorder } from "./exchange_recorder.ts";
 
 export type RequestContext = {
   requestId: string;
@@ -32,4 +33,6 @@ export type RequestContext = {
   redact: (text: string) => string;
   /** Which hosts web_fetch may reach; undefined: web_fetch is not offered. */
   addressGuard: AddressGuard | undefined;
+  /** Set when RECORD_DIR is: each exchange is written to a file. */
+  recorder?: Recorder | undefined;
 };

@@ -23,6 +23,7 @@ import { ResponsesModels } from "../upstreams/api_choice.ts";
 import { ClientGone, type Fetch } from "../upstreams/transport.ts";
 import type { AddressGuard } from "../websearch/fetch_page.ts";
 import { keyCheck, unauthorized } from "./auth.ts";
+import type { Recorder } from "./exchange_recorder.ts";
 import type { RequestContext } from "./context.ts";
 import { handleCountTokens } from "./count_tokens.ts";
 import { json } from "./json_response.ts";
@@ -43,6 +44,8 @@ export type HandlerDeps = {
   router?: RouterSource;
   /** Metrics, usage history and the dashboard's feed; made from the config when not given. */
   monitoring?: Monitoring;
+  /** Writes each exchange to RECORD_DIR (see exchange_recorder.ts). */
+  recorder?: Recorder;
 };
 
 export type Handler = (req: Request) => Promise<Response>;
@@ -121,6 +124,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       responsesModels,
       redact: redactFor(router),
       addressGuard: deps.addressGuard,
+      recorder: deps.recorder,
     };
     // Every answer passes here: one request-log line each, unless the route logs it later.
     const done = (res: Response, dropBody = false): Response => {

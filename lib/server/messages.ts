@@ -2,9 +2,15 @@
  * `POST /v1/messages`: validate, route, convert for the upstream's protocol, send, and answer
  * with the converted message or stream. Knows the Protocol interface, none of its insides.
  */
-import { invalidRequest, ProxyError, seconds } from "../anthropic/errors.ts";
+import {
+  invalidRequest,
+  ProxyError,
+  redactError,
+  seconds,
+  toProxyError,
+} from "../anthropic/errors.ts";
 import { messageEvents } from "../anthropic/message_events.ts";
-import { ignoredFields, MessagesRequest } from "../anthropic/schema.ts";
+import { ignoredFields, type MessageResponse, MessagesRequest } from "../anthropic/schema.ts";
 import { encodeEvents } from "../anthropic/sse_encode.ts";
 import { formatZodError } from "../anthropic/validation.ts";
 import { debugBody } from "../ops/debug_body.ts";
@@ -29,6 +35,7 @@ import { json } from "./json_response.ts";
 import { RecordingConverter } from "./recording_converter.ts";
 import { serverToolAnswer } from "./server_tools/hook.ts";
 import { driveStream } from "./stream_response.ts";
+import type { ExchangeRecording } from "./exchange_recorder.ts";
 import { countsAgainstProvider, fallbackCause, keyRestMs } from "./fallback.ts";
 import type { FallbackCause } from "../routing/file_schema.ts";
 
@@ -54,7 +61,33 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
   const raw = await parseJsonBody(req, ctx.config);
   const parsed = MessagesRequest.safeParse(raw);
   if (!parsed.success) throw invalidRequest(formatZodError(parsed.error));
-  const request = parsed.data;
+  const rec = ctx.recorder?.begin(
+    ctx.requestId,
+    ctx.started,
+    raw,
+    req.headers,
+    parsed.data.stream === true,
+  );
+  if (!rec) return await answer(req, ctx, raw, parsed.data, undefined);
+  try {
+    return await answer(req, ctx, raw, parsed.data, rec);
+  } catch (err) {
+    const e = err instanceof ClientGone
+      ? new ProxyError(499, "api_error", "client disconnected")
+      : toProxyError(err);
+    rec.finishError(redactError(e, ctx.redact));
+    throw err;
+  }
+}
+
+/** Routes the request and tries its chain, entry by entry, until one answers. */
+async function answer(
+  req: Request,
+  ctx: RequestContext,
+  raw: unknown,
+  request: MessagesRequest,
+  rec: ExchangeRecording | undefined,
+): Promise<Response> {
   const summary = ctx.summary;
   summary.stream = request.stream === true;
   const router = ctx.router;
@@ -82,6 +115,7 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
         true,
         ctx,
         estimateFor,
+        rec,
       );
     } catch (err) {
       throw err instanceof AttemptFailed ? tagged(err.error, target) : err;
@@ -117,7 +151,17 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
       }
       const last = i === chain.length - 1;
       try {
-        const res = await attempt(req, raw, request, target, picked.key, last, ctx, estimateFor);
+        const res = await attempt(
+          req,
+          raw,
+          request,
+          target,
+          picked.key,
+          last,
+          ctx,
+          estimateFor,
+          rec,
+        );
         health.succeeded(provider);
         if (failures.length > 0) summary.attempts = failures;
         return res;
@@ -195,6 +239,7 @@ async function attempt(
   last: boolean,
   ctx: RequestContext,
   estimateFor: (model: string) => number,
+  rec: ExchangeRecording | undefined,
 ): Promise<Response> {
   const { config, log } = ctx;
   const { provider, model } = target;
@@ -217,8 +262,8 @@ async function attempt(
     throw err;
   }
   const messageId = `msg_${ctx.newId()}`;
-  const exchangeFor = (api: UpstreamApi): Exchange =>
-    protocolFor(api).exchange({
+  const exchangeFor = (api: UpstreamApi): Exchange => {
+    const exchange = protocolFor(api).exchange({
       request,
       provider,
       model,
@@ -231,6 +276,20 @@ async function attempt(
       clientBody: raw,
       clientHeaders: req.headers,
     });
+    rec?.upstreamRequest({
+      provider: provider.name,
+      api,
+      profile: provider.profile.name,
+      base_url: provider.baseUrl,
+      model,
+      message_id: messageId,
+      input_tokens_estimate: inputEstimate,
+      url: exchange.url,
+      headers: exchange.headers,
+      body: exchange.body,
+    });
+    return exchange;
+  };
   const onExchange = (exchange: Exchange) => {
     if (log.enabled("debug")) {
       for (const type of [...exchange.dropped, ...ignoredFields(raw)]) {
@@ -267,7 +326,7 @@ async function attempt(
           // With a next entry to fall back on, a retry here would only delay it.
           maxRetries: last ? provider.maxRetries : 0,
           retryMaxDelayMs: provider.retryMaxDelayMs,
-          httpError: exchange.httpError,
+          httpError: rec ? rec.tapHttpError(exchange.httpError) : exchange.httpError,
           // Set for an upstream error answer too; a connection that failed has no first byte.
           onHeaders: () => {
             answered = true;
@@ -286,8 +345,9 @@ async function attempt(
   const upstreamStreams = contentType.includes("text/event-stream");
 
   if (stream && upstreamStreams && upstream.response.body) {
-    const converter = log.enabled("debug")
-      ? new RecordingConverter(exchange.stream())
+    const debug = log.enabled("debug");
+    const converter = debug || rec
+      ? new RecordingConverter(exchange.stream(), { debug, tap: rec })
       : exchange.stream();
     summary.deferred = true;
     const body = driveStream({
@@ -311,7 +371,8 @@ async function attempt(
         summary.inputTokens = usage.input_tokens;
         summary.outputTokens = usage.output_tokens;
         summary.cachedTokens = usage.cache_read_input_tokens;
-        if (converter instanceof RecordingConverter) {
+        rec?.finishStream(outcome.status, outcome.error);
+        if (debug && converter instanceof RecordingConverter) {
           log.debug("upstream response", {
             request_id: ctx.requestId,
             ...converter.recorded(ctx.redact),
@@ -337,8 +398,11 @@ async function attempt(
   let text: string;
   try {
     text = await readUpstreamText(upstream, ctx, provider.requestTimeoutMs);
+    rec?.upstreamBody(text);
     if (exchange.passThrough && !stream) {
       const answer = exchange.passThrough(text);
+      // The upstream's own message, as the client gets it.
+      if (rec) rec.finishMessage(JSON.parse(answer.body) as MessageResponse);
       summary.inputTokens = answer.usage.input_tokens;
       summary.outputTokens = answer.usage.output_tokens;
       summary.cachedTokens = answer.usage.cache_read_input_tokens;
@@ -346,7 +410,8 @@ async function attempt(
         headers: { "content-type": "application/json", ...upstreamHeader },
       });
     }
-    const message = exchange.message(parseAnswer(text));
+    const message = readMessageBody(text, exchange);
+    rec?.finishMessage(message);
     summary.inputTokens = message.usage.input_tokens;
     summary.outputTokens = message.usage.output_tokens;
     summary.cachedTokens = message.usage.cache_read_input_tokens;
@@ -409,9 +474,14 @@ async function readUpstreamText(
   return text;
 }
 
-function parseAnswer(text: string): unknown {
+/** A whole 2xx answer's body → the client's message (shared with `replay`). */
+export function readMessageBody(
+  text: string,
+  exchange: Pick<Exchange, "message">,
+): MessageResponse {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     const snippet = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim().slice(0, 200);
     throw new ProxyError(
@@ -422,4 +492,5 @@ function parseAnswer(text: string): unknown {
       }`,
     );
   }
+  return exchange.message(value);
 }

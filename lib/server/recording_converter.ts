@@ -1,12 +1,14 @@
 /**
- * Any protocol's stream converter, wrapped to keep the upstream's `data:` payloads for the debug
- * log, one per line: the first ones up to a bound and always the last few (finish reason and
- * usage). Used only when the debug level is on.
+ * Any protocol's stream converter, wrapped to keep what passes through it: for the debug log,
+ * the upstream's `data:` payloads, one per line, the first ones up to a bound and always the last
+ * few (finish reason and usage); for RECORD_DIR, everything in and out, through a StreamTap.
+ * Used only when the debug level or recording is on.
  */
 import type { StreamEvent, Usage } from "../anthropic/schema.ts";
 import { debugBody, TEXT_HEAD } from "../ops/debug_body.ts";
 import type { EventConverter } from "../upstreams/protocol.ts";
 import type { SseMessage } from "../upstreams/sse_decode.ts";
+import type { StreamTap } from "./exchange_recorder.ts";
 
 export class RecordingConverter implements EventConverter {
   #inner: EventConverter;
@@ -14,26 +16,46 @@ export class RecordingConverter implements EventConverter {
   #headChars = 0;
   #tail: string[] = [];
   #chunks = 0;
+  #debug: boolean;
+  #tap: StreamTap | undefined;
 
-  constructor(inner: EventConverter) {
+  constructor(inner: EventConverter, opts: { debug: boolean; tap?: StreamTap | undefined }) {
     this.#inner = inner;
+    this.#debug = opts.debug;
+    this.#tap = opts.tap;
   }
 
   start(): StreamEvent[] {
-    return this.#inner.start();
+    return this.#out(() => this.#inner.start());
   }
 
   push(msg: SseMessage): StreamEvent[] {
-    this.#record(msg.data);
-    return this.#inner.push(msg);
+    if (this.#debug) this.#record(msg.data);
+    this.#tap?.upstream(msg);
+    return this.#out(() => this.#inner.push(msg));
   }
 
   finish(): StreamEvent[] {
-    return this.#inner.finish();
+    return this.#out(() => this.#inner.finish());
   }
 
   keepAlive(): StreamEvent[] {
-    return this.#inner.keepAlive();
+    this.#tap?.keepAlive();
+    return this.#out(() => this.#inner.keepAlive());
+  }
+
+  #out(convert: () => StreamEvent[]): StreamEvent[] {
+    const tap = this.#tap;
+    if (!tap) return convert();
+    let events: StreamEvent[];
+    try {
+      events = convert();
+    } catch (err) {
+      tap.converterError();
+      throw err;
+    }
+    tap.client(events);
+    return events;
   }
 
   get sawDone(): boolean {

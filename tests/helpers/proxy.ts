@@ -9,11 +9,13 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { configFromEnv } from "../../lib/ops/config.ts";
-import { createLogger } from "../../lib/ops/log.ts";
+import { createLogger, makeRedactor } from "../../lib/ops/log.ts";
 import { runtimeName, serve } from "../../lib/runtime/serve.ts";
 import { nodeFetch } from "../../lib/runtime/node_transport.ts";
 import type { Fetch } from "../../lib/upstreams/transport.ts";
 import { createHandler } from "../../lib/server/handler.ts";
+import { Recorder } from "../../lib/server/exchange_recorder.ts";
+import { fileRecordStore } from "../../lib/runtime/record_store.ts";
 
 /** The transport main.ts picks for this runtime (lib/runtime/serve.ts upstreamFetch), chosen synchronously. */
 const testTransport: Fetch = runtimeName === "deno"
@@ -28,6 +30,8 @@ export type TestProxy = {
   port: number;
   logs: string[];
   close: () => Promise<void>;
+  /** Resolves when every finished exchange is in RECORD_DIR (when set). */
+  flushRecords: () => Promise<void>;
 };
 
 const logFile = process.env.CCP_TEST_LOG;
@@ -54,7 +58,15 @@ export function startProxy(env: Record<string, string>): TestProxy {
     secrets: [config.openaiApiKey, config.anthropicApiKey],
     sink: (line) => record(logs, line),
   });
-  const server = serve(createHandler(config, { log, fetch: testTransport }), {
+  // RECORD_DIR as main.ts sets it up; the test makes the directory.
+  const recorder = config.recordDir === undefined ? undefined : new Recorder({
+    store: fileRecordStore(config.recordDir),
+    maxFileBytes: config.recordMaxFileBytes,
+    maxDirBytes: config.recordMaxDirBytes,
+    log,
+    redact: makeRedactor([config.openaiApiKey, config.anthropicApiKey]),
+  });
+  const server = serve(createHandler(config, { log, fetch: testTransport, recorder }), {
     hostname: "127.0.0.1",
     port: 0,
     maxBodyBytes: config.maxRequestBytes,
@@ -64,6 +76,9 @@ export function startProxy(env: Record<string, string>): TestProxy {
     port: server.port,
     logs,
     close: () => server.shutdown(1_000),
+    flushRecords: async () => {
+      await recorder?.flush();
+    },
   };
 }
 

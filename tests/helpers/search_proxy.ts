@@ -49,6 +49,8 @@ export function startSearchProxy(
     port: server.port,
     logs,
     close: () => server.shutdown(1_000),
+    // This proxy records nothing (no RECORD_DIR).
+    flushRecords: () => Promise.resolve(),
   };
 }
 
