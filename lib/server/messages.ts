@@ -2,7 +2,7 @@
  * `POST /v1/messages`: validate, route, convert for the upstream's protocol, send, and answer
  * with the converted message or stream. Knows the Protocol interface, none of its insides.
  */
-import { invalidRequest, ProxyError, seconds } from "../anthropic/errors.ts";
+import { invalidRequest, ProxyError } from "../anthropic/errors.ts";
 import { messageEvents } from "../anthropic/message_events.ts";
 import { ignoredFields, MessagesRequest } from "../anthropic/schema.ts";
 import { encodeEvents } from "../anthropic/sse_encode.ts";
@@ -15,12 +15,7 @@ import type { Exchange } from "../upstreams/protocol.ts";
 import type { UpstreamApi } from "../upstreams/provider.ts";
 import { describeChain, type Target, targetName } from "../routing/router.ts";
 import { protocolFor } from "../upstreams/protocols.ts";
-import {
-  callUpstream,
-  ClientGone,
-  readText,
-  type UpstreamResponse,
-} from "../upstreams/transport.ts";
+import { callUpstream, readAnswer, type UpstreamResponse } from "../upstreams/transport.ts";
 import { sendWithApiChoice, type Sent } from "./api_fallback.ts";
 import type { RequestContext } from "./context.ts";
 import { checkContextWindow } from "./context_window.ts";
@@ -377,29 +372,7 @@ async function readUpstreamText(
   ctx: RequestContext,
   totalTimeoutMs: number,
 ): Promise<string> {
-  let text: string;
-  try {
-    text = await readText(upstream.response, upstream.signal);
-  } catch (err) {
-    const why = upstream.abortedBy();
-    upstream.abort("done");
-    if (why === "client") throw new ClientGone("client disconnected");
-    if (why === "total") {
-      throw new ProxyError(
-        504,
-        "timeout_error",
-        `upstream request took longer than ${seconds(totalTimeoutMs)} (REQUEST_TIMEOUT)`,
-      );
-    }
-    throw new ProxyError(
-      502,
-      "api_error",
-      `upstream connection failed while reading the answer: ${
-        err instanceof Error ? err.message : String(err)
-      }`,
-    );
-  }
-  upstream.abort("done");
+  const text = await readAnswer(upstream, totalTimeoutMs);
   if (ctx.log.enabled("debug")) {
     ctx.log.debug("upstream response", {
       request_id: ctx.requestId,
