@@ -21,6 +21,7 @@ import { decodeSignature } from "../../anthropic/signature.ts";
 import { shortenToolName, type ToolNameMap } from "../openai/tool_names.ts";
 import { decodeClientToolId, makeToolIdMapper } from "../../anthropic/tool_ids.ts";
 import { withoutBillingLine } from "../../anthropic/billing_line.ts";
+import { systemTexts } from "../openai/system_texts.ts";
 import { offeredTools } from "../../anthropic/deferred_tools.ts";
 import { withPortablePatterns } from "../openai/schema_patterns.ts";
 import { invalidRequest } from "../../anthropic/errors.ts";
@@ -66,7 +67,7 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
     },
   };
 
-  const systemParts = systemTexts(req.system, state);
+  const systemParts = systemTexts(req.system, state.dropped);
   const messages = convertMessages(req, systemParts, state, profile);
   const maxTokens = clampMaxTokens(req.max_tokens, info, ctx.maxTokensLimit);
   const body: OpenAIRequest = { model: ctx.upstreamModel, messages };
@@ -183,24 +184,6 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
   // provider does not know comes back as its own error naming it instead of vanishing.
   if (ctx.extraBody) Object.assign(body, ctx.extraBody);
   return { body, toolNames, dropped: [...state.dropped] };
-}
-
-function systemTexts(system: MessagesRequest["system"], state: ConvState): string[] {
-  if (system === undefined) return [];
-  if (typeof system === "string") {
-    const text = withoutBillingLine(system);
-    return text.trim() ? [text] : [];
-  }
-  const out: string[] = [];
-  for (const block of system) {
-    if (block.type !== "text") {
-      state.dropped.add(`system:${block.original_type}`);
-      continue;
-    }
-    const text = withoutBillingLine(block.text);
-    if (text.trim()) out.push(text);
-  }
-  return out;
 }
 
 function appendSystem(messages: OpenAIMessage[], text: string): void {

@@ -4,6 +4,7 @@
  * No I/O, clock or randomness: the same input always gives the same output.
  */
 import { withoutBillingLine } from "../../anthropic/billing_line.ts";
+import { systemTexts } from "../openai/system_texts.ts";
 import { offeredTools } from "../../anthropic/deferred_tools.ts";
 import { withPortablePatterns } from "../openai/schema_patterns.ts";
 import type { ContentBlock, MessagesRequest, ToolResultBlock } from "../../anthropic/schema.ts";
@@ -72,7 +73,7 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
     callIds: new Set(),
   };
 
-  const instructions = systemTexts(req.system, state);
+  const instructions = systemTexts(req.system, state.dropped);
   const input = convertMessages(req, instructions, state, profile);
   const maxTokens = clampMaxTokens(req.max_tokens, info, ctx.maxTokensLimit);
   const body: ResponsesRequest = {
@@ -161,24 +162,6 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
 /** gpt-5-pro reasons at high effort only and answers any other with a 400. */
 function effortFor(model: string, effort: string): string {
   return /(^|\/)gpt-5-pro\b/i.test(model) ? "high" : effort;
-}
-
-function systemTexts(system: MessagesRequest["system"], state: ConvState): string[] {
-  if (system === undefined) return [];
-  if (typeof system === "string") {
-    const text = withoutBillingLine(system);
-    return text.trim() ? [text] : [];
-  }
-  const out: string[] = [];
-  for (const block of system) {
-    if (block.type !== "text") {
-      state.dropped.add(`system:${block.original_type}`);
-      continue;
-    }
-    const text = withoutBillingLine(block.text);
-    if (text.trim()) out.push(text);
-  }
-  return out;
 }
 
 function convertMessages(
