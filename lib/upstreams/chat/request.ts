@@ -24,6 +24,7 @@ import { withoutBillingLine } from "../../anthropic/billing_line.ts";
 import { systemTexts } from "../openai/system_texts.ts";
 import { offeredTools } from "../../anthropic/deferred_tools.ts";
 import { withPortablePatterns } from "../openai/schema_patterns.ts";
+import { toolChoice } from "../openai/tool_choice.ts";
 import { invalidRequest } from "../../anthropic/errors.ts";
 
 export type ConvertContext = {
@@ -118,28 +119,11 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
     if (req.stream && profile.toolStreamField) body.tool_stream = true;
     const choice = req.tool_choice;
     if (choice) {
-      switch (choice.type) {
-        case "auto":
-          body.tool_choice = "auto";
-          break;
-        case "any":
-          body.tool_choice = "required";
-          break;
-        case "none":
-          body.tool_choice = "none";
-          break;
-        case "tool": {
-          const name = choice.name === undefined ? undefined : state.toolName(choice.name);
-          // A forced server tool (web_search…) was dropped above: forcing a missing function
-          // is a 400 upstream, so the model chooses instead.
-          body.tool_choice = name === undefined
-            ? "required"
-            : tools.some((t) => t.function.name === name)
-            ? { type: "function", function: { name } }
-            : "auto";
-          break;
-        }
-      }
+      const offered = (name: string) => tools.some((t) => t.function.name === name);
+      const chosen = toolChoice(choice, state.toolName, offered);
+      body.tool_choice = typeof chosen === "string"
+        ? chosen
+        : { type: "function", function: chosen };
       if (choice.disable_parallel_tool_use && info.parallelToolCalls) {
         body.parallel_tool_calls = false;
       }

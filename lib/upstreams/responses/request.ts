@@ -7,6 +7,7 @@ import { withoutBillingLine } from "../../anthropic/billing_line.ts";
 import { systemTexts } from "../openai/system_texts.ts";
 import { offeredTools } from "../../anthropic/deferred_tools.ts";
 import { withPortablePatterns } from "../openai/schema_patterns.ts";
+import { toolChoice } from "../openai/tool_choice.ts";
 import type { ContentBlock, MessagesRequest, ToolResultBlock } from "../../anthropic/schema.ts";
 import { decodeSignature } from "../../anthropic/signature.ts";
 import { decodeClientToolId } from "../../anthropic/tool_ids.ts";
@@ -116,27 +117,8 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
     body.tools = tools;
     const choice = req.tool_choice;
     if (choice) {
-      switch (choice.type) {
-        case "auto":
-          body.tool_choice = "auto";
-          break;
-        case "any":
-          body.tool_choice = "required";
-          break;
-        case "none":
-          body.tool_choice = "none";
-          break;
-        case "tool": {
-          const name = choice.name === undefined ? undefined : state.toolName(choice.name);
-          // A forced server tool (web_search…) was dropped: forcing a missing function is a 400.
-          body.tool_choice = name === undefined
-            ? "required"
-            : tools.some((t) => t.name === name)
-            ? { type: "function", name }
-            : "auto";
-          break;
-        }
-      }
+      const chosen = toolChoice(choice, state.toolName, (n) => tools.some((t) => t.name === n));
+      body.tool_choice = typeof chosen === "string" ? chosen : { type: "function", ...chosen };
       if (choice.disable_parallel_tool_use && info.parallelToolCalls) {
         body.parallel_tool_calls = false;
       }
