@@ -6,9 +6,10 @@ import { invalidRequest } from "../../anthropic/errors.ts";
 import { stringifyObject } from "../../common/json_text.ts";
 import { SchemaTooDeepError } from "../openai/json_schema.ts";
 import { type ErrorContext, upstreamErrorInStream, upstreamHttpError } from "../openai/errors.ts";
-import { cachedChatCompletionsUrl, modelsUrl, upstreamHeaders } from "../openai/profiles.ts";
+import { cachedChatCompletionsUrl, upstreamHeaders } from "../openai/profiles.ts";
 import { toolSchemas } from "../openai/tool_args.ts";
-import type { Exchange, ExchangeInput, ListedModel, Protocol } from "../protocol.ts";
+import type { Exchange, ExchangeInput, Protocol } from "../protocol.ts";
+import { modelList } from "../openai/model_list.ts";
 import { convertRequest } from "./request.ts";
 import { convertResponse, type ResponseOptions } from "./response.ts";
 import { StreamConverter } from "./stream.ts";
@@ -73,25 +74,8 @@ function exchange(input: ExchangeInput): Exchange {
   };
 }
 
-function readModels(json: unknown): ListedModel[] {
-  const data = json && typeof json === "object" ? (json as { data?: unknown }).data : undefined;
-  if (!Array.isArray(data)) return [];
-  const out: ListedModel[] = [];
-  for (const m of data) {
-    const id = m && typeof m === "object" ? (m as { id?: unknown }).id : undefined;
-    if (typeof id !== "string") continue;
-    const created = (m as { created?: unknown }).created;
-    out.push({ id, created: typeof created === "number" ? created : undefined });
-  }
-  return out;
-}
-
 export const chatProtocol: Protocol = {
   api: "chat",
   exchange,
-  modelList(provider, apiKey) {
-    const headers = upstreamHeaders(provider, apiKey);
-    delete headers["content-type"];
-    return { url: modelsUrl(provider), headers, read: readModels };
-  },
+  modelList,
 };

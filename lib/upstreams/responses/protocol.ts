@@ -7,9 +7,10 @@ import { hash53 } from "../../common/hash.ts";
 import { stringifyObject } from "../../common/json_text.ts";
 import { type ErrorContext, upstreamHttpError } from "../openai/errors.ts";
 import { SchemaTooDeepError } from "../openai/json_schema.ts";
-import { modelsUrl, upstreamHeaders } from "../openai/profiles.ts";
+import { upstreamHeaders } from "../openai/profiles.ts";
 import { toolSchemas } from "../openai/tool_args.ts";
-import type { Exchange, ExchangeInput, ListedModel, Protocol } from "../protocol.ts";
+import type { Exchange, ExchangeInput, Protocol } from "../protocol.ts";
+import { modelList } from "../openai/model_list.ts";
 import type { Provider } from "../provider.ts";
 import { responsesEndpoint } from "./endpoint.ts";
 import { convertRequest } from "./request.ts";
@@ -98,26 +99,9 @@ function exchange(input: ExchangeInput, keepReasoning = true): Exchange {
   };
 }
 
-function readModels(json: unknown): ListedModel[] {
-  const data = json && typeof json === "object" ? (json as { data?: unknown }).data : undefined;
-  if (!Array.isArray(data)) return [];
-  const out: ListedModel[] = [];
-  for (const m of data) {
-    const id = m && typeof m === "object" ? (m as { id?: unknown }).id : undefined;
-    if (typeof id !== "string") continue;
-    const created = (m as { created?: unknown }).created;
-    out.push({ id, created: typeof created === "number" ? created : undefined });
-  }
-  return out;
-}
-
 export const responsesProtocol: Protocol = {
   api: "responses",
   exchange: (input) => exchange(input),
   // The Responses API has no model list of its own: the provider's `GET /models` is the one.
-  modelList(provider, apiKey) {
-    const headers = upstreamHeaders(provider, apiKey);
-    delete headers["content-type"];
-    return { url: modelsUrl(provider), headers, read: readModels };
-  },
+  modelList,
 };
