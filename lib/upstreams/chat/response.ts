@@ -8,7 +8,7 @@ import { ChatCompletion } from "./schema.ts";
 import { encodeSignature } from "../../anthropic/signature.ts";
 import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.ts";
 import { contentParts } from "./reasoning.ts";
-import { checkAgainstSchema, parseToolArguments, unusableCallText } from "../openai/tool_args.ts";
+import { parseToolArguments, unusableCallText, whyUnusable } from "../openai/tool_args.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
 import { restoreToolName, type ToolNameMap } from "../openai/tool_names.ts";
 import { estimateOutputTokens, mapUsage } from "./usage.ts";
@@ -96,19 +96,12 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
     const args = parseToolArguments(call.function?.arguments);
     chars += typeof call.function?.arguments === "string" ? call.function.arguments.length : 0;
     const clientName = restoreToolName(opts.toolNames, name);
-    // Only repairs are checked: the model's own arguments reach the client's validation as
-    // they would from Anthropic; a repair that guessed wrong must not pass for the model's call.
-    const schemaProblem = args.ok && args.repaired
-      ? checkAgainstSchema(args.input, opts.toolSchemas?.get(clientName))
-      : undefined;
-    if (!args.ok || schemaProblem !== undefined) {
+    const reason = whyUnusable(args, opts.toolSchemas?.get(clientName));
+    if (!args.ok || reason !== undefined) {
       // Passing an input the client must reject helps nobody: say what happened instead.
-      const reason = args.ok
-        ? `were malformed, and the repaired ones fail the tool's schema (${schemaProblem})`
-        : args.reason;
       content.push({
         type: "text",
-        text: unusableCallText(clientName, reason, call.function?.arguments),
+        text: unusableCallText(clientName, `${reason}`, call.function?.arguments),
       });
       continue;
     }

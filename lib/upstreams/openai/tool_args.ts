@@ -204,6 +204,11 @@ export function repairProblem(
     : `were malformed, and the repaired ones fail the tool's schema (${problem})`;
 }
 
+/** Why a call with these arguments cannot be made (unreadable, or a repair that fails the schema). */
+export function whyUnusable(args: ParsedArgs, schema: unknown): string | undefined {
+  return args.ok ? repairProblem(args.input, args.repaired, schema) : args.reason;
+}
+
 /** Required properties and top-level primitive types, the errors models actually make. */
 export function checkAgainstSchema(input: ToolInput, schema: unknown): string | undefined {
   if (!isRecord(schema)) return undefined;

@@ -9,7 +9,7 @@ import type { MessageResponse, ResponseBlock } from "../../anthropic/schema.ts";
 import { encodeSignature } from "../../anthropic/signature.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
 import type { ErrorContext } from "../openai/errors.ts";
-import { checkAgainstSchema, parseToolArguments } from "../openai/tool_args.ts";
+import { parseToolArguments, whyUnusable } from "../openai/tool_args.ts";
 import { restoreToolName, type ToolNameMap } from "../openai/tool_names.ts";
 import { failureError } from "./errors.ts";
 import { estimateOutputTokens, mapStopReason, mapUsage } from "./outcome.ts";
@@ -94,13 +94,8 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
         chars += item.arguments?.length ?? 0;
         const clientName = restoreToolName(opts.toolNames, name);
         const args = parseToolArguments(item.arguments);
-        const schemaProblem = args.ok && args.repaired
-          ? checkAgainstSchema(args.input, opts.toolSchemas?.get(clientName))
-          : undefined;
-        if (!args.ok || schemaProblem !== undefined) {
-          const reason = args.ok
-            ? `were malformed, and the repaired ones fail the tool's schema (${schemaProblem})`
-            : args.reason;
+        const reason = whyUnusable(args, opts.toolSchemas?.get(clientName));
+        if (!args.ok || reason !== undefined) {
           content.push({
             type: "text",
             text: `[proxy: the model called tool ${clientName} but its arguments ${reason}, ` +
