@@ -11,7 +11,8 @@ import { contentParts } from "./reasoning.ts";
 import { parseToolArguments, unusableCallText, whyUnusable } from "../openai/tool_args.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
 import { restoreToolName, type ToolNameMap } from "../openai/tool_names.ts";
-import { estimateOutputTokens, mapUsage } from "./usage.ts";
+import { mapUsage } from "./usage.ts";
+import { estimateOutputTokens } from "../openai/usage.ts";
 import { textToolCallScanner } from "../openai/text_tool_calls/scanner.ts";
 
 /** What both the streaming and the non-streaming conversion need from the request. */

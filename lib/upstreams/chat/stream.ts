@@ -22,7 +22,8 @@ import { repairProblem, StreamedArgs, unusableCallText } from "../openai/tool_ar
 import { emptyDelta, messageStart } from "../openai/stream_events.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
 import { restoreToolName } from "../openai/tool_names.ts";
-import { estimateOutputTokens, mapUsage } from "./usage.ts";
+import { mapUsage } from "./usage.ts";
+import { estimateOutputTokens } from "../openai/usage.ts";
 import {
   type ScannedPiece,
   type TextToolCallScanner,

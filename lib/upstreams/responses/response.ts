@@ -12,7 +12,8 @@ import type { ErrorContext } from "../openai/errors.ts";
 import { parseToolArguments, whyUnusable } from "../openai/tool_args.ts";
 import { restoreToolName, type ToolNameMap } from "../openai/tool_names.ts";
 import { failureError } from "./errors.ts";
-import { estimateOutputTokens, mapStopReason, mapUsage } from "./outcome.ts";
+import { estimateOutputTokens } from "../openai/usage.ts";
+import { mapStopReason, mapUsage } from "./outcome.ts";
 import { type OutputItem, ResponseObject } from "./schema.ts";
 
 /** What both the streaming and the non-streaming conversion need from the request. */

@@ -22,7 +22,8 @@ import { restoreToolName } from "../openai/tool_names.ts";
 import type { EventConverter } from "../protocol.ts";
 import type { SseMessage } from "../sse_decode.ts";
 import { failureError } from "./errors.ts";
-import { type Ending, estimateOutputTokens, mapStopReason, mapUsage } from "./outcome.ts";
+import { estimateOutputTokens } from "../openai/usage.ts";
+import { type Ending, mapStopReason, mapUsage } from "./outcome.ts";
 import { errorContext, reasoningSignature, type ResponseOptions, summaryText } from "./response.ts";
 import { OutputItem, ResponseObject, type ResponsesUsage } from "./schema.ts";
 
