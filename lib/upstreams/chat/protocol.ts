@@ -2,9 +2,7 @@
  * OpenAI Chat Completions (`POST …/chat/completions`) behind the Protocol interface.
  * https://platform.openai.com/docs/api-reference/chat
  */
-import { invalidRequest } from "../../anthropic/errors.ts";
-import { stringifyObject } from "../../common/json_text.ts";
-import { SchemaTooDeepError } from "../openai/json_schema.ts";
+import { convertAndSerialize, nothingToSend } from "../openai/request_body.ts";
 import { type ErrorContext, upstreamErrorInStream, upstreamHttpError } from "../openai/errors.ts";
 import { cachedChatCompletionsUrl, upstreamHeaders } from "../openai/profiles.ts";
 import { toolSchemas } from "../openai/tool_args.ts";
@@ -16,34 +14,18 @@ import { StreamConverter } from "./stream.ts";
 
 function exchange(input: ExchangeInput): Exchange {
   const { request, provider, model, info } = input;
-  let converted;
-  let body: string;
-  try {
-    converted = convertRequest(request, {
+  const { converted, body } = convertAndSerialize(() =>
+    convertRequest(request, {
       upstreamModel: model,
       info,
       profile: provider.profile,
       maxTokensLimit: provider.maxTokensLimit,
       extraBody: provider.extraBody,
       thresholds: provider.effortThresholds,
-    });
-    body = stringifyObject(converted.body, input.jsonMemo);
-  } catch (err) {
-    if (err instanceof SchemaTooDeepError || err instanceof RangeError) {
-      throw invalidRequest("request is nested too deeply (tool schemas or inputs)");
-    }
-    throw err;
-  }
+    }), input.jsonMemo);
+  // Upstreams answer a lone system prompt, which is not an answer to the conversation.
   if (!converted.body.messages.some((m) => m.role !== "system")) {
-    // Every block was empty or had no OpenAI form (file ids, server tool blocks): upstreams
-    // 400 on [] or answer a lone system prompt. Anthropic refuses empty text blocks too.
-    throw invalidRequest(
-      converted.dropped.length > 0
-        ? `nothing in messages can be sent to the upstream (left out: ${
-          converted.dropped.join(", ")
-        })`
-        : "messages have no content: text content blocks must be non-empty",
-    );
+    throw nothingToSend(converted.dropped);
   }
   const errorContext: ErrorContext = {
     estimatedInputTokens: input.inputTokensEstimate,

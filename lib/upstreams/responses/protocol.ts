@@ -2,11 +2,9 @@
  * The OpenAI Responses API (`POST …/responses`) behind the Protocol interface.
  * https://platform.openai.com/docs/api-reference/responses
  */
-import { invalidRequest } from "../../anthropic/errors.ts";
 import { hash53 } from "../../common/hash.ts";
-import { stringifyObject } from "../../common/json_text.ts";
 import { type ErrorContext, upstreamHttpError } from "../openai/errors.ts";
-import { SchemaTooDeepError } from "../openai/json_schema.ts";
+import { convertAndSerialize, nothingToSend } from "../openai/request_body.ts";
 import { upstreamHeaders } from "../openai/profiles.ts";
 import { toolSchemas } from "../openai/tool_args.ts";
 import type { Exchange, ExchangeInput, Protocol } from "../protocol.ts";
@@ -35,10 +33,8 @@ function exchange(input: ExchangeInput, keepReasoning = true): Exchange {
   const { request, provider, info } = input;
   const endpoint = responsesEndpoint(provider, input.model);
   const tag = upstreamTag(provider);
-  let converted;
-  let body: string;
-  try {
-    converted = convertRequest(request, {
+  const { converted, body } = convertAndSerialize(() =>
+    convertRequest(request, {
       upstreamModel: endpoint.model,
       info,
       profile: provider.profile,
@@ -48,23 +44,8 @@ function exchange(input: ExchangeInput, keepReasoning = true): Exchange {
       thresholds: provider.effortThresholds,
       sessionId: input.sessionId,
       keepReasoning,
-    });
-    body = stringifyObject(converted.body, input.jsonMemo);
-  } catch (err) {
-    if (err instanceof SchemaTooDeepError || err instanceof RangeError) {
-      throw invalidRequest("request is nested too deeply (tool schemas or inputs)");
-    }
-    throw err;
-  }
-  if (converted.body.input.length === 0) {
-    throw invalidRequest(
-      converted.dropped.length > 0
-        ? `nothing in messages can be sent to the upstream (left out: ${
-          converted.dropped.join(", ")
-        })`
-        : "messages have no content: text content blocks must be non-empty",
-    );
-  }
+    }), input.jsonMemo);
+  if (converted.body.input.length === 0) throw nothingToSend(converted.dropped);
   const errorContext: ErrorContext = {
     estimatedInputTokens: input.inputTokensEstimate,
     contextWindow: info.contextWindow,
