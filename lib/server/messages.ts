@@ -23,7 +23,7 @@ import { parseJsonBody } from "./json_body.ts";
 import { json } from "./json_response.ts";
 import { RecordingConverter } from "./recording_converter.ts";
 import { serverToolAnswer } from "./server_tools/hook.ts";
-import { driveStream } from "./stream_response.ts";
+import { driveStream, loggedStatus } from "./stream_response.ts";
 import { countsAgainstProvider, fallbackCause, keyRestMs } from "./fallback.ts";
 import type { FallbackCause } from "../routing/file_schema.ts";
 
@@ -312,11 +312,7 @@ async function attempt(
             ...converter.recorded(ctx.redact),
           });
         }
-        const status = outcome.status === "complete"
-          ? 200
-          : outcome.status === "client_gone"
-          ? 499
-          : outcome.error?.status ?? 500;
+        const status = loggedStatus(outcome);
         logRequest(
           log,
           ctx,
