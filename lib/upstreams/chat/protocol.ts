@@ -3,7 +3,8 @@
  * https://platform.openai.com/docs/api-reference/chat
  */
 import { convertAndSerialize, nothingToSend } from "../openai/request_body.ts";
-import { type ErrorContext, upstreamErrorInStream, upstreamHttpError } from "../openai/errors.ts";
+import { upstreamErrorInStream, upstreamHttpError } from "../openai/errors.ts";
+import { errorContext } from "../openai/answer_options.ts";
 import { cachedChatCompletionsUrl, upstreamHeaders } from "../openai/profiles.ts";
 import { toolSchemas } from "../openai/tool_args.ts";
 import type { Exchange, ExchangeInput, Protocol } from "../protocol.ts";
@@ -27,10 +28,6 @@ function exchange(input: ExchangeInput): Exchange {
   if (!converted.body.messages.some((m) => m.role !== "system")) {
     throw nothingToSend(converted.dropped);
   }
-  const errorContext: ErrorContext = {
-    estimatedInputTokens: input.inputTokensEstimate,
-    contextWindow: info.contextWindow,
-  };
   const answer: ResponseOptions = {
     messageId: input.messageId,
     model: request.model,
@@ -40,15 +37,16 @@ function exchange(input: ExchangeInput): Exchange {
     stopSequences: request.stop_sequences,
     toolSchemas: toolSchemas(request.tools),
   };
+  const errors = errorContext(answer);
   return {
     url: cachedChatCompletionsUrl(provider, model),
     headers: upstreamHeaders(provider, input.apiKey),
     body,
     dropped: converted.dropped,
-    httpError: (status, text, headers) => upstreamHttpError(status, text, headers, errorContext),
+    httpError: (status, text, headers) => upstreamHttpError(status, text, headers, errors),
     message(json) {
       // Some providers answer 200 with an error object instead of a completion.
-      const inBody = upstreamErrorInStream(json, undefined, "in a 200 answer", errorContext);
+      const inBody = upstreamErrorInStream(json, undefined, "in a 200 answer", errors);
       if (inBody) throw inBody;
       return convertResponse(json, answer);
     },

@@ -10,24 +10,14 @@ import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.
 import { contentParts } from "./reasoning.ts";
 import { parseToolArguments, unusableCallText, whyUnusable } from "../openai/tool_args.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
-import { restoreToolName, type ToolNameMap } from "../openai/tool_names.ts";
+import { restoreToolName } from "../openai/tool_names.ts";
+import type { AnswerOptions } from "../openai/answer_options.ts";
 import { mapUsage } from "./usage.ts";
 import { estimateOutputTokens } from "../openai/usage.ts";
 import { textToolCallScanner } from "../openai/text_tool_calls/scanner.ts";
 
 /** What both the streaming and the non-streaming conversion need from the request. */
-export type ResponseOptions = {
-  messageId: string;
-  /** The model name the client asked for: responses always carry it. */
-  model: string;
-  inputTokensEstimate: number;
-  /** The upstream model's context window, if known: the limit a context overflow reports. */
-  contextWindow?: number | undefined;
-  toolNames: ToolNameMap;
-  stopSequences?: readonly string[] | undefined;
-  /** Client tool name → input schema: repaired arguments are checked against it. */
-  toolSchemas?: ReadonlyMap<string, unknown>;
-};
+export type ResponseOptions = AnswerOptions & { stopSequences?: readonly string[] | undefined };
 
 /** Throws a 502-class ProxyError when the upstream answer is not a chat completion. */
 export function convertResponse(json: unknown, opts: ResponseOptions): MessageResponse {

@@ -13,6 +13,7 @@ import type { ResponseOptions } from "./response.ts";
 import { ProxyError } from "../../anthropic/errors.ts";
 import { type OpenAIUsage, readChunk } from "./schema.ts";
 import { type ErrorContext, upstreamErrorInStream } from "../openai/errors.ts";
+import { errorContext } from "../openai/answer_options.ts";
 import type { SseMessage } from "../sse_decode.ts";
 import type { EventConverter } from "../protocol.ts";
 import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.ts";
@@ -70,10 +71,7 @@ export class StreamConverter implements EventConverter {
   constructor(opts: StreamOptions) {
     this.#opts = opts;
     this.#scanner = textToolCallScanner(opts.toolNames, opts.toolSchemas);
-    this.#errorContext = {
-      estimatedInputTokens: opts.inputTokensEstimate,
-      contextWindow: opts.contextWindow,
-    };
+    this.#errorContext = errorContext(opts);
   }
 
   /** The first event, sent as soon as the upstream has answered 200. */

@@ -3,7 +3,8 @@
  * https://platform.openai.com/docs/api-reference/responses
  */
 import { hash53 } from "../../common/hash.ts";
-import { type ErrorContext, upstreamHttpError } from "../openai/errors.ts";
+import { upstreamHttpError } from "../openai/errors.ts";
+import { errorContext } from "../openai/answer_options.ts";
 import { convertAndSerialize, nothingToSend } from "../openai/request_body.ts";
 import { upstreamHeaders } from "../openai/profiles.ts";
 import { toolSchemas } from "../openai/tool_args.ts";
@@ -46,10 +47,6 @@ function exchange(input: ExchangeInput, keepReasoning = true): Exchange {
       keepReasoning,
     }), input.jsonMemo);
   if (converted.body.input.length === 0) throw nothingToSend(converted.dropped);
-  const errorContext: ErrorContext = {
-    estimatedInputTokens: input.inputTokensEstimate,
-    contextWindow: info.contextWindow,
-  };
   const answer: ResponseOptions = {
     messageId: input.messageId,
     model: request.model,
@@ -60,12 +57,13 @@ function exchange(input: ExchangeInput, keepReasoning = true): Exchange {
     upstreamTag: tag,
     thinking: converted.thinking,
   };
+  const errors = errorContext(answer);
   return {
     url: endpoint.url,
     headers: upstreamHeaders(provider, input.apiKey),
     body,
     dropped: converted.dropped,
-    httpError: (status, text, headers) => upstreamHttpError(status, text, headers, errorContext),
+    httpError: (status, text, headers) => upstreamHttpError(status, text, headers, errors),
     message: (json) => convertResponse(json, answer),
     stream: () => new StreamConverter(answer),
     resendAfter(status, text) {

@@ -8,34 +8,21 @@ import { ProxyError } from "../../anthropic/errors.ts";
 import type { MessageResponse, ResponseBlock } from "../../anthropic/schema.ts";
 import { encodeSignature } from "../../anthropic/signature.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
-import type { ErrorContext } from "../openai/errors.ts";
+import { type AnswerOptions, errorContext } from "../openai/answer_options.ts";
 import { parseToolArguments, whyUnusable } from "../openai/tool_args.ts";
-import { restoreToolName, type ToolNameMap } from "../openai/tool_names.ts";
+import { restoreToolName } from "../openai/tool_names.ts";
 import { failureError } from "./errors.ts";
 import { estimateOutputTokens } from "../openai/usage.ts";
 import { mapStopReason, mapUsage } from "./outcome.ts";
 import { type OutputItem, ResponseObject } from "./schema.ts";
 
 /** What both the streaming and the non-streaming conversion need from the request. */
-export type ResponseOptions = {
-  messageId: string;
-  /** The model name the client asked for: answers always carry it. */
-  model: string;
-  inputTokensEstimate: number;
-  contextWindow?: number | undefined;
-  toolNames: ToolNameMap;
-  /** Client tool name → input schema: repaired arguments are checked against it. */
-  toolSchemas?: ReadonlyMap<string, unknown>;
+export type ResponseOptions = AnswerOptions & {
   /** Tags the encrypted reasoning in signatures (see request.ts). */
   upstreamTag: string;
   /** The client asked for thinking; otherwise reasoning items are left out of the answer. */
   thinking: boolean;
 };
-
-export const errorContext = (opts: ResponseOptions): ErrorContext => ({
-  estimatedInputTokens: opts.inputTokensEstimate,
-  contextWindow: opts.contextWindow,
-});
 
 /** A reasoning item's signature: its encrypted content, if any, tagged with its upstream. */
 export function reasoningSignature(encrypted: string | null | undefined, tag: string): string {

@@ -24,7 +24,8 @@ import type { SseMessage } from "../sse_decode.ts";
 import { failureError } from "./errors.ts";
 import { estimateOutputTokens } from "../openai/usage.ts";
 import { type Ending, mapStopReason, mapUsage } from "./outcome.ts";
-import { errorContext, reasoningSignature, type ResponseOptions, summaryText } from "./response.ts";
+import { errorContext } from "../openai/answer_options.ts";
+import { reasoningSignature, type ResponseOptions, summaryText } from "./response.ts";
 import { OutputItem, ResponseObject, type ResponsesUsage } from "./schema.ts";
 
 /** Events that carry nothing this conversion needs. */
