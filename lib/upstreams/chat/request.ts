@@ -20,8 +20,7 @@ import { DEFAULT_THRESHOLDS, type EffortThresholds, thinkingAsk } from "../think
 import { decodeSignature } from "../../anthropic/signature.ts";
 import { shortenToolName, type ToolNameMap } from "../openai/tool_names.ts";
 import { decodeClientToolId, makeToolIdMapper } from "../../anthropic/tool_ids.ts";
-import { withoutBillingLine } from "../../anthropic/billing_line.ts";
-import { systemTexts } from "../openai/system_texts.ts";
+import { inlineSystemText, systemTexts } from "../openai/system_texts.ts";
 import { offeredTools } from "../../anthropic/deferred_tools.ts";
 import { withPortablePatterns } from "../openai/schema_patterns.ts";
 import { toolChoice } from "../openai/tool_choice.ts";
@@ -201,11 +200,7 @@ function convertMessages(
 
   for (const message of req.messages) {
     if (message.role === "system") {
-      const text = withoutBillingLine(
-        typeof message.content === "string"
-          ? message.content
-          : message.content.map((b) => (b.type === "text" ? b.text : "")).join("\n"),
-      );
+      const text = inlineSystemText(message.content);
       if (!text.trim()) continue;
       if (profile.midConversationSystem && out.length > 0) {
         closePending();

@@ -1,6 +1,7 @@
 /**
- * Pure: an Anthropic system prompt → the texts an OpenAI-style request carries as system (or
- * developer) text. These APIs take text only, so other system blocks are recorded in `dropped`.
+ * Pure: an Anthropic system prompt, and system messages within the conversation → the texts an
+ * OpenAI-style request carries as system (or developer) text. These APIs take text only, so
+ * other system blocks are recorded in `dropped`.
  */
 import { withoutBillingLine } from "../../anthropic/billing_line.ts";
 import type { MessagesRequest } from "../../anthropic/schema.ts";
@@ -22,4 +23,15 @@ export function systemTexts(system: MessagesRequest["system"], dropped: Set<stri
     if (text.trim()) out.push(text);
   }
   return out;
+}
+
+/** A system message within the conversation → its text, billing lines cut out. */
+export function inlineSystemText(
+  content: MessagesRequest["messages"][number]["content"],
+): string {
+  return withoutBillingLine(
+    typeof content === "string"
+      ? content
+      : content.map((b) => (b.type === "text" ? b.text : "")).join("\n"),
+  );
 }

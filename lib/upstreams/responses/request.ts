@@ -3,8 +3,7 @@
  * https://platform.openai.com/docs/api-reference/responses/create
  * No I/O, clock or randomness: the same input always gives the same output.
  */
-import { withoutBillingLine } from "../../anthropic/billing_line.ts";
-import { systemTexts } from "../openai/system_texts.ts";
+import { inlineSystemText, systemTexts } from "../openai/system_texts.ts";
 import { offeredTools } from "../../anthropic/deferred_tools.ts";
 import { withPortablePatterns } from "../openai/schema_patterns.ts";
 import { toolChoice } from "../openai/tool_choice.ts";
@@ -169,11 +168,7 @@ function convertMessages(
 
   for (const message of req.messages) {
     if (message.role === "system") {
-      const text = withoutBillingLine(
-        typeof message.content === "string"
-          ? message.content
-          : message.content.map((b) => (b.type === "text" ? b.text : "")).join("\n"),
-      );
+      const text = inlineSystemText(message.content);
       if (!text.trim()) continue;
       if (profile.midConversationSystem && out.length > 0) {
         closePending();
