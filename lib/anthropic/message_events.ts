@@ -54,22 +54,14 @@ export function messageEvents(message: MessageResponse): StreamEvent[] {
         });
         break;
       case "tool_use":
-        events.push({
-          type: "content_block_start",
-          index,
-          content_block: { type: "tool_use", id: block.id, name: block.name, input: {} },
-        });
-        events.push({
-          type: "content_block_delta",
-          index,
-          delta: { type: "input_json_delta", partial_json: JSON.stringify(block.input) },
-        });
-        break;
       case "server_tool_use":
+        // Input streams as JSON deltas after an empty start, for client and server tools alike.
         events.push({
           type: "content_block_start",
           index,
-          content_block: { type: "server_tool_use", id: block.id, name: block.name, input: {} },
+          content_block: block.type === "tool_use"
+            ? { type: "tool_use", id: block.id, name: block.name, input: {} }
+            : { type: "server_tool_use", id: block.id, name: block.name, input: {} },
         });
         events.push({
           type: "content_block_delta",

@@ -2,6 +2,7 @@
  * Command-line flags → variables. Flags override the environment and `.env`; `--help` lists
  * every option and variable with its default.
  */
+import { editDistance } from "../common/did_you_mean.ts";
 
 export type CliResult =
   | { kind: "run"; overrides: Record<string, string>; envFile: string; envFileRequired: boolean }
@@ -252,20 +253,4 @@ function closest(input: string, known: readonly string[]): string | undefined {
     }
   }
   return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(
-        prev[j]! + 1,
-        cur[j - 1]! + 1,
-        prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
 }

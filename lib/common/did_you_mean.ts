@@ -1,6 +1,7 @@
 /** The known name a mistyped one was most likely meant to be, for "did you mean" hints. */
 
-function editDistance(a: string, b: string): number {
+/** Levenshtein distance: the fewest insertions, deletions and substitutions from a to b. */
+export function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];

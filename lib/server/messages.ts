@@ -2,13 +2,7 @@
  * `POST /v1/messages`: validate, route, convert for the upstream's protocol, send, and answer
  * with the converted message or stream. Knows the Protocol interface, none of its insides.
  */
-import {
-  invalidRequest,
-  ProxyError,
-  redactError,
-  seconds,
-  toProxyError,
-} from "../anthropic/errors.ts";
+import { invalidRequest, ProxyError, redactError, toProxyError } from "../anthropic/errors.ts";
 import { messageEvents } from "../anthropic/message_events.ts";
 import { ignoredFields, type MessageResponse, MessagesRequest } from "../anthropic/schema.ts";
 import { encodeEvents } from "../anthropic/sse_encode.ts";
@@ -24,7 +18,7 @@ import { protocolFor } from "../upstreams/protocols.ts";
 import {
   callUpstream,
   ClientGone,
-  readText,
+  readAnswer,
   type UpstreamResponse,
 } from "../upstreams/transport.ts";
 import { sendWithApiChoice, type Sent } from "./api_fallback.ts";
@@ -34,7 +28,7 @@ import { parseJsonBody } from "./json_body.ts";
 import { json } from "./json_response.ts";
 import { RecordingConverter } from "./recording_converter.ts";
 import { serverToolAnswer } from "./server_tools/hook.ts";
-import { driveStream } from "./stream_response.ts";
+import { driveStream, loggedStatus } from "./stream_response.ts";
 import type { ExchangeRecording } from "./exchange_recorder.ts";
 import { countsAgainstProvider, fallbackCause, keyRestMs } from "./fallback.ts";
 import type { FallbackCause } from "../routing/file_schema.ts";
@@ -378,11 +372,7 @@ async function attempt(
             ...converter.recorded(ctx.redact),
           });
         }
-        const status = outcome.status === "complete"
-          ? 200
-          : outcome.status === "client_gone"
-          ? 499
-          : outcome.error?.status ?? 500;
+        const status = loggedStatus(outcome);
         logRequest(
           log,
           ctx,
@@ -442,29 +432,7 @@ async function readUpstreamText(
   ctx: RequestContext,
   totalTimeoutMs: number,
 ): Promise<string> {
-  let text: string;
-  try {
-    text = await readText(upstream.response, upstream.signal);
-  } catch (err) {
-    const why = upstream.abortedBy();
-    upstream.abort("done");
-    if (why === "client") throw new ClientGone("client disconnected");
-    if (why === "total") {
-      throw new ProxyError(
-        504,
-        "timeout_error",
-        `upstream request took longer than ${seconds(totalTimeoutMs)} (REQUEST_TIMEOUT)`,
-      );
-    }
-    throw new ProxyError(
-      502,
-      "api_error",
-      `upstream connection failed while reading the answer: ${
-        err instanceof Error ? err.message : String(err)
-      }`,
-    );
-  }
-  upstream.abort("done");
+  const text = await readAnswer(upstream, totalTimeoutMs);
   if (ctx.log.enabled("debug")) {
     ctx.log.debug("upstream response", {
       request_id: ctx.requestId,

@@ -9,17 +9,10 @@ import { listingApi } from "../upstreams/api_choice.ts";
 import { protocolFor } from "../upstreams/protocols.ts";
 import type { Provider } from "../upstreams/provider.ts";
 import type { RequestContext } from "./context.ts";
-import { routableEntries } from "./routable_models.ts";
+import { routableEntries, type RoutableEntry } from "./routable_models.ts";
 
-type ModelEntry = {
-  type: "model";
-  id: string;
-  display_name: string;
-  created_at: string;
-  /** The upstream model's context window, where known. */
-  max_input_tokens?: number;
-  max_tokens: number;
-};
+/** One entry of the list; the routing file's names are listed in the same shape. */
+type ModelEntry = RoutableEntry;
 
 /**
  * The limits of the upstream model a name reaches, so that clients size their context to it

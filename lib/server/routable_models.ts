@@ -13,6 +13,7 @@ export type RoutableEntry = {
   id: string;
   display_name: string;
   created_at: string;
+  /** The upstream model's context window, where known. */
   max_input_tokens?: number;
   max_tokens: number;
 };

@@ -17,6 +17,18 @@ export type StreamOutcome = {
   error?: ProxyError;
 };
 
+/**
+ * The status a streamed answer is logged with: the HTTP status went out as 200 before the end,
+ * so the log says how it really ended (499, as nginx logs a client that left).
+ */
+export function loggedStatus(outcome: StreamOutcome): number {
+  return outcome.status === "complete"
+    ? 200
+    : outcome.status === "client_gone"
+    ? 499
+    : outcome.error?.status ?? 500;
+}
+
 export type DriveOptions = {
   body: ReadableStream<Uint8Array>;
   converter: EventConverter;

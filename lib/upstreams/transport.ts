@@ -211,6 +211,41 @@ export async function readText(response: Response, signal: AbortSignal): Promise
   }
 }
 
+/**
+ * A call's whole (not streamed) answer as text, ending the call; a failure while reading becomes
+ * the error the client should see: the client left, the request ran out of time, or the
+ * connection broke.
+ */
+export async function readAnswer(
+  upstream: UpstreamResponse,
+  totalTimeoutMs: number,
+): Promise<string> {
+  let text: string;
+  try {
+    text = await readText(upstream.response, upstream.signal);
+  } catch (err) {
+    const why = upstream.abortedBy();
+    upstream.abort("done");
+    if (why === "client") throw new ClientGone("client disconnected");
+    if (why === "total") {
+      throw new ProxyError(
+        504,
+        "timeout_error",
+        `upstream request took longer than ${seconds(totalTimeoutMs)} (REQUEST_TIMEOUT)`,
+      );
+    }
+    throw new ProxyError(
+      502,
+      "api_error",
+      `upstream connection failed while reading the answer: ${
+        err instanceof Error ? err.message : String(err)
+      }`,
+    );
+  }
+  upstream.abort("done");
+  return text;
+}
+
 /** The same error with more response headers (ProxyError is immutable). */
 function withHeaders(err: ProxyError, headers: Record<string, string>): ProxyError {
   return new ProxyError(err.status, err.type, err.message, { ...headers, ...err.headers });

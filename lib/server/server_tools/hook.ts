@@ -11,7 +11,7 @@ import { restoreServerBlocks } from "../../websearch/history.ts";
 import { type ServerTool, serverToolKind, serverToolsOf } from "../../websearch/tools.ts";
 import type { RequestContext } from "../context.ts";
 import { json } from "../json_response.ts";
-import { driveStream } from "../stream_response.ts";
+import { driveStream, loggedStatus } from "../stream_response.ts";
 import { serverToolMessage } from "./message.ts";
 import { ServerToolSession, type Target } from "./session.ts";
 import { LoopEvents, WholeMessage } from "./loop_events.ts";
@@ -100,11 +100,7 @@ async function run(
       const usage = events.usageSoFar;
       summary.inputTokens = usage.input_tokens;
       summary.outputTokens = usage.output_tokens;
-      const status = outcome.status === "complete"
-        ? 200
-        : outcome.status === "client_gone"
-        ? 499
-        : outcome.error?.status ?? 500;
+      const status = loggedStatus(outcome);
       logRequest(
         ctx.log,
         ctx,

@@ -3,7 +3,7 @@
  * each upstream round through the request's protocol, and how it runs the calls the model made.
  * The streamed and the whole-message loops (stream.ts, message.ts) share it.
  */
-import { ProxyError, seconds } from "../../anthropic/errors.ts";
+import { ProxyError } from "../../anthropic/errors.ts";
 import type {
   MessageResponse,
   MessagesRequest,
@@ -18,12 +18,7 @@ import type { Exchange } from "../../upstreams/protocol.ts";
 import { chooseApi } from "../../upstreams/api_choice.ts";
 import { protocolFor } from "../../upstreams/protocols.ts";
 import type { Provider } from "../../upstreams/provider.ts";
-import {
-  callUpstream,
-  ClientGone,
-  readText,
-  type UpstreamResponse,
-} from "../../upstreams/transport.ts";
+import { callUpstream, readAnswer, type UpstreamResponse } from "../../upstreams/transport.ts";
 import type { SearchSettings } from "../../ops/search_settings.ts";
 import { type AnsweredCall, offeredRequest } from "../../websearch/followup.ts";
 import {
@@ -137,31 +132,7 @@ export class ServerToolSession {
   /** A round's whole (not streamed) answer as a message. */
   async readMessage(round: Round): Promise<MessageResponse> {
     const { upstream, exchange } = round;
-    let text: string;
-    try {
-      text = await readText(upstream.response, upstream.signal);
-    } catch (err) {
-      const why = upstream.abortedBy();
-      upstream.abort("done");
-      if (why === "client") throw new ClientGone("client disconnected");
-      if (why === "total") {
-        throw new ProxyError(
-          504,
-          "timeout_error",
-          `upstream request took longer than ${
-            seconds(this.target.provider.requestTimeoutMs)
-          } (REQUEST_TIMEOUT)`,
-        );
-      }
-      throw new ProxyError(
-        502,
-        "api_error",
-        `upstream connection failed while reading the answer: ${
-          err instanceof Error ? err.message : String(err)
-        }`,
-      );
-    }
-    upstream.abort("done");
+    const text = await readAnswer(upstream, this.target.provider.requestTimeoutMs);
     let json: unknown;
     try {
       json = JSON.parse(text);

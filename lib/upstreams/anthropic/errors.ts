@@ -3,6 +3,7 @@
  * type, message), with Retry-After kept. https://docs.anthropic.com/en/api/errors
  */
 import { type AnthropicErrorType, errorTypeForStatus, ProxyError } from "../../anthropic/errors.ts";
+import { notAnApiError, statusMessage } from "../http_error_text.ts";
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set<AnthropicErrorType>([
   "invalid_request_error",
@@ -39,11 +40,6 @@ function detail(body: string): { type: unknown; message: string | undefined } {
   return { type: "type" in error ? error.type : undefined, message };
 }
 
-function snippet(body: string): string {
-  const text = body.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
-}
-
 export function anthropicHttpError(status: number, body: string, headers: Headers): ProxyError {
   const d = detail(body);
   const extra: Record<string, string> = {};
@@ -51,19 +47,8 @@ export function anthropicHttpError(status: number, body: string, headers: Header
     const value = headers.get(name);
     if (value) extra[name] = value;
   }
-  if (status < 400) {
-    const location = headers.get("location");
-    return new ProxyError(
-      502,
-      "api_error",
-      `upstream answered HTTP ${status}${
-        location ? ` (redirect to ${location})` : ""
-      }: check the provider's base_url`,
-    );
-  }
-  const text = snippet(body);
-  const message = d.message ??
-    (text ? `upstream returned HTTP ${status}: ${text}` : `upstream returned HTTP ${status}`);
+  if (status < 400) return notAnApiError(status, headers, "the provider's base_url");
+  const message = d.message ?? statusMessage(status, body);
   const type = isKnownType(d.type) ? d.type : errorTypeForStatus(status);
   return new ProxyError(status, type, message, extra);
 }

@@ -2,52 +2,32 @@
  * OpenAI Chat Completions (`POST …/chat/completions`) behind the Protocol interface.
  * https://platform.openai.com/docs/api-reference/chat
  */
-import { invalidRequest } from "../../anthropic/errors.ts";
-import { stringifyObject } from "../../common/json_text.ts";
-import { SchemaTooDeepError } from "../openai/json_schema.ts";
-import { type ErrorContext, upstreamErrorInStream, upstreamHttpError } from "../openai/errors.ts";
-import { cachedChatCompletionsUrl, modelsUrl, upstreamHeaders } from "../openai/profiles.ts";
+import { convertAndSerialize, nothingToSend } from "../openai/request_body.ts";
+import { upstreamErrorInStream, upstreamHttpError } from "../openai/errors.ts";
+import { errorContext } from "../openai/answer_options.ts";
+import { cachedChatCompletionsUrl, upstreamHeaders } from "../openai/profiles.ts";
 import { toolSchemas } from "../openai/tool_args.ts";
-import type { Exchange, ExchangeInput, ListedModel, Protocol } from "../protocol.ts";
+import type { Exchange, ExchangeInput, Protocol } from "../protocol.ts";
+import { modelList } from "../openai/model_list.ts";
 import { convertRequest } from "./request.ts";
 import { convertResponse, type ResponseOptions } from "./response.ts";
 import { StreamConverter } from "./stream.ts";
 
 function exchange(input: ExchangeInput): Exchange {
   const { request, provider, model, info } = input;
-  let converted;
-  let body: string;
-  try {
-    converted = convertRequest(request, {
+  const { converted, body } = convertAndSerialize(() =>
+    convertRequest(request, {
       upstreamModel: model,
       info,
       profile: provider.profile,
       maxTokensLimit: provider.maxTokensLimit,
       extraBody: provider.extraBody,
       thresholds: provider.effortThresholds,
-    });
-    body = stringifyObject(converted.body, input.jsonMemo);
-  } catch (err) {
-    if (err instanceof SchemaTooDeepError || err instanceof RangeError) {
-      throw invalidRequest("request is nested too deeply (tool schemas or inputs)");
-    }
-    throw err;
-  }
+    }), input.jsonMemo);
+  // Upstreams answer a lone system prompt, which is not an answer to the conversation.
   if (!converted.body.messages.some((m) => m.role !== "system")) {
-    // Every block was empty or had no OpenAI form (file ids, server tool blocks): upstreams
-    // 400 on [] or answer a lone system prompt. Anthropic refuses empty text blocks too.
-    throw invalidRequest(
-      converted.dropped.length > 0
-        ? `nothing in messages can be sent to the upstream (left out: ${
-          converted.dropped.join(", ")
-        })`
-        : "messages have no content: text content blocks must be non-empty",
-    );
+    throw nothingToSend(converted.dropped);
   }
-  const errorContext: ErrorContext = {
-    estimatedInputTokens: input.inputTokensEstimate,
-    contextWindow: info.contextWindow,
-  };
   const answer: ResponseOptions = {
     messageId: input.messageId,
     model: request.model,
@@ -57,15 +37,16 @@ function exchange(input: ExchangeInput): Exchange {
     stopSequences: request.stop_sequences,
     toolSchemas: toolSchemas(request.tools),
   };
+  const errors = errorContext(answer);
   return {
     url: cachedChatCompletionsUrl(provider, model),
     headers: upstreamHeaders(provider, input.apiKey),
     body,
     dropped: converted.dropped,
-    httpError: (status, text, headers) => upstreamHttpError(status, text, headers, errorContext),
+    httpError: (status, text, headers) => upstreamHttpError(status, text, headers, errors),
     message(json) {
       // Some providers answer 200 with an error object instead of a completion.
-      const inBody = upstreamErrorInStream(json, undefined, "in a 200 answer", errorContext);
+      const inBody = upstreamErrorInStream(json, undefined, "in a 200 answer", errors);
       if (inBody) throw inBody;
       return convertResponse(json, answer);
     },
@@ -73,25 +54,8 @@ function exchange(input: ExchangeInput): Exchange {
   };
 }
 
-function readModels(json: unknown): ListedModel[] {
-  const data = json && typeof json === "object" ? (json as { data?: unknown }).data : undefined;
-  if (!Array.isArray(data)) return [];
-  const out: ListedModel[] = [];
-  for (const m of data) {
-    const id = m && typeof m === "object" ? (m as { id?: unknown }).id : undefined;
-    if (typeof id !== "string") continue;
-    const created = (m as { created?: unknown }).created;
-    out.push({ id, created: typeof created === "number" ? created : undefined });
-  }
-  return out;
-}
-
 export const chatProtocol: Protocol = {
   api: "chat",
   exchange,
-  modelList(provider, apiKey) {
-    const headers = upstreamHeaders(provider, apiKey);
-    delete headers["content-type"];
-    return { url: modelsUrl(provider), headers, read: readModels };
-  },
+  modelList,
 };

@@ -20,9 +20,10 @@ import { DEFAULT_THRESHOLDS, type EffortThresholds, thinkingAsk } from "../think
 import { decodeSignature } from "../../anthropic/signature.ts";
 import { shortenToolName, type ToolNameMap } from "../openai/tool_names.ts";
 import { decodeClientToolId, makeToolIdMapper } from "../../anthropic/tool_ids.ts";
-import { withoutBillingLine } from "../../anthropic/billing_line.ts";
+import { inlineSystemText, systemTexts } from "../openai/system_texts.ts";
 import { offeredTools } from "../../anthropic/deferred_tools.ts";
 import { withPortablePatterns } from "../openai/schema_patterns.ts";
+import { toolChoice } from "../openai/tool_choice.ts";
 import { invalidRequest } from "../../anthropic/errors.ts";
 
 export type ConvertContext = {
@@ -66,7 +67,7 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
     },
   };
 
-  const systemParts = systemTexts(req.system, state);
+  const systemParts = systemTexts(req.system, state.dropped);
   const messages = convertMessages(req, systemParts, state, profile);
   const maxTokens = clampMaxTokens(req.max_tokens, info, ctx.maxTokensLimit);
   const body: OpenAIRequest = { model: ctx.upstreamModel, messages };
@@ -117,28 +118,11 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
     if (req.stream && profile.toolStreamField) body.tool_stream = true;
     const choice = req.tool_choice;
     if (choice) {
-      switch (choice.type) {
-        case "auto":
-          body.tool_choice = "auto";
-          break;
-        case "any":
-          body.tool_choice = "required";
-          break;
-        case "none":
-          body.tool_choice = "none";
-          break;
-        case "tool": {
-          const name = choice.name === undefined ? undefined : state.toolName(choice.name);
-          // A forced server tool (web_search…) was dropped above: forcing a missing function
-          // is a 400 upstream, so the model chooses instead.
-          body.tool_choice = name === undefined
-            ? "required"
-            : tools.some((t) => t.function.name === name)
-            ? { type: "function", function: { name } }
-            : "auto";
-          break;
-        }
-      }
+      const offered = (name: string) => tools.some((t) => t.function.name === name);
+      const chosen = toolChoice(choice, state.toolName, offered);
+      body.tool_choice = typeof chosen === "string"
+        ? chosen
+        : { type: "function", function: chosen };
       if (choice.disable_parallel_tool_use && info.parallelToolCalls) {
         body.parallel_tool_calls = false;
       }
@@ -185,24 +169,6 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
   return { body, toolNames, dropped: [...state.dropped] };
 }
 
-function systemTexts(system: MessagesRequest["system"], state: ConvState): string[] {
-  if (system === undefined) return [];
-  if (typeof system === "string") {
-    const text = withoutBillingLine(system);
-    return text.trim() ? [text] : [];
-  }
-  const out: string[] = [];
-  for (const block of system) {
-    if (block.type !== "text") {
-      state.dropped.add(`system:${block.original_type}`);
-      continue;
-    }
-    const text = withoutBillingLine(block.text);
-    if (text.trim()) out.push(text);
-  }
-  return out;
-}
-
 function appendSystem(messages: OpenAIMessage[], text: string): void {
   const first = messages[0];
   if (first?.role === "system") first.content = `${first.content}\n\n${text}`;
@@ -234,11 +200,7 @@ function convertMessages(
 
   for (const message of req.messages) {
     if (message.role === "system") {
-      const text = withoutBillingLine(
-        typeof message.content === "string"
-          ? message.content
-          : message.content.map((b) => (b.type === "text" ? b.text : "")).join("\n"),
-      );
+      const text = inlineSystemText(message.content);
       if (!text.trim()) continue;
       if (profile.midConversationSystem && out.length > 0) {
         closePending();

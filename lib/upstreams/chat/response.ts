@@ -8,25 +8,16 @@ import { ChatCompletion } from "./schema.ts";
 import { encodeSignature } from "../../anthropic/signature.ts";
 import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.ts";
 import { contentParts } from "./reasoning.ts";
-import { checkAgainstSchema, parseToolArguments, unusableCallText } from "../openai/tool_args.ts";
+import { parseToolArguments, unusableCallText, whyUnusable } from "../openai/tool_args.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
-import { restoreToolName, type ToolNameMap } from "../openai/tool_names.ts";
-import { estimateOutputTokens, mapUsage } from "./usage.ts";
+import { restoreToolName } from "../openai/tool_names.ts";
+import type { AnswerOptions } from "../openai/answer_options.ts";
+import { mapUsage } from "./usage.ts";
+import { estimateOutputTokens } from "../openai/usage.ts";
 import { textToolCallScanner } from "../openai/text_tool_calls/scanner.ts";
 
 /** What both the streaming and the non-streaming conversion need from the request. */
-export type ResponseOptions = {
-  messageId: string;
-  /** The model name the client asked for: responses always carry it. */
-  model: string;
-  inputTokensEstimate: number;
-  /** The upstream model's context window, if known: the limit a context overflow reports. */
-  contextWindow?: number | undefined;
-  toolNames: ToolNameMap;
-  stopSequences?: readonly string[] | undefined;
-  /** Client tool name → input schema: repaired arguments are checked against it. */
-  toolSchemas?: ReadonlyMap<string, unknown>;
-};
+export type ResponseOptions = AnswerOptions & { stopSequences?: readonly string[] | undefined };
 
 /** Throws a 502-class ProxyError when the upstream answer is not a chat completion. */
 export function convertResponse(json: unknown, opts: ResponseOptions): MessageResponse {
@@ -96,19 +87,12 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
     const args = parseToolArguments(call.function?.arguments);
     chars += typeof call.function?.arguments === "string" ? call.function.arguments.length : 0;
     const clientName = restoreToolName(opts.toolNames, name);
-    // Only repairs are checked: the model's own arguments reach the client's validation as
-    // they would from Anthropic; a repair that guessed wrong must not pass for the model's call.
-    const schemaProblem = args.ok && args.repaired
-      ? checkAgainstSchema(args.input, opts.toolSchemas?.get(clientName))
-      : undefined;
-    if (!args.ok || schemaProblem !== undefined) {
+    const reason = whyUnusable(args, opts.toolSchemas?.get(clientName));
+    if (!args.ok || reason !== undefined) {
       // Passing an input the client must reject helps nobody: say what happened instead.
-      const reason = args.ok
-        ? `were malformed, and the repaired ones fail the tool's schema (${schemaProblem})`
-        : args.reason;
       content.push({
         type: "text",
-        text: unusableCallText(clientName, reason, call.function?.arguments),
+        text: unusableCallText(clientName, `${reason}`, call.function?.arguments),
       });
       continue;
     }

@@ -8,20 +8,23 @@
  * for a stream that cannot be completed honestly (malformed chunk, error object, early end);
  * the caller turns that into an `event: error`.
  */
-import type { MessageResponse, StreamEvent, Usage } from "../../anthropic/schema.ts";
+import type { StreamEvent, Usage } from "../../anthropic/schema.ts";
 import type { ResponseOptions } from "./response.ts";
 import { ProxyError } from "../../anthropic/errors.ts";
 import { type OpenAIUsage, readChunk } from "./schema.ts";
 import { type ErrorContext, upstreamErrorInStream } from "../openai/errors.ts";
+import { errorContext } from "../openai/answer_options.ts";
 import type { SseMessage } from "../sse_decode.ts";
 import type { EventConverter } from "../protocol.ts";
 import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.ts";
 import { contentParts } from "./reasoning.ts";
 import { encodeSignature, mergeReasoningDetails } from "../../anthropic/signature.ts";
-import { checkAgainstSchema, StreamedArgs, unusableCallText } from "../openai/tool_args.ts";
+import { repairProblem, StreamedArgs, unusableCallText } from "../openai/tool_args.ts";
+import { emptyDelta, messageStart } from "../openai/stream_events.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
 import { restoreToolName } from "../openai/tool_names.ts";
-import { estimateOutputTokens, mapUsage } from "./usage.ts";
+import { mapUsage } from "./usage.ts";
+import { estimateOutputTokens } from "../openai/usage.ts";
 import {
   type ScannedPiece,
   type TextToolCallScanner,
@@ -68,25 +71,12 @@ export class StreamConverter implements EventConverter {
   constructor(opts: StreamOptions) {
     this.#opts = opts;
     this.#scanner = textToolCallScanner(opts.toolNames, opts.toolSchemas);
-    this.#errorContext = {
-      estimatedInputTokens: opts.inputTokensEstimate,
-      contextWindow: opts.contextWindow,
-    };
+    this.#errorContext = errorContext(opts);
   }
 
   /** The first event, sent as soon as the upstream has answered 200. */
   start(): StreamEvent[] {
-    const message: MessageResponse = {
-      id: this.#opts.messageId,
-      type: "message",
-      role: "assistant",
-      model: this.#opts.model,
-      content: [],
-      stop_reason: null,
-      stop_sequence: null,
-      usage: { input_tokens: this.#opts.inputTokensEstimate, output_tokens: 0 },
-    };
-    return [{ type: "message_start", message }];
+    return [messageStart(this.#opts)];
   }
 
   get finished(): boolean {
@@ -199,17 +189,7 @@ export class StreamConverter implements EventConverter {
     const open = this.#open;
     const out: StreamEvent[] = [];
     if (open === undefined) this.#appendText("thinking", "", out);
-    else {
-      out.push({
-        type: "content_block_delta",
-        index: open.index,
-        delta: open.kind === "text"
-          ? { type: "text_delta", text: "" }
-          : open.kind === "thinking"
-          ? { type: "thinking_delta", thinking: "" }
-          : { type: "input_json_delta", partial_json: "" },
-      });
-    }
+    else out.push(emptyDelta(open));
     return out;
   }
 
@@ -505,23 +485,6 @@ export class StreamConverter implements EventConverter {
     }
     out.push({ type: "content_block_stop", index: tool.blockIndex! });
   }
-}
-
-/**
- * Why repaired arguments cannot be used, if they cannot. Only repairs are checked: arguments the
- * model sent whole go to the client as they are, whose own validation answers the model (as
- * Anthropic's API does); a repair that guessed wrong must not look like the model's own call.
- */
-function repairProblem(
-  input: Record<string, unknown>,
-  repaired: boolean,
-  schema: unknown,
-): string | undefined {
-  if (!repaired) return undefined;
-  const problem = checkAgainstSchema(input, schema);
-  return problem === undefined
-    ? undefined
-    : `were malformed, and the repaired ones fail the tool's schema (${problem})`;
 }
 
 /** The converter as a stream stage, for composition and tests. */

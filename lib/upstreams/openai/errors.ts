@@ -5,6 +5,7 @@
  */
 import { errorTypeForStatus, ProxyError } from "../../anthropic/errors.ts";
 import { z } from "zod";
+import { notAnApiError, statusMessage } from "../http_error_text.ts";
 
 /** The error object providers send, in a body or inside a 200 stream. */
 const UpstreamError = z.looseObject({
@@ -135,11 +136,6 @@ function retryAfterHeaders(headers: Headers): Record<string, string> {
   return ra ? { "retry-after": ra } : {};
 }
 
-function textSnippet(body: string): string {
-  const text = body.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
-  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
-}
-
 /** An upstream HTTP error response → the error the client gets. */
 export function upstreamHttpError(
   status: number,
@@ -153,22 +149,9 @@ export function upstreamHttpError(
   } catch {
     json = undefined;
   }
-  if (status < 400) {
-    // A redirect (or another status without an error body) means OPENAI_BASE_URL is not the
-    // API's address; nothing the client sent is wrong. Redirects are not followed (upstream.ts).
-    const location = headers.get("location");
-    return new ProxyError(
-      502,
-      "api_error",
-      `upstream answered HTTP ${status}${
-        location ? ` (redirect to ${location})` : ""
-      }: check OPENAI_BASE_URL`,
-    );
-  }
+  if (status < 400) return notAnApiError(status, headers, "OPENAI_BASE_URL");
   const d = detailOf(json);
-  const snippet = textSnippet(body);
-  const message = d.message ??
-    (snippet ? `upstream returned HTTP ${status}: ${snippet}` : `upstream returned HTTP ${status}`);
+  const message = d.message ?? statusMessage(status, body);
   const marker = `${d.code ?? ""} ${d.type ?? ""} ${message}`;
 
   if (status === 402 || /insufficient_quota|insufficient (?:credits|balance)/i.test(marker)) {

@@ -187,6 +187,28 @@ export function toolSchemas(
   return map;
 }
 
+/**
+ * Why repaired arguments cannot be used, if they cannot. Only repairs are checked: arguments the
+ * model sent whole go to the client as they are, whose own validation answers the model (as
+ * Anthropic's API does); a repair that guessed wrong must not look like the model's own call.
+ */
+export function repairProblem(
+  input: ToolInput,
+  repaired: boolean,
+  schema: unknown,
+): string | undefined {
+  if (!repaired) return undefined;
+  const problem = checkAgainstSchema(input, schema);
+  return problem === undefined
+    ? undefined
+    : `were malformed, and the repaired ones fail the tool's schema (${problem})`;
+}
+
+/** Why a call with these arguments cannot be made (unreadable, or a repair that fails the schema). */
+export function whyUnusable(args: ParsedArgs, schema: unknown): string | undefined {
+  return args.ok ? repairProblem(args.input, args.repaired, schema) : args.reason;
+}
+
 /** Required properties and top-level primitive types, the errors models actually make. */
 export function checkAgainstSchema(input: ToolInput, schema: unknown): string | undefined {
   if (!isRecord(schema)) return undefined;

@@ -4,6 +4,7 @@
  * usage); https://docs.anthropic.com/en/api/handling-stop-reasons
  */
 import type { StopReason, Usage } from "../../anthropic/schema.ts";
+import { usageFromCounts } from "../openai/usage.ts";
 import type { ResponsesUsage } from "./schema.ts";
 
 export type Ending = {
@@ -26,9 +27,8 @@ export function mapStopReason(end: Ending): StopReason {
 }
 
 /**
- * `input_tokens` includes the cached ones, Anthropic's does not: they are subtracted and
- * reported as `cache_read_input_tokens`. `output_tokens` includes reasoning, as Anthropic's
- * includes thinking.
+ * `input_tokens` includes the cached ones, which are reported apart (see openai/usage.ts).
+ * `output_tokens` includes reasoning, as Anthropic's includes thinking.
  */
 export function mapUsage(
   usage: ResponsesUsage | null | undefined,
@@ -36,17 +36,13 @@ export function mapUsage(
   fallbackOutput: number,
 ): Usage {
   if (!usage) return { input_tokens: fallbackInput, output_tokens: fallbackOutput };
-  const input = usage.input_tokens ?? fallbackInput;
-  const cached = usage.input_tokens_details?.cached_tokens ?? 0;
-  const out: Usage = {
-    input_tokens: Math.max(0, input - cached),
-    output_tokens: usage.output_tokens ?? fallbackOutput,
-  };
-  if (cached > 0) out.cache_read_input_tokens = cached;
-  return out;
-}
-
-/** Rough output estimate for answers without usage: ~4 characters per token. */
-export function estimateOutputTokens(chars: number): number {
-  return Math.ceil(chars / 4);
+  return usageFromCounts(
+    {
+      input: usage.input_tokens,
+      cached: usage.input_tokens_details?.cached_tokens ?? 0,
+      output: usage.output_tokens,
+    },
+    fallbackInput,
+    fallbackOutput,
+  );
 }

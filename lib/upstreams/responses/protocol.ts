@@ -2,14 +2,14 @@
  * The OpenAI Responses API (`POST …/responses`) behind the Protocol interface.
  * https://platform.openai.com/docs/api-reference/responses
  */
-import { invalidRequest } from "../../anthropic/errors.ts";
 import { hash53 } from "../../common/hash.ts";
-import { stringifyObject } from "../../common/json_text.ts";
-import { type ErrorContext, upstreamHttpError } from "../openai/errors.ts";
-import { SchemaTooDeepError } from "../openai/json_schema.ts";
-import { modelsUrl, upstreamHeaders } from "../openai/profiles.ts";
+import { upstreamHttpError } from "../openai/errors.ts";
+import { errorContext } from "../openai/answer_options.ts";
+import { convertAndSerialize, nothingToSend } from "../openai/request_body.ts";
+import { upstreamHeaders } from "../openai/profiles.ts";
 import { toolSchemas } from "../openai/tool_args.ts";
-import type { Exchange, ExchangeInput, ListedModel, Protocol } from "../protocol.ts";
+import type { Exchange, ExchangeInput, Protocol } from "../protocol.ts";
+import { modelList } from "../openai/model_list.ts";
 import type { Provider } from "../provider.ts";
 import { responsesEndpoint } from "./endpoint.ts";
 import { convertRequest } from "./request.ts";
@@ -34,10 +34,8 @@ function exchange(input: ExchangeInput, keepReasoning = true): Exchange {
   const { request, provider, info } = input;
   const endpoint = responsesEndpoint(provider, input.model);
   const tag = upstreamTag(provider);
-  let converted;
-  let body: string;
-  try {
-    converted = convertRequest(request, {
+  const { converted, body } = convertAndSerialize(() =>
+    convertRequest(request, {
       upstreamModel: endpoint.model,
       info,
       profile: provider.profile,
@@ -47,27 +45,8 @@ function exchange(input: ExchangeInput, keepReasoning = true): Exchange {
       thresholds: provider.effortThresholds,
       sessionId: input.sessionId,
       keepReasoning,
-    });
-    body = stringifyObject(converted.body, input.jsonMemo);
-  } catch (err) {
-    if (err instanceof SchemaTooDeepError || err instanceof RangeError) {
-      throw invalidRequest("request is nested too deeply (tool schemas or inputs)");
-    }
-    throw err;
-  }
-  if (converted.body.input.length === 0) {
-    throw invalidRequest(
-      converted.dropped.length > 0
-        ? `nothing in messages can be sent to the upstream (left out: ${
-          converted.dropped.join(", ")
-        })`
-        : "messages have no content: text content blocks must be non-empty",
-    );
-  }
-  const errorContext: ErrorContext = {
-    estimatedInputTokens: input.inputTokensEstimate,
-    contextWindow: info.contextWindow,
-  };
+    }), input.jsonMemo);
+  if (converted.body.input.length === 0) throw nothingToSend(converted.dropped);
   const answer: ResponseOptions = {
     messageId: input.messageId,
     model: request.model,
@@ -78,12 +57,13 @@ function exchange(input: ExchangeInput, keepReasoning = true): Exchange {
     upstreamTag: tag,
     thinking: converted.thinking,
   };
+  const errors = errorContext(answer);
   return {
     url: endpoint.url,
     headers: upstreamHeaders(provider, input.apiKey),
     body,
     dropped: converted.dropped,
-    httpError: (status, text, headers) => upstreamHttpError(status, text, headers, errorContext),
+    httpError: (status, text, headers) => upstreamHttpError(status, text, headers, errors),
     message: (json) => convertResponse(json, answer),
     stream: () => new StreamConverter(answer),
     resendAfter(status, text) {
@@ -98,26 +78,9 @@ function exchange(input: ExchangeInput, keepReasoning = true): Exchange {
   };
 }
 
-function readModels(json: unknown): ListedModel[] {
-  const data = json && typeof json === "object" ? (json as { data?: unknown }).data : undefined;
-  if (!Array.isArray(data)) return [];
-  const out: ListedModel[] = [];
-  for (const m of data) {
-    const id = m && typeof m === "object" ? (m as { id?: unknown }).id : undefined;
-    if (typeof id !== "string") continue;
-    const created = (m as { created?: unknown }).created;
-    out.push({ id, created: typeof created === "number" ? created : undefined });
-  }
-  return out;
-}
-
 export const responsesProtocol: Protocol = {
   api: "responses",
   exchange: (input) => exchange(input),
   // The Responses API has no model list of its own: the provider's `GET /models` is the one.
-  modelList(provider, apiKey) {
-    const headers = upstreamHeaders(provider, apiKey);
-    delete headers["content-type"];
-    return { url: modelsUrl(provider), headers, read: readModels };
-  },
+  modelList,
 };

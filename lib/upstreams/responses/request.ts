@@ -3,9 +3,10 @@
  * https://platform.openai.com/docs/api-reference/responses/create
  * No I/O, clock or randomness: the same input always gives the same output.
  */
-import { withoutBillingLine } from "../../anthropic/billing_line.ts";
+import { inlineSystemText, systemTexts } from "../openai/system_texts.ts";
 import { offeredTools } from "../../anthropic/deferred_tools.ts";
 import { withPortablePatterns } from "../openai/schema_patterns.ts";
+import { toolChoice } from "../openai/tool_choice.ts";
 import type { ContentBlock, MessagesRequest, ToolResultBlock } from "../../anthropic/schema.ts";
 import { decodeSignature } from "../../anthropic/signature.ts";
 import { decodeClientToolId } from "../../anthropic/tool_ids.ts";
@@ -72,7 +73,7 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
     callIds: new Set(),
   };
 
-  const instructions = systemTexts(req.system, state);
+  const instructions = systemTexts(req.system, state.dropped);
   const input = convertMessages(req, instructions, state, profile);
   const maxTokens = clampMaxTokens(req.max_tokens, info, ctx.maxTokensLimit);
   const body: ResponsesRequest = {
@@ -115,27 +116,8 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
     body.tools = tools;
     const choice = req.tool_choice;
     if (choice) {
-      switch (choice.type) {
-        case "auto":
-          body.tool_choice = "auto";
-          break;
-        case "any":
-          body.tool_choice = "required";
-          break;
-        case "none":
-          body.tool_choice = "none";
-          break;
-        case "tool": {
-          const name = choice.name === undefined ? undefined : state.toolName(choice.name);
-          // A forced server tool (web_search…) was dropped: forcing a missing function is a 400.
-          body.tool_choice = name === undefined
-            ? "required"
-            : tools.some((t) => t.name === name)
-            ? { type: "function", name }
-            : "auto";
-          break;
-        }
-      }
+      const chosen = toolChoice(choice, state.toolName, (n) => tools.some((t) => t.name === n));
+      body.tool_choice = typeof chosen === "string" ? chosen : { type: "function", ...chosen };
       if (choice.disable_parallel_tool_use && info.parallelToolCalls) {
         body.parallel_tool_calls = false;
       }
@@ -163,24 +145,6 @@ function effortFor(model: string, effort: string): string {
   return /(^|\/)gpt-5-pro\b/i.test(model) ? "high" : effort;
 }
 
-function systemTexts(system: MessagesRequest["system"], state: ConvState): string[] {
-  if (system === undefined) return [];
-  if (typeof system === "string") {
-    const text = withoutBillingLine(system);
-    return text.trim() ? [text] : [];
-  }
-  const out: string[] = [];
-  for (const block of system) {
-    if (block.type !== "text") {
-      state.dropped.add(`system:${block.original_type}`);
-      continue;
-    }
-    const text = withoutBillingLine(block.text);
-    if (text.trim()) out.push(text);
-  }
-  return out;
-}
-
 function convertMessages(
   req: MessagesRequest,
   instructions: string[],
@@ -204,11 +168,7 @@ function convertMessages(
 
   for (const message of req.messages) {
     if (message.role === "system") {
-      const text = withoutBillingLine(
-        typeof message.content === "string"
-          ? message.content
-          : message.content.map((b) => (b.type === "text" ? b.text : "")).join("\n"),
-      );
+      const text = inlineSystemText(message.content);
       if (!text.trim()) continue;
       if (profile.midConversationSystem && out.length > 0) {
         closePending();

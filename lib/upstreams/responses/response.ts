@@ -8,33 +8,21 @@ import { ProxyError } from "../../anthropic/errors.ts";
 import type { MessageResponse, ResponseBlock } from "../../anthropic/schema.ts";
 import { encodeSignature } from "../../anthropic/signature.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
-import type { ErrorContext } from "../openai/errors.ts";
-import { checkAgainstSchema, parseToolArguments } from "../openai/tool_args.ts";
-import { restoreToolName, type ToolNameMap } from "../openai/tool_names.ts";
+import { type AnswerOptions, errorContext } from "../openai/answer_options.ts";
+import { parseToolArguments, whyUnusable } from "../openai/tool_args.ts";
+import { restoreToolName } from "../openai/tool_names.ts";
 import { failureError } from "./errors.ts";
-import { estimateOutputTokens, mapStopReason, mapUsage } from "./outcome.ts";
+import { estimateOutputTokens } from "../openai/usage.ts";
+import { mapStopReason, mapUsage } from "./outcome.ts";
 import { type OutputItem, ResponseObject } from "./schema.ts";
 
 /** What both the streaming and the non-streaming conversion need from the request. */
-export type ResponseOptions = {
-  messageId: string;
-  /** The model name the client asked for: answers always carry it. */
-  model: string;
-  inputTokensEstimate: number;
-  contextWindow?: number | undefined;
-  toolNames: ToolNameMap;
-  /** Client tool name → input schema: repaired arguments are checked against it. */
-  toolSchemas?: ReadonlyMap<string, unknown>;
+export type ResponseOptions = AnswerOptions & {
   /** Tags the encrypted reasoning in signatures (see request.ts). */
   upstreamTag: string;
   /** The client asked for thinking; otherwise reasoning items are left out of the answer. */
   thinking: boolean;
 };
-
-export const errorContext = (opts: ResponseOptions): ErrorContext => ({
-  estimatedInputTokens: opts.inputTokensEstimate,
-  contextWindow: opts.contextWindow,
-});
 
 /** A reasoning item's signature: its encrypted content, if any, tagged with its upstream. */
 export function reasoningSignature(encrypted: string | null | undefined, tag: string): string {
@@ -94,13 +82,8 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
         chars += item.arguments?.length ?? 0;
         const clientName = restoreToolName(opts.toolNames, name);
         const args = parseToolArguments(item.arguments);
-        const schemaProblem = args.ok && args.repaired
-          ? checkAgainstSchema(args.input, opts.toolSchemas?.get(clientName))
-          : undefined;
-        if (!args.ok || schemaProblem !== undefined) {
-          const reason = args.ok
-            ? `were malformed, and the repaired ones fail the tool's schema (${schemaProblem})`
-            : args.reason;
+        const reason = whyUnusable(args, opts.toolSchemas?.get(clientName));
+        if (!args.ok || reason !== undefined) {
           content.push({
             type: "text",
             text: `[proxy: the model called tool ${clientName} but its arguments ${reason}, ` +

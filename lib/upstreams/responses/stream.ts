@@ -14,15 +14,18 @@
  * arrives; unknown event types are ignored and named in `ignoredEvents`.
  */
 import { ProxyError } from "../../anthropic/errors.ts";
-import type { MessageResponse, StreamEvent, Usage } from "../../anthropic/schema.ts";
+import type { StreamEvent, Usage } from "../../anthropic/schema.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
-import { checkAgainstSchema, StreamedArgs } from "../openai/tool_args.ts";
+import { repairProblem, StreamedArgs, unusableCallText } from "../openai/tool_args.ts";
+import { emptyDelta, messageStart } from "../openai/stream_events.ts";
 import { restoreToolName } from "../openai/tool_names.ts";
 import type { EventConverter } from "../protocol.ts";
 import type { SseMessage } from "../sse_decode.ts";
 import { failureError } from "./errors.ts";
-import { type Ending, estimateOutputTokens, mapStopReason, mapUsage } from "./outcome.ts";
-import { errorContext, reasoningSignature, type ResponseOptions, summaryText } from "./response.ts";
+import { estimateOutputTokens } from "../openai/usage.ts";
+import { type Ending, mapStopReason, mapUsage } from "./outcome.ts";
+import { errorContext } from "../openai/answer_options.ts";
+import { reasoningSignature, type ResponseOptions, summaryText } from "./response.ts";
 import { OutputItem, ResponseObject, type ResponsesUsage } from "./schema.ts";
 
 /** Events that carry nothing this conversion needs. */
@@ -84,17 +87,7 @@ export class StreamConverter implements EventConverter {
   }
 
   start(): StreamEvent[] {
-    const message: MessageResponse = {
-      id: this.#opts.messageId,
-      type: "message",
-      role: "assistant",
-      model: this.#opts.model,
-      content: [],
-      stop_reason: null,
-      stop_sequence: null,
-      usage: { input_tokens: this.#opts.inputTokensEstimate, output_tokens: 0 },
-    };
-    return [{ type: "message_start", message }];
+    return [messageStart(this.#opts)];
   }
 
   /** `response.completed` or `response.incomplete` arrived: the answer is whole. */
@@ -248,17 +241,7 @@ export class StreamConverter implements EventConverter {
     const open = this.#open;
     const out: StreamEvent[] = [];
     if (open === undefined) this.#appendText("thinking", "", out);
-    else {
-      out.push({
-        type: "content_block_delta",
-        index: open.index,
-        delta: open.kind === "text"
-          ? { type: "text_delta", text: "" }
-          : open.kind === "thinking"
-          ? { type: "thinking_delta", thinking: "" }
-          : { type: "input_json_delta", partial_json: "" },
-      });
-    }
+    else out.push(emptyDelta(open));
     return out;
   }
 
@@ -516,12 +499,8 @@ export class StreamConverter implements EventConverter {
   }
 
   #problem(tool: ToolState, input: Record<string, unknown>, repaired: boolean) {
-    if (!repaired) return undefined;
     const name = restoreToolName(this.#opts.toolNames, tool.name ?? "");
-    const problem = checkAgainstSchema(input, this.#opts.toolSchemas?.get(name));
-    return problem === undefined
-      ? undefined
-      : `were malformed, and the repaired ones fail the tool's schema (${problem})`;
+    return repairProblem(input, repaired, this.#opts.toolSchemas?.get(name));
   }
 
   /** Closes a started tool block, appending what completes cut-off arguments. */
@@ -558,14 +537,8 @@ export class StreamConverter implements EventConverter {
     const problem = result.ok ? this.#problem(tool, result.input, result.repaired) : result.reason;
     if (!result.ok || problem !== undefined) {
       // Nothing of this call reached the client yet, so it can be reported as text instead.
-      const text = tool.args.text;
-      const raw = text.length > 500 ? `${text.slice(0, 500)}…` : text;
-      this.#appendText(
-        "text",
-        `[proxy: the model called tool ${restoreToolName(this.#opts.toolNames, tool.name)} but ` +
-          `its arguments ${problem}, so the call was not made. Arguments received: ${raw}]`,
-        out,
-      );
+      const name = restoreToolName(this.#opts.toolNames, tool.name);
+      this.#appendText("text", unusableCallText(name, `${problem}`, tool.args.text), out);
       this.#closeOpen(out);
       return;
     }
