@@ -20,7 +20,7 @@ import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.
 import { contentParts } from "./reasoning.ts";
 import { encodeSignature, mergeReasoningDetails } from "../../anthropic/signature.ts";
 import { repairProblem, StreamedArgs, unusableCallText } from "../openai/tool_args.ts";
-import { emptyDelta, messageStart } from "../openai/stream_events.ts";
+import { closeStartedToolBlock, emptyDelta, messageStart } from "../openai/stream_events.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
 import { restoreToolName } from "../openai/tool_names.ts";
 import { mapUsage } from "./usage.ts";
@@ -423,22 +423,7 @@ export class StreamConverter implements EventConverter {
     tool.closed = true;
     const result = tool.args.finish();
     const problem = result.ok ? this.#repairProblem(tool, result) : result.reason;
-    if (!result.ok || problem !== undefined) {
-      // The block has started, so the call cannot be taken back: the stream fails instead.
-      throw new ProxyError(
-        502,
-        "api_error",
-        `the model's arguments for tool ${tool.name ?? "?"} ${problem}; the call was not made`,
-      );
-    }
-    if (result.append) {
-      out.push({
-        type: "content_block_delta",
-        index: tool.blockIndex!,
-        delta: { type: "input_json_delta", partial_json: result.append },
-      });
-    }
-    out.push({ type: "content_block_stop", index: tool.blockIndex! });
+    closeStartedToolBlock(tool.name, tool.blockIndex!, result, problem, out);
   }
 
   #repairProblem(

@@ -3,6 +3,7 @@
  * whatever grammar their upstream streams in.
  */
 import type { MessageResponse, StreamEvent } from "../../anthropic/schema.ts";
+import { ProxyError } from "../../anthropic/errors.ts";
 
 /** The first event, sent as soon as the upstream has answered 200: no content yet. */
 export function messageStart(
@@ -37,4 +38,33 @@ export function emptyDelta(
       ? { type: "thinking_delta", thinking: "" }
       : { type: "input_json_delta", partial_json: "" },
   };
+}
+
+/**
+ * The end of a tool block that already started streaming: the arguments' completion (cut-off
+ * JSON closed) and content_block_stop. Arguments that cannot be used fail the stream instead,
+ * since a started call cannot be taken back.
+ */
+export function closeStartedToolBlock(
+  toolName: string | undefined,
+  index: number,
+  result: { ok: true; append: string } | { ok: false; reason: string },
+  problem: string | undefined,
+  out: StreamEvent[],
+): void {
+  if (!result.ok || problem !== undefined) {
+    throw new ProxyError(
+      502,
+      "api_error",
+      `the model's arguments for tool ${toolName ?? "?"} ${problem}; the call was not made`,
+    );
+  }
+  if (result.append) {
+    out.push({
+      type: "content_block_delta",
+      index,
+      delta: { type: "input_json_delta", partial_json: result.append },
+    });
+  }
+  out.push({ type: "content_block_stop", index });
 }

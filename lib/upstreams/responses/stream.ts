@@ -17,7 +17,7 @@ import { ProxyError } from "../../anthropic/errors.ts";
 import type { StreamEvent, Usage } from "../../anthropic/schema.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
 import { repairProblem, StreamedArgs, unusableCallText } from "../openai/tool_args.ts";
-import { emptyDelta, messageStart } from "../openai/stream_events.ts";
+import { closeStartedToolBlock, emptyDelta, messageStart } from "../openai/stream_events.ts";
 import { restoreToolName } from "../openai/tool_names.ts";
 import type { EventConverter } from "../protocol.ts";
 import type { SseMessage } from "../sse_decode.ts";
@@ -508,22 +508,7 @@ export class StreamConverter implements EventConverter {
     tool.closed = true;
     const result = tool.args.finish();
     const problem = result.ok ? this.#problem(tool, result.input, result.repaired) : result.reason;
-    if (!result.ok || problem !== undefined) {
-      // The block has started, so the call cannot be taken back: the stream fails instead.
-      throw new ProxyError(
-        502,
-        "api_error",
-        `the model's arguments for tool ${tool.name ?? "?"} ${problem}; the call was not made`,
-      );
-    }
-    if (result.append) {
-      out.push({
-        type: "content_block_delta",
-        index: tool.blockIndex!,
-        delta: { type: "input_json_delta", partial_json: result.append },
-      });
-    }
-    out.push({ type: "content_block_stop", index: tool.blockIndex! });
+    closeStartedToolBlock(tool.name, tool.blockIndex!, result, problem, out);
     if (this.#open?.index === tool.blockIndex) this.#open = undefined;
   }
 
