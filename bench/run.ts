@@ -5,9 +5,11 @@
  *   deno task bench [options]        or        bun bench/run.ts [options]
  *
  * Options (defaults in brackets):
- *   --rounds N            repeat every target N times, interleaved; the table shows medians [1]
+ *   --rounds N            repeat every target N times, interleaved (every other round in
+ *                         reverse order); the table shows medians [1]
  *   --duration S          seconds of load per cell [3]
- *   --targets LIST        deno,bun,binary,minimal-deno,minimal-bun,direct [all six]
+ *   --targets LIST        deno,bun,binary,minimal-deno,minimal-bun,direct [these six], and
+ *                         deno-quiet,bun-quiet: the proxy with METRICS, DASHBOARD and USAGE_DB off
  *   --scenarios LIST      json,s50,s200,s50g20,s200g20,tool,cc [all]
  *   --concurrency LIST    [1,16,64]
  *   --json FILE           [bench/results/<timestamp>.json]
@@ -20,7 +22,12 @@
  *   --rebuild             rebuild the binary even if it exists
  *   --proxy-env K=V       extra environment for the proxy (repeatable)
  *   --load-runtime R      bun or deno for the load generator [bun if found]
+ *   --watch-dashboard     keep a dashboard's live feed open on every proxy with monitoring on
  *   --no-pin              do not use taskset
+ *
+ * The proxy's usage history goes to a temporary file, removed at the end (USAGE_DB in
+ * --proxy-env overrides it). With deno-quiet or bun-quiet in --targets, a table gives what
+ * monitoring costs: the proxy against itself with monitoring off.
  *
  * Nothing here asserts a timing: it measures and reports. Every child process is started here
  * and stopped by its PID.
@@ -30,6 +37,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -46,8 +54,21 @@ import { median } from "./stats.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(BENCH_DIR, "..");
-const TARGETS = ["deno", "bun", "binary", "minimal-deno", "minimal-bun", "direct"] as const;
+const TARGETS = [
+  "deno",
+  "bun",
+  "binary",
+  "minimal-deno",
+  "minimal-bun",
+  "direct",
+  "deno-quiet",
+  "bun-quiet",
+] as const;
 type Target = typeof TARGETS[number];
+const DEFAULT_TARGETS: readonly Target[] = TARGETS.slice(0, 6);
+/** The proxy with monitoring off: no metrics, no dashboard feed, no usage history. */
+const QUIET: Partial<Record<Target, Target>> = { "deno-quiet": "deno", "bun-quiet": "bun" };
+const MONITORING_OFF = { METRICS: "false", DASHBOARD: "false", USAGE_DB: "off" };
 const MINIMAL_PROXY = join(BENCH_DIR, "minimal_proxy.ts");
 
 /** The floor each proxy target is compared with: the minimal proxy on the same runtime. */
@@ -55,6 +76,12 @@ const BASELINE: Partial<Record<Target, Target>> = {
   deno: "minimal-deno",
   bun: "minimal-bun",
   binary: "minimal-bun",
+};
+
+/** Each proxy target against itself with monitoring off. */
+const WITHOUT_MONITORING: Partial<Record<Target, Target>> = {
+  deno: "deno-quiet",
+  bun: "bun-quiet",
 };
 
 type Options = {
@@ -74,6 +101,9 @@ type Options = {
   proxyEnv: Record<string, string>;
   loadRuntime: "bun" | "deno" | undefined;
   pin: boolean;
+  watchDashboard: boolean;
+  /** Where the proxies' usage history goes (a temporary directory, removed at the end). */
+  tmpDir: string;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -103,7 +133,7 @@ function parseOptions(argv: readonly string[]): Options {
     const a = argv[i] ?? "";
     if (!a.startsWith("--")) throw new Error(`unexpected argument ${a}`);
     const [key, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if (["rebuild", "no-pin", "help"].includes(key)) {
+    if (["rebuild", "no-pin", "watch-dashboard", "help"].includes(key)) {
       flags.add(key);
       continue;
     }
@@ -125,7 +155,7 @@ function parseOptions(argv: readonly string[]): Options {
   };
   const list = (k: string, fallback: readonly string[]) =>
     (one(k)?.split(",") ?? [...fallback]).map((s) => s.trim()).filter((s) => s !== "");
-  const targets = list("targets", TARGETS);
+  const targets = list("targets", DEFAULT_TARGETS);
   for (const t of targets) {
     if (!(TARGETS as readonly string[]).includes(t)) throw new Error(`unknown target ${t}`);
   }
@@ -163,6 +193,8 @@ function parseOptions(argv: readonly string[]): Options {
     proxyEnv,
     loadRuntime,
     pin: !flags.has("no-pin"),
+    watchDashboard: flags.has("watch-dashboard"),
+    tmpDir: mkdtempSync(join(os.tmpdir(), "ccp-bench-")),
   };
 }
 
@@ -481,6 +513,8 @@ type Cell = {
   /** Upstream requests seen minus requests the client made; non-zero means retries or drops. */
   upstreamExtraRequests: number | null;
   upstream: UpstreamStats | null;
+  /** With --watch-dashboard: request events the dashboard's live feed delivered in the cell. */
+  dashboardEvents: number | null;
 };
 
 type TargetRun = {
@@ -505,6 +539,46 @@ type Ctx = {
 };
 
 /** Runs load.ts once; CPU is read when it reports the start and end of its measured window. */
+/**
+ * A dashboard watching the live feed (GET /ui/api/events), as an open /ui page does, read here
+ * in the orchestrator; `stop` closes it and says how many request events arrived.
+ */
+function watchDashboard(url: string): { stop: () => Promise<number> } {
+  const abort = new AbortController();
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let events = 0;
+  const done = (async () => {
+    try {
+      const res = await fetch(`${url}/ui/api/events`, {
+        headers: { "x-api-key": "bench-key" },
+        signal: abort.signal,
+      });
+      if (!res.ok || !res.body) return;
+      reader = res.body.getReader();
+      const dec = new TextDecoder();
+      let rest = "";
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        const lines = (rest + dec.decode(value, { stream: true })).split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) if (line === "event: request") events++;
+      }
+    } catch {
+      // closed at the end of the cell
+    }
+  })();
+  return {
+    stop: async () => {
+      abort.abort();
+      // Not every runtime ends a pending body read when its fetch is aborted.
+      await reader?.cancel().catch(() => {});
+      await done;
+      return events;
+    },
+  };
+}
+
 async function runLoad(
   ctx: Ctx,
   url: string,
@@ -643,12 +717,13 @@ async function runTarget(
     const bun = findTool("bun");
     const entry = relative(REPO, o.entry) || o.entry;
     let cmd: [string, string[]];
-    if (target === "deno" || target === "minimal-deno") {
+    const script = target.startsWith("minimal-") ? relative(REPO, MINIMAL_PROXY) : entry;
+    if (target === "deno" || target === "minimal-deno" || target === "deno-quiet") {
       if (!deno) return { ...run, startError: "deno not found" };
-      cmd = [deno, ["run", "-A", target === "deno" ? entry : relative(REPO, MINIMAL_PROXY)]];
-    } else if (target === "bun" || target === "minimal-bun") {
+      cmd = [deno, ["run", "-A", script]];
+    } else if (target === "bun" || target === "minimal-bun" || target === "bun-quiet") {
       if (!bun) return { ...run, startError: "bun not found" };
-      cmd = [bun, [target === "bun" ? entry : relative(REPO, MINIMAL_PROXY)]];
+      cmd = [bun, [script]];
     } else {
       cmd = [o.binary, []];
     }
@@ -667,7 +742,10 @@ async function runTarget(
       ANTHROPIC_API_KEY: "bench-key",
       SHUTDOWN_GRACE: "2",
       NO_COLOR: "1",
+      // Never the user's own history: one file per target and round, removed at the end.
+      USAGE_DB: join(o.tmpDir, `usage-${target}-${round}.db`),
       ...o.proxyEnv,
+      ...(target in QUIET ? MONITORING_OFF : {}),
     };
     const t0 = performance.now();
     const [pcmd, pargs] = pinned(ctx.pins.proxy, cmd[0], cmd[1]);
@@ -724,7 +802,12 @@ async function runTarget(
       const before = await upstreamStats(ctx.upstreamUrl);
       const sampler = proc ? new RssSampler(proc.pid) : undefined;
       const api = target === "direct" ? "openai" : "anthropic";
+      const watcher = o.watchDashboard && proc && !target.startsWith("minimal-") &&
+          !(target in QUIET)
+        ? watchDashboard(url)
+        : undefined;
       const r = await runLoad(ctx, url, api, scenario, c, o.durationS, proc?.pid);
+      const watched = await watcher?.stop();
       const peak = sampler?.stop() ?? null;
       const after = await upstreamStats(ctx.upstreamUrl);
       const up = diffStats(before, after);
@@ -749,6 +832,7 @@ async function runTarget(
         upstreamCpuMsPerReq: perReq(r.upCpuMs, r.result),
         upstreamExtraRequests: up && clientMade !== null ? (up.requests ?? 0) - clientMade : null,
         upstream: up,
+        dashboardEvents: watched ?? null,
       };
       cells.push(cell);
       printProgress(cell);
@@ -784,6 +868,7 @@ function emptyCell(
     upstreamCpuMsPerReq: null,
     upstreamExtraRequests: null,
     upstream: null,
+    dashboardEvents: null,
   };
 }
 
@@ -799,6 +884,7 @@ function printProgress(c: Cell): void {
     `${what} ${l.requests} req, ${fmt(l.rps)} rps, p50 ${fmt(l.latencyMs?.p50)} ms, ` +
       `errors ${l.errors}, invalid ${l.invalid}` +
       (c.upstreamExtraRequests ? `, upstream saw ${c.upstreamExtraRequests} extra requests` : "") +
+      (c.dashboardEvents !== null ? `, dashboard feed ${c.dashboardEvents} events` : "") +
       (problems.length ? `\n      first problem: ${problems[0]}` : ""),
   );
 }
@@ -935,10 +1021,10 @@ type Ratio = {
   firstDeltaMs: number;
 };
 
-function ratios(rows: readonly Row[]): Ratio[] {
+function ratios(rows: readonly Row[], baselines: Partial<Record<Target, Target>>): Ratio[] {
   const out: Ratio[] = [];
   for (const r of rows) {
-    const baseline = BASELINE[r.target];
+    const baseline = baselines[r.target];
     const b = rows.find((x) =>
       x.target === baseline && x.scenario === r.scenario && x.concurrency === r.concurrency
     );
@@ -1109,7 +1195,10 @@ async function main(): Promise<void> {
     const ctx: Ctx = { o, pins, upstreamUrl, upstream, loadCmd };
     for (let round = 1; round <= o.rounds; round++) {
       console.log(`round ${round}/${o.rounds}`);
-      for (const target of o.targets) {
+      // Every other round in reverse order, so that what runs first in a round is not always
+      // the same target (a machine's drift would favour one side).
+      const order = round % 2 === 0 ? [...o.targets].reverse() : o.targets;
+      for (const target of order) {
         if (target === "binary" && buildError) {
           runs.push({
             round,
@@ -1136,6 +1225,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await stop(upstream);
+    rmSync(o.tmpDir, { recursive: true, force: true });
   }
   report(o, { startedAt, machine, upstream: upCommand, runs, allCells, interrupted: false });
 }
@@ -1165,10 +1255,19 @@ function report(
       "processes outside the benchmark during the window (noise); RSS: proxy after /health, and max sampled during the cell; valid: responses " +
       "whose text, stop reason and usage match what the upstream sent.",
   );
-  const rs = ratios(rows);
+  const rs = ratios(rows, BASELINE);
   if (rs.length > 0) {
     console.log("\nagainst the minimal proxy on the same runtime (bench/minimal_proxy.ts):\n");
     console.log(ratioTable(rs));
+  }
+  const monitoring = ratios(rows, WITHOUT_MONITORING);
+  if (monitoring.length > 0) {
+    const watched = o.watchDashboard ? ", one dashboard watching the live feed" : "";
+    console.log(
+      `\nwhat monitoring costs: the proxy with metrics, dashboard feed and usage history on${watched}, ` +
+        "against the same proxy with them off:\n",
+    );
+    console.log(ratioTable(monitoring));
   }
   const noisy = rows.filter((r) => r.othersPercent > 15).length;
   if (noisy > 0) {

@@ -162,6 +162,24 @@ describe("usage history", () => {
     check.close();
   });
 
+  it("writes a batch of any size whole, a row already there once", async () => {
+    const path = join(dir, "batch.db");
+    const now = Date.now();
+    const db = await openDb(path);
+    const rows = Array.from({ length: 150 }, (_, i) => record(now - i * 1000, `req_${i}`));
+    rows[7] = { ...rows[7]!, error: { type: "api_error", message: 'it\'s "quoted"' } };
+    db.insert(rows);
+    // Already written: skipped, not doubled, and the new one in the same batch still goes in.
+    db.insert([rows[0]!, record(now + 1000, "req_new")]);
+    const recent = db.recent(1000);
+    assert.equal(recent.length, 151);
+    assert.equal(recent[0]!.id, "req_new");
+    assert.equal(recent.at(-1)!.id, "req_149");
+    assert.deepEqual(recent.find((r) => r.id === "req_7")!.error, rows[7]!.error);
+    assert.equal(db.totals(0, 86_400_000).reduce((n, t) => n + t.requests, 0), 151);
+    db.close();
+  });
+
   it("a file that is not a database: one log line, requests still answered", async () => {
     const path = join(dir, "corrupt.db");
     writeFileSync(path, "this is not a SQLite database, just some text ".repeat(200));

@@ -36,15 +36,26 @@ function labels(pairs: Record<string, string>): string {
 }
 
 /**
- * Series are found by a cheap key (the label values joined); the escaped label text is built
- * once, when a series first appears, not on every request.
+ * A counter or histogram with fixed label names. A series is found by its label values joined
+ * (a cheap key); the label set is built once, when the series first appears, so that a
+ * request allocates nothing here for a series that exists.
  */
 class Counter {
   readonly series = new Map<string, { labels: string; value: number }>();
-  add(key: string, pairs: Record<string, string>, by = 1): void {
+  constructor(readonly names: readonly string[]) {}
+  /** Up to three label values, in the order of `names` (fixed arity: no array per call). */
+  add(by: number, a: string, b?: string, c?: string): void {
+    const key = b === undefined
+      ? a
+      : c === undefined
+      ? `${a}\u0000${b}`
+      : `${a}\u0000${b}\u0000${c}`;
     const s = this.series.get(key);
     if (s) s.value += by;
-    else this.series.set(key, { labels: labels(pairs), value: by });
+    else {
+      const values = [a, b ?? "", c ?? ""];
+      this.series.set(key, { labels: labels(zip(this.names, values)), value: by });
+    }
   }
 }
 
@@ -53,17 +64,35 @@ class Histogram {
     string,
     { labels: Record<string, string>; counts: number[]; sum: number; count: number }
   >();
-  constructor(readonly buckets: readonly number[]) {}
-  observe(key: string, pairs: Record<string, string>, value: number): void {
-    let s = this.series.get(key);
+  constructor(readonly name: string, readonly buckets: readonly number[]) {}
+  observe(value: number, label: string): void {
+    let s = this.series.get(label);
     if (!s) {
-      s = { labels: pairs, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
-      this.series.set(key, s);
+      s = { labels: { [this.name]: label }, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.series.set(label, s);
     }
     for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
     s.sum += value;
     s.count++;
   }
+}
+
+function zip(names: readonly string[], values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  names.forEach((n, i) => (out[n] = values[i] ?? ""));
+  return out;
+}
+
+const STATUS_LABELS = new Map<number, string>();
+
+/** Status codes as label text, made once per code. */
+function statusLabel(status: number): string {
+  let label = STATUS_LABELS.get(status);
+  if (label === undefined) {
+    label = String(status);
+    if (STATUS_LABELS.size < 1000) STATUS_LABELS.set(status, label);
+  }
+  return label;
 }
 
 export type GaugeSample = { labels: Record<string, string>; value: number };
@@ -77,12 +106,12 @@ function attemptProvider(attempt: string): string {
 }
 
 export class Metrics {
-  #requests = new Counter();
-  #tokens = new Counter();
-  #errors = new Counter();
-  #fallbacks = new Counter();
-  #ttft = new Histogram(TTFT_BUCKETS);
-  #duration = new Histogram(DURATION_BUCKETS);
+  #requests = new Counter(["route", "status", "stream"]);
+  #tokens = new Counter(["model", "kind"]);
+  #errors = new Counter(["provider", "type"]);
+  #fallbacks = new Counter(["provider"]);
+  #ttft = new Histogram("model", TTFT_BUCKETS);
+  #duration = new Histogram("route", DURATION_BUCKETS);
   #gauges: { name: string; help: string; read: () => GaugeSample[] }[] = [];
   #events: RequestEvents;
 
@@ -100,32 +129,18 @@ export class Metrics {
 
   record(r: RequestRecord): void {
     const route = routeLabel(r.path);
-    const status = String(r.status);
     const stream = r.stream === undefined ? "" : r.stream ? "true" : "false";
-    this.#requests.add(`${route}\u0000${status}\u0000${stream}`, { route, status, stream });
-    this.#duration.observe(route, { route }, r.durationMs / 1000);
+    this.#requests.add(1, route, statusLabel(r.status), stream);
+    this.#duration.observe(r.durationMs / 1000, route);
     const model = r.target;
     if (!model) return;
-    if (r.ttftMs !== undefined) this.#ttft.observe(model, { model }, r.ttftMs / 1000);
-    if (r.inputTokens) {
-      this.#tokens.add(`${model}\u0000input`, { model, kind: "input" }, r.inputTokens);
-    }
-    if (r.outputTokens) {
-      this.#tokens.add(`${model}\u0000output`, { model, kind: "output" }, r.outputTokens);
-    }
-    if (r.cachedTokens) {
-      this.#tokens.add(`${model}\u0000cached`, { model, kind: "cached" }, r.cachedTokens);
-    }
+    if (r.ttftMs !== undefined) this.#ttft.observe(r.ttftMs / 1000, model);
+    if (r.inputTokens) this.#tokens.add(r.inputTokens, model, "input");
+    if (r.outputTokens) this.#tokens.add(r.outputTokens, model, "output");
+    if (r.cachedTokens) this.#tokens.add(r.cachedTokens, model, "cached");
     // A request that reached an upstream and failed, other than by the client leaving.
-    if (r.error && r.status !== 499) {
-      const provider = providerOfTarget(model);
-      const type = r.error.type;
-      this.#errors.add(`${provider}\u0000${type}`, { provider, type });
-    }
-    for (const attempt of r.attempts ?? []) {
-      const provider = attemptProvider(attempt);
-      this.#fallbacks.add(provider, { provider });
-    }
+    if (r.error && r.status !== 499) this.#errors.add(1, providerOfTarget(model), r.error.type);
+    for (const attempt of r.attempts ?? []) this.#fallbacks.add(1, attemptProvider(attempt));
   }
 
   /** The exposition text. */

@@ -53,11 +53,25 @@ CREATE TABLE IF NOT EXISTS requests (
 ) WITHOUT ROWID;
 `;
 
-// OR IGNORE: a row already there (same time and id) is skipped rather than failing its batch.
-const INSERT =
-  `INSERT OR IGNORE INTO requests (time, request_id, requested_model, target, stream, status,
-  input_tokens, output_tokens, cached_tokens, ttfb_ms, ttft_ms, duration_ms, attempts,
-  error_type, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const COLUMNS = `time, request_id, requested_model, target, stream, status, input_tokens,
+  output_tokens, cached_tokens, ttfb_ms, ttft_ms, duration_ms, attempts, error_type, error_message`;
+const ROW = `(${new Array(15).fill("?").join(", ")})`;
+/**
+ * Rows per INSERT statement: one statement for many rows costs a fraction of one per row
+ * (bench/ops_cost.ts), and 64 × 15 parameters stay under the 999 of older SQLite builds.
+ */
+const ROWS_PER_INSERT = 64;
+const inserts = new Map<number, string>();
+
+/** `INSERT OR IGNORE` for `n` rows: a row already there (same time and id) is skipped. */
+function insertSql(n: number): string {
+  let sql = inserts.get(n);
+  if (sql === undefined) {
+    sql = `INSERT OR IGNORE INTO requests (${COLUMNS}) VALUES ${new Array(n).fill(ROW).join(", ")}`;
+    inserts.set(n, sql);
+  }
+  return sql;
+}
 
 const opt = (v: number | undefined): number | null => (v === undefined ? null : Math.round(v));
 const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
@@ -83,26 +97,29 @@ export class UsageDb {
   insert(records: readonly RequestRecord[]): void {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
-      // One prepared statement per row: measured faster than one JSON batch per statement
-      // with both drivers (bench/ops_cost.ts).
-      for (const r of records) {
-        this.#db.run(INSERT, [
-          r.time,
-          r.id,
-          r.requestedModel ?? null,
-          r.target ?? null,
-          r.stream === undefined ? null : r.stream ? 1 : 0,
-          r.status,
-          opt(r.inputTokens),
-          opt(r.outputTokens),
-          opt(r.cachedTokens),
-          opt(r.ttfbMs),
-          opt(r.ttftMs),
-          Math.round(r.durationMs),
-          r.attempts && r.attempts.length > 0 ? JSON.stringify(r.attempts) : null,
-          r.error?.type ?? null,
-          r.error?.message ?? null,
-        ]);
+      for (let start = 0; start < records.length; start += ROWS_PER_INSERT) {
+        const rows = records.slice(start, start + ROWS_PER_INSERT);
+        const params: SqlValue[] = [];
+        for (const r of rows) {
+          params.push(
+            r.time,
+            r.id,
+            r.requestedModel ?? null,
+            r.target ?? null,
+            r.stream === undefined ? null : r.stream ? 1 : 0,
+            r.status,
+            opt(r.inputTokens),
+            opt(r.outputTokens),
+            opt(r.cachedTokens),
+            opt(r.ttfbMs),
+            opt(r.ttftMs),
+            Math.round(r.durationMs),
+            r.attempts && r.attempts.length > 0 ? JSON.stringify(r.attempts) : null,
+            r.error?.type ?? null,
+            r.error?.message ?? null,
+          );
+        }
+        this.#db.run(insertSql(rows.length), params);
       }
       this.#db.exec("COMMIT");
     } catch (err) {

@@ -1,0 +1,292 @@
+/**
+ * What monitoring costs per request, over real sockets: the proxy with metrics, the usage
+ * history and (unless --no-dashboard) one dashboard reading the live feed, against the same
+ * proxy with all of them off (METRICS=false DASHBOARD=false USAGE_DB=off).
+ *
+ *   deno run -A bench/monitoring_cost.ts [options]      or      bun bench/monitoring_cost.ts
+ *
+ * Options (defaults in brackets):
+ *   --runtimes LIST     deno,bun [deno,bun]
+ *   --scenarios LIST    see scenarios.ts [json,s50]
+ *   --rounds N          [5]
+ *   --duration S        seconds of load per round and scenario [4]
+ *   --concurrency C     requests in flight against each of the two proxies [32]
+ *   --no-dashboard      no dashboard reading the feed
+ *
+ * Both proxies run at the same time, pinned to the same core, each under its own load
+ * generator: whatever else the machine does in a round falls on both alike, which makes a
+ * difference of a few percent measurable where one-after-the-other runs drift by more. CPU per
+ * request is each proxy's utime+stime (/proc/PID/stat) over the requests it answered; the
+ * report gives each round's ratio and their median. Nothing here asserts a timing.
+ */
+import process from "node:process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import os from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { isScenarioName } from "./scenarios.ts";
+import { median } from "./stats.ts";
+
+const BENCH = dirname(fileURLToPath(import.meta.url));
+const REPO = resolve(BENCH, "..");
+const KEY = "bench-key";
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] ?? fallback : fallback;
+}
+
+function tool(name: "deno" | "bun"): string | undefined {
+  const local = join(REPO, ".tools", "node_modules", ".bin", name);
+  try {
+    execFileSync(local, ["--version"], { stdio: "ignore" });
+    return local;
+  } catch {
+    try {
+      return execFileSync("which", [name], { encoding: "utf8" }).trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+const canPin = (() => {
+  try {
+    execFileSync("taskset", ["-c", "0", "true"], { stdio: "ignore" });
+    return os.cpus().length >= 2;
+  } catch {
+    return false;
+  }
+})();
+
+/** The proxies on core 1, the upstream and the load generators on core 0. */
+function pinned(core: number, cmd: string, args: string[]): [string, string[]] {
+  return canPin ? ["taskset", ["-c", String(core), cmd, ...args]] : [cmd, args];
+}
+
+const children = new Set<ChildProcess>();
+
+function start(
+  core: number,
+  cmd: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+) {
+  const [c, a] = pinned(core, cmd, args);
+  const child = spawn(c, a, { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
+  let out = "";
+  child.stdout?.on("data", (b: Uint8Array) => (out += new TextDecoder().decode(b)));
+  child.stderr?.on("data", () => {});
+  return { child, output: () => out };
+}
+
+function stopAll(): void {
+  for (const c of children) c.kill("SIGTERM");
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const srv = createServer();
+    srv.once("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => done(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function healthy(url: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not start`);
+}
+
+/** utime + stime of a process, in ms (clock ticks of 10 ms on Linux). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Runs the load generator against `url` and returns the requests it completed. */
+function load(bun: string, url: string, scenario: string, c: number, s: number): Promise<number> {
+  const out = join(os.tmpdir(), `ccp-mon-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const args = [join(BENCH, "load.ts"), "--url", url, "--api", "anthropic", "--scenario"];
+  args.push(scenario, "--concurrency", String(c), "--duration", String(s), "--out", out);
+  const { child } = start(0, bun, args, { ...process.env });
+  return new Promise((done) => {
+    child.on("exit", () => {
+      try {
+        const r = JSON.parse(readFileSync(out, "utf8")) as { requests: number; errors: number };
+        rmSync(out, { force: true });
+        done(r.errors > 0 ? NaN : r.requests);
+      } catch {
+        done(NaN);
+      }
+    });
+  });
+}
+
+/** A dashboard reading the live feed; `stop` closes it and says how many requests it saw. */
+function watch(url: string): { stop: () => Promise<number> } {
+  const abort = new AbortController();
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let seen = 0;
+  const done = (async () => {
+    try {
+      const res = await fetch(`${url}/ui/api/events`, {
+        headers: { "x-api-key": KEY },
+        signal: abort.signal,
+      });
+      if (!res.body) return;
+      reader = res.body.getReader();
+      const dec = new TextDecoder();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        seen += dec.decode(value, { stream: true }).split("event: request\n").length - 1;
+      }
+    } catch {
+      // closed at the end of the round
+    }
+  })();
+  return {
+    stop: async () => {
+      abort.abort();
+      // Not every runtime ends a pending body read when its fetch is aborted.
+      await reader?.cancel().catch(() => {});
+      await done;
+      return seen;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const runtimes = option("runtimes", "deno,bun").split(",");
+  const scenarios = option("scenarios", "json,s50").split(",");
+  for (const s of scenarios) if (!isScenarioName(s)) throw new Error(`unknown scenario ${s}`);
+  const rounds = Number(option("rounds", "5"));
+  const duration = Number(option("duration", "4"));
+  const concurrency = Number(option("concurrency", "32"));
+  const dashboard = !process.argv.includes("--no-dashboard");
+  const bun = tool("bun");
+  if (!bun) throw new Error("bun is needed for the fake upstream and the load generator");
+  const dir = mkdtempSync(join(os.tmpdir(), "ccp-monitoring-"));
+  console.log(
+    `monitoring on (metrics, usage history${dashboard ? ", a dashboard on the feed" : ""}) ` +
+      `against off; ${rounds} rounds x ${duration} s, c=${concurrency} on each proxy, ` +
+      `${canPin ? "proxies on CPU 1, upstream and load on CPU 0" : "not pinned"}`,
+  );
+  const rows: string[][] = [];
+  try {
+    const upPort = await freePort();
+    const upstream = `http://127.0.0.1:${upPort}`;
+    start(0, bun, [join(BENCH, "fake_upstream.ts"), "--port", String(upPort)], {
+      ...process.env,
+    });
+    await healthy(upstream);
+    for (const runtime of runtimes) {
+      const exe = tool(runtime === "bun" ? "bun" : "deno");
+      if (!exe) {
+        console.log(`${runtime}: not found, skipped`);
+        continue;
+      }
+      const proxies = [];
+      for (const on of [true, false]) {
+        const port = await freePort();
+        const env = {
+          ...process.env,
+          OPENAI_API_KEY: "bench-upstream-key",
+          OPENAI_BASE_URL: `${upstream}/v1`,
+          ANTHROPIC_API_KEY: KEY,
+          HOST: "127.0.0.1",
+          PORT: String(port),
+          LOG_LEVEL: "ERROR",
+          BIG_MODEL: "gpt-4o",
+          MIDDLE_MODEL: "gpt-4o",
+          SMALL_MODEL: "gpt-4o-mini",
+          ...(on
+            ? { METRICS: "true", DASHBOARD: "true", USAGE_DB: join(dir, `${runtime}.db`) }
+            : { METRICS: "false", DASHBOARD: "false", USAGE_DB: "off" }),
+        };
+        const args = runtime === "bun" ? ["main.ts"] : ["run", "-A", "main.ts"];
+        const p = start(1, exe, args, env);
+        proxies.push({ url: `http://127.0.0.1:${port}`, pid: p.child.pid! });
+      }
+      const [on, off] = proxies as [{ url: string; pid: number }, { url: string; pid: number }];
+      await healthy(on.url);
+      await healthy(off.url);
+      // Warm-up: both compiled hot before anything counts.
+      await Promise.all([on, off].map((p) => load(bun, p.url, scenarios.join(","), 16, 2)));
+      for (const scenario of scenarios) {
+        const ratios: number[] = [];
+        const onMs: number[] = [];
+        const offMs: number[] = [];
+        let seen = 0;
+        for (let r = 0; r < rounds; r++) {
+          const watcher = dashboard ? watch(on.url) : undefined;
+          const before = [cpuMs(on.pid), cpuMs(off.pid)];
+          const [nOn, nOff] = await Promise.all([
+            load(bun, on.url, scenario, concurrency, duration),
+            load(bun, off.url, scenario, concurrency, duration),
+          ]);
+          const a = (cpuMs(on.pid) - before[0]!) / nOn!;
+          const b = (cpuMs(off.pid) - before[1]!) / nOff!;
+          seen += (await watcher?.stop()) ?? 0;
+          if (!Number.isFinite(a) || !Number.isFinite(b)) {
+            console.log(`  ${runtime} ${scenario} round ${r + 1}: failed requests, not counted`);
+            continue;
+          }
+          onMs.push(a);
+          offMs.push(b);
+          ratios.push(a / b);
+          console.log(
+            `  ${runtime} ${scenario} round ${r + 1}: on ${a.toFixed(3)} ms/req (${nOn} req), ` +
+              `off ${b.toFixed(3)} ms/req (${nOff} req), ratio ${(a / b).toFixed(3)}`,
+          );
+        }
+        rows.push([
+          runtime,
+          scenario,
+          median(onMs).toFixed(3),
+          median(offMs).toFixed(3),
+          ratios.map((x) => x.toFixed(3)).join(" "),
+          median(ratios).toFixed(3),
+          dashboard ? String(seen) : "-",
+        ]);
+      }
+      for (const p of proxies) process.kill(p.pid, "SIGTERM");
+      await sleep(500);
+    }
+  } finally {
+    stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const head = ["runtime", "scenario", "on ms/req", "off ms/req", "ratio per round", "median"];
+  head.push("feed events");
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ");
+  console.log(`\n${line(head)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
+  for (const r of rows) console.log(line(r));
+  console.log("\nmedian: CPU per request with monitoring on, as a multiple of with it off");
+}
+
+process.on("SIGINT", () => {
+  stopAll();
+  process.exit(130);
+});
+await main();
+process.exit(0);
