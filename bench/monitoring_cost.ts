@@ -28,6 +28,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isScenarioName } from "./scenarios.ts";
 import { median } from "./stats.ts";
+import { watchDashboard } from "./dashboard_watch.ts";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(BENCH, "..");
@@ -140,40 +141,6 @@ function load(bun: string, url: string, scenario: string, c: number, s: number):
   });
 }
 
-/** A dashboard reading the live feed; `stop` closes it and says how many requests it saw. */
-function watch(url: string): { stop: () => Promise<number> } {
-  const abort = new AbortController();
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  let seen = 0;
-  const done = (async () => {
-    try {
-      const res = await fetch(`${url}/ui/api/events`, {
-        headers: { "x-api-key": KEY },
-        signal: abort.signal,
-      });
-      if (!res.body) return;
-      reader = res.body.getReader();
-      const dec = new TextDecoder();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        seen += dec.decode(value, { stream: true }).split("event: request\n").length - 1;
-      }
-    } catch {
-      // closed at the end of the round
-    }
-  })();
-  return {
-    stop: async () => {
-      abort.abort();
-      // Not every runtime ends a pending body read when its fetch is aborted.
-      await reader?.cancel().catch(() => {});
-      await done;
-      return seen;
-    },
-  };
-}
-
 async function main(): Promise<void> {
   const runtimes = option("runtimes", "deno,bun").split(",");
   const scenarios = option("scenarios", "json,s50").split(",");
@@ -237,7 +204,7 @@ async function main(): Promise<void> {
         const offMs: number[] = [];
         let seen = 0;
         for (let r = 0; r < rounds; r++) {
-          const watcher = dashboard ? watch(on.url) : undefined;
+          const watcher = dashboard ? watchDashboard(on.url, KEY) : undefined;
           const before = [cpuMs(on.pid), cpuMs(off.pid)];
           const [nOn, nOff] = await Promise.all([
             load(bun, on.url, scenario, concurrency, duration),

@@ -51,6 +51,7 @@ import { fileURLToPath } from "node:url";
 import type { LoadResult } from "./load.ts";
 import { isScenarioName, SCENARIO_NAMES, type ScenarioName, SCENARIOS } from "./scenarios.ts";
 import { median } from "./stats.ts";
+import { watchDashboard } from "./dashboard_watch.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(BENCH_DIR, "..");
@@ -539,46 +540,6 @@ type Ctx = {
 };
 
 /** Runs load.ts once; CPU is read when it reports the start and end of its measured window. */
-/**
- * A dashboard watching the live feed (GET /ui/api/events), as an open /ui page does, read here
- * in the orchestrator; `stop` closes it and says how many request events arrived.
- */
-function watchDashboard(url: string): { stop: () => Promise<number> } {
-  const abort = new AbortController();
-  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  let events = 0;
-  const done = (async () => {
-    try {
-      const res = await fetch(`${url}/ui/api/events`, {
-        headers: { "x-api-key": "bench-key" },
-        signal: abort.signal,
-      });
-      if (!res.ok || !res.body) return;
-      reader = res.body.getReader();
-      const dec = new TextDecoder();
-      let rest = "";
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        const lines = (rest + dec.decode(value, { stream: true })).split("\n");
-        rest = lines.pop() ?? "";
-        for (const line of lines) if (line === "event: request") events++;
-      }
-    } catch {
-      // closed at the end of the cell
-    }
-  })();
-  return {
-    stop: async () => {
-      abort.abort();
-      // Not every runtime ends a pending body read when its fetch is aborted.
-      await reader?.cancel().catch(() => {});
-      await done;
-      return events;
-    },
-  };
-}
-
 async function runLoad(
   ctx: Ctx,
   url: string,
@@ -804,7 +765,7 @@ async function runTarget(
       const api = target === "direct" ? "openai" : "anthropic";
       const watcher = o.watchDashboard && proc && !target.startsWith("minimal-") &&
           !(target in QUIET)
-        ? watchDashboard(url)
+        ? watchDashboard(url, "bench-key")
         : undefined;
       const r = await runLoad(ctx, url, api, scenario, c, o.durationS, proc?.pid);
       const watched = await watcher?.stop();
