@@ -22,12 +22,12 @@
 import process from "node:process";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isScenarioName } from "./scenarios.ts";
 import { median } from "./stats.ts";
+import { findTool, freePort, sleep } from "./procs.ts";
 import { watchDashboard } from "./dashboard_watch.ts";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
@@ -37,20 +37,6 @@ const KEY = "bench-key";
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] ?? fallback : fallback;
-}
-
-function tool(name: "deno" | "bun"): string | undefined {
-  const local = join(REPO, ".tools", "node_modules", ".bin", name);
-  try {
-    execFileSync(local, ["--version"], { stdio: "ignore" });
-    return local;
-  } catch {
-    try {
-      return execFileSync("which", [name], { encoding: "utf8" }).trim() || undefined;
-    } catch {
-      return undefined;
-    }
-  }
 }
 
 const canPin = (() => {
@@ -79,28 +65,15 @@ function start(
   const child = spawn(c, a, { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
   child.on("exit", () => children.delete(child));
-  let out = "";
-  child.stdout?.on("data", (b: Uint8Array) => (out += new TextDecoder().decode(b)));
+  // Read and dropped, so that a chatty child never blocks on a full pipe.
+  child.stdout?.on("data", () => {});
   child.stderr?.on("data", () => {});
-  return { child, output: () => out };
+  return { child };
 }
 
 function stopAll(): void {
   for (const c of children) c.kill("SIGTERM");
 }
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => done(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function healthy(url: string): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -149,7 +122,7 @@ async function main(): Promise<void> {
   const duration = Number(option("duration", "4"));
   const concurrency = Number(option("concurrency", "32"));
   const dashboard = !process.argv.includes("--no-dashboard");
-  const bun = tool("bun");
+  const bun = findTool("bun");
   if (!bun) throw new Error("bun is needed for the fake upstream and the load generator");
   const dir = mkdtempSync(join(os.tmpdir(), "ccp-monitoring-"));
   console.log(
@@ -166,7 +139,7 @@ async function main(): Promise<void> {
     });
     await healthy(upstream);
     for (const runtime of runtimes) {
-      const exe = tool(runtime === "bun" ? "bun" : "deno");
+      const exe = findTool(runtime === "bun" ? "bun" : "deno");
       if (!exe) {
         console.log(`${runtime}: not found, skipped`);
         continue;

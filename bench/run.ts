@@ -33,7 +33,7 @@
  * and stopped by its PID.
  */
 import process from "node:process";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -44,13 +44,13 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import os from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LoadResult } from "./load.ts";
 import { isScenarioName, SCENARIO_NAMES, type ScenarioName, SCENARIOS } from "./scenarios.ts";
 import { median } from "./stats.ts";
+import { findTool, freePort, sleep, tryExec } from "./procs.ts";
 import { watchDashboard } from "./dashboard_watch.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -199,28 +199,6 @@ function parseOptions(argv: readonly string[]): Options {
   };
 }
 
-function tryExec(cmd: string, args: string[]): string | undefined {
-  try {
-    return execFileSync(cmd, args, {
-      encoding: "utf8",
-      timeout: 15_000,
-      stdio: ["ignore", "pipe", "ignore"],
-    })
-      .trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** Prefers an explicit override, then the repo's pinned tools, then PATH. */
-function findTool(name: "bun" | "deno"): string | undefined {
-  const override = process.env[`${name.toUpperCase()}_BIN`];
-  if (override && existsSync(override)) return override;
-  const local = join(REPO, ".tools", "node_modules", ".bin", name);
-  if (existsSync(local)) return local;
-  return tryExec("which", [name]) || undefined;
-}
-
 /** CPU ids this process may run on (a container can restrict them to a non-zero range). */
 function allowedCpus(): number[] {
   const out = tryExec("taskset", ["-cp", String(process.pid)]);
@@ -261,20 +239,6 @@ function planPinning(pin: boolean): Pinning {
 function pinned(core: number | undefined, cmd: string, args: string[]): [string, string[]] {
   return core === undefined ? [cmd, args] : ["taskset", ["-c", String(core), cmd, ...args]];
 }
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolvePort(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
 // Child processes, always addressed by PID.
