@@ -11,13 +11,19 @@
  *   --rounds N          [5]
  *   --duration S        seconds of load per round and scenario [4]
  *   --concurrency C     requests in flight against each of the two proxies [32]
+ *   --warmup S          seconds of load on each fresh pair before it is measured [10]
  *   --no-dashboard      no dashboard reading the feed
+ *   --only PART         metrics, dashboard or history: only that part on in the 'on' proxy
+ *   --calibrate         both proxies with monitoring off: the ratios then show the harness's
+ *                       own bias and noise, which a real result must stand out from
  *
  * Both proxies run at the same time, pinned to the same core, each under its own load
  * generator: whatever else the machine does in a round falls on both alike, which makes a
- * difference of a few percent measurable where one-after-the-other runs drift by more. CPU per
- * request is each proxy's utime+stime (/proc/PID/stat) over the requests it answered; the
- * report gives each round's ratio and their median. Nothing here asserts a timing.
+ * difference of a few percent measurable where one-after-the-other runs drift by more. Each
+ * round starts a fresh pair and warms it up, since one process differs from the next by more
+ * than the few percent sought (--calibrate shows how much). CPU per request is each proxy's
+ * utime+stime (/proc/PID/stat) over the requests it answered; the report gives each round's
+ * ratio and their median. Nothing here asserts a timing.
  */
 import process from "node:process";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -121,13 +127,23 @@ async function main(): Promise<void> {
   const rounds = Number(option("rounds", "5"));
   const duration = Number(option("duration", "4"));
   const concurrency = Number(option("concurrency", "32"));
-  const dashboard = !process.argv.includes("--no-dashboard");
+  const warmup = Number(option("warmup", "10"));
+  const calibrate = process.argv.includes("--calibrate");
+  const only = option("only", "");
+  if (only && !["metrics", "dashboard", "history"].includes(only)) {
+    throw new Error(`--only takes metrics, dashboard or history, not ${only}`);
+  }
+  const part = (name: string) => !only || only === name;
+  const dashboard = !calibrate && part("dashboard") && !process.argv.includes("--no-dashboard");
   const bun = findTool("bun");
   if (!bun) throw new Error("bun is needed for the fake upstream and the load generator");
   const dir = mkdtempSync(join(os.tmpdir(), "ccp-monitoring-"));
   console.log(
-    `monitoring on (metrics, usage history${dashboard ? ", a dashboard on the feed" : ""}) ` +
-      `against off; ${rounds} rounds x ${duration} s, c=${concurrency} on each proxy, ` +
+    (calibrate
+      ? "calibration: two proxies with monitoring off, the first in the place of 'on'"
+      : `monitoring on (metrics, usage history${dashboard ? ", a dashboard on the feed" : ""}) ` +
+        "against off") +
+      `; ${rounds} rounds x ${duration} s, c=${concurrency} on each proxy, ` +
       `${canPin ? "proxies on CPU 1, upstream and load on CPU 0" : "not pinned"}`,
   );
   const rows: string[][] = [];
@@ -144,39 +160,52 @@ async function main(): Promise<void> {
         console.log(`${runtime}: not found, skipped`);
         continue;
       }
-      const proxies = [];
-      for (const on of [true, false]) {
-        const port = await freePort();
-        const env = {
-          ...process.env,
-          OPENAI_API_KEY: "bench-upstream-key",
-          OPENAI_BASE_URL: `${upstream}/v1`,
-          ANTHROPIC_API_KEY: KEY,
-          HOST: "127.0.0.1",
-          PORT: String(port),
-          LOG_LEVEL: "ERROR",
-          BIG_MODEL: "gpt-4o",
-          MIDDLE_MODEL: "gpt-4o",
-          SMALL_MODEL: "gpt-4o-mini",
-          ...(on
-            ? { METRICS: "true", DASHBOARD: "true", USAGE_DB: join(dir, `${runtime}.db`) }
-            : { METRICS: "false", DASHBOARD: "false", USAGE_DB: "off" }),
-        };
-        const args = runtime === "bun" ? ["main.ts"] : ["run", "-A", "main.ts"];
-        const p = start(1, exe, args, env);
-        proxies.push({ url: `http://127.0.0.1:${port}`, pid: p.child.pid! });
-      }
-      const [on, off] = proxies as [{ url: string; pid: number }, { url: string; pid: number }];
-      await healthy(on.url);
-      await healthy(off.url);
-      // Warm-up: both compiled hot before anything counts.
-      await Promise.all([on, off].map((p) => load(bun, p.url, scenarios.join(","), 16, 2)));
-      for (const scenario of scenarios) {
-        const ratios: number[] = [];
-        const onMs: number[] = [];
-        const offMs: number[] = [];
-        let seen = 0;
-        for (let r = 0; r < rounds; r++) {
+      type Result = { onMs: number[]; offMs: number[]; ratios: number[]; seen: number };
+      const results = new Map<string, Result>();
+      for (const s of scenarios) results.set(s, { onMs: [], offMs: [], ratios: [], seen: 0 });
+      for (let r = 0; r < rounds; r++) {
+        // A fresh pair each round: one process's own luck (its JIT's choices, its heap) is
+        // worth up to +-15% under Bun and lasts as long as the process, so it must average out
+        // over several processes. The order they start in alternates.
+        const order = r % 2 === 0 ? [true, false] : [false, true];
+        const proxies = new Map<boolean, { url: string; pid: number }>();
+        for (const on of order) {
+          const port = await freePort();
+          const env = {
+            ...process.env,
+            OPENAI_API_KEY: "bench-upstream-key",
+            OPENAI_BASE_URL: `${upstream}/v1`,
+            ANTHROPIC_API_KEY: KEY,
+            HOST: "127.0.0.1",
+            PORT: String(port),
+            LOG_LEVEL: "ERROR",
+            BIG_MODEL: "gpt-4o",
+            MIDDLE_MODEL: "gpt-4o",
+            SMALL_MODEL: "gpt-4o-mini",
+            ...(on && !calibrate
+              ? {
+                METRICS: String(part("metrics")),
+                DASHBOARD: String(part("dashboard")),
+                USAGE_DB: part("history") ? join(dir, `${runtime}.db`) : "off",
+              }
+              : { METRICS: "false", DASHBOARD: "false", USAGE_DB: "off" }),
+          };
+          const args = runtime === "bun" ? ["main.ts"] : ["run", "-A", "main.ts"];
+          const p = start(1, exe, args, env);
+          proxies.set(on, { url: `http://127.0.0.1:${port}`, pid: p.child.pid! });
+        }
+        const on = proxies.get(true)!;
+        const off = proxies.get(false)!;
+        await healthy(on.url);
+        await healthy(off.url);
+        // Warm-up: both compiled hot before anything counts. A short one leaves the JIT's
+        // compiler threads busy while measuring (seen under Bun after 3 s), more so in the
+        // proxy that has more code to compile: the monitoring one.
+        await Promise.all(
+          [on, off].map((p) => load(bun, p.url, scenarios.join(","), concurrency, warmup)),
+        );
+        for (const scenario of scenarios) {
+          const res = results.get(scenario)!;
           const watcher = dashboard ? watchDashboard(on.url, KEY) : undefined;
           const before = [cpuMs(on.pid), cpuMs(off.pid)];
           const [nOn, nOff] = await Promise.all([
@@ -185,31 +214,33 @@ async function main(): Promise<void> {
           ]);
           const a = (cpuMs(on.pid) - before[0]!) / nOn!;
           const b = (cpuMs(off.pid) - before[1]!) / nOff!;
-          seen += (await watcher?.stop()) ?? 0;
+          res.seen += (await watcher?.stop()) ?? 0;
           if (!Number.isFinite(a) || !Number.isFinite(b)) {
             console.log(`  ${runtime} ${scenario} round ${r + 1}: failed requests, not counted`);
             continue;
           }
-          onMs.push(a);
-          offMs.push(b);
-          ratios.push(a / b);
+          res.onMs.push(a);
+          res.offMs.push(b);
+          res.ratios.push(a / b);
           console.log(
             `  ${runtime} ${scenario} round ${r + 1}: on ${a.toFixed(3)} ms/req (${nOn} req), ` +
               `off ${b.toFixed(3)} ms/req (${nOff} req), ratio ${(a / b).toFixed(3)}`,
           );
         }
+        for (const p of proxies.values()) process.kill(p.pid, "SIGTERM");
+        await sleep(500);
+      }
+      for (const [scenario, res] of results) {
         rows.push([
           runtime,
           scenario,
-          median(onMs).toFixed(3),
-          median(offMs).toFixed(3),
-          ratios.map((x) => x.toFixed(3)).join(" "),
-          median(ratios).toFixed(3),
-          dashboard ? String(seen) : "-",
+          median(res.onMs).toFixed(3),
+          median(res.offMs).toFixed(3),
+          res.ratios.map((x) => x.toFixed(3)).join(" "),
+          median(res.ratios).toFixed(3),
+          dashboard ? String(res.seen) : "-",
         ]);
       }
-      for (const p of proxies) process.kill(p.pid, "SIGTERM");
-      await sleep(500);
     }
   } finally {
     stopAll();

@@ -324,3 +324,66 @@ describe("usage history under a lock", () => {
     }
   });
 });
+
+describe("usage history in memory (USAGE_DB=off)", () => {
+  const HOUR = 3_600_000;
+  const DAY = 86_400_000;
+  const silent = createLogger({ level: "error", format: "text", secrets: [], sink: () => {} });
+
+  it("counts every request into its hour and day, keeps only the latest whole", () => {
+    const events = new RequestEvents();
+    const history = new UsageHistory(events, {
+      log: silent,
+      retentionMs: 30 * DAY,
+      persist: false,
+    });
+    const day = Math.floor(Date.now() / DAY) * DAY - DAY;
+    // More than any ring of records would keep: the totals must still be exact.
+    for (let i = 0; i < 12_000; i++) {
+      const r = record(day + Math.floor(i / 500) * HOUR + 1000, `req_${i}`);
+      if (i % 3 === 0) r.target = "spare/gpt-4o";
+      if (i % 10 === 0) {
+        r.status = 429;
+        r.error = { type: "rate_limit_error", message: "slow down" };
+      }
+      events.finished(r);
+    }
+    const days = history.totals(day, DAY);
+    assert.deepEqual(days.map((t) => [t.bucket, t.target, t.requests, t.errors, t.input]), [
+      [day, "default/gpt-4o-mini", 8000, 800, 8_000_000],
+      [day, "spare/gpt-4o", 4000, 400, 4_000_000],
+    ]);
+    const hours = history.totals(day + 20 * HOUR, HOUR);
+    assert.deepEqual(
+      hours.map((t) => t.bucket),
+      [20, 20, 21, 21, 22, 22, 23, 23].map((h) => day + h * HOUR),
+    );
+    assert.equal(hours.reduce((n, t) => n + t.requests, 0), 2000);
+    const recent = history.recent(100);
+    assert.equal(recent.length, 100);
+    assert.equal(recent[0]!.id, "req_11999");
+    assert.equal(recent[99]!.id, "req_11900");
+    assert.equal(history.recent(1000).length, 200);
+  });
+
+  it("forgets hours older than a week, and bounds the targets a client can name", () => {
+    const events = new RequestEvents();
+    const history = new UsageHistory(events, {
+      log: silent,
+      retentionMs: 30 * DAY,
+      persist: false,
+    });
+    const now = Math.floor(Date.now() / HOUR) * HOUR;
+    events.finished(record(now - 9 * DAY, "req_old"));
+    for (let i = 0; i < 600; i++) {
+      const r = record(now + 1, `req_${i}`);
+      r.target = `default/model-${i}`;
+      events.finished(r);
+    }
+    assert.equal(history.totals(0, DAY).some((t) => t.bucket < now - 8 * DAY), false);
+    const hour = history.totals(now, HOUR);
+    assert.equal(hour.reduce((n, t) => n + t.requests, 0), 600);
+    assert.equal(hour.length, 501);
+    assert.equal(hour.find((t) => t.target === "(other)")?.requests, 100);
+  });
+});

@@ -36,26 +36,40 @@ function labels(pairs: Record<string, string>): string {
 }
 
 /**
- * A counter or histogram with fixed label names. A series is found by its label values joined
- * (a cheap key); the label set is built once, when the series first appears, so that a
- * request allocates nothing here for a series that exists.
+ * A counter or histogram with fixed label names. A series is found through one map per label
+ * value, not by a key joined from the values: a joined key is a new string to hash on every
+ * request, where the values themselves (constants, or a target named once per request) hash
+ * once. The label set is built when the series first appears, so a request allocates nothing
+ * here for a series that exists.
  */
+type Series = { labels: string; value: number };
+type Level = Map<string, Series | Level>;
+
 class Counter {
-  readonly series = new Map<string, { labels: string; value: number }>();
+  /** Every series, in the order they appeared (what render() lists). */
+  readonly series: Series[] = [];
+  readonly #index: Level = new Map();
   constructor(readonly names: readonly string[]) {}
-  /** Up to three label values, in the order of `names` (fixed arity: no array per call). */
+  /** Label values in the order of `names`, as many as there are names (no array per call). */
   add(by: number, a: string, b?: string, c?: string): void {
-    const key = b === undefined
-      ? a
-      : c === undefined
-      ? `${a}\u0000${b}`
-      : `${a}\u0000${b}\u0000${c}`;
-    const s = this.series.get(key);
-    if (s) s.value += by;
-    else {
-      const values = [a, b ?? "", c ?? ""];
-      this.series.set(key, { labels: labels(zip(this.names, values)), value: by });
+    const depth = this.names.length;
+    let level = this.#index;
+    let found: Series | Level | undefined;
+    for (let i = 0; i < depth; i++) {
+      const value = (i === 0 ? a : i === 1 ? b : c) ?? "";
+      found = level.get(value);
+      if (found === undefined) {
+        found = i === depth - 1 ? this.#newSeries(a, b, c) : new Map();
+        level.set(value, found);
+      }
+      if (found instanceof Map) level = found;
     }
+    (found as Series).value += by;
+  }
+  #newSeries(a: string, b?: string, c?: string): Series {
+    const s = { labels: labels(zip(this.names, [a, b ?? "", c ?? ""])), value: 0 };
+    this.series.push(s);
+    return s;
   }
 }
 
@@ -148,7 +162,7 @@ export class Metrics {
     const out: string[] = [];
     const counter = (name: string, help: string, c: Counter) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
-      for (const s of c.series.values()) out.push(`${name}${s.labels} ${s.value}`);
+      for (const s of c.series) out.push(`${name}${s.labels} ${s.value}`);
     };
     const histogram = (name: string, help: string, h: Histogram) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);

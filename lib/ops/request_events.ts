@@ -68,7 +68,8 @@ export class RequestEvents {
   }
 
   finished(record: RequestRecord): void {
-    this.#open.delete(record.id);
+    // Most requests never opened a stream: no lookup (and no hash of a fresh id) for them.
+    if (this.#open.size > 0) this.#open.delete(record.id);
     this.#emit({ kind: "done", record });
   }
 

@@ -53,6 +53,24 @@ export function logRequest(
   const s = req.summary;
   s.logged = true;
   const totalMs = Date.now() - req.started;
+  // The line's fields are built only when the line is written (LOG_LEVEL=warn and above: never).
+  if (log.enabled("info")) writeLine(log, req, status, totalMs, extra);
+  if (req.events) {
+    const error = typeof extra.error === "string"
+      ? { type: extra.error, message: typeof extra.message === "string" ? extra.message : "" }
+      : undefined;
+    req.events.finished(toRecord(req, status, totalMs, error));
+  }
+}
+
+function writeLine(
+  log: Logger,
+  req: RequestInfo,
+  status: number,
+  totalMs: number,
+  extra: Record<string, unknown>,
+): void {
+  const s = req.summary;
   log.info("request", {
     request_id: req.requestId,
     method: req.method,
@@ -71,12 +89,6 @@ export function logRequest(
     total_ms: totalMs,
     ...extra,
   });
-  if (req.events) {
-    const error = typeof extra.error === "string"
-      ? { type: extra.error, message: typeof extra.message === "string" ? extra.message : "" }
-      : undefined;
-    req.events.finished(toRecord(req, status, totalMs, error));
-  }
 }
 
 function toRecord(

@@ -1,14 +1,24 @@
 /**
- * The usage history: every finished `POST /v1/messages` is kept in memory (the latest few
- * thousand) and, once a database is attached, written to it in batches from a timer, never on
- * the request's path. A database that cannot be used degrades to "no history" with one log line.
+ * The usage history: every finished `POST /v1/messages` is counted in memory (totals per hour
+ * and target for the last week, and the latest requests themselves) and, once a database is
+ * attached, written to it in batches from a timer, never on the request's path. A database that
+ * cannot be used degrades to "no history" with one log line; the dashboard then reads memory.
  */
 import type { Logger } from "./log.ts";
 import type { RequestEvents, RequestRecord } from "./request_events.ts";
 import type { UsageDb, UsageTotal } from "./usage_db.ts";
 
-/** Records kept in memory for the dashboard when there is no database (and before it opens). */
-const MEMORY_ROWS = 5_000;
+/** The latest requests kept in memory, for the dashboard when there is no database. */
+const RECENT_ROWS = 200;
+const HOUR_MS = 3_600_000;
+/** Hourly totals kept in memory: the dashboard's longest view is 7 days. */
+const KEEP_HOURS = 8 * 24;
+/**
+ * Targets counted apart per hour; beyond, the rest share one line. A target is a configured
+ * provider/model, or a model name a client sent through: clients must not grow memory at will.
+ */
+const MAX_TARGETS_PER_HOUR = 500;
+const OTHER_TARGETS = "(other)";
 /** Rows waiting for a locked database; beyond this the oldest are dropped. */
 const MAX_PENDING = 10_000;
 const BATCH_ROWS = 500;
@@ -28,9 +38,15 @@ export type HistoryOptions = {
 const isBusy = (err: unknown) => /busy|locked/i.test(err instanceof Error ? err.message : "");
 
 export class UsageHistory {
-  /** A ring: `#memory[#next]` is overwritten next once it holds MEMORY_ROWS records. */
-  #memory: RequestRecord[] = [];
+  /**
+   * A ring: `#recent[#next]` is overwritten next once it holds RECENT_ROWS records. Only these
+   * few are kept whole; everything else is counted into `#hours`, so that a busy proxy does not
+   * hold thousands of records that every garbage collection has to walk.
+   */
+  #recent: RequestRecord[] = [];
   #next = 0;
+  /** Totals per hour (bucket start) and target. */
+  #hours = new Map<number, Map<string, UsageTotal>>();
   #pending: RequestRecord[] = [];
   #db: UsageDb | undefined;
   /** The database's file, for log lines. */
@@ -61,9 +77,10 @@ export class UsageHistory {
   }
 
   #add(record: RequestRecord): void {
-    if (this.#memory.length < MEMORY_ROWS) this.#memory.push(record);
-    else this.#memory[this.#next] = record;
-    this.#next = (this.#next + 1) % MEMORY_ROWS;
+    if (this.#recent.length < RECENT_ROWS) this.#recent.push(record);
+    else this.#recent[this.#next] = record;
+    this.#next = (this.#next + 1) % RECENT_ROWS;
+    this.#count(record);
     if (this.#state !== "opening" && this.#state !== "on") return;
     this.#pending.push(record);
     // Over the cap (a database locked for long), the oldest tenth goes at once, so that a
@@ -182,13 +199,71 @@ export class UsageHistory {
         this.unavailable(this.#path, err);
       }
     }
-    return groupTotals(this.#inMemory(), since, bucketMs);
+    return this.#memoryTotals(since, bucketMs);
   }
 
   /** The records in memory, oldest first. */
   #inMemory(): RequestRecord[] {
-    if (this.#memory.length < MEMORY_ROWS) return this.#memory;
-    return [...this.#memory.slice(this.#next), ...this.#memory.slice(0, this.#next)];
+    if (this.#recent.length < RECENT_ROWS) return this.#recent;
+    return [...this.#recent.slice(this.#next), ...this.#recent.slice(0, this.#next)];
+  }
+
+  #count(r: RequestRecord): void {
+    const bucket = Math.floor(r.time / HOUR_MS) * HOUR_MS;
+    let hour = this.#hours.get(bucket);
+    if (hour === undefined) {
+      hour = new Map();
+      this.#hours.set(bucket, hour);
+      // A new hour is rare: the time to forget the oldest.
+      const oldest = bucket - KEEP_HOURS * HOUR_MS;
+      for (const b of this.#hours.keys()) if (b < oldest) this.#hours.delete(b);
+    }
+    let target = r.target ?? "";
+    let total = hour.get(target);
+    if (total === undefined) {
+      if (hour.size >= MAX_TARGETS_PER_HOUR) target = OTHER_TARGETS;
+      total = hour.get(target) ??
+        { bucket, target, requests: 0, errors: 0, input: 0, output: 0, cached: 0 };
+      hour.set(target, total);
+    }
+    total.requests++;
+    if (r.status >= 400) total.errors++;
+    total.input += r.inputTokens ?? 0;
+    total.output += r.outputTokens ?? 0;
+    total.cached += r.cachedTokens ?? 0;
+  }
+
+  /** The hourly totals in memory, summed into buckets of `bucketMs` (whole hours). */
+  #memoryTotals(since: number, bucketMs: number): UsageTotal[] {
+    const groups = new Map<number, Map<string, UsageTotal>>();
+    const out: UsageTotal[] = [];
+    for (const [hourStart, hour] of this.#hours) {
+      // An hour that began before `since` is counted whole: memory keeps no finer grain.
+      if (hourStart + HOUR_MS <= since) continue;
+      const bucket = Math.floor(hourStart / bucketMs) * bucketMs;
+      let group = groups.get(bucket);
+      if (group === undefined) {
+        group = new Map();
+        groups.set(bucket, group);
+      }
+      for (const t of hour.values()) {
+        let g = group.get(t.target);
+        if (g === undefined) {
+          g = { ...t, bucket };
+          group.set(t.target, g);
+          out.push(g);
+          continue;
+        }
+        g.requests += t.requests;
+        g.errors += t.errors;
+        g.input += t.input;
+        g.output += t.output;
+        g.cached += t.cached;
+      }
+    }
+    return out.sort((a, b) =>
+      a.bucket - b.bucket || (a.target < b.target ? -1 : a.target > b.target ? 1 : 0)
+    );
   }
 
   /** The database, with every waiting row written, or undefined to read from memory. */
@@ -197,32 +272,4 @@ export class UsageHistory {
     this.flush();
     return this.#state === "on" ? this.#db : undefined;
   }
-}
-
-/** The same totals as UsageDb.totals, computed over records in memory. */
-export function groupTotals(
-  records: readonly RequestRecord[],
-  since: number,
-  bucketMs: number,
-): UsageTotal[] {
-  const groups = new Map<string, UsageTotal>();
-  for (const r of records) {
-    if (r.time < since) continue;
-    const bucket = Math.floor(r.time / bucketMs) * bucketMs;
-    const target = r.target ?? "";
-    const key = `${bucket} ${target}`;
-    let g = groups.get(key);
-    if (!g) {
-      g = { bucket, target, requests: 0, errors: 0, input: 0, output: 0, cached: 0 };
-      groups.set(key, g);
-    }
-    g.requests++;
-    if (r.status >= 400) g.errors++;
-    g.input += r.inputTokens ?? 0;
-    g.output += r.outputTokens ?? 0;
-    g.cached += r.cachedTokens ?? 0;
-  }
-  return [...groups.values()].sort((a, b) =>
-    a.bucket - b.bucket || (a.target < b.target ? -1 : a.target > b.target ? 1 : 0)
-  );
 }

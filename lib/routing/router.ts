@@ -74,5 +74,22 @@ export function describeChain(chain: readonly Target[]): string {
 }
 
 export function targetName(t: Target): string {
-  return `${t.provider.name}/${t.model}`;
+  let byModel = NAMES.get(t.provider);
+  if (byModel === undefined) {
+    byModel = new Map();
+    NAMES.set(t.provider, byModel);
+  }
+  let name = byModel.get(t.model);
+  if (name === undefined) {
+    name = `${t.provider.name}/${t.model}`;
+    // Model names a client sent through are unbounded; configured ones are few.
+    if (byModel.size < 1_000) byModel.set(t.model, name);
+  }
+  return name;
 }
+
+/**
+ * Each target's name made once: metrics, the history and the log key their maps by it, and a
+ * string made anew each request is hashed anew at each of those lookups.
+ */
+const NAMES = new WeakMap<Target["provider"], Map<string, string>>();

@@ -51,6 +51,9 @@ export const nodeFetch: Fetch = (input, init) =>
     const lib = url.protocol === "https:" ? https : http;
     const agent = url.protocol === "https:" ? agents["https:"] : agents["http:"];
     const signal = init.signal ?? undefined;
+    // What the closures below need of `init`, taken out: they live as long as the answer
+    // streams, and `init` holds the request body.
+    const method = init.method ?? "GET";
     if (signal?.aborted) return reject(abortError());
     // Encoded once: its length is the Content-Length, and the socket gets the bytes as they are
     // (a string would be measured and then encoded again; ~90 KB for a Claude Code turn).
@@ -58,7 +61,7 @@ export const nodeFetch: Fetch = (input, init) =>
     const headers = headersOf(init);
     if (body !== undefined) headers["content-length"] = String(body.byteLength);
 
-    const req = lib.request(url, { method: init.method ?? "GET", headers, agent });
+    const req = lib.request(url, { method, headers, agent });
     // Deno's node:http sends a request again when its reused keep-alive socket closes before
     // the response head (denoland/deno#36786): also when we destroyed it (client gone,
     // FIRST_BYTE_TIMEOUT) or the upstream reset it after reading the request. The upstream
@@ -159,7 +162,7 @@ export const nodeFetch: Fetch = (input, init) =>
       }
       const status = res.statusCode ?? 502;
       // A Response cannot carry a body for these statuses.
-      const noBody = status === 204 || status === 304 || init.method === "HEAD";
+      const noBody = status === 204 || status === 304 || method === "HEAD";
       if (noBody) res.resume();
       resolve(
         new Response(noBody ? null : stream, {

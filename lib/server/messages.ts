@@ -235,7 +235,7 @@ async function attempt(
   estimateFor: (model: string) => number,
   rec: ExchangeRecording | undefined,
 ): Promise<Response> {
-  const { config, log } = ctx;
+  const { log } = ctx;
   const { provider, model } = target;
   const info = modelInfo(model, provider);
   const stream = request.stream === true;
@@ -339,49 +339,10 @@ async function attempt(
   const upstreamStreams = contentType.includes("text/event-stream");
 
   if (stream && upstreamStreams && upstream.response.body) {
-    const debug = log.enabled("debug");
-    const converter = debug || rec
-      ? new RecordingConverter(exchange.stream(), { debug, tap: rec })
-      : exchange.stream();
-    summary.deferred = true;
-    const body = driveStream({
-      body: upstream.response.body,
-      upstreamSignal: upstream.signal,
-      converter,
-      idleTimeoutMs: provider.streamIdleTimeoutMs,
-      pingIntervalMs: config.pingIntervalMs,
-      keepAliveMs: CONTENT_KEEPALIVE_MS,
-      abortUpstream: upstream.abort,
-      redact: ctx.redact,
-      onFirstContent: () => (summary.ttftMs = Date.now() - ctx.started),
-      onEnd: (outcome) => {
-        // A stream cut short reports what it had: the input estimate and the output so far.
-        const usage = converter.usageSoFar;
-        if (log.enabled("debug")) {
-          for (const type of converter.ignoredEvents ?? []) {
-            warnOnce(ctx, `event:${type}`, "ignored an upstream stream event of unknown type");
-          }
-        }
-        summary.inputTokens = usage.input_tokens;
-        summary.outputTokens = usage.output_tokens;
-        summary.cachedTokens = usage.cache_read_input_tokens;
-        rec?.finishStream(outcome.status, outcome.error);
-        if (debug && converter instanceof RecordingConverter) {
-          log.debug("upstream response", {
-            request_id: ctx.requestId,
-            ...converter.recorded(ctx.redact),
-          });
-        }
-        const status = loggedStatus(outcome);
-        logRequest(
-          log,
-          ctx,
-          status,
-          outcome.error ? { error: outcome.error.type, message: outcome.error.message } : {},
-        );
-      },
+    return streamAnswer(upstream, upstream.response.body, exchange, provider, ctx, rec, {
+      ...SSE_HEADERS,
+      ...upstreamHeader,
     });
-    return new Response(body, { status: 200, headers: { ...SSE_HEADERS, ...upstreamHeader } });
   }
 
   // A non-streamed answer (also when the upstream ignored `stream: true`).
@@ -418,6 +379,66 @@ async function attempt(
     if (err instanceof ProxyError) throw new AttemptFailed(err, true);
     throw err;
   }
+}
+
+/**
+ * The client's streamed answer. A function of its own so that the callbacks the stream keeps
+ * for its whole life hold only what they use: closures made in `attempt` would share its scope,
+ * and with it the client's request, parsed and validated, for every stream in flight.
+ */
+function streamAnswer(
+  upstream: UpstreamResponse,
+  body: ReadableStream<Uint8Array>,
+  exchange: Exchange,
+  provider: Target["provider"],
+  ctx: RequestContext,
+  rec: ExchangeRecording | undefined,
+  headers: Record<string, string>,
+): Response {
+  const { log, summary } = ctx;
+  const debug = log.enabled("debug");
+  const converter = debug || rec
+    ? new RecordingConverter(exchange.stream(), { debug, tap: rec })
+    : exchange.stream();
+  summary.deferred = true;
+  const out = driveStream({
+    body,
+    upstreamSignal: upstream.signal,
+    converter,
+    idleTimeoutMs: provider.streamIdleTimeoutMs,
+    pingIntervalMs: ctx.config.pingIntervalMs,
+    keepAliveMs: CONTENT_KEEPALIVE_MS,
+    abortUpstream: upstream.abort,
+    redact: ctx.redact,
+    onFirstContent: () => (summary.ttftMs = Date.now() - ctx.started),
+    onEnd: (outcome) => {
+      // A stream cut short reports what it had: the input estimate and the output so far.
+      const usage = converter.usageSoFar;
+      if (log.enabled("debug")) {
+        for (const type of converter.ignoredEvents ?? []) {
+          warnOnce(ctx, `event:${type}`, "ignored an upstream stream event of unknown type");
+        }
+      }
+      summary.inputTokens = usage.input_tokens;
+      summary.outputTokens = usage.output_tokens;
+      summary.cachedTokens = usage.cache_read_input_tokens;
+      rec?.finishStream(outcome.status, outcome.error);
+      if (debug && converter instanceof RecordingConverter) {
+        log.debug("upstream response", {
+          request_id: ctx.requestId,
+          ...converter.recorded(ctx.redact),
+        });
+      }
+      const status = loggedStatus(outcome);
+      logRequest(
+        log,
+        ctx,
+        status,
+        outcome.error ? { error: outcome.error.type, message: outcome.error.message } : {},
+      );
+    },
+  });
+  return new Response(out, { status: 200, headers });
 }
 
 /** A debug note for each dropped type or ignored event, once per process (bounded). */

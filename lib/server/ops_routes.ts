@@ -130,43 +130,48 @@ function frame(event: string, data: unknown): string {
 }
 
 /**
- * The live feed: each request as it finishes, each stream as it opens. Events are sent in
- * batches every FEED_BATCH_MS, which keeps a busy proxy from paying one stream write per
- * request for each dashboard watching.
+ * The live feed: each request as it finishes, each stream as it opens. Events are gathered and
+ * sent every FEED_BATCH_MS, serialized only then: a busy proxy pays neither a stream write nor
+ * a JSON serialization per request for each dashboard watching.
  */
 function feed(req: Request, m: Monitoring): Response {
   let stop = () => {};
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      let batch = "";
-      let batched = 0;
+      let batch: RequestEvent[] = [];
+      let keepAlive = false;
       let flushTimer: ReturnType<typeof setTimeout> | undefined;
       const flush = () => {
         flushTimer = undefined;
-        if (batch === "") return;
-        const text = batch;
-        batch = "";
-        batched = 0;
+        if (batch.length === 0 && !keepAlive) return;
+        let text = keepAlive ? ": keep-alive\n\n" : "";
+        for (const e of batch) {
+          text += e.kind === "open"
+            ? frame("open", e.stream)
+            : frame("request", recordView(e.record, m.prices));
+        }
+        batch = [];
+        keepAlive = false;
         try {
           controller.enqueue(encoder.encode(text));
         } catch {
           stop();
         }
       };
-      const send = (text: string) => {
-        // A reader that stopped reading loses events rather than growing the queue forever.
-        if ((controller.desiredSize ?? 0) <= -FEED_BACKLOG || batched >= FEED_BACKLOG) return;
-        batch += text;
-        batched++;
-        flushTimer ??= setTimeout(flush, FEED_BATCH_MS);
-      };
+      const later = () => (flushTimer ??= setTimeout(flush, FEED_BATCH_MS));
       const unsubscribe = m.events.subscribe((e: RequestEvent) => {
-        if (e.kind === "open") send(frame("open", e.stream));
-        else if (e.record.method === "POST" && e.record.path === "/v1/messages") {
-          send(frame("request", recordView(e.record, m.prices)));
+        if (e.kind === "done" && (e.record.method !== "POST" || e.record.path !== "/v1/messages")) {
+          return;
         }
+        // A reader that stopped reading loses events rather than growing the queue forever.
+        if ((controller.desiredSize ?? 0) <= -FEED_BACKLOG || batch.length >= FEED_BACKLOG) return;
+        batch.push(e);
+        later();
       });
-      const heartbeat = setInterval(() => send(": keep-alive\n\n"), FEED_HEARTBEAT_MS);
+      const heartbeat = setInterval(() => {
+        keepAlive = true;
+        later();
+      }, FEED_HEARTBEAT_MS);
       const end = () => {
         flush();
         stop();

@@ -257,6 +257,19 @@ function retryAfterMsHeader(headers: Headers): Record<string, string> {
   return ms && /^\d+(\.\d+)?$/.test(ms) ? { "retry-after-ms": ms } : {};
 }
 
+/**
+ * An upstream URL as errors show it: path included (a base URL missing its /v1 is a common
+ * mistake), the query left out, where some gateways take keys.
+ */
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return url.split("?")[0]!;
+  }
+}
+
 /** Claude Code and the SDKs retry on their own; say so explicitly where a retry can help. */
 const MAY_RETRY = { "x-should-retry": "true" } as const;
 
@@ -268,27 +281,31 @@ export async function callUpstream(
   const random = deps.random ?? Math.random;
   const controller = new AbortController();
   let abortedBy: ReturnType<UpstreamResponse["abortedBy"]>;
+  // The closures below outlive this call for as long as the answer streams; they must not hold
+  // `call`, whose body (the whole conversation, ~90 KB for a Claude Code turn) would then stay
+  // in memory for every stream in flight and be copied by each garbage collection.
+  const { clientSignal, firstByteTimeoutMs, firstByteSetting, totalTimeoutMs } = call;
 
   const timeoutError = (why: "total" | "first-byte") =>
     why === "first-byte"
       ? new ProxyError(
         504,
         "timeout_error",
-        `upstream did not start answering within ${seconds(call.firstByteTimeoutMs ?? 0)} ` +
-          `(${call.firstByteSetting ?? "FIRST_BYTE_TIMEOUT"})`,
+        `upstream did not start answering within ${seconds(firstByteTimeoutMs ?? 0)} ` +
+          `(${firstByteSetting ?? "FIRST_BYTE_TIMEOUT"})`,
         MAY_RETRY,
       )
       : new ProxyError(
         504,
         "timeout_error",
-        `upstream request took longer than ${seconds(call.totalTimeoutMs)} (REQUEST_TIMEOUT)`,
+        `upstream request took longer than ${seconds(totalTimeoutMs)} (REQUEST_TIMEOUT)`,
       );
 
   const abort = (why: NonNullable<typeof abortedBy>) => {
     if (abortedBy === undefined) abortedBy = why;
     clearTimeout(totalTimer);
     clearTimeout(firstByteTimer);
-    call.clientSignal.removeEventListener("abort", onClientAbort);
+    clientSignal.removeEventListener("abort", onClientAbort);
     if (controller.signal.aborted) return;
     // The reason is what a pending read of the body rejects with: the error to report.
     const reason = why === "total" || why === "first-byte"
@@ -299,13 +316,10 @@ export async function callUpstream(
     controller.abort(reason);
   };
   const onClientAbort = () => abort("client");
-  if (call.clientSignal.aborted) throw new ClientGone("client disconnected");
-  call.clientSignal.addEventListener("abort", onClientAbort, { once: true });
-  const totalTimer = setTimeout(() => abort("total"), call.totalTimeoutMs);
+  if (clientSignal.aborted) throw new ClientGone("client disconnected");
+  clientSignal.addEventListener("abort", onClientAbort, { once: true });
+  const totalTimer = setTimeout(() => abort("total"), totalTimeoutMs);
   let firstByteTimer: ReturnType<typeof setTimeout> | undefined;
-  // Shown in errors as requested, path included (a base URL missing its /v1 is a common
-  // mistake), but without the query, where some gateways take keys.
-  const target = ((u) => `${u.origin}${u.pathname}`)(new URL(call.url));
 
   /** The error for a request we aborted ourselves; releases everything. */
   const abortedError = (): Error => {
@@ -318,8 +332,8 @@ export async function callUpstream(
 
   for (let attempt = 0;; attempt++) {
     let res: Response;
-    if (call.firstByteTimeoutMs !== undefined) {
-      firstByteTimer = setTimeout(() => abort("first-byte"), call.firstByteTimeoutMs);
+    if (firstByteTimeoutMs !== undefined) {
+      firstByteTimer = setTimeout(() => abort("first-byte"), firstByteTimeoutMs);
     }
     try {
       res = await deps.fetch(call.url, {
@@ -337,7 +351,7 @@ export async function callUpstream(
       const error = new ProxyError(
         502,
         "api_error",
-        `cannot reach upstream ${target}: ${describeNetworkError(err)}`,
+        `cannot reach upstream ${shownUrl(call.url)}: ${describeNetworkError(err)}`,
         MAY_RETRY,
       );
       if (attempt < call.maxRetries) {
