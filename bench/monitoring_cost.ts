@@ -33,7 +33,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isScenarioName } from "./scenarios.ts";
 import { median } from "./stats.ts";
-import { findTool, freePort, sleep } from "./procs.ts";
+import { findTool, freePort, proxyEnv, sleep } from "./procs.ts";
 import { watchDashboard } from "./dashboard_watch.ts";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
@@ -173,15 +173,7 @@ async function main(): Promise<void> {
           const port = await freePort();
           const env = {
             ...process.env,
-            OPENAI_API_KEY: "bench-upstream-key",
-            OPENAI_BASE_URL: `${upstream}/v1`,
-            ANTHROPIC_API_KEY: KEY,
-            HOST: "127.0.0.1",
-            PORT: String(port),
-            LOG_LEVEL: "ERROR",
-            BIG_MODEL: "gpt-4o",
-            MIDDLE_MODEL: "gpt-4o",
-            SMALL_MODEL: "gpt-4o-mini",
+            ...proxyEnv(upstream, port),
             ...(on && !calibrate
               ? {
                 METRICS: String(part("metrics")),

@@ -46,3 +46,21 @@ export function freePort(): Promise<number> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The settings every benchmarked proxy runs with: the fake upstream, a client key (as in a real
+ * deployment; load.ts sends it), and logs only for errors.
+ */
+export function proxyEnv(upstream: string, port: number): Record<string, string> {
+  return {
+    OPENAI_API_KEY: "bench-upstream-key",
+    OPENAI_BASE_URL: `${upstream}/v1`,
+    ANTHROPIC_API_KEY: "bench-key",
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    LOG_LEVEL: "ERROR",
+    BIG_MODEL: "gpt-4o",
+    MIDDLE_MODEL: "gpt-4o",
+    SMALL_MODEL: "gpt-4o-mini",
+  };
+}

@@ -50,7 +50,7 @@ import { fileURLToPath } from "node:url";
 import type { LoadResult } from "./load.ts";
 import { isScenarioName, SCENARIO_NAMES, type ScenarioName, SCENARIOS } from "./scenarios.ts";
 import { median } from "./stats.ts";
-import { findTool, freePort, sleep, tryExec } from "./procs.ts";
+import { findTool, freePort, proxyEnv, sleep, tryExec } from "./procs.ts";
 import { watchDashboard } from "./dashboard_watch.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -655,16 +655,7 @@ async function runTarget(
     run.command = [cmd[0], ...cmd[1]].join(" ");
     const env: Record<string, string | undefined> = {
       ...process.env,
-      OPENAI_API_KEY: "bench-upstream-key",
-      OPENAI_BASE_URL: `${ctx.upstreamUrl}/v1`,
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      LOG_LEVEL: "ERROR",
-      BIG_MODEL: "gpt-4o",
-      MIDDLE_MODEL: "gpt-4o",
-      SMALL_MODEL: "gpt-4o-mini",
-      // Set so the client-key check is on (as in a real deployment) and matches load.ts.
-      ANTHROPIC_API_KEY: "bench-key",
+      ...proxyEnv(ctx.upstreamUrl, port),
       SHUTDOWN_GRACE: "2",
       NO_COLOR: "1",
       // Never the user's own history: one file per target and round, removed at the end.

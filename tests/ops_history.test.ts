@@ -329,14 +329,18 @@ describe("usage history in memory (USAGE_DB=off)", () => {
   const HOUR = 3_600_000;
   const DAY = 86_400_000;
   const silent = createLogger({ level: "error", format: "text", secrets: [], sink: () => {} });
-
-  it("counts every request into its hour and day, keeps only the latest whole", () => {
+  const inMemory = () => {
     const events = new RequestEvents();
     const history = new UsageHistory(events, {
       log: silent,
       retentionMs: 30 * DAY,
       persist: false,
     });
+    return { events, history };
+  };
+
+  it("counts every request into its hour and day, keeps only the latest whole", () => {
+    const { events, history } = inMemory();
     const day = Math.floor(Date.now() / DAY) * DAY - DAY;
     // More than any ring of records would keep: the totals must still be exact.
     for (let i = 0; i < 12_000; i++) {
@@ -367,12 +371,7 @@ describe("usage history in memory (USAGE_DB=off)", () => {
   });
 
   it("forgets hours older than a week, and bounds the targets a client can name", () => {
-    const events = new RequestEvents();
-    const history = new UsageHistory(events, {
-      log: silent,
-      retentionMs: 30 * DAY,
-      persist: false,
-    });
+    const { events, history } = inMemory();
     const now = Math.floor(Date.now() / HOUR) * HOUR;
     events.finished(record(now - 9 * DAY, "req_old"));
     for (let i = 0; i < 600; i++) {
