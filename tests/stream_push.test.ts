@@ -211,3 +211,33 @@ describe("[DONE] before the end of the upstream body", () => {
     }
   });
 });
+
+describe("node:http transport", () => {
+  it("sends the URL's path and query, and its credentials as Basic auth unless a header is set", async () => {
+    const seen: { url?: string; auth?: string }[] = [];
+    const server = createServer((req, res) => {
+      seen.push({ url: req.url, auth: req.headers.authorization });
+      req.resume();
+      req.on("end", () => res.end("ok"));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const base = `http://us%40er:p%3Ass@127.0.0.1:${port}/v1/chat/completions?api-version=1`;
+      const post = (headers: Record<string, string>) =>
+        nodeFetch(base, { method: "POST", headers, body: "{}" }).then((r) => r.text());
+      assert.equal(await post({ "content-type": "application/json" }), "ok");
+      assert.equal(await post({ authorization: "Bearer sk-explicit" }), "ok");
+      // The same URL again: parsed once, answered alike.
+      assert.equal(await post({}), "ok");
+      const basic = `Basic ${btoa("us@er:p:ss")}`;
+      assert.deepEqual(seen, [
+        { url: "/v1/chat/completions?api-version=1", auth: basic },
+        { url: "/v1/chat/completions?api-version=1", auth: "Bearer sk-explicit" },
+        { url: "/v1/chat/completions?api-version=1", auth: basic },
+      ]);
+    } finally {
+      server.close();
+    }
+  });
+});

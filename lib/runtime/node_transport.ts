@@ -45,11 +45,48 @@ function headersOf(init: RequestInit): Record<string, string> {
 
 const encoder = new TextEncoder();
 
+type Target = {
+  https: boolean;
+  options: { protocol: string; hostname: string; port: string; path: string; auth?: string };
+};
+
+/**
+ * Each upstream URL parsed once: the proxy calls the same few, and node:http would otherwise turn
+ * a URL into request options on every call.
+ */
+const targets = new Map<string, Target>();
+
+function targetOf(input: string): Target {
+  let t = targets.get(input);
+  if (t === undefined) {
+    const url = new URL(input);
+    t = {
+      https: url.protocol === "https:",
+      options: {
+        protocol: url.protocol,
+        // node:http wants an IPv6 literal without its brackets.
+        hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+        port: url.port,
+        path: `${url.pathname}${url.search}`,
+        // Credentials in the URL (user:password@host) become Basic auth, as with a URL object.
+        ...(url.username || url.password
+          ? {
+            auth: `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
+          }
+          : {}),
+      },
+    };
+    // Bounded: URLs come from the configuration, but a cap costs nothing.
+    if (targets.size < 256) targets.set(input, t);
+  }
+  return t;
+}
+
 export const nodeFetch: Fetch = (input, init) =>
   new Promise<Response>((resolve, reject) => {
-    const url = new URL(input);
-    const lib = url.protocol === "https:" ? https : http;
-    const agent = url.protocol === "https:" ? agents["https:"] : agents["http:"];
+    const target = targetOf(input);
+    const lib = target.https ? https : http;
+    const agent = target.https ? agents["https:"] : agents["http:"];
     const signal = init.signal ?? undefined;
     // What the closures below need of `init`, taken out: they live as long as the answer
     // streams, and `init` holds the request body.
@@ -61,7 +98,7 @@ export const nodeFetch: Fetch = (input, init) =>
     const headers = headersOf(init);
     if (body !== undefined) headers["content-length"] = String(body.byteLength);
 
-    const req = lib.request(url, { method, headers, agent });
+    const req = lib.request({ ...target.options, method, headers, agent });
     // Deno's node:http sends a request again when its reused keep-alive socket closes before
     // the response head (denoland/deno#36786): also when we destroyed it (client gone,
     // FIRST_BYTE_TIMEOUT) or the upstream reset it after reading the request. The upstream
