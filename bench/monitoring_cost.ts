@@ -33,12 +33,11 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isScenarioName } from "./scenarios.ts";
 import { median } from "./stats.ts";
-import { findTool, freePort, proxyEnv, sleep } from "./procs.ts";
+import { CLIENT_KEY, findTool, freePort, proxyEnv, sleep } from "./procs.ts";
 import { watchDashboard } from "./dashboard_watch.ts";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(BENCH, "..");
-const KEY = "bench-key";
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -198,7 +197,7 @@ async function main(): Promise<void> {
         );
         for (const scenario of scenarios) {
           const res = results.get(scenario)!;
-          const watcher = dashboard ? watchDashboard(on.url, KEY) : undefined;
+          const watcher = dashboard ? watchDashboard(on.url, CLIENT_KEY) : undefined;
           const before = [cpuMs(on.pid), cpuMs(off.pid)];
           const [nOn, nOff] = await Promise.all([
             load(bun, on.url, scenario, concurrency, duration),

@@ -47,6 +47,9 @@ export function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** The client key every benchmarked proxy requires (the one load.ts sends by default). */
+export const CLIENT_KEY = "bench-key";
+
 /**
  * The settings every benchmarked proxy runs with: the fake upstream, a client key (as in a real
  * deployment; load.ts sends it), and logs only for errors.
@@ -55,7 +58,7 @@ export function proxyEnv(upstream: string, port: number): Record<string, string>
   return {
     OPENAI_API_KEY: "bench-upstream-key",
     OPENAI_BASE_URL: `${upstream}/v1`,
-    ANTHROPIC_API_KEY: "bench-key",
+    ANTHROPIC_API_KEY: CLIENT_KEY,
     HOST: "127.0.0.1",
     PORT: String(port),
     LOG_LEVEL: "ERROR",

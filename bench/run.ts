@@ -50,7 +50,7 @@ import { fileURLToPath } from "node:url";
 import type { LoadResult } from "./load.ts";
 import { isScenarioName, SCENARIO_NAMES, type ScenarioName, SCENARIOS } from "./scenarios.ts";
 import { median } from "./stats.ts";
-import { findTool, freePort, proxyEnv, sleep, tryExec } from "./procs.ts";
+import { CLIENT_KEY, findTool, freePort, proxyEnv, sleep, tryExec } from "./procs.ts";
 import { watchDashboard } from "./dashboard_watch.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -720,7 +720,7 @@ async function runTarget(
       const api = target === "direct" ? "openai" : "anthropic";
       const watcher = o.watchDashboard && proc && !target.startsWith("minimal-") &&
           !(target in QUIET)
-        ? watchDashboard(url, "bench-key")
+        ? watchDashboard(url, CLIENT_KEY)
         : undefined;
       const r = await runLoad(ctx, url, api, scenario, c, o.durationS, proc?.pid);
       const watched = await watcher?.stop();
