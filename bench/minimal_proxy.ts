@@ -4,8 +4,9 @@
  * validation, no error mapping, no timeouts, no logs. The proxy is measured against it per
  * runtime (`minimal-deno`, `minimal-bun` in run.ts): its cost over this is the cost of the
  * proxy's own code. It reads the same variables as the proxy (OPENAI_BASE_URL, OPENAI_API_KEY,
- * HOST, PORT, BIG_MODEL, SMALL_MODEL) and the upstream transport is the one the proxy picks
- * per runtime: node:http under Deno, fetch under Bun.
+ * HOST, PORT, BIG_MODEL, SMALL_MODEL). Its upstream transport is the one a small program would
+ * pick: node:http under Deno (whose fetch reads streams at several times the CPU), fetch under
+ * Bun. The proxy under Deno has its own HTTP/1.1 client instead (lib/runtime/socket_transport.ts).
  */
 import process from "node:process";
 import http from "node:http";

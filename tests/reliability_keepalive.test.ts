@@ -1,8 +1,8 @@
 /**
  * Kept-alive upstream connections: a request the proxy gave up on (client gone, timeout) or the
- * upstream reset is never sent again behind the proxy's back. Deno's node:http did that on a
- * reused socket (denoland/deno#36786): the upstream generated a second, unread answer, and saw
- * more attempts than MAX_RETRIES. Each test first warms the connection pool, so the request
+ * upstream reset is never sent again behind the proxy's back. Deno's node:http, the proxy's
+ * transport under Deno before its own, did that on a reused socket (denoland/deno#36786): the
+ * upstream generated a second, unread answer, and saw more attempts than MAX_RETRIES. Each test first warms the connection pool, so the request
  * under test rides a reused connection.
  */
 import { describe, it } from "node:test";

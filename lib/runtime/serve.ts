@@ -59,12 +59,12 @@ export const runtimeName: "bun" | "deno" | "other" = runtime.Bun
   : "other";
 
 /**
- * The upstream transport for this runtime: node:http under Deno (its fetch body reads cost
- * ~4× the CPU, see node_transport.ts), the native fetch elsewhere. Imported on demand so Bun
- * does not load node:http/https at all (~4 MB of resident memory).
+ * The upstream transport for this runtime: an HTTP/1.1 client on Deno's sockets under Deno
+ * (its fetch body reads cost ~4× the CPU, see socket_transport.ts), the native fetch elsewhere.
+ * Imported on demand: Bun never loads it.
  */
 export async function upstreamFetch(): Promise<Fetch> {
-  if (runtimeName === "deno") return (await import("./node_transport.ts")).nodeFetch;
+  if (runtimeName === "deno") return (await import("./socket_transport.ts")).socketFetch;
   return (input, init) => fetch(input, init);
 }
 

@@ -4,8 +4,8 @@
  *
  * Why not just the body's ReadableStream: under Deno every ReadableStream hop costs a promise
  * and a pull per chunk, which for a 50-chunk answer was a measurable share of the proxy's CPU
- * under load (see bench/). A transport that has the chunks as events anyway (node:http) attaches
- * a source to the body it returns (`attachSource`), and the driver takes that instead of reading
+ * under load (see bench/). A transport that reads the socket itself (Deno's, socket_transport.ts)
+ * attaches a source to the body it returns (`attachSource`), and the driver takes that instead of reading
  * the stream; any other body is read through `sourceOf`'s reader adapter. The body stream stays
  * a valid, untouched ReadableStream either way, so lib/ remains fetch-shaped.
  */

@@ -342,7 +342,7 @@ export async function callUpstream(
         body: call.body,
         signal: controller.signal,
         // Bun's fetch would follow one (a POST turned GET on 301/302, the conversation sent
-        // wherever it points), node:http under Deno never does: both report it instead.
+        // wherever it points), the socket transport under Deno never does: both report it instead.
         redirect: "manual",
       });
     } catch (err) {

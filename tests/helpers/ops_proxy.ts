@@ -7,14 +7,10 @@ import { appendFileSync } from "node:fs";
 import { configFromEnv } from "../../lib/ops/config.ts";
 import { createLogger } from "../../lib/ops/log.ts";
 import { createMonitoring, type Monitoring } from "../../lib/ops/monitoring.ts";
-import { runtimeName, serve } from "../../lib/runtime/serve.ts";
-import { nodeFetch } from "../../lib/runtime/node_transport.ts";
+import { serve } from "../../lib/runtime/serve.ts";
+import { TEST_UPSTREAM_KEY, testTransport as transport } from "./proxy.ts";
 import { attachUsageDb } from "../../lib/runtime/sqlite.ts";
 import { createHandler } from "../../lib/server/handler.ts";
-import type { Fetch } from "../../lib/upstreams/transport.ts";
-import { TEST_UPSTREAM_KEY } from "./proxy.ts";
-
-const transport: Fetch = runtimeName === "deno" ? nodeFetch : (input, init) => fetch(input, init);
 
 export type OpsProxy = {
   url: string;

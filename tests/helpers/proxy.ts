@@ -11,15 +11,15 @@ import { join } from "node:path";
 import { configFromEnv } from "../../lib/ops/config.ts";
 import { createLogger, makeRedactor } from "../../lib/ops/log.ts";
 import { runtimeName, serve } from "../../lib/runtime/serve.ts";
-import { nodeFetch } from "../../lib/runtime/node_transport.ts";
+import { socketFetch } from "../../lib/runtime/socket_transport.ts";
 import type { Fetch } from "../../lib/upstreams/transport.ts";
 import { createHandler } from "../../lib/server/handler.ts";
 import { Recorder } from "../../lib/server/exchange_recorder.ts";
 import { fileRecordStore } from "../../lib/runtime/record_store.ts";
 
 /** The transport main.ts picks for this runtime (lib/runtime/serve.ts upstreamFetch), chosen synchronously. */
-const testTransport: Fetch = runtimeName === "deno"
-  ? nodeFetch
+export const testTransport: Fetch = runtimeName === "deno"
+  ? socketFetch
   : (input, init) => fetch(input, init);
 
 export const TEST_UPSTREAM_KEY = "sk-test-upstream-key-0123456789abcdef";

@@ -9,13 +9,9 @@ import { createLogger } from "../../lib/ops/log.ts";
 import { Health } from "../../lib/routing/health.ts";
 import { RouterHolder } from "../../lib/routing/holder.ts";
 import { buildRouter } from "../../lib/routing/load.ts";
-import { runtimeName, serve } from "../../lib/runtime/serve.ts";
-import { nodeFetch } from "../../lib/runtime/node_transport.ts";
+import { serve } from "../../lib/runtime/serve.ts";
+import { TEST_UPSTREAM_KEY, testTransport as transport } from "./proxy.ts";
 import { createHandler } from "../../lib/server/handler.ts";
-import type { Fetch } from "../../lib/upstreams/transport.ts";
-import { TEST_UPSTREAM_KEY } from "./proxy.ts";
-
-const transport: Fetch = runtimeName === "deno" ? nodeFetch : (input, init) => fetch(input, init);
 
 export type RoutingProxy = {
   url: string;

@@ -5,16 +5,12 @@
 import { appendFileSync } from "node:fs";
 import { configFromEnv } from "../../lib/ops/config.ts";
 import { createLogger } from "../../lib/ops/log.ts";
-import { runtimeName, serve } from "../../lib/runtime/serve.ts";
-import { nodeFetch } from "../../lib/runtime/node_transport.ts";
+import { serve } from "../../lib/runtime/serve.ts";
+import { TEST_UPSTREAM_KEY, type TestProxy, testTransport as transport } from "./proxy.ts";
 import { createHandler } from "../../lib/server/handler.ts";
-import type { Fetch } from "../../lib/upstreams/transport.ts";
 import type { AddressGuard } from "../../lib/websearch/fetch_page.ts";
-import { TEST_UPSTREAM_KEY, type TestProxy } from "./proxy.ts";
 
 const logFile = process.env.CCP_TEST_LOG;
-
-const transport: Fetch = runtimeName === "deno" ? nodeFetch : (input, init) => fetch(input, init);
 
 export function startSearchProxy(
   env: Record<string, string>,
