@@ -3,6 +3,7 @@
  * as the limit is passed (or from its Content-Length) instead of holding all of it in memory.
  */
 import { invalidRequest, ProxyError } from "../anthropic/errors.ts";
+import { after, type Deadline } from "../common/deadlines.ts";
 
 function tooLarge(limit: number): ProxyError {
   return new ProxyError(
@@ -32,10 +33,10 @@ export async function readBody(req: Request, limit: number, timeoutMs: number): 
   const chunks: Uint8Array[] = [];
   let size = 0;
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const timer = after(timeoutMs, () => {
     timedOut = true;
     reader.cancel().catch(() => {});
-  }, timeoutMs);
+  });
   try {
     for (;;) {
       let result: ReadableStreamReadResult<Uint8Array>;
@@ -55,7 +56,7 @@ export async function readBody(req: Request, limit: number, timeoutMs: number): 
       chunks.push(value);
     }
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
   return decodeUtf8(chunks.length === 1 ? chunks[0]! : concat(chunks, size));
 }
@@ -78,16 +79,16 @@ function decodeUtf8(bytes: Uint8Array | ArrayBuffer): string {
 
 /** The body read, or a 408 when the client does not send it all in time. */
 function withTimeout<T>(read: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Deadline | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(slowBody(timeoutMs)), timeoutMs);
+    timer = after(timeoutMs, () => reject(slowBody(timeoutMs)));
   });
   return Promise.race([
     read.catch(() => {
       throw invalidRequest("the request body could not be read");
     }),
     timeout,
-  ]).finally(() => clearTimeout(timer));
+  ]).finally(() => timer?.cancel());
 }
 
 function slowBody(timeoutMs: number): ProxyError {

@@ -10,6 +10,7 @@ import { errorBody, ProxyError, redactError, seconds, toProxyError } from "../an
 import { SseDecoder } from "../upstreams/sse_decode.ts";
 import { sourceOf, type SourceSink } from "../upstreams/body_source.ts";
 import { encodeEvents } from "../anthropic/sse_encode.ts";
+import { after, type Deadline } from "../common/deadlines.ts";
 import type { EventConverter } from "../upstreams/protocol.ts";
 
 export type StreamOutcome = {
@@ -92,11 +93,15 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
   // Set from a complete answer to the end of the upstream body: the client has everything.
   let drainingSince: number | undefined;
   const signal = opts.upstreamSignal;
-  let timer: ReturnType<typeof setInterval> | undefined;
+  /** The stream's next tick; undefined once released (no more ticks). */
+  let timer: Deadline | undefined;
+  let released = false;
   let out!: ReadableStreamDefaultController<Uint8Array>;
 
   const release = (why: "client" | "idle" | "done") => {
-    clearInterval(timer);
+    released = true;
+    timer?.cancel();
+    timer = undefined;
     drainingSince = undefined;
     if (!sourceDone) {
       sourceDone = true;
@@ -210,8 +215,12 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
       out = controller;
       emit(conv.start());
       started = true;
-      const tick = Math.max(5, Math.min(opts.pingIntervalMs, opts.idleTimeoutMs) / 2);
-      timer = setInterval(() => {
+      const tickMs = Math.max(5, Math.min(opts.pingIntervalMs, opts.idleTimeoutMs) / 2);
+      const tick = () => {
+        check();
+        if (!released) timer = after(tickMs, tick);
+      };
+      const check = () => {
         const now = Date.now();
         if (drainingSince !== undefined) {
           if (now - drainingSince >= DRAIN_MS) release("done");
@@ -237,7 +246,8 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
             // closed meanwhile
           }
         }
-      }, tick);
+      };
+      if (!released) timer = after(tickMs, tick);
       if (signal?.aborted) return onAbort();
       signal?.addEventListener("abort", onAbort, { once: true });
       source.start(sink);

@@ -5,6 +5,7 @@
  */
 import { ProxyError, seconds } from "../anthropic/errors.ts";
 import type { Logger } from "../ops/log.ts";
+import { after, type Deadline } from "../common/deadlines.ts";
 
 export type Fetch = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -303,8 +304,8 @@ export async function callUpstream(
 
   const abort = (why: NonNullable<typeof abortedBy>) => {
     if (abortedBy === undefined) abortedBy = why;
-    clearTimeout(totalTimer);
-    clearTimeout(firstByteTimer);
+    totalTimer.cancel();
+    firstByteTimer?.cancel();
     clientSignal.removeEventListener("abort", onClientAbort);
     if (controller.signal.aborted) return;
     // The reason is what a pending read of the body rejects with: the error to report.
@@ -318,8 +319,8 @@ export async function callUpstream(
   const onClientAbort = () => abort("client");
   if (clientSignal.aborted) throw new ClientGone("client disconnected");
   clientSignal.addEventListener("abort", onClientAbort, { once: true });
-  const totalTimer = setTimeout(() => abort("total"), totalTimeoutMs);
-  let firstByteTimer: ReturnType<typeof setTimeout> | undefined;
+  const totalTimer = after(totalTimeoutMs, () => abort("total"));
+  let firstByteTimer: Deadline | undefined;
 
   /** The error for a request we aborted ourselves; releases everything. */
   const abortedError = (): Error => {
@@ -333,7 +334,7 @@ export async function callUpstream(
   for (let attempt = 0;; attempt++) {
     let res: Response;
     if (firstByteTimeoutMs !== undefined) {
-      firstByteTimer = setTimeout(() => abort("first-byte"), firstByteTimeoutMs);
+      firstByteTimer = after(firstByteTimeoutMs, () => abort("first-byte"));
     }
     try {
       res = await deps.fetch(call.url, {
@@ -346,7 +347,7 @@ export async function callUpstream(
         redirect: "manual",
       });
     } catch (err) {
-      clearTimeout(firstByteTimer);
+      firstByteTimer?.cancel();
       if (abortedBy !== undefined) throw abortedError();
       const error = new ProxyError(
         502,
@@ -368,7 +369,7 @@ export async function callUpstream(
       abort("done");
       throw error;
     }
-    clearTimeout(firstByteTimer);
+    firstByteTimer?.cancel();
     call.onHeaders?.();
     if (res.ok) {
       // The body is not wrapped here: every stream hop costs Deno ~8 µs per chunk, so the
