@@ -12,7 +12,7 @@
  * What it does not do, as node:http did not: follow redirects, decompress, use an HTTP proxy,
  * speak HTTP/2, or send a request twice.
  */
-import { attachSource, type SourceSink } from "../upstreams/body_source.ts";
+import { attachSource, type BodySource, type SourceSink } from "../upstreams/body_source.ts";
 import type { Fetch } from "../upstreams/transport.ts";
 import {
   BodyDecoder,
@@ -252,16 +252,289 @@ class Pool {
   }
 }
 
-/** The body's delivery: chunks queue until the consumer starts listening. */
-type Delivery = {
-  sink: SourceSink | undefined;
-  queued: Uint8Array[];
+/** What an exchange needs of its transport. */
+type Link = { pool: Pool; connect: (origin: Origin) => Promise<Connection> };
+
+/**
+ * One request and its response: written on a pooled or new connection, read head first, then
+ * the body as the consumer takes it. One object with methods (no closures per request): under
+ * load each exchange lives as long as its stream, and what it holds is copied by every
+ * garbage collection meanwhile. It is the body's source (see body_source.ts) and the abort
+ * listener of the request's signal.
+ */
+class Exchange implements BodySource {
+  #bytes: Uint8Array | undefined;
+  #signal: AbortSignal | undefined;
+  #resolve: ((res: Response) => void) | undefined;
+  #reject: ((err: unknown) => void) | undefined;
+  #conn: Connection | undefined;
+  /** The response head has been handed out. */
+  #answered = false;
+  #finished = false;
+  #sink: SourceSink | undefined;
+  /** Body chunks read before anyone listened. */
+  #queued: Uint8Array[] | undefined;
   /** The body ended before anyone listened: true complete, an Error when cut short. */
-  ended: true | Error | undefined;
-  paused: boolean;
-  wake: (() => void) | undefined;
-  cancelled: boolean;
-};
+  #ended: true | Error | undefined;
+  #paused = true;
+  #wake: (() => void) | undefined;
+  #cancelled = false;
+
+  constructor(
+    readonly link: Link,
+    readonly method: string,
+    readonly target: Target,
+    bytes: Uint8Array,
+    signal: AbortSignal | undefined,
+    resolve: (res: Response) => void,
+    reject: (err: unknown) => void,
+  ) {
+    this.#bytes = bytes;
+    this.#signal = signal;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    signal?.addEventListener("abort", this, { once: true });
+  }
+
+  // As with fetch, an abort fails the request, or its body, with the signal's reason: the
+  // stream driver reports that reason (a timeout's own error) whichever of them sees it first.
+  handleEvent(): void {
+    const reason: unknown = this.#signal?.reason;
+    this.#fail(reason instanceof Error ? reason : abortError(), true);
+  }
+
+  async run(): Promise<void> {
+    const link = this.link;
+    try {
+      const pooled = link.pool.take(this.target.origin, Date.now());
+      if (pooled) {
+        this.#conn = pooled;
+        return await this.#exchange(pooled, true);
+      }
+      const fresh = await link.connect(this.target.origin);
+      if (this.#finished) return fresh.close();
+      this.#conn = fresh;
+      await this.#exchange(fresh, false);
+    } catch (err) {
+      this.#fail(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  #release(): void {
+    this.#signal?.removeEventListener("abort", this);
+    this.#signal = undefined;
+  }
+
+  /**
+   * Ends the exchange with an error: before the head, the fetch fails (a network error as
+   * "fetch failed"); after, the body does. `aborted` errors are passed on as they are.
+   */
+  #fail(err: Error, aborted = false): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#release();
+    this.#conn?.close();
+    if (!this.#answered) {
+      this.#reject?.(aborted ? err : fetchFailed(err));
+      this.#resolve = this.#reject = undefined;
+      return;
+    }
+    if (this.#sink) this.#sink.error(err);
+    else this.#ended = err;
+    this.#wakeUp();
+  }
+
+  #complete(reusable: boolean): void {
+    this.#finished = true;
+    this.#release();
+    if (reusable && !this.#cancelled) this.link.pool.put(this.#conn!, Date.now());
+    else this.#conn!.close();
+    if (this.#sink) this.#sink.end();
+    else this.#ended = true;
+  }
+
+  #deliver(chunk: Uint8Array): void {
+    if (this.#sink) this.#sink.data(chunk);
+    else (this.#queued ??= []).push(chunk);
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #respond(head: ResponseHead, noBody: boolean): void {
+    // What a Response cannot hold fails the request, before it counts as answered.
+    if (head.status < 200 || head.status > 599) {
+      throw new HttpParseError(`invalid status ${head.status}`);
+    }
+    const headers = new Headers();
+    for (const [k, v] of head.fields) headers.append(k, v);
+    this.#answered = true;
+    const init = { status: head.status, statusText: head.statusText, headers };
+    const resolve = this.#resolve!;
+    this.#resolve = this.#reject = undefined;
+    if (noBody) {
+      this.#sink = NO_SINK;
+      return resolve(new Response(null, init));
+    }
+    const stream = new ReadableStream<Uint8Array>(new StreamSource(this), { highWaterMark: 0 });
+    attachSource(stream, this);
+    resolve(new Response(stream, init));
+  }
+
+  start(sink: SourceSink): void {
+    if (this.#sink !== undefined || this.#cancelled) return;
+    this.#sink = sink;
+    // Unpaused first: the sink may pause again while it takes the queued chunks.
+    this.#paused = false;
+    const queued = this.#queued;
+    this.#queued = undefined;
+    if (queued) { for (const chunk of queued) sink.data(chunk); }
+    if (this.#ended === true) return sink.end();
+    if (this.#ended instanceof Error) return sink.error(this.#ended);
+    if (!this.#paused) this.#wakeUp();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#wakeUp();
+  }
+
+  cancel(): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    if (!this.#finished) {
+      this.#finished = true;
+      this.#release();
+      this.#conn?.close();
+    }
+    this.#wakeUp();
+  }
+
+  /** Writes the request and reads the response off the connection, honouring pause. */
+  async #exchange(conn: Connection, reused: boolean): Promise<void> {
+    let writeError: unknown;
+    let written = false;
+    conn.write(this.#bytes!).then(() => (written = true), (err) => {
+      writeError = err;
+    });
+    // Not held while the answer streams: for a Claude Code turn, ~90 KB per stream.
+    this.#bytes = undefined;
+    let head: ResponseHead | undefined;
+    let headBytes: Uint8Array | undefined;
+    let decoder: BodyDecoder | undefined;
+    let reusable = false;
+    const parts: Uint8Array[] = [];
+    for (;;) {
+      if (decoder !== undefined && this.#paused && !this.#finished) {
+        await new Promise<void>((r) => (this.#wake = r));
+      }
+      if (this.#finished) return;
+      let n: number | null;
+      try {
+        n = await conn.read();
+      } catch (err) {
+        if (this.#finished) return;
+        return this.#fail(
+          head === undefined
+            ? ioError("read", err)
+            : new Error("upstream connection closed mid-body"),
+        );
+      }
+      if (this.#finished) return;
+      if (n === null) {
+        if (decoder?.end()) return this.#complete(false);
+        if (head !== undefined) return this.#fail(new Error("upstream connection closed mid-body"));
+        if (writeError !== undefined) return this.#fail(ioError("write", writeError));
+        // Closed without a word: on a reused connection the server may have closed it just as
+        // the request went out. Not sent again here (the server may have read it): the retry
+        // loop in upstream.ts, which counts attempts, decides.
+        return this.#fail(
+          netError(reused ? "socket hang up (reused connection)" : "socket hang up", "ECONNRESET"),
+        );
+      }
+      let data: Uint8Array = conn.buffer.subarray(0, n);
+      while (head === undefined) {
+        const all: Uint8Array = headBytes ? concat(headBytes, data) : data;
+        const parsed = parseHead(all);
+        if (parsed === undefined) {
+          // Kept as a copy: the read buffer is reused.
+          headBytes = all === data ? data.slice() : all;
+          data = data.subarray(data.length);
+          break;
+        }
+        headBytes = undefined;
+        data = all.subarray(parsed.length);
+        // Interim answers (100 Continue, 103 Early Hints) precede the real one.
+        if (parsed.status >= 100 && parsed.status < 200) {
+          if (parsed.status === 101) throw new HttpParseError("unexpected 101 Switching Protocols");
+          continue;
+        }
+        const framing = framingOf(parsed, this.method);
+        head = parsed;
+        decoder = new BodyDecoder(framing);
+        reusable = keepsAlive(parsed, framing);
+        this.#respond(parsed, framing.kind === "none");
+      }
+      if (decoder === undefined) continue;
+      decoder.push(data, parts);
+      if (parts.length === 1) this.#deliver(parts[0]!.slice());
+      else if (parts.length > 1) this.#deliver(concat(...parts));
+      parts.length = 0;
+      if (decoder.done) {
+        // A write still under way, or bytes after the body: the connection's state is unknown.
+        return this.#complete(reusable && written && decoder.excess === 0);
+      }
+    }
+  }
+}
+
+/**
+ * The body as a ReadableStream, for readers other than the stream driver (text(), an error
+ * body): it starts the exchange's delivery on the first pull, and stops reading the socket
+ * while 16 chunks wait for the reader.
+ */
+class StreamSource implements UnderlyingDefaultSource<Uint8Array>, SourceSink {
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  constructor(readonly exchange: Exchange) {}
+
+  pull(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    if (this.#controller) return this.exchange.resume();
+    this.#controller = controller;
+    this.exchange.start(this);
+  }
+
+  cancel(): void {
+    this.exchange.cancel();
+  }
+
+  data(chunk: Uint8Array): void {
+    this.#controller!.enqueue(chunk);
+    if ((this.#controller!.desiredSize ?? 0) <= -16) this.exchange.pause();
+  }
+
+  end(): void {
+    try {
+      this.#controller!.close();
+    } catch {
+      // already cancelled
+    }
+  }
+
+  error(err: unknown): void {
+    try {
+      this.#controller!.error(err);
+    } catch {
+      // already closed
+    }
+  }
+}
 
 export function socketTransport(options: SocketTransportOptions = {}): Fetch {
   const pool = new Pool(options.idleMs ?? IDLE_MS);
@@ -338,255 +611,25 @@ export function socketTransport(options: SocketTransportOptions = {}): Fetch {
     return new Connection(origin, conn);
   }
 
-  return (input, init) =>
-    new Promise<Response>((resolve, reject) => {
-      const signal = init.signal ?? undefined;
-      if (signal?.aborted) {
-        return reject(signal.reason instanceof Error ? signal.reason : abortError());
-      }
-      let target: Target;
-      let bytes: Uint8Array;
-      const method = (init.method ?? "GET").toUpperCase();
-      try {
-        target = targetOf(input);
-        bytes = requestBytes(method, target, init);
-      } catch (err) {
-        return reject(err);
-      }
-
-      let c: Connection | undefined;
-      /** The response head has been handed out. */
-      let answered = false;
-      let finished = false;
-      const delivery: Delivery = {
-        sink: undefined,
-        queued: [],
-        ended: undefined,
-        paused: true,
-        wake: undefined,
-        cancelled: false,
-      };
-
-      const release = () => signal?.removeEventListener("abort", onAbort);
-
-      /**
-       * Ends the exchange with an error: before the head, the fetch fails (a network error as
-       * "fetch failed"); after, the body does. `aborted` errors are passed on as they are.
-       */
-      const fail = (err: Error, aborted = false) => {
-        if (finished) return;
-        finished = true;
-        release();
-        c?.close();
-        if (!answered) return reject(aborted ? err : fetchFailed(err));
-        if (delivery.sink) delivery.sink.error(err);
-        else delivery.ended = err;
-        delivery.wake?.();
-      };
-
-      // As with fetch, an abort fails the request, or its body, with the signal's reason: the
-      // stream driver reports that reason (a timeout's own error) whichever of them sees it first.
-      function onAbort() {
-        const reason: unknown = signal?.reason;
-        fail(reason instanceof Error ? reason : abortError(), true);
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
-
-      const deliver = (chunk: Uint8Array) => {
-        if (delivery.sink) delivery.sink.data(chunk);
-        else delivery.queued.push(chunk);
-      };
-
-      const complete = (reusable: boolean) => {
-        finished = true;
-        release();
-        if (reusable && !delivery.cancelled) pool.put(c!, Date.now());
-        else c!.close();
-        if (delivery.sink) delivery.sink.end();
-        else delivery.ended = true;
-      };
-
-      const respond = (head: ResponseHead, noBody: boolean) => {
-        // What a Response cannot hold fails the request, before it counts as answered.
-        if (head.status < 200 || head.status > 599) {
-          throw new HttpParseError(`invalid status ${head.status}`);
-        }
-        const headers = new Headers();
-        for (const [k, v] of head.fields) headers.append(k, v);
-        answered = true;
-        if (noBody) {
-          return resolve(
-            new Response(null, { status: head.status, statusText: head.statusText, headers }),
-          );
-        }
-        const start = (sink: SourceSink) => {
-          if (delivery.sink !== undefined || delivery.cancelled) return;
-          delivery.sink = sink;
-          // Unpaused first: the sink may pause again while it takes the queued chunks.
-          delivery.paused = false;
-          for (const chunk of delivery.queued.splice(0)) sink.data(chunk);
-          if (delivery.ended === true) return sink.end();
-          if (delivery.ended instanceof Error) return sink.error(delivery.ended);
-          if (!delivery.paused) resume();
-        };
-        const pause = () => {
-          delivery.paused = true;
-        };
-        const resume = () => {
-          delivery.paused = false;
-          const wake = delivery.wake;
-          delivery.wake = undefined;
-          wake?.();
-        };
-        const cancel = () => {
-          if (delivery.cancelled) return;
-          delivery.cancelled = true;
-          if (!finished) {
-            finished = true;
-            release();
-            c?.close();
-          }
-          delivery.wake?.();
-        };
-        let listening = false;
-        const stream = new ReadableStream<Uint8Array>({
-          pull(controller) {
-            if (listening) return resume();
-            listening = true;
-            start({
-              data(chunk) {
-                controller.enqueue(chunk);
-                // Backpressure: stop reading the socket while 16 chunks wait for the reader.
-                if ((controller.desiredSize ?? 0) <= -16) pause();
-              },
-              end() {
-                try {
-                  controller.close();
-                } catch {
-                  // already cancelled
-                }
-              },
-              error(err) {
-                try {
-                  controller.error(err);
-                } catch {
-                  // already closed
-                }
-              },
-            });
-          },
-          cancel,
-        }, { highWaterMark: 0 });
-        attachSource(stream, { start, pause, resume, cancel });
-        resolve(
-          new Response(stream, { status: head.status, statusText: head.statusText, headers }),
-        );
-      };
-
-      /** Reads the response off the connection: head, then body, honouring pause. */
-      const exchange = async (conn: Connection, reused: boolean) => {
-        let writeError: unknown;
-        let written = false;
-        conn.write(bytes).then(() => (written = true), (err) => {
-          writeError = err;
-        });
-        let head: ResponseHead | undefined;
-        let headBytes: Uint8Array | undefined;
-        let decoder: BodyDecoder | undefined;
-        let reusable = false;
-        const parts: Uint8Array[] = [];
-        for (;;) {
-          if (decoder !== undefined && delivery.paused && !finished) {
-            await new Promise<void>((r) => (delivery.wake = r));
-          }
-          if (finished) return;
-          let n: number | null;
-          try {
-            n = await conn.read();
-          } catch (err) {
-            if (finished) return;
-            return fail(
-              head === undefined
-                ? ioError("read", err)
-                : new Error("upstream connection closed mid-body"),
-            );
-          }
-          if (finished) return;
-          if (n === null) {
-            if (decoder?.end()) return complete(false);
-            if (head !== undefined) return fail(new Error("upstream connection closed mid-body"));
-            if (writeError !== undefined) return fail(ioError("write", writeError));
-            // Closed without a word: on a reused connection the server may have closed it
-            // just as the request went out. Not sent again here (the server may have read it):
-            // the retry loop in upstream.ts, which counts attempts, decides.
-            return fail(
-              netError(
-                reused ? "socket hang up (reused connection)" : "socket hang up",
-                "ECONNRESET",
-              ),
-            );
-          }
-          let data: Uint8Array = conn.buffer.subarray(0, n);
-          try {
-            while (head === undefined) {
-              const all: Uint8Array = headBytes ? concat(headBytes, data) : data;
-              const parsed = parseHead(all);
-              if (parsed === undefined) {
-                // Kept as a copy: the read buffer is reused.
-                headBytes = all === data ? data.slice() : all;
-                data = data.subarray(data.length);
-                break;
-              }
-              headBytes = undefined;
-              data = all.subarray(parsed.length);
-              // Interim answers (100 Continue, 103 Early Hints) precede the real one.
-              if (parsed.status >= 100 && parsed.status < 200) {
-                if (parsed.status === 101) {
-                  throw new HttpParseError("unexpected 101 Switching Protocols");
-                }
-                continue;
-              }
-              const framing = framingOf(parsed, method);
-              head = parsed;
-              decoder = new BodyDecoder(framing);
-              reusable = keepsAlive(parsed, framing);
-              respond(parsed, framing.kind === "none");
-              if (framing.kind === "none") delivery.sink = NO_SINK;
-            }
-            if (decoder === undefined) continue;
-            decoder.push(data, parts);
-          } catch (err) {
-            return fail(err instanceof Error ? err : new Error(String(err)));
-          }
-          if (parts.length === 1) deliver(parts[0]!.slice());
-          else if (parts.length > 1) deliver(concat(...parts));
-          parts.length = 0;
-          if (decoder.done) {
-            // A write still under way, or bytes after the body: the connection's state is unknown.
-            return complete(reusable && written && decoder.excess === 0);
-          }
-        }
-      };
-
-      const run = async () => {
-        const now = Date.now();
-        const pooled = pool.take(target.origin, now);
-        if (pooled) {
-          c = pooled;
-          return exchange(pooled, true);
-        }
-        let fresh: Connection;
-        try {
-          fresh = await connect(target.origin);
-        } catch (err) {
-          return fail(err instanceof Error ? err : new Error(String(err)));
-        }
-        if (finished) return fresh.close();
-        c = fresh;
-        return exchange(fresh, false);
-      };
-      run().catch((err) => fail(err instanceof Error ? err : new Error(String(err))));
-    });
+  const link: Link = { pool, connect };
+  return (input, init) => {
+    const signal = init.signal ?? undefined;
+    if (signal?.aborted) {
+      return Promise.reject(signal.reason instanceof Error ? signal.reason : abortError());
+    }
+    const method = (init.method ?? "GET").toUpperCase();
+    let target: Target;
+    let bytes: Uint8Array;
+    try {
+      target = targetOf(input);
+      bytes = requestBytes(method, target, init);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<Response>();
+    new Exchange(link, method, target, bytes, signal, resolve, reject).run();
+    return promise;
+  };
 }
 
 /** A sink for bodies that have none: their end must not be kept for a listener. */

@@ -8,7 +8,7 @@
 import type { StreamEvent } from "../anthropic/schema.ts";
 import { errorBody, ProxyError, redactError, seconds, toProxyError } from "../anthropic/errors.ts";
 import { SseDecoder } from "../upstreams/sse_decode.ts";
-import { sourceOf, type SourceSink } from "../upstreams/body_source.ts";
+import { type BodySource, sourceOf, type SourceSink } from "../upstreams/body_source.ts";
 import { encodeEvents } from "../anthropic/sse_encode.ts";
 import { after, type Deadline } from "../common/deadlines.ts";
 import type { EventConverter } from "../upstreams/protocol.ts";
@@ -79,190 +79,218 @@ const QUEUE_CHUNKS = 16;
 const DRAIN_MS = 1000;
 
 export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
-  const source = sourceOf(opts.body);
-  const decoder = new SseDecoder();
-  const conv = opts.converter;
+  return new ReadableStream<Uint8Array>(new StreamDriver(opts));
+}
+
+/**
+ * The driver of one stream: the upstream body's sink, the client stream's underlying source,
+ * and the abort listener of the upstream signal, in one object with methods. A stream's driver
+ * lives as long as the stream, and what it holds is copied by every garbage collection
+ * meanwhile: one object instead of a closure per callback.
+ */
+class StreamDriver implements UnderlyingDefaultSource<Uint8Array>, SourceSink {
+  readonly #opts: DriveOptions;
+  readonly #source: BodySource;
+  readonly #decoder = new SseDecoder();
+  readonly #conv: EventConverter;
   // The upstream is the silent one only while it is not paused: a client that reads slowly
   // pauses it, and that is not the upstream's idleness.
-  let paused = false;
-  let lastUpstream = Date.now();
-  let lastSent = lastUpstream;
-  let lastContent = lastUpstream;
-  let ended = false;
-  let sourceDone = false;
+  #paused = false;
+  #lastUpstream = Date.now();
+  #lastSent = this.#lastUpstream;
+  #lastContent = this.#lastUpstream;
+  #ended = false;
+  #sourceDone = false;
   // Set from a complete answer to the end of the upstream body: the client has everything.
-  let drainingSince: number | undefined;
-  const signal = opts.upstreamSignal;
+  #drainingSince: number | undefined;
+  readonly #signal: AbortSignal | undefined;
   /** The stream's next tick; undefined once released (no more ticks). */
-  let timer: Deadline | undefined;
-  let released = false;
-  let out!: ReadableStreamDefaultController<Uint8Array>;
-
-  const release = (why: "client" | "idle" | "done") => {
-    released = true;
-    timer?.cancel();
-    timer = undefined;
-    drainingSince = undefined;
-    if (!sourceDone) {
-      sourceDone = true;
-      source.cancel();
-    }
-    opts.abortUpstream(why);
+  #timer: Deadline | undefined;
+  #released = false;
+  #tickMs = 0;
+  readonly #tick = () => {
+    this.#check();
+    if (!this.#released) this.#timer = after(this.#tickMs, this.#tick);
   };
+  #out!: ReadableStreamDefaultController<Uint8Array>;
+  #onFirst: (() => void) | undefined;
+  #started = false;
 
-  const end = (outcome: StreamOutcome, why: "client" | "idle" | "done") => {
-    if (ended) return;
-    ended = true;
-    signal?.removeEventListener("abort", onAbort);
+  constructor(opts: DriveOptions) {
+    this.#opts = opts;
+    this.#source = sourceOf(opts.body);
+    this.#conv = opts.converter;
+    this.#signal = opts.upstreamSignal;
+    this.#onFirst = opts.onFirstContent;
+  }
+
+  #release(why: "client" | "idle" | "done"): void {
+    this.#released = true;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    this.#drainingSince = undefined;
+    if (!this.#sourceDone) {
+      this.#sourceDone = true;
+      this.#source.cancel();
+    }
+    this.#opts.abortUpstream(why);
+  }
+
+  #end(outcome: StreamOutcome, why: "client" | "idle" | "done"): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#signal?.removeEventListener("abort", this);
     // No timer of its own for this: the stream's timer releases a body that does not end.
-    if (outcome.status === "complete" && !sourceDone) drainingSince = Date.now();
-    else release(why);
-    opts.onEnd(outcome);
-  };
+    if (outcome.status === "complete" && !this.#sourceDone) this.#drainingSince = Date.now();
+    else this.#release(why);
+    this.#opts.onEnd(outcome);
+  }
 
-  let onFirst = opts.onFirstContent;
-  let started = false;
-  const emit = (events: StreamEvent[], content = true) => {
+  #emit(events: StreamEvent[], content = true): void {
     if (events.length === 0) return;
-    out.enqueue(encodeEvents(events));
-    lastSent = lastContent = Date.now();
+    this.#out.enqueue(encodeEvents(events));
+    this.#lastSent = this.#lastContent = Date.now();
     // The converter's opening events (message_start) go out before the upstream said anything.
-    if (started && content && onFirst) {
+    if (this.#started && content && this.#onFirst) {
+      const onFirst = this.#onFirst;
+      this.#onFirst = undefined;
       onFirst();
-      onFirst = undefined;
     }
-  };
+  }
 
-  const fail = (error: ProxyError, why: "idle" | "done" = "done") => {
-    if (ended) return;
-    const err = opts.redact ? redactError(error, opts.redact) : error;
+  #fail(error: ProxyError, why: "idle" | "done" = "done"): void {
+    if (this.#ended) return;
+    const redact = this.#opts.redact;
+    const err = redact ? redactError(error, redact) : error;
     try {
-      out.enqueue(errorFrame(err));
-      out.close();
+      this.#out.enqueue(errorFrame(err));
+      this.#out.close();
     } catch {
       // The client is gone already; nothing to tell.
     }
-    end({ status: "error", error: err }, why);
-  };
-
-  const complete = (events: StreamEvent[]) => {
-    append(events, conv.finish());
-    emit(events);
-    out.close();
-    end({ status: "complete" }, "done");
-  };
-
-  function onAbort() {
-    fail(readError(signal?.reason));
+    this.#end({ status: "error", error: err }, why);
   }
 
-  const sink: SourceSink = {
-    data(chunk) {
-      if (ended) return;
-      lastUpstream = Date.now();
-      const events: StreamEvent[] = [];
-      try {
-        for (const m of decoder.push(chunk)) {
-          append(events, conv.push(m));
-          // [DONE] ends the answer: an upstream that keeps the connection open after it must
-          // not hold a finished message back until the idle timeout fails it.
-          if (conv.sawDone) return complete(events);
-        }
-      } catch (err) {
-        // What arrived in the same read before the failure still reaches the client.
-        try {
-          emit(events);
-        } catch {
-          // closed meanwhile
-        }
-        return fail(toProxyError(err));
-      }
-      emit(events);
-      if ((out.desiredSize ?? 0) <= -QUEUE_CHUNKS) {
-        paused = true;
-        source.pause();
-      }
-    },
-    end() {
-      sourceDone = true;
-      if (drainingSince !== undefined) return release("done");
-      if (ended) return;
-      const events: StreamEvent[] = [];
-      try {
-        for (const m of decoder.flush()) {
-          append(events, conv.push(m));
-          if (conv.sawDone) break;
-        }
-        complete(events);
-      } catch (err) {
-        try {
-          emit(events);
-        } catch {
-          // closed meanwhile
-        }
-        fail(toProxyError(err));
-      }
-    },
-    error(err) {
-      sourceDone = true;
-      if (drainingSince !== undefined) return release("done");
-      fail(readError(err));
-    },
-  };
+  #complete(events: StreamEvent[]): void {
+    append(events, this.#conv.finish());
+    this.#emit(events);
+    this.#out.close();
+    this.#end({ status: "complete" }, "done");
+  }
 
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      out = controller;
-      emit(conv.start());
-      started = true;
-      const tickMs = Math.max(5, Math.min(opts.pingIntervalMs, opts.idleTimeoutMs) / 2);
-      const tick = () => {
-        check();
-        if (!released) timer = after(tickMs, tick);
-      };
-      const check = () => {
-        const now = Date.now();
-        if (drainingSince !== undefined) {
-          if (now - drainingSince >= DRAIN_MS) release("done");
-          return;
-        }
-        if (paused || ended) return;
-        if (now - lastUpstream >= opts.idleTimeoutMs) {
-          return fail(idleError(opts.idleTimeoutMs), "idle");
-        }
-        if (opts.keepAliveMs !== undefined && now - lastContent >= opts.keepAliveMs) {
-          try {
-            emit(conv.keepAlive(), false);
-          } catch {
-            // closed meanwhile
-          }
-          return;
-        }
-        if (now - lastSent >= opts.pingIntervalMs) {
-          try {
-            controller.enqueue(PING);
-            lastSent = now;
-          } catch {
-            // closed meanwhile
-          }
-        }
-      };
-      if (!released) timer = after(tickMs, tick);
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener("abort", onAbort, { once: true });
-      source.start(sink);
-    },
-    pull() {
-      if (!paused || ended) return;
-      paused = false;
-      lastUpstream = Date.now();
-      source.resume();
-    },
-    cancel() {
-      // The client went away: stop the upstream generation at once.
-      end({ status: "client_gone" }, "client");
-    },
-  });
+  /** The upstream signal aborted: the error it carries is the one to report. */
+  handleEvent(): void {
+    this.#fail(readError(this.#signal?.reason));
+  }
+
+  data(chunk: Uint8Array): void {
+    if (this.#ended) return;
+    this.#lastUpstream = Date.now();
+    const events: StreamEvent[] = [];
+    const conv = this.#conv;
+    try {
+      for (const m of this.#decoder.push(chunk)) {
+        append(events, conv.push(m));
+        // [DONE] ends the answer: an upstream that keeps the connection open after it must
+        // not hold a finished message back until the idle timeout fails it.
+        if (conv.sawDone) return this.#complete(events);
+      }
+    } catch (err) {
+      // What arrived in the same read before the failure still reaches the client.
+      try {
+        this.#emit(events);
+      } catch {
+        // closed meanwhile
+      }
+      return this.#fail(toProxyError(err));
+    }
+    this.#emit(events);
+    if ((this.#out.desiredSize ?? 0) <= -QUEUE_CHUNKS) {
+      this.#paused = true;
+      this.#source.pause();
+    }
+  }
+
+  end(): void {
+    this.#sourceDone = true;
+    if (this.#drainingSince !== undefined) return this.#release("done");
+    if (this.#ended) return;
+    const events: StreamEvent[] = [];
+    try {
+      for (const m of this.#decoder.flush()) {
+        append(events, this.#conv.push(m));
+        if (this.#conv.sawDone) break;
+      }
+      this.#complete(events);
+    } catch (err) {
+      try {
+        this.#emit(events);
+      } catch {
+        // closed meanwhile
+      }
+      this.#fail(toProxyError(err));
+    }
+  }
+
+  error(err: unknown): void {
+    this.#sourceDone = true;
+    if (this.#drainingSince !== undefined) return this.#release("done");
+    this.#fail(readError(err));
+  }
+
+  #check(): void {
+    const now = Date.now();
+    if (this.#drainingSince !== undefined) {
+      if (now - this.#drainingSince >= DRAIN_MS) this.#release("done");
+      return;
+    }
+    if (this.#paused || this.#ended) return;
+    const opts = this.#opts;
+    if (now - this.#lastUpstream >= opts.idleTimeoutMs) {
+      return this.#fail(idleError(opts.idleTimeoutMs), "idle");
+    }
+    if (opts.keepAliveMs !== undefined && now - this.#lastContent >= opts.keepAliveMs) {
+      try {
+        this.#emit(this.#conv.keepAlive(), false);
+      } catch {
+        // closed meanwhile
+      }
+      return;
+    }
+    if (now - this.#lastSent >= opts.pingIntervalMs) {
+      try {
+        this.#out.enqueue(PING);
+        this.#lastSent = now;
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+
+  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
+    this.#out = controller;
+    this.#emit(this.#conv.start());
+    this.#started = true;
+    const opts = this.#opts;
+    this.#tickMs = Math.max(5, Math.min(opts.pingIntervalMs, opts.idleTimeoutMs) / 2);
+    if (!this.#released) this.#timer = after(this.#tickMs, this.#tick);
+    const signal = this.#signal;
+    if (signal?.aborted) return this.handleEvent();
+    signal?.addEventListener("abort", this, { once: true });
+    this.#source.start(this);
+  }
+
+  pull(): void {
+    if (!this.#paused || this.#ended) return;
+    this.#paused = false;
+    this.#lastUpstream = Date.now();
+    this.#source.resume();
+  }
+
+  cancel(): void {
+    // The client went away: stop the upstream generation at once.
+    this.#end({ status: "client_gone" }, "client");
+  }
 }
 
 function append(into: StreamEvent[], events: readonly StreamEvent[]): void {
