@@ -18,6 +18,7 @@ import { readRecordText, ReplayError, replayFiles } from "./lib/cli/replay.ts";
 import { replayAgainst } from "./lib/cli/replay_against.ts";
 import { createLogger, type Logger, makeRedactor } from "./lib/ops/log.ts";
 import { readTextFile, serve, upstreamFetch } from "./lib/runtime/serve.ts";
+import { compileSchemas } from "./lib/common/compiled_schema.ts";
 import { Recorder } from "./lib/server/exchange_recorder.ts";
 import { createHandler } from "./lib/server/handler.ts";
 import { resolveHost } from "./lib/runtime/resolve_host.ts";
@@ -259,6 +260,8 @@ async function main(argv: string[]): Promise<number> {
     });
     return 1;
   }
+  // The request schemas' compiled parsers, made now rather than during the first request.
+  setTimeout(compileSchemas, 0);
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

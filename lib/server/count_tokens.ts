@@ -4,6 +4,7 @@
  */
 import { invalidRequest, ProxyError } from "../anthropic/errors.ts";
 import { CountTokensRequest, type MessagesRequest } from "../anthropic/schema.ts";
+import { compiled } from "../common/compiled_schema.ts";
 import { formatZodError } from "../anthropic/validation.ts";
 import { type Target, targetName } from "../routing/router.ts";
 import { countTokens, estimateInputTokens, loadTokenizer } from "../tokens/count.ts";
@@ -16,9 +17,11 @@ import type { RequestContext } from "./context.ts";
 import { parseJsonBody } from "./json_body.ts";
 import { json } from "./json_response.ts";
 
+const countTokensRequest = compiled(CountTokensRequest);
+
 export async function handleCountTokens(req: Request, ctx: RequestContext): Promise<Response> {
   const body = await parseJsonBody(req, ctx.config);
-  const parsed = CountTokensRequest.safeParse(body);
+  const parsed = countTokensRequest().safeParse(body);
   if (!parsed.success) throw invalidRequest(formatZodError(parsed.error));
   const request = parsed.data;
   // The same shape as a Messages request; max_tokens plays no part in counting or routing.

@@ -5,6 +5,7 @@
 import { invalidRequest, ProxyError, redactError, toProxyError } from "../anthropic/errors.ts";
 import { messageEvents } from "../anthropic/message_events.ts";
 import { ignoredFields, type MessageResponse, MessagesRequest } from "../anthropic/schema.ts";
+import { compiled } from "../common/compiled_schema.ts";
 import { encodeEvents } from "../anthropic/sse_encode.ts";
 import { formatZodError } from "../anthropic/validation.ts";
 import { debugBody } from "../ops/debug_body.ts";
@@ -45,6 +46,8 @@ const CONTENT_KEEPALIVE_MS = 60_000;
 /** How many distinct dropped types and fields are logged (once each) per process. */
 const MAX_WARNED = 256;
 
+const messagesRequest = compiled(MessagesRequest);
+
 const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
   "cache-control": "no-cache",
@@ -53,7 +56,7 @@ const SSE_HEADERS = {
 
 export async function handleMessages(req: Request, ctx: RequestContext): Promise<Response> {
   const raw = await parseJsonBody(req, ctx.config);
-  const parsed = MessagesRequest.safeParse(raw);
+  const parsed = messagesRequest().safeParse(raw);
   if (!parsed.success) throw invalidRequest(formatZodError(parsed.error));
   const rec = ctx.recorder?.begin(
     ctx.requestId,

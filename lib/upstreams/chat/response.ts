@@ -5,6 +5,8 @@
 import type { MessageResponse, ResponseBlock } from "../../anthropic/schema.ts";
 import { ProxyError } from "../../anthropic/errors.ts";
 import { ChatCompletion } from "./schema.ts";
+import { compiled } from "../../common/compiled_schema.ts";
+
 import { encodeSignature } from "../../anthropic/signature.ts";
 import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.ts";
 import { contentParts } from "./reasoning.ts";
@@ -16,12 +18,14 @@ import { mapUsage } from "./usage.ts";
 import { estimateOutputTokens } from "../openai/usage.ts";
 import { textToolCallScanner } from "../openai/text_tool_calls/scanner.ts";
 
+const chatCompletion = compiled(ChatCompletion);
+
 /** What both the streaming and the non-streaming conversion need from the request. */
 export type ResponseOptions = AnswerOptions & { stopSequences?: readonly string[] | undefined };
 
 /** Throws a 502-class ProxyError when the upstream answer is not a chat completion. */
 export function convertResponse(json: unknown, opts: ResponseOptions): MessageResponse {
-  const parsed = ChatCompletion.safeParse(json);
+  const parsed = chatCompletion().safeParse(json);
   if (!parsed.success) {
     throw new ProxyError(
       502,

@@ -15,6 +15,9 @@ import { failureError } from "./errors.ts";
 import { estimateOutputTokens } from "../openai/usage.ts";
 import { mapStopReason, mapUsage } from "./outcome.ts";
 import { type OutputItem, ResponseObject } from "./schema.ts";
+import { compiled } from "../../common/compiled_schema.ts";
+
+const responseObject = compiled(ResponseObject);
 
 /** What both the streaming and the non-streaming conversion need from the request. */
 export type ResponseOptions = AnswerOptions & {
@@ -38,7 +41,7 @@ export function summaryText(item: OutputItem): string {
 
 /** Throws a ProxyError when the answer is not a usable response object. */
 export function convertResponse(json: unknown, opts: ResponseOptions): MessageResponse {
-  const parsed = ResponseObject.safeParse(json);
+  const parsed = responseObject().safeParse(json);
   if (!parsed.success || !Array.isArray(parsed.data.output)) {
     throw new ProxyError(
       502,
