@@ -152,17 +152,33 @@ export function keepsAlive(head: ResponseHead, framing: Framing): boolean {
 }
 
 const enum Chunk {
+  /** Hex digits of a chunk size. */
   Size,
+  /** After the digits: an extension (`;name=value`) or whitespace, up to the line's end. */
+  SizeRest,
   Data,
+  /** The CRLF after a chunk's data. */
   DataEnd,
+  /** Trailer fields after the last chunk, up to an empty line. */
   Trailer,
   Done,
 }
 
+const CR = 13;
+const LF = 10;
+
+function hexValue(b: number): number {
+  if (b >= 48 && b <= 57) return b - 48;
+  if (b >= 97 && b <= 102) return b - 87;
+  if (b >= 65 && b <= 70) return b - 55;
+  return -1;
+}
+
 /**
- * A body decoder: `push` takes the bytes read from the connection and returns the body bytes
- * among them, as views into the input (copy them before the buffer is reused). `done` turns
- * true at the body's end; bytes after it are `excess`.
+ * A body decoder. `push` takes the bytes read from the connection, moves the body bytes among
+ * them to the front of the same buffer (the chunk framing squeezed out, nothing allocated) and
+ * returns how many there are: the caller copies those once. `done` turns true at the body's
+ * end; bytes after it are `excess`.
  */
 export class BodyDecoder {
   done = false;
@@ -170,8 +186,13 @@ export class BodyDecoder {
   #framing: Framing;
   #remaining: number;
   #state = Chunk.Size;
-  #line = "";
+  /** Digits of the current size line; bytes of its line, extension included. */
+  #digits = 0;
+  #lineBytes = 0;
+  /** Bytes of the current trailer line, and of all trailer lines. */
+  #trailerLine = 0;
   #trailerBytes = 0;
+  #sawCr = false;
 
   constructor(framing: Framing) {
     this.#framing = framing;
@@ -181,27 +202,27 @@ export class BodyDecoder {
     }
   }
 
-  push(bytes: Uint8Array, out: Uint8Array[]): void {
+  push(bytes: Uint8Array): number {
     if (this.done) {
       this.excess += bytes.length;
-      return;
+      return 0;
     }
     switch (this.#framing.kind) {
       case "close":
-        if (bytes.length > 0) out.push(bytes);
-        return;
+        return bytes.length;
       case "length": {
         const n = Math.min(this.#remaining, bytes.length);
-        if (n > 0) out.push(bytes.subarray(0, n));
         this.#remaining -= n;
         if (this.#remaining === 0) {
           this.done = true;
           this.excess += bytes.length - n;
         }
-        return;
+        return n;
       }
       case "chunked":
-        return this.#chunked(bytes, out);
+        return this.#chunked(bytes);
+      default:
+        return 0;
     }
   }
 
@@ -211,51 +232,81 @@ export class BodyDecoder {
     return this.done;
   }
 
-  #chunked(bytes: Uint8Array, out: Uint8Array[]): void {
+  #chunked(bytes: Uint8Array): number {
+    const len = bytes.length;
     let i = 0;
-    while (i < bytes.length && this.#state !== Chunk.Done) {
-      if (this.#state === Chunk.Data) {
-        const n = Math.min(this.#remaining, bytes.length - i);
-        out.push(bytes.subarray(i, i + n));
+    let w = 0;
+    while (i < len) {
+      const state = this.#state;
+      if (state === Chunk.Data) {
+        const n = Math.min(this.#remaining, len - i);
+        if (w !== i) bytes.copyWithin(w, i, i + n);
+        w += n;
         i += n;
         this.#remaining -= n;
-        if (this.#remaining === 0) this.#state = Chunk.DataEnd;
+        if (this.#remaining === 0) {
+          this.#state = Chunk.DataEnd;
+          this.#sawCr = false;
+        }
         continue;
       }
-      // The other states read lines.
-      const nl = bytes.indexOf(10, i);
-      const piece = latin1(bytes.subarray(i, nl === -1 ? bytes.length : nl));
-      i = nl === -1 ? bytes.length : nl + 1;
-      this.#line += piece;
-      if (this.#state === Chunk.Trailer) {
-        this.#trailerBytes += piece.length + 1;
-        if (this.#trailerBytes > MAX_HEAD_BYTES) {
-          throw new HttpParseError(`chunked trailer larger than ${MAX_HEAD_BYTES / 1024} KiB`);
+      const b = bytes[i++]!;
+      if (state === Chunk.Size || state === Chunk.SizeRest) {
+        if (++this.#lineBytes > MAX_CHUNK_LINE) {
+          throw new HttpParseError("chunk size line too long");
         }
-      } else if (this.#line.length > MAX_CHUNK_LINE) {
-        throw new HttpParseError("chunk size line too long");
+        if (b === LF) {
+          if (this.#digits === 0) throw new HttpParseError("invalid chunk size: no digits");
+          this.#lineBytes = 0;
+          this.#digits = 0;
+          this.#state = this.#remaining === 0 ? Chunk.Trailer : Chunk.Data;
+          this.#trailerLine = 0;
+          continue;
+        }
+        if (state === Chunk.Size) {
+          const v = hexValue(b);
+          if (v >= 0) {
+            if (++this.#digits > 12) throw new HttpParseError("invalid chunk size: too large");
+            this.#remaining = this.#remaining * 16 + v;
+            continue;
+          }
+          if (this.#digits === 0 && b !== 32 && b !== 9) {
+            throw new HttpParseError(`invalid chunk size: byte ${b}`);
+          }
+          if (b !== 59 && b !== 32 && b !== 9 && b !== CR) {
+            throw new HttpParseError(`invalid chunk size: byte ${b}`);
+          }
+          this.#state = Chunk.SizeRest;
+        }
+        // SizeRest: an extension or whitespace, read to the line's end and ignored.
+        continue;
       }
-      if (nl === -1) break;
-      const line = withoutCr(this.#line);
-      this.#line = "";
-      if (this.#state === Chunk.DataEnd) {
-        if (line !== "") throw new HttpParseError("chunk data longer than its size");
+      if (state === Chunk.DataEnd) {
+        if (b === CR && !this.#sawCr) {
+          this.#sawCr = true;
+          continue;
+        }
+        if (b !== LF) throw new HttpParseError("chunk data longer than its size");
         this.#state = Chunk.Size;
-      } else if (this.#state === Chunk.Size) {
-        const size = line.split(";")[0]!.trim();
-        if (!/^[0-9a-fA-F]{1,12}$/.test(size)) {
-          throw new HttpParseError(`invalid chunk size: ${JSON.stringify(line.slice(0, 40))}`);
+        this.#remaining = 0;
+        continue;
+      }
+      // Trailer: lines up to an empty one, which ends the body.
+      if (++this.#trailerBytes > MAX_HEAD_BYTES) {
+        throw new HttpParseError(`chunked trailer larger than ${MAX_HEAD_BYTES / 1024} KiB`);
+      }
+      if (b === LF) {
+        if (this.#trailerLine === 0) {
+          this.#state = Chunk.Done;
+          this.done = true;
+          this.excess += len - i;
+          return w;
         }
-        this.#remaining = parseInt(size, 16);
-        this.#state = this.#remaining === 0 ? Chunk.Trailer : Chunk.Data;
-      } else if (line === "") {
-        // The blank line after the (usually absent) trailer fields ends the body.
-        this.#state = Chunk.Done;
+        this.#trailerLine = 0;
+      } else if (b !== CR || this.#trailerLine > 0) {
+        this.#trailerLine++;
       }
     }
-    if (this.#state === Chunk.Done) {
-      this.done = true;
-      this.excess += bytes.length - i;
-    }
+    return w;
   }
 }

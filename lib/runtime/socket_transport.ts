@@ -430,7 +430,6 @@ class Exchange implements BodySource {
     let headBytes: Uint8Array | undefined;
     let decoder: BodyDecoder | undefined;
     let reusable = false;
-    const parts: Uint8Array[] = [];
     for (;;) {
       if (decoder !== undefined && this.#paused && !this.#finished) {
         await new Promise<void>((r) => (this.#wake = r));
@@ -483,10 +482,9 @@ class Exchange implements BodySource {
         this.#respond(parsed, framing.kind === "none");
       }
       if (decoder === undefined) continue;
-      decoder.push(data, parts);
-      if (parts.length === 1) this.#deliver(parts[0]!.slice());
-      else if (parts.length > 1) this.#deliver(concat(...parts));
-      parts.length = 0;
+      // The body bytes, moved to the front of the read buffer, copied out once.
+      const body = decoder.push(data);
+      if (body > 0) this.#deliver(data.slice(0, body));
       if (decoder.done) {
         // A write still under way, or bytes after the body: the connection's state is unknown.
         return this.#complete(reusable && written && decoder.excess === 0);
