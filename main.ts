@@ -17,7 +17,7 @@ import { routingLines } from "./lib/cli/routing_banner.ts";
 import { readRecordText, ReplayError, replayFiles } from "./lib/cli/replay.ts";
 import { replayAgainst } from "./lib/cli/replay_against.ts";
 import { createLogger, type Logger, makeRedactor } from "./lib/ops/log.ts";
-import { readTextFile, serve, upstreamFetch } from "./lib/runtime/serve.ts";
+import { readTextFile, runtimeName, serve, upstreamFetch } from "./lib/runtime/serve.ts";
 import { compileSchemas } from "./lib/common/compiled_schema.ts";
 import { Recorder } from "./lib/server/exchange_recorder.ts";
 import { createHandler } from "./lib/server/handler.ts";
@@ -260,8 +260,9 @@ async function main(argv: string[]): Promise<number> {
     });
     return 1;
   }
-  // The request schemas' compiled parsers, made now rather than during the first request.
-  setTimeout(compileSchemas, 0);
+  // Compiled request schemas pay under Deno (see compiled_schema.ts): made now, not during the
+  // first request.
+  if (runtimeName === "deno") setTimeout(compileSchemas, 0);
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

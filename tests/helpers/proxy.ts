@@ -11,11 +11,15 @@ import { join } from "node:path";
 import { configFromEnv } from "../../lib/ops/config.ts";
 import { createLogger, makeRedactor } from "../../lib/ops/log.ts";
 import { runtimeName, serve } from "../../lib/runtime/serve.ts";
+import { compileSchemas } from "../../lib/common/compiled_schema.ts";
 import { socketFetch } from "../../lib/runtime/socket_transport.ts";
 import type { Fetch } from "../../lib/upstreams/transport.ts";
 import { createHandler } from "../../lib/server/handler.ts";
 import { Recorder } from "../../lib/server/exchange_recorder.ts";
 import { fileRecordStore } from "../../lib/runtime/record_store.ts";
+
+// As main.ts does: compiled request schemas under Deno, the runtime parser elsewhere.
+if (runtimeName === "deno") compileSchemas();
 
 /** The transport main.ts picks for this runtime (lib/runtime/serve.ts upstreamFetch), chosen synchronously. */
 export const testTransport: Fetch = runtimeName === "deno"
