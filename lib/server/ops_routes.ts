@@ -138,18 +138,19 @@ function feed(req: Request, m: Monitoring): Response {
   let stop = () => {};
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      // Frames, serialized as each event comes: a string lives until the flush more cheaply
-      // than the record it was made from (Bun's collector promotes what outlives a few ms).
-      let batch = "";
-      let batched = 0;
+      let batch: RequestEvent[] = [];
       let keepAlive = false;
       let flushTimer: ReturnType<typeof setTimeout> | undefined;
       const flush = () => {
         flushTimer = undefined;
-        if (batched === 0 && !keepAlive) return;
-        const text = keepAlive ? `: keep-alive\n\n${batch}` : batch;
-        batch = "";
-        batched = 0;
+        if (batch.length === 0 && !keepAlive) return;
+        let text = keepAlive ? ": keep-alive\n\n" : "";
+        for (const e of batch) {
+          text += e.kind === "open"
+            ? frame("open", e.stream)
+            : frame("request", recordView(e.record, m.prices));
+        }
+        batch = [];
         keepAlive = false;
         try {
           controller.enqueue(encoder.encode(text));
@@ -163,11 +164,8 @@ function feed(req: Request, m: Monitoring): Response {
           return;
         }
         // A reader that stopped reading loses events rather than growing the queue forever.
-        if ((controller.desiredSize ?? 0) <= -FEED_BACKLOG || batched >= FEED_BACKLOG) return;
-        batch += e.kind === "open"
-          ? frame("open", e.stream)
-          : frame("request", recordView(e.record, m.prices));
-        batched++;
+        if ((controller.desiredSize ?? 0) <= -FEED_BACKLOG || batch.length >= FEED_BACKLOG) return;
+        batch.push(e);
         later();
       });
       const heartbeat = setInterval(() => {
