@@ -239,7 +239,10 @@ describe("socket transport: the request", { skip: !onDeno }, () => {
       await (await fetch(base, { method: "POST", headers: { "X-One": "1" }, body })).text();
       await (await fetch(base, { method: "POST", headers: { authorization: "Bearer sk-x" }, body }))
         .text();
-      const [first, second] = server.requests;
+      // The same host without credentials: none sent (they belong to the URL, not the host).
+      await (await fetch(`http://127.0.0.1:${server.port}/plain`, { method: "POST", body })).text();
+      const [first, second, third] = server.requests;
+      assert.doesNotMatch(third!, /authorization/i);
       const basic = `Basic ${btoa("us@er:p:ss")}`;
       assert.match(first!, /^POST \/v1\/chat\/completions\?api-version=1 HTTP\/1\.1\r\n/);
       assert.match(first!, new RegExp(`\r\nhost: 127\\.0\\.0\\.1:${server.port}\r\n`));

@@ -14,6 +14,7 @@
  */
 import { attachSource, type BodySource, type SourceSink } from "../upstreams/body_source.ts";
 import type { Fetch } from "../upstreams/transport.ts";
+import { concatBytes } from "../common/bytes.ts";
 import {
   BodyDecoder,
   framingOf,
@@ -40,13 +41,15 @@ type Origin = {
   port: number;
   /** The Host header: the URL's host, port included when it is not the default. */
   host: string;
-  /** The request line's target and the fixed first part of the head, built once. */
-  path: string;
-  /** `Basic …` from credentials in the URL. */
-  auth: string | undefined;
 };
 
-type Target = { origin: Origin; path: string };
+type Target = {
+  origin: Origin;
+  /** The request line's target: path and query. */
+  path: string;
+  /** `Basic …` from credentials in this URL (never the origin's: URLs of one host may differ). */
+  auth: string | undefined;
+};
 
 export type SocketTransportOptions = {
   /** Extra trusted certificate authorities (PEM), for TLS upstreams with a private CA. */
@@ -92,6 +95,13 @@ function ioError(op: "read" | "write", err: unknown): Error {
 
 const encoder = new TextEncoder();
 
+/** Credentials in a URL (user:password@host) as Basic auth, as fetch and node:http send them. */
+function basicAuth(url: URL): string | undefined {
+  if (!url.username && !url.password) return undefined;
+  const pair = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  return `Basic ${btoa(String.fromCharCode(...encoder.encode(pair)))}`;
+}
+
 /** Header names and values a request line cannot carry (a key with a newline from a .env). */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\r\n\0]/;
@@ -119,8 +129,8 @@ function headerLines(init: RequestInit, target: Target): string {
     // The proxy's own calls pass a plain record: no Headers object per request.
     for (const [k, v] of Object.entries(h)) add(k, String(v));
   }
-  if (!hasAuth && target.origin.auth !== undefined) {
-    lines += `authorization: ${target.origin.auth}\r\n`;
+  if (!hasAuth && target.auth !== undefined) {
+    lines += `authorization: ${target.auth}\r\n`;
   }
   return `host: ${host}\r\n${lines}`;
 }
@@ -460,7 +470,7 @@ class Exchange implements BodySource {
       }
       let data: Uint8Array = conn.buffer.subarray(0, n);
       while (head === undefined) {
-        const all: Uint8Array = headBytes ? concat(headBytes, data) : data;
+        const all: Uint8Array = headBytes ? concatBytes([headBytes, data]) : data;
         const parsed = parseHead(all);
         if (parsed === undefined) {
           // Kept as a copy: the read buffer is reused.
@@ -559,22 +569,10 @@ export function socketTransport(options: SocketTransportOptions = {}): Fetch {
         hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
         port,
         host: url.host,
-        path: "",
-        auth: url.username || url.password
-          ? `Basic ${
-            btoa(
-              String.fromCharCode(
-                ...encoder.encode(
-                  `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`,
-                ),
-              ),
-            )
-          }`
-          : undefined,
       };
       if (origins.size < 256) origins.set(key, origin);
     }
-    t = { origin, path: `${url.pathname}${url.search}` };
+    t = { origin, path: `${url.pathname}${url.search}`, auth: basicAuth(url) };
     // Bounded: URLs come from the configuration (and web_fetch's pages), but a cap costs nothing.
     if (targets.size < 256) targets.set(input, t);
     return t;
@@ -632,18 +630,6 @@ export function socketTransport(options: SocketTransportOptions = {}): Fetch {
 
 /** A sink for bodies that have none: their end must not be kept for a listener. */
 const NO_SINK: SourceSink = { data() {}, end() {}, error() {} };
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.byteLength;
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.byteLength;
-  }
-  return out;
-}
 
 /** The process's transport under Deno: one pool for every upstream. */
 export const socketFetch: Fetch = socketTransport();

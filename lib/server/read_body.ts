@@ -4,6 +4,7 @@
  */
 import { invalidRequest, ProxyError } from "../anthropic/errors.ts";
 import { after, type Deadline } from "../common/deadlines.ts";
+import { concatBytes } from "../common/bytes.ts";
 
 function tooLarge(limit: number): ProxyError {
   return new ProxyError(
@@ -58,7 +59,7 @@ export async function readBody(req: Request, limit: number, timeoutMs: number): 
   } finally {
     timer.cancel();
   }
-  return decodeUtf8(chunks.length === 1 ? chunks[0]! : concat(chunks, size));
+  return decodeUtf8(chunks.length === 1 ? chunks[0]! : concatBytes(chunks, size));
 }
 
 const lenient = new TextDecoder();
@@ -97,14 +98,4 @@ function slowBody(timeoutMs: number): ProxyError {
     "invalid_request_error",
     `request body not received within ${Math.round(timeoutMs / 100) / 10}s (REQUEST_TIMEOUT)`,
   );
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  const all = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    all.set(c, off);
-    off += c.byteLength;
-  }
-  return all;
 }
