@@ -13,10 +13,12 @@ export function unauthorized(): ProxyError {
   );
 }
 
+const encoder = new TextEncoder();
+
 /** Constant-time comparison, so response timing does not reveal how much of a key matched. */
-export function safeEqual(a: string, b: string): boolean {
-  const ea = new TextEncoder().encode(a);
-  const eb = new TextEncoder().encode(b);
+export function safeEqual(a: string, b: string | Uint8Array): boolean {
+  const ea = encoder.encode(a);
+  const eb = typeof b === "string" ? encoder.encode(b) : b;
   let diff = ea.length ^ eb.length;
   for (let i = 0; i < eb.length; i++) diff |= (ea[i % Math.max(1, ea.length)] ?? 0) ^ eb[i]!;
   return diff === 0 && ea.length === eb.length;
@@ -39,6 +41,7 @@ function clientKeys(req: Request): string[] {
 /** A check of requests against the expected key; everything passes when there is none. */
 export function keyCheck(expected: string | undefined): (req: Request) => boolean {
   if (!expected) return () => true;
+  const bytes = encoder.encode(expected);
   // Both compared every time, so timing does not tell which header was right.
-  return (req) => clientKeys(req).reduce((ok, key) => safeEqual(key, expected) || ok, false);
+  return (req) => clientKeys(req).reduce((ok, key) => safeEqual(key, bytes) || ok, false);
 }
