@@ -88,5 +88,12 @@ describe("length-delimited bodies and heads", () => {
     assert.deepEqual(framing, { kind: "chunked" });
     assert.equal(keepsAlive(head, framing), false);
     assert.deepEqual(framingOf(head, "HEAD"), { kind: "none" });
+    const both = parseHead(
+      enc.encode("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 5\r\n\r\n"),
+    )!;
+    assert.deepEqual(framingOf(both, "POST"), { kind: "chunked" });
+    assert.equal(keepsAlive(both, framingOf(both, "POST")), false, "both framings: not reused");
+    const plain = parseHead(enc.encode("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"))!;
+    assert.equal(keepsAlive(plain, framingOf(plain, "POST")), true);
   });
 });

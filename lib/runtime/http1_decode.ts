@@ -147,6 +147,9 @@ export function framingOf(head: ResponseHead, method: string): Framing {
 /** Whether the connection may carry another request after this response. */
 export function keepsAlive(head: ResponseHead, framing: Framing): boolean {
   if (!head.http11 || framing.kind === "close") return false;
+  // Both framings in one answer: read by Transfer-Encoding, but the connection is not trusted
+  // with another request (RFC 9112 §6.3).
+  if (head.transferEncoding !== "" && head.contentLength !== "") return false;
   const c = head.connection;
   return c === "" || !c.toLowerCase().split(",").some((t) => t.trim() === "close");
 }
