@@ -58,7 +58,10 @@ export type SocketTransportOptions = {
   idleMs?: number;
 };
 
-function abortError(): Error {
+/** What an aborted request fails with, as with fetch: the signal's reason, else an AbortError. */
+function abortReason(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof Error) return reason;
   const err = new Error("the operation was aborted");
   err.name = "AbortError";
   return err;
@@ -309,8 +312,7 @@ class Exchange implements BodySource {
   // As with fetch, an abort fails the request, or its body, with the signal's reason: the
   // stream driver reports that reason (a timeout's own error) whichever of them sees it first.
   handleEvent(): void {
-    const reason: unknown = this.#signal?.reason;
-    this.#fail(reason instanceof Error ? reason : abortError(), true);
+    this.#fail(abortReason(this.#signal), true);
   }
 
   async run(): Promise<void> {
@@ -610,9 +612,7 @@ export function socketTransport(options: SocketTransportOptions = {}): Fetch {
   const link: Link = { pool, connect };
   return (input, init) => {
     const signal = init.signal ?? undefined;
-    if (signal?.aborted) {
-      return Promise.reject(signal.reason instanceof Error ? signal.reason : abortError());
-    }
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     const method = (init.method ?? "GET").toUpperCase();
     let target: Target;
     let bytes: Uint8Array;
