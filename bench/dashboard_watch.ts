@@ -1,9 +1,12 @@
 /**
  * A dashboard watching the proxy's live feed (GET /ui/api/events), as an open /ui page does,
- * for the benchmarks that measure what monitoring costs. `stop` closes it and says how many
- * request events arrived.
+ * for the benchmarks that measure what monitoring costs. `seen` is how many requests the feed
+ * has reported so far; `stop` closes it and says the same.
  */
-export function watchDashboard(url: string, key: string): { stop: () => Promise<number> } {
+export function watchDashboard(
+  url: string,
+  key: string,
+): { seen: () => number; stop: () => Promise<number> } {
   const abort = new AbortController();
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let events = 0;
@@ -22,13 +25,19 @@ export function watchDashboard(url: string, key: string): { stop: () => Promise<
         if (done) return;
         const lines = (rest + dec.decode(value, { stream: true })).split("\n");
         rest = lines.pop() ?? "";
-        for (const line of lines) if (line === "event: request") events++;
+        // Each flush's `totals` counts every request it covers (a busy feed sends few rows).
+        for (const line of lines) {
+          if (line.startsWith('data: {"requests":')) {
+            events += Number(line.slice(18, line.indexOf(",")));
+          }
+        }
       }
     } catch {
       // closed at the end of the measurement
     }
   })();
   return {
+    seen: () => events,
     stop: async () => {
       abort.abort();
       // Not every runtime ends a pending body read when its fetch is aborted (Deno 2.9 does not).

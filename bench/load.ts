@@ -1,12 +1,14 @@
 /**
- * Closed-loop load generator for one benchmark cell, run as its own process so its CPU use
+ * Load generator for one benchmark cell (closed loop, or at a fixed rate with --rate), run as its own process so its CPU use
  * does not land on the proxy's core.
  *
  *   bun bench/load.ts --url http://127.0.0.1:8082 --api anthropic --scenario s50 \
- *     --concurrency 16 --duration 3 [--clock http://127.0.0.1:UPSTREAM] [--out result.json]
+ *     --concurrency 16 --duration 3 [--rate R] [--clock http://127.0.0.1:UPSTREAM] [--out result.json]
  *
  * `--api anthropic` posts Anthropic requests to URL/v1/messages (the proxy); `--api openai`
  * posts the equivalent request to URL/v1/chat/completions (the upstream, the baseline).
+ * With --rate R, request n starts no earlier than n/R seconds into the window (at most
+ * --concurrency in flight); without, each worker sends its next request when the last one ends.
  * Every response is checked against what the fake upstream sent (scenarios.ts). Workers stop
  * starting requests after --duration or --max-requests, whichever comes first; every request
  * has its own timeout and the process has a hard deadline, so a hung target cannot hang us.
@@ -64,6 +66,8 @@ type Options = {
   concurrency: number;
   durationS: number;
   maxRequests: number;
+  /** Requests started per second across all workers; 0: each worker as fast as answered. */
+  rate: number;
   timeoutS: number;
   warmupPerWorker: number;
   clockUrl: string | undefined;
@@ -648,7 +652,18 @@ async function run(o: Options): Promise<LoadResult> {
   let lastDone = start;
   await Promise.all(Array.from({ length: o.concurrency }, async (_, w) => {
     for (let k = w; issued < o.maxRequests && performance.now() < endAt; k++) {
-      issued++;
+      const ticket = issued++;
+      if (o.rate > 0) {
+        // Request n starts at n / rate seconds, not before: a fixed request rate, so that two
+        // targets compared under it do the same work per second whatever each one costs.
+        const at = start + ticket * 1000 / o.rate;
+        const wait = at - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (performance.now() >= endAt) {
+          issued--;
+          break;
+        }
+      }
       const s = scenarios[k % scenarios.length] ?? SCENARIOS.json;
       const tpl = templates.get(s.name);
       if (!tpl) throw new Error(`no template for ${s.name}`);
@@ -736,6 +751,7 @@ function parseOptions(argv: readonly string[]): Options {
     concurrency: Math.max(1, Math.floor(number("concurrency", 1))),
     durationS: number("duration", 3),
     maxRequests: Math.floor(number("max-requests", 200_000)),
+    rate: number("rate", 0),
     timeoutS: number("timeout", 30),
     warmupPerWorker: Math.floor(number("warmup", 1)),
     clockUrl: get("clock"),

@@ -16,6 +16,8 @@
  *   --only PART         metrics, dashboard or history: only that part on in the 'on' proxy
  *   --calibrate         both proxies with monitoring off: the ratios then show the harness's
  *                       own bias and noise, which a real result must stand out from
+ *   --threads           also print, per round, where the difference went: CPU per request
+ *                       by thread (main, JIT compiler, garbage collector helpers), on - off
  *
  * Both proxies run at the same time, pinned to the same core, each under its own load
  * generator: whatever else the machine does in a round falls on both alike, which makes a
@@ -27,7 +29,7 @@
  */
 import process from "node:process";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -100,11 +102,58 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/**
+ * CPU ms per thread name (`main` for the process's own thread): where the difference goes, JIT
+ * compiler threads and garbage collector helpers included (--threads).
+ */
+function threadCpuMs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = tid === String(pid)
+        ? "main"
+        : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** us per request by thread name, on minus off, for the names where they differ most. */
+function threadDiff(
+  on: [Map<string, number>, Map<string, number>],
+  off: [Map<string, number>, Map<string, number>],
+  nOn: number,
+  nOff: number,
+): string {
+  const per = (m: [Map<string, number>, Map<string, number>], n: number, name: string) =>
+    ((m[1].get(name) ?? 0) - (m[0].get(name) ?? 0)) * 1000 / n;
+  const names = new Set([...on[1].keys(), ...off[1].keys()]);
+  return [...names]
+    .map((name) => [name, per(on, nOn, name) - per(off, nOff, name)] as const)
+    .filter(([, d]) => Math.abs(d) >= 0.5)
+    .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+    .map(([name, d]) => `${name} ${d > 0 ? "+" : ""}${d.toFixed(1)}`)
+    .join(", ");
+}
+
 /** Runs the load generator against `url` and returns the requests it completed. */
-function load(bun: string, url: string, scenario: string, c: number, s: number): Promise<number> {
+function load(
+  bun: string,
+  url: string,
+  scenario: string,
+  c: number,
+  s: number,
+  rate = 0,
+): Promise<number> {
   const out = join(os.tmpdir(), `ccp-mon-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const args = [join(BENCH, "load.ts"), "--url", url, "--api", "anthropic", "--scenario"];
   args.push(scenario, "--concurrency", String(c), "--duration", String(s), "--out", out);
+  args.push("--rate", String(rate));
   const { child } = start(0, bun, args, { ...process.env });
   return new Promise((done) => {
     child.on("exit", () => {
@@ -128,6 +177,8 @@ async function main(): Promise<void> {
   const concurrency = Number(option("concurrency", "32"));
   const warmup = Number(option("warmup", "10"));
   const calibrate = process.argv.includes("--calibrate");
+  const threads = process.argv.includes("--threads");
+  const rate = Number(option("rate", "0"));
   const only = option("only", "");
   if (only && !["metrics", "dashboard", "history"].includes(only)) {
     throw new Error(`--only takes metrics, dashboard or history, not ${only}`);
@@ -189,6 +240,10 @@ async function main(): Promise<void> {
         const off = proxies.get(false)!;
         await healthy(on.url);
         await healthy(off.url);
+        // The dashboard watches from before the warm-up, as an open page does: its first
+        // minutes (the feed's code compiled, the request path's calls made polymorphic by one
+        // more listener) are not what a watched proxy costs per request.
+        const watcher = dashboard ? watchDashboard(on.url, CLIENT_KEY) : undefined;
         // Warm-up: both compiled hot before anything counts. A short one leaves the JIT's
         // compiler threads busy while measuring (seen under Bun after 3 s), more so in the
         // proxy that has more code to compile: the monitoring one.
@@ -197,15 +252,30 @@ async function main(): Promise<void> {
         );
         for (const scenario of scenarios) {
           const res = results.get(scenario)!;
-          const watcher = dashboard ? watchDashboard(on.url, CLIENT_KEY) : undefined;
+          const seenBefore = watcher?.seen() ?? 0;
+          const threadsBefore = threads
+            ? [threadCpuMs(on.pid), threadCpuMs(off.pid)] as const
+            : undefined;
           const before = [cpuMs(on.pid), cpuMs(off.pid)];
           const [nOn, nOff] = await Promise.all([
-            load(bun, on.url, scenario, concurrency, duration),
-            load(bun, off.url, scenario, concurrency, duration),
+            load(bun, on.url, scenario, concurrency, duration, rate),
+            load(bun, off.url, scenario, concurrency, duration, rate),
           ]);
           const a = (cpuMs(on.pid) - before[0]!) / nOn!;
           const b = (cpuMs(off.pid) - before[1]!) / nOff!;
-          res.seen += (await watcher?.stop()) ?? 0;
+          const byThread = threadsBefore
+            ? ` [us/req on-off: ${
+              threadDiff(
+                [threadsBefore[0], threadCpuMs(on.pid)],
+                [threadsBefore[1], threadCpuMs(off.pid)],
+                nOn!,
+                nOff!,
+              )
+            }]`
+            : "";
+          // The feed flushes every 100 ms: what it reports lags the load by that much.
+          await sleep(300);
+          res.seen += (watcher?.seen() ?? 0) - seenBefore;
           if (!Number.isFinite(a) || !Number.isFinite(b)) {
             console.log(`  ${runtime} ${scenario} round ${r + 1}: failed requests, not counted`);
             continue;
@@ -215,9 +285,10 @@ async function main(): Promise<void> {
           res.ratios.push(a / b);
           console.log(
             `  ${runtime} ${scenario} round ${r + 1}: on ${a.toFixed(3)} ms/req (${nOn} req), ` +
-              `off ${b.toFixed(3)} ms/req (${nOff} req), ratio ${(a / b).toFixed(3)}`,
+              `off ${b.toFixed(3)} ms/req (${nOff} req), ratio ${(a / b).toFixed(3)}${byThread}`,
           );
         }
+        await watcher?.stop();
         for (const p of proxies.values()) process.kill(p.pid, "SIGTERM");
         await sleep(500);
       }

@@ -145,6 +145,29 @@ describe("dashboard in Chromium", { skip: available ? false : `${CHROMIUM} not i
     assert.match(await page.innerText("#cCost"), /^\$/);
   });
 
+  it("counts a burst whole, though a busy feed sends only the latest rows", async () => {
+    const before = Number((await page.innerText("#cRequests")).replace(/,/g, ""));
+    const answers: { id: string | null }[] = [];
+    // Four waves of 40 at once: more requests finish within one of the feed's flushes than
+    // it sends as rows.
+    for (let wave = 0; wave < 4; wave++) {
+      answers.push(...await Promise.all(Array.from({ length: 40 }, () => ask(proxy, "hello"))));
+    }
+    assert.equal(answers.length, 160);
+    // The latest request is always among the rows sent.
+    const last = await ask(proxy, "hello");
+    await page.waitForSelector(`#recent tr[data-id="${last.id}"]`, { timeout: 1_000 });
+    await page.waitForFunction(
+      `document.getElementById("cRequests").innerText.replace(/,/g, "") === "${before + 161}"`,
+      undefined,
+      { timeout: 2_000 },
+    );
+    assert.ok(
+      Number(await page.evaluate(`document.querySelectorAll("#recent tbody tr").length`)) <= 200,
+    );
+    assert.match(await page.innerText("#cOpen"), /^0$/);
+  });
+
   it("shows a failed request's message", async () => {
     const failed = await ask(proxy, "please fail");
     assert.equal(failed.status, 400);

@@ -42,7 +42,7 @@ export function recordView(r: RequestRecord, prices: PriceTable): RecordView {
   return { ...r, cost: cost ?? null };
 }
 
-function totalView(t: UsageTotal, prices: PriceTable): TotalView {
+export function totalView(t: UsageTotal, prices: PriceTable): TotalView {
   const cost = costOf(priceOfTarget(t.target, prices), {
     input: t.input,
     output: t.output,

@@ -207,7 +207,7 @@ export class Metrics {
     out.push(
       "# HELP ccp_open_streams Streamed answers in progress.",
       "# TYPE ccp_open_streams gauge",
-      `ccp_open_streams ${this.#events.openStreams.length}`,
+      `ccp_open_streams ${this.#events.openCount}`,
     );
     for (const g of this.#gauges) {
       out.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`);

@@ -28,6 +28,11 @@ export type RequestRecord = {
   error?: { type: string; message: string };
 };
 
+/** A call of the Messages API: what the usage history and the dashboard count. */
+export function isMessagesCall(r: RequestRecord): boolean {
+  return r.method === "POST" && r.path === "/v1/messages";
+}
+
 /** A stream still being answered. */
 export type OpenStream = {
   id: string;
@@ -56,6 +61,10 @@ export class RequestEvents {
   subscribe(listener: Listener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  get openCount(): number {
+    return this.#open.size;
   }
 
   get openStreams(): OpenStream[] {

@@ -4,21 +4,15 @@
  * attached, written to it in batches from a timer, never on the request's path. A database that
  * cannot be used degrades to "no history" with one log line; the dashboard then reads memory.
  */
+import { HOUR_MS, HourlyTotals } from "./hourly_totals.ts";
 import type { Logger } from "./log.ts";
-import type { RequestEvents, RequestRecord } from "./request_events.ts";
+import { isMessagesCall, type RequestEvents, type RequestRecord } from "./request_events.ts";
 import type { UsageDb, UsageTotal } from "./usage_db.ts";
 
 /** The latest requests kept in memory, for the dashboard when there is no database. */
 const RECENT_ROWS = 200;
-const HOUR_MS = 3_600_000;
 /** Hourly totals kept in memory: the dashboard's longest view is 7 days. */
 const KEEP_HOURS = 8 * 24;
-/**
- * Targets counted apart per hour; beyond, the rest share one line. A target is a configured
- * provider/model, or a model name a client sent through: clients must not grow memory at will.
- */
-const MAX_TARGETS_PER_HOUR = 500;
-const OTHER_TARGETS = "(other)";
 /** Rows waiting for a locked database; beyond this the oldest are dropped. */
 const MAX_PENDING = 10_000;
 const BATCH_ROWS = 500;
@@ -45,8 +39,7 @@ export class UsageHistory {
    */
   #recent: RequestRecord[] = [];
   #next = 0;
-  /** Totals per hour (bucket start) and target. */
-  #hours = new Map<number, Map<string, UsageTotal>>();
+  #hours = new HourlyTotals(KEEP_HOURS);
   #pending: RequestRecord[] = [];
   #db: UsageDb | undefined;
   /** The database's file, for log lines. */
@@ -66,9 +59,7 @@ export class UsageHistory {
     };
     this.#state = opts.persist ? "opening" : "memory";
     events.subscribe((e) => {
-      if (e.kind === "done" && e.record.method === "POST" && e.record.path === "/v1/messages") {
-        this.#add(e.record);
-      }
+      if (e.kind === "done" && isMessagesCall(e.record)) this.#add(e.record);
     });
   }
 
@@ -80,7 +71,7 @@ export class UsageHistory {
     if (this.#recent.length < RECENT_ROWS) this.#recent.push(record);
     else this.#recent[this.#next] = record;
     this.#next = (this.#next + 1) % RECENT_ROWS;
-    this.#count(record);
+    this.#hours.add(record);
     if (this.#state !== "opening" && this.#state !== "on") return;
     this.#pending.push(record);
     // Over the cap (a database locked for long), the oldest tenth goes at once, so that a
@@ -208,58 +199,31 @@ export class UsageHistory {
     return [...this.#recent.slice(this.#next), ...this.#recent.slice(0, this.#next)];
   }
 
-  #count(r: RequestRecord): void {
-    const bucket = Math.floor(r.time / HOUR_MS) * HOUR_MS;
-    let hour = this.#hours.get(bucket);
-    if (hour === undefined) {
-      hour = new Map();
-      this.#hours.set(bucket, hour);
-      // A new hour is rare: the time to forget the oldest.
-      const oldest = bucket - KEEP_HOURS * HOUR_MS;
-      for (const b of this.#hours.keys()) if (b < oldest) this.#hours.delete(b);
-    }
-    let target = r.target ?? "";
-    let total = hour.get(target);
-    if (total === undefined) {
-      if (hour.size >= MAX_TARGETS_PER_HOUR) target = OTHER_TARGETS;
-      total = hour.get(target) ??
-        { bucket, target, requests: 0, errors: 0, input: 0, output: 0, cached: 0 };
-      hour.set(target, total);
-    }
-    total.requests++;
-    if (r.status >= 400) total.errors++;
-    total.input += r.inputTokens ?? 0;
-    total.output += r.outputTokens ?? 0;
-    total.cached += r.cachedTokens ?? 0;
-  }
-
   /** The hourly totals in memory, summed into buckets of `bucketMs` (whole hours). */
   #memoryTotals(since: number, bucketMs: number): UsageTotal[] {
     const groups = new Map<number, Map<string, UsageTotal>>();
     const out: UsageTotal[] = [];
-    for (const [hourStart, hour] of this.#hours) {
+    for (const t of this.#hours) {
       // An hour that began before `since` is counted whole: memory keeps no finer grain.
-      if (hourStart + HOUR_MS <= since) continue;
-      const bucket = Math.floor(hourStart / bucketMs) * bucketMs;
+      if (t.bucket + HOUR_MS <= since) continue;
+      const bucket = Math.floor(t.bucket / bucketMs) * bucketMs;
       let group = groups.get(bucket);
       if (group === undefined) {
         group = new Map();
         groups.set(bucket, group);
       }
-      for (const t of hour.values()) {
-        let g = group.get(t.target);
-        if (g === undefined) {
-          g = { ...t, bucket };
-          group.set(t.target, g);
-          out.push(g);
-          continue;
-        }
-        g.requests += t.requests;
-        g.errors += t.errors;
-        g.input += t.input;
-        g.output += t.output;
-        g.cached += t.cached;
+      let g = group.get(t.target);
+      if (g === undefined) {
+        g = { ...t, bucket };
+        group.set(t.target, g);
+        out.push(g);
+        continue;
       }
+      g.requests += t.requests;
+      g.errors += t.errors;
+      g.input += t.input;
+      g.output += t.output;
+      g.cached += t.cached;
     }
     return out.sort((a, b) =>
       a.bucket - b.bucket || (a.target < b.target ? -1 : a.target > b.target ? 1 : 0)

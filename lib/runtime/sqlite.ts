@@ -7,8 +7,9 @@ import { type SqlDatabase, type SqlValue, UsageDb } from "../ops/usage_db.ts";
 import type { UsageHistory } from "../ops/usage_history.ts";
 import { runtimeName } from "./serve.ts";
 
+/** bun:sqlite also takes the positional values as one array; node:sqlite takes them spread. */
 type Statement = {
-  run(...params: SqlValue[]): unknown;
+  run(...params: (SqlValue | readonly SqlValue[])[]): unknown;
   all(...params: SqlValue[]): unknown[];
 };
 type Driver = {
@@ -62,9 +63,17 @@ export async function openSqlite(
     }
     return st;
   };
+  // A batch is 960 values: passed as the array where the driver allows, not spread.
+  const run = runtimeName === "bun"
+    ? (sql: string, params: readonly SqlValue[]) => {
+      prepared(sql).run(params);
+    }
+    : (sql: string, params: readonly SqlValue[]) => {
+      prepared(sql).run(...params);
+    };
   return {
     exec: (sql) => db.exec(sql),
-    run: (sql, params) => void prepared(sql).run(...params),
+    run,
     all: (sql, params) => prepared(sql).all(...params).filter(isRecord),
     close: () => db.close(),
   };

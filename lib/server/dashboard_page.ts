@@ -177,32 +177,47 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
     while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
   }
 
-  function bump(list, bucket, r) {
-    var target = r.target || "";
-    var t = null;
+  // t: the sums the feed sends (requests, errors, tokens, cost) for one hour and target.
+  function bump(list, bucket, t) {
+    var target = t.target || "";
+    var x = null;
     for (var i = 0; i < list.length; i++) {
-      if (list[i].bucket === bucket && list[i].target === target) { t = list[i]; break; }
+      if (list[i].bucket === bucket && list[i].target === target) { x = list[i]; break; }
     }
-    if (!t) {
-      t = { bucket: bucket, target: target, requests: 0, errors: 0, input: 0, output: 0, cached: 0, cost: 0 };
-      list.push(t);
+    if (!x) {
+      x = { bucket: bucket, target: target, requests: 0, errors: 0, input: 0, output: 0, cached: 0, cost: 0 };
+      list.push(x);
     }
-    t.requests++;
-    if (r.status >= 400) t.errors++;
-    t.input += r.inputTokens || 0;
-    t.output += r.outputTokens || 0;
-    t.cached += r.cachedTokens || 0;
-    t.cost = addCost(t.cost, r.cost);
+    x.requests += t.requests;
+    x.errors += t.errors;
+    x.input += t.input;
+    x.output += t.output;
+    x.cached += t.cached;
+    x.cost = addCost(x.cost, t.cost);
   }
 
-  function onRequest(r) {
-    if (!state) return;
-    state.open = state.open.filter(function (o) { return o.id !== r.id; });
-    addRow(r);
-    bump(state.days, Math.floor(r.time / DAY) * DAY, r);
-    bump(state.hours, Math.floor(r.time / HOUR) * HOUR, r);
-    renderOpen();
-    renderTotals();
+  // What one read of the feed brought; the page is drawn again once for all of it.
+  function onEvent(event, value, dirty) {
+    if (event === "request") {
+      state.open = state.open.filter(function (o) { return o.id !== value.id; });
+      state.openCount = 0;
+      addRow(value);
+      dirty.open = true;
+    } else if (event === "open") {
+      state.open.push(value);
+      state.openCount = 0;
+      dirty.open = true;
+    } else if (event === "streams") {
+      state.open = value.open;
+      state.openCount = value.count;
+      dirty.open = true;
+    } else if (event === "totals") {
+      value.hours.forEach(function (t) {
+        bump(state.days, Math.floor(t.bucket / DAY) * DAY, t);
+        bump(state.hours, t.bucket, t);
+      });
+      dirty.totals = true;
+    }
   }
 
   function renderOpen() {
@@ -215,7 +230,8 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
       cell(tr, o.id);
       body.appendChild(tr);
     });
-    $("cOpen").textContent = String(state.open.length);
+    // Past a hundred open streams the feed lists only some of them; its count is all of them.
+    $("cOpen").textContent = String(state.openCount || state.open.length);
   }
 
   function renderTotals() {
@@ -321,7 +337,7 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
         return reader.read().then(function (chunk) {
           if (chunk.done) throw new Error("feed ended");
           buffer += decoder.decode(chunk.value, { stream: true }).replace(/\\r\\n?/g, "\\n");
-          var at;
+          var at, dirty = {};
           while ((at = buffer.indexOf("\\n\\n")) >= 0) {
             var block = buffer.slice(0, at);
             buffer = buffer.slice(at + 2);
@@ -330,11 +346,10 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
               if (line.indexOf("event:") === 0) event = line.slice(6).trim();
               else if (line.indexOf("data:") === 0) data += line.slice(5).trim();
             });
-            if (!data) continue;
-            var value = JSON.parse(data);
-            if (event === "request") onRequest(value);
-            else if (event === "open") { state.open.push(value); renderOpen(); }
+            if (data && state) onEvent(event, JSON.parse(data), dirty);
           }
+          if (dirty.open) renderOpen();
+          if (dirty.totals) renderTotals();
           return pump();
         });
       }

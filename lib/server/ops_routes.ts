@@ -9,29 +9,14 @@
 import type { Config } from "../ops/config.ts";
 import { describeChain, type Router } from "../routing/router.ts";
 import { ProxyError } from "../anthropic/errors.ts";
-import { dashboardState, recordView } from "../ops/dashboard_state.ts";
+import { dashboardState } from "../ops/dashboard_state.ts";
 import type { Monitoring } from "../ops/monitoring.ts";
-import type { RequestEvent } from "../ops/request_events.ts";
 import { VERSION } from "../ops/version.ts";
 import { unauthorized } from "./auth.ts";
 import type { RequestContext } from "./context.ts";
 import { DASHBOARD_HTML } from "./dashboard_page.ts";
+import { dashboardFeed, FEED_HEADERS } from "./dashboard_feed.ts";
 import { json } from "./json_response.ts";
-
-/** A comment line now and then, so proxies in between do not close a quiet feed. */
-const FEED_HEARTBEAT_MS = 15_000;
-/** How long the feed gathers events before it sends them. */
-const FEED_BATCH_MS = 100;
-/** Events a slow reader may fall behind by before newer ones are dropped for it. */
-const FEED_BACKLOG = 1_000;
-
-const encoder = new TextEncoder();
-
-const FEED_HEADERS = {
-  "content-type": "text/event-stream; charset=utf-8",
-  "cache-control": "no-cache",
-  "x-accel-buffering": "no",
-};
 
 /** The answer for an operator path, or undefined when `path` is not one (or is switched off). */
 export function opsRoute(
@@ -74,7 +59,9 @@ export function opsRoute(
     return json(dashboardState(m, { version: VERSION, now: Date.now(), config: configView(ctx) }));
   }
   // A HEAD must not open a feed that nobody reads.
-  return ctx.method === "HEAD" ? new Response(null, { headers: FEED_HEADERS }) : feed(req, m);
+  return ctx.method === "HEAD"
+    ? new Response(null, { headers: FEED_HEADERS })
+    : dashboardFeed(req, m);
 }
 
 /** The running configuration as the dashboard shows it: no key, only whether one is set. */
@@ -123,79 +110,4 @@ function routingView(router: Router, c: Config): Record<string, unknown> {
       cooldown_s: file.breaker.cooldownMs / 1000,
     },
   };
-}
-
-function frame(event: string, data: unknown): string {
-  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
-/**
- * The live feed: each request as it finishes, each stream as it opens. Events are gathered and
- * sent every FEED_BATCH_MS, serialized only then: a busy proxy pays neither a stream write nor
- * a JSON serialization per request for each dashboard watching.
- */
-function feed(req: Request, m: Monitoring): Response {
-  let stop = () => {};
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      let batch: RequestEvent[] = [];
-      let keepAlive = false;
-      let flushTimer: ReturnType<typeof setTimeout> | undefined;
-      const flush = () => {
-        flushTimer = undefined;
-        if (batch.length === 0 && !keepAlive) return;
-        let text = keepAlive ? ": keep-alive\n\n" : "";
-        for (const e of batch) {
-          text += e.kind === "open"
-            ? frame("open", e.stream)
-            : frame("request", recordView(e.record, m.prices));
-        }
-        batch = [];
-        keepAlive = false;
-        try {
-          controller.enqueue(encoder.encode(text));
-        } catch {
-          stop();
-        }
-      };
-      const later = () => (flushTimer ??= setTimeout(flush, FEED_BATCH_MS));
-      const unsubscribe = m.events.subscribe((e: RequestEvent) => {
-        if (e.kind === "done" && (e.record.method !== "POST" || e.record.path !== "/v1/messages")) {
-          return;
-        }
-        // A reader that stopped reading loses events rather than growing the queue forever.
-        if ((controller.desiredSize ?? 0) <= -FEED_BACKLOG || batch.length >= FEED_BACKLOG) return;
-        batch.push(e);
-        later();
-      });
-      const heartbeat = setInterval(() => {
-        keepAlive = true;
-        later();
-      }, FEED_HEARTBEAT_MS);
-      const end = () => {
-        flush();
-        stop();
-        try {
-          controller.close();
-        } catch {
-          // already closed
-        }
-      };
-      stop = () => {
-        unsubscribe();
-        clearInterval(heartbeat);
-        clearTimeout(flushTimer);
-        req.signal.removeEventListener("abort", end);
-        m.feeds.signal.removeEventListener("abort", end);
-      };
-      req.signal.addEventListener("abort", end, { once: true });
-      m.feeds.signal.addEventListener("abort", end, { once: true });
-      if (m.feeds.signal.aborted) end();
-      else controller.enqueue(encoder.encode(": connected\n\n"));
-    },
-    cancel() {
-      stop();
-    },
-  }, { highWaterMark: 0 });
-  return new Response(body, { headers: FEED_HEADERS });
 }
