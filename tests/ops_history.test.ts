@@ -325,6 +325,67 @@ describe("usage history under a lock", () => {
   });
 });
 
+describe("usage history batches", () => {
+  it("writes every waiting row, across several transactions, each row's values in place", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ccp-batches-"));
+    const path = join(dir, "batches.db");
+    const silent = createLogger({ level: "error", format: "text", secrets: [], sink: () => {} });
+    const events = new RequestEvents();
+    const history = new UsageHistory(events, {
+      log: silent,
+      retentionMs: 86_400_000,
+      persist: true,
+      flushMs: 3_600_000,
+    });
+    const now = Date.now();
+    // Before the file is open, then after: both wait as rows and are written whole.
+    for (let i = 0; i < 700; i++) {
+      events.finished(record(now + i, `req_${String(i).padStart(4, "0")}`));
+    }
+    history.attach(await openDb(path), path);
+    const failed = record(now + 5000, "req_failed");
+    failed.status = 429;
+    failed.stream = true;
+    failed.attempts = ["main/gpt-5: 429 rate_limit_error"];
+    failed.error = { type: "rate_limit_error", message: 'it\'s "busy"' };
+    events.finished(failed);
+    for (let i = 700; i < 1234; i++) {
+      events.finished(record(now + i, `req_${String(i).padStart(4, "0")}`));
+    }
+    history.flush();
+    const other = (await openSqlite(path))!;
+    try {
+      const [count] = other.all(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT request_id) AS ids FROM requests",
+        [],
+      );
+      assert.deepEqual({ ...count }, { n: 1235, ids: 1235 });
+      const [row] = other.all("SELECT * FROM requests WHERE request_id = 'req_failed'", []);
+      assert.deepEqual({ ...row }, {
+        time: now + 5000,
+        request_id: "req_failed",
+        requested_model: "claude-haiku-4-5",
+        target: "default/gpt-4o-mini",
+        stream: 1,
+        status: 429,
+        input_tokens: 1000,
+        output_tokens: 100,
+        cached_tokens: null,
+        ttfb_ms: null,
+        ttft_ms: null,
+        duration_ms: 12,
+        attempts: '["main/gpt-5: 429 rate_limit_error"]',
+        error_type: "rate_limit_error",
+        error_message: 'it\'s "busy"',
+      });
+    } finally {
+      other.close();
+      history.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("usage history in memory (USAGE_DB=off)", () => {
   const HOUR = 3_600_000;
   const DAY = 86_400_000;
