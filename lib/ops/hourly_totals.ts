@@ -27,10 +27,6 @@ export class HourlyTotals {
     this.#keepHours = keepHours;
   }
 
-  get size(): number {
-    return this.#hours.size;
-  }
-
   add(r: RequestRecord): void {
     const bucket = r.time - r.time % HOUR_MS;
     let hour = bucket === this.#bucket ? this.#hour : this.#hours.get(bucket);
