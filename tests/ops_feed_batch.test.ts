@@ -135,5 +135,14 @@ describe("dashboard feed batch", () => {
     };
     assert.equal(streams.count, FEED_OPEN_LIST + 50);
     assert.equal(streams.open.length, FEED_OPEN_LIST);
+    // Back under the limit: the next flush lists them all once more, then only what changes.
+    const fewer = many.slice(0, 60);
+    batch.add({ kind: "open", stream: stream(9999) });
+    const again = frames(batch.take({}, { openCount: 60, openStreams: fewer }));
+    assert.deepEqual(again.map((f) => f.event), ["open", "streams"]);
+    assert.equal((again[1]!.data.open as unknown[]).length, 60);
+    batch.add({ kind: "open", stream: stream(10000) });
+    const calm = frames(batch.take({}, { openCount: 61, openStreams: fewer }));
+    assert.deepEqual(calm.map((f) => f.event), ["open"]);
   });
 });

@@ -37,6 +37,8 @@ export class FeedBatch {
   /** Some open stream or finished request will not be sent on its own. */
   #leftOut = false;
   #totals = new HourlyTotals();
+  /** The last list sent was cut at FEED_OPEN_LIST: the page's list stays partial until the next. */
+  #partial = false;
 
   get empty(): boolean {
     return this.#finished === 0 && this.#opened.length === 0 && !this.#leftOut;
@@ -65,8 +67,8 @@ export class FeedBatch {
 
   /**
    * The frames for what was gathered (oldest first: a stream's `open` before its `request`),
-   * and a fresh start. The open streams are listed whole when something was left out, or when
-   * there are more than the page is sent one by one.
+   * and a fresh start. The open streams are listed whole when something was left out, while
+   * there are more than FEED_OPEN_LIST, and once more after, so the page's list is whole again.
    */
   take(prices: PriceTable, events: OpenStreams): string {
     let text = "";
@@ -79,10 +81,12 @@ export class FeedBatch {
       const hours = [...this.#totals].map((t) => totalView(t, prices));
       text += frame("totals", { requests: this.#finished, shown: n, hours });
     }
-    if (this.#leftOut || events.openCount > FEED_OPEN_LIST) {
+    const partial = events.openCount > FEED_OPEN_LIST;
+    if (this.#leftOut || partial || this.#partial) {
       const open = events.openStreams.slice(0, FEED_OPEN_LIST);
       text += frame("streams", { count: events.openCount, open });
     }
+    this.#partial = partial;
     this.#rows = [];
     this.#next = 0;
     this.#finished = 0;
