@@ -274,7 +274,7 @@ async function main(): Promise<void> {
             }]`
             : "";
           // The feed flushes every 100 ms: what it reports lags the load by that much.
-          await sleep(300);
+          if (watcher) await sleep(300);
           res.seen += (watcher?.seen() ?? 0) - seenBefore;
           if (!Number.isFinite(a) || !Number.isFinite(b)) {
             console.log(`  ${runtime} ${scenario} round ${r + 1}: failed requests, not counted`);
