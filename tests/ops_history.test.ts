@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { completion, type FakeUpstream, startFakeUpstream } from "./helpers/fake_upstream.ts";
 import { mainCommand } from "./helpers/proxy.ts";
 import { type OpsProxy, startOpsProxy } from "./helpers/ops_proxy.ts";
-import { UsageDb } from "../lib/ops/usage_db.ts";
+import { type SqlDatabase, UsageDb } from "../lib/ops/usage_db.ts";
 import { openSqlite } from "../lib/runtime/sqlite.ts";
 import { RequestEvents, type RequestRecord } from "../lib/ops/request_events.ts";
 import { UsageHistory } from "../lib/ops/usage_history.ts";
@@ -178,6 +178,36 @@ describe("usage history", () => {
     assert.deepEqual(recent.find((r) => r.id === "req_7")!.error, rows[7]!.error);
     assert.equal(db.totals(0, 86_400_000).reduce((n, t) => n + t.requests, 0), 151);
     db.close();
+  });
+
+  it("writes batches of every size with at most seven distinct statements", () => {
+    // Each distinct statement is prepared once and kept by the driver: their number must not
+    // grow with the many batch sizes a busy proxy produces.
+    const statements = new Set<string>();
+    const written: unknown[] = [];
+    const fake: SqlDatabase = {
+      exec: () => {},
+      run(sql, params) {
+        if (!sql.startsWith("INSERT")) return;
+        statements.add(sql);
+        assert.equal(params.length % 15, 0);
+        for (let i = 1; i < params.length; i += 15) written.push(params[i]);
+      },
+      all: () => [],
+      close: () => {},
+    };
+    const db = new UsageDb(fake);
+    const ids: string[] = [];
+    for (let size = 1; size <= 130; size++) {
+      const rows = Array.from(
+        { length: size },
+        (_, i) => record(size * 1000 + i, `req_${size}_${i}`),
+      );
+      ids.push(...rows.map((r) => r.id));
+      db.insert(rows);
+    }
+    assert.deepEqual(written, ids);
+    assert.ok(statements.size <= 7, `${statements.size} distinct statements`);
   });
 
   it("a file that is not a database: one log line, requests still answered", async () => {

@@ -63,6 +63,18 @@ const ROW = `(${new Array(15).fill("?").join(", ")})`;
 const ROWS_PER_INSERT = 64;
 const inserts = new Map<number, string>();
 
+/**
+ * Rows in the next statement when `left` rows remain: 64, or the largest power of two that
+ * fits. A statement is prepared once per row count and kept, and preparing one of hundreds of
+ * parameters takes milliseconds: with these sizes a history prepares at most seven, where one
+ * per leftover count could reach 64 on a proxy whose batches vary in size.
+ */
+function rowsInStatement(left: number): number {
+  let n = ROWS_PER_INSERT;
+  while (n > left) n >>= 1;
+  return n;
+}
+
 /** `INSERT OR IGNORE` for `n` rows: a row already there (same time and id) is skipped. */
 function insertSql(n: number): string {
   let sql = inserts.get(n);
@@ -97,8 +109,9 @@ export class UsageDb {
   insert(records: readonly RequestRecord[]): void {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
-      for (let start = 0; start < records.length; start += ROWS_PER_INSERT) {
-        const rows = records.slice(start, start + ROWS_PER_INSERT);
+      for (let start = 0, n = 0; start < records.length; start += n) {
+        n = rowsInStatement(records.length - start);
+        const rows = records.slice(start, start + n);
         const params: SqlValue[] = [];
         for (const r of rows) {
           params.push(
