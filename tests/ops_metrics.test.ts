@@ -221,6 +221,40 @@ describe("Metrics from request records", () => {
     assert.equal(sample(metrics.render(), 'ccp_breaker_open{provider="main"}'), 1);
   });
 
+  it("counts each duration in its bucket and every bucket above it", () => {
+    const events = new RequestEvents();
+    const metrics = new Metrics(events);
+    for (const ms of [50, 100, 300, 700_000]) {
+      events.finished({ ...base, status: 200, durationMs: ms });
+    }
+    const text = metrics.render();
+    const bucket = (le: string) =>
+      sample(text, `ccp_request_duration_seconds_bucket{route="/v1/messages",le="${le}"}`);
+    // 0.1 s counts in le="0.1" (a bucket is "less than or equal"); 700 s only in +Inf.
+    assert.deepEqual(
+      ["0.1", "0.25", "0.5", "1", "600", "+Inf"].map(bucket),
+      [2, 2, 3, 3, 3, 4],
+    );
+    assert.equal(sample(text, 'ccp_request_duration_seconds_count{route="/v1/messages"}'), 4);
+    assert.equal(sample(text, 'ccp_request_duration_seconds_sum{route="/v1/messages"}'), 700.45);
+  });
+
+  it("keeps 1000 targets apart and sums the rest in one (other) series", () => {
+    // A target can be a model name a client sent through: clients must not grow the series.
+    const events = new RequestEvents();
+    const metrics = new Metrics(events);
+    for (let i = 0; i < 1200; i++) {
+      events.finished({ ...base, status: 200, target: `p/model-${i}`, inputTokens: 2, ttftMs: 10 });
+    }
+    const text = metrics.render();
+    const tokenSeries = text.split("\n").filter((l) => l.startsWith("ccp_tokens_total{"));
+    assert.equal(tokenSeries.length, 1001);
+    assert.equal(sample(text, 'ccp_tokens_total{model="p/model-999",kind="input"}'), 2);
+    assert.equal(sample(text, 'ccp_tokens_total{model="(other)",kind="input"}'), 400);
+    assert.equal(sample(text, 'ccp_time_to_first_token_seconds_count{model="(other)"}'), 200);
+    assert.equal(sample(text, 'ccp_tokens_total{model="p/model-1000",kind="input"}'), undefined);
+  });
+
   it("does not count a client that left as an upstream error", () => {
     const events = new RequestEvents();
     const metrics = new Metrics(events);

@@ -36,60 +36,80 @@ function labels(pairs: Record<string, string>): string {
 }
 
 /**
- * A counter or histogram with fixed label names. A series is found through one map per label
- * value, not by a key joined from the values: a joined key is a new string to hash on every
- * request, where the values themselves (constants, or a target named once per request) hash
- * once. The label set is built when the series first appears, so a request allocates nothing
- * here for a series that exists.
+ * A counter with fixed label names: its series in the order they appeared (what render()
+ * lists), found by their joined label values. The request path does not come here for a
+ * series it has seen: Metrics keeps the series of each route and target at hand (below).
  */
 type Series = { labels: string; value: number };
-type Level = Map<string, Series | Level>;
 
 class Counter {
-  /** Every series, in the order they appeared (what render() lists). */
   readonly series: Series[] = [];
-  readonly #index: Level = new Map();
+  readonly #index = new Map<string, Series>();
   constructor(readonly names: readonly string[]) {}
-  /** Label values in the order of `names`, as many as there are names (no array per call). */
-  add(by: number, a: string, b?: string, c?: string): void {
-    const depth = this.names.length;
-    let level = this.#index;
-    let found: Series | Level | undefined;
-    for (let i = 0; i < depth; i++) {
-      const value = (i === 0 ? a : i === 1 ? b : c) ?? "";
-      found = level.get(value);
-      if (found === undefined) {
-        found = i === depth - 1 ? this.#newSeries(a, b, c) : new Map();
-        level.set(value, found);
-      }
-      if (found instanceof Map) level = found;
+  get(...values: string[]): Series {
+    let key = values.join("\u0000");
+    let s = this.#index.get(key);
+    if (s === undefined && this.#index.size >= MAX_SERIES) {
+      values = values.map(() => OTHER_TARGETS);
+      key = values.join("\u0000");
+      s = this.#index.get(key);
     }
-    (found as Series).value += by;
-  }
-  #newSeries(a: string, b?: string, c?: string): Series {
-    const s = { labels: labels(zip(this.names, [a, b ?? "", c ?? ""])), value: 0 };
-    this.series.push(s);
+    if (s === undefined) {
+      s = { labels: labels(zip(this.names, values)), value: 0 };
+      this.#index.set(key, s);
+      this.series.push(s);
+    }
     return s;
   }
 }
 
+/** One histogram series: a count per bucket (not cumulative; render() sums them up). */
+type HistogramSeries = {
+  labels: Record<string, string>;
+  counts: number[];
+  sum: number;
+  count: number;
+};
+
 class Histogram {
-  readonly series = new Map<
-    string,
-    { labels: Record<string, string>; counts: number[]; sum: number; count: number }
-  >();
+  readonly series = new Map<string, HistogramSeries>();
   constructor(readonly name: string, readonly buckets: readonly number[]) {}
-  observe(value: number, label: string): void {
+  get(label: string): HistogramSeries {
     let s = this.series.get(label);
     if (!s) {
       s = { labels: { [this.name]: label }, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
       this.series.set(label, s);
     }
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
+    return s;
+  }
+  observe(s: HistogramSeries, value: number): void {
+    const b = this.buckets;
+    let i = 0;
+    while (i < b.length && !(value <= b[i]!)) i++;
+    if (i < b.length) s.counts[i]!++;
     s.sum += value;
     s.count++;
   }
 }
+
+/** A route's series: its duration histogram and request counters by status, then stream. */
+type RouteSeries = { duration: HistogramSeries; byStatus: Map<number, (Series | undefined)[]> };
+/** A target's series, each made when first needed, so a series only appears once counted. */
+type TargetSeries = {
+  input?: Series;
+  output?: Series;
+  cached?: Series;
+  ttft?: HistogramSeries;
+};
+
+/**
+ * Targets with series of their own; past this, the rest share one. A target may be a model name
+ * a client sent through, and clients must not grow the series (and memory) at will.
+ */
+const MAX_TARGETS = 1000;
+/** Series per counter at most (labels a client can reach, such as a provider in a model name). */
+const MAX_SERIES = 5000;
+const OTHER_TARGETS = "(other)";
 
 function zip(names: readonly string[], values: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -126,6 +146,10 @@ export class Metrics {
   #fallbacks = new Counter(["provider"]);
   #ttft = new Histogram("model", TTFT_BUCKETS);
   #duration = new Histogram("route", DURATION_BUCKETS);
+  #routes = new Map<string, RouteSeries>();
+  #targets = new Map<string, TargetSeries>();
+  /** The series every target past MAX_TARGETS shares. */
+  #other: TargetSeries = {};
   #gauges: { name: string; help: string; read: () => GaugeSample[] }[] = [];
   #events: RequestEvents;
 
@@ -141,20 +165,62 @@ export class Metrics {
     this.#gauges.push({ name, help, read });
   }
 
+  /**
+   * Counts a finished request. Nearly every request repeats a route, status and target seen
+   * before: their series are looked up by those values directly (one map each), with no label
+   * text or joined key built per request.
+   */
   record(r: RequestRecord): void {
-    const route = routeLabel(r.path);
-    const stream = r.stream === undefined ? "" : r.stream ? "true" : "false";
-    this.#requests.add(1, route, statusLabel(r.status), stream);
-    this.#duration.observe(r.durationMs / 1000, route);
+    const route = this.#route(routeLabel(r.path));
+    this.#duration.observe(route.duration, r.durationMs / 1000);
+    const stream = r.stream === undefined ? 0 : r.stream ? 2 : 1;
+    let byStream = route.byStatus.get(r.status);
+    if (byStream === undefined) {
+      byStream = [];
+      route.byStatus.set(r.status, byStream);
+    }
+    const requests = byStream[stream] ??= this.#requests.get(
+      route.duration.labels.route!,
+      statusLabel(r.status),
+      stream === 0 ? "" : stream === 2 ? "true" : "false",
+    );
+    requests.value++;
     const model = r.target;
     if (!model) return;
-    if (r.ttftMs !== undefined) this.#ttft.observe(r.ttftMs / 1000, model);
-    if (r.inputTokens) this.#tokens.add(r.inputTokens, model, "input");
-    if (r.outputTokens) this.#tokens.add(r.outputTokens, model, "output");
-    if (r.cachedTokens) this.#tokens.add(r.cachedTokens, model, "cached");
+    const t = this.#target(model);
+    const name = t === this.#other ? OTHER_TARGETS : model;
+    if (r.ttftMs !== undefined) {
+      this.#ttft.observe(t.ttft ??= this.#ttft.get(name), r.ttftMs / 1000);
+    }
+    if (r.inputTokens) (t.input ??= this.#tokens.get(name, "input")).value += r.inputTokens;
+    if (r.outputTokens) (t.output ??= this.#tokens.get(name, "output")).value += r.outputTokens;
+    if (r.cachedTokens) (t.cached ??= this.#tokens.get(name, "cached")).value += r.cachedTokens;
     // A request that reached an upstream and failed, other than by the client leaving.
-    if (r.error && r.status !== 499) this.#errors.add(1, providerOfTarget(model), r.error.type);
-    for (const attempt of r.attempts ?? []) this.#fallbacks.add(1, attemptProvider(attempt));
+    if (r.error && r.status !== 499) {
+      this.#errors.get(providerOfTarget(model), r.error.type).value++;
+    }
+    if (r.attempts) {
+      for (const attempt of r.attempts) this.#fallbacks.get(attemptProvider(attempt)).value++;
+    }
+  }
+
+  #route(label: string): RouteSeries {
+    let s = this.#routes.get(label);
+    if (s === undefined) {
+      s = { duration: this.#duration.get(label), byStatus: new Map() };
+      this.#routes.set(label, s);
+    }
+    return s;
+  }
+
+  #target(target: string): TargetSeries {
+    let s = this.#targets.get(target);
+    if (s === undefined) {
+      if (this.#targets.size >= MAX_TARGETS) return this.#other;
+      s = {};
+      this.#targets.set(target, s);
+    }
+    return s;
   }
 
   /** The exposition text. */
@@ -169,7 +235,11 @@ export class Metrics {
       for (const s of h.series.values()) {
         const key = labels(s.labels);
         const withLe = (le: string) => labels({ ...s.labels, le });
-        h.buckets.forEach((b, i) => out.push(`${name}_bucket${withLe(String(b))} ${s.counts[i]}`));
+        let below = 0;
+        h.buckets.forEach((b, i) => {
+          below += s.counts[i]!;
+          out.push(`${name}_bucket${withLe(String(b))} ${below}`);
+        });
         out.push(`${name}_bucket${withLe("+Inf")} ${s.count}`);
         out.push(`${name}_sum${key} ${s.sum}`, `${name}_count${key} ${s.count}`);
       }
