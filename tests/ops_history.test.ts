@@ -208,6 +208,17 @@ describe("usage history", () => {
     }
     assert.deepEqual(written, ids);
     assert.ok(statements.size <= 7, `${statements.size} distinct statements`);
+    // A range of the rows: those and no others.
+    written.length = 0;
+    const rows = Array.from({ length: 10 }, (_, i) => record(i, `req_range_${i}`));
+    db.insert(rows, 3, 8);
+    assert.deepEqual(written, [
+      "req_range_3",
+      "req_range_4",
+      "req_range_5",
+      "req_range_6",
+      "req_range_7",
+    ]);
   });
 
   it("a file that is not a database: one log line, requests still answered", async () => {

@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS requests (
 
 const COLUMNS = `time, request_id, requested_model, target, stream, status, input_tokens,
   output_tokens, cached_tokens, ttfb_ms, ttft_ms, duration_ms, attempts, error_type, error_message`;
-const ROW = `(${new Array(15).fill("?").join(", ")})`;
+const COLUMN_COUNT = 15;
+const ROW = `(${new Array(COLUMN_COUNT).fill("?").join(", ")})`;
 /**
  * Rows per INSERT statement: one statement for many rows costs a fraction of one per row
  * (bench/ops_cost.ts), and 64 × 15 parameters stay under the 999 of older SQLite builds.
@@ -85,6 +86,40 @@ function insertSql(n: number): string {
   return sql;
 }
 
+/**
+ * One parameter array per statement size, filled in place for each statement: a batch then
+ * allocates nothing per row. The driver copies the values when it binds them.
+ */
+const paramArrays = new Map<number, SqlValue[]>();
+
+function paramsFor(rows: number): SqlValue[] {
+  let params = paramArrays.get(rows);
+  if (params === undefined) {
+    params = new Array<SqlValue>(rows * COLUMN_COUNT).fill(null);
+    paramArrays.set(rows, params);
+  }
+  return params;
+}
+
+/** The row's values in COLUMNS order, written at `params[at]` onwards. */
+function bindRow(params: SqlValue[], at: number, r: RequestRecord): void {
+  params[at] = r.time;
+  params[at + 1] = r.id;
+  params[at + 2] = r.requestedModel ?? null;
+  params[at + 3] = r.target ?? null;
+  params[at + 4] = r.stream === undefined ? null : r.stream ? 1 : 0;
+  params[at + 5] = r.status;
+  params[at + 6] = opt(r.inputTokens);
+  params[at + 7] = opt(r.outputTokens);
+  params[at + 8] = opt(r.cachedTokens);
+  params[at + 9] = opt(r.ttfbMs);
+  params[at + 10] = opt(r.ttftMs);
+  params[at + 11] = Math.round(r.durationMs);
+  params[at + 12] = r.attempts && r.attempts.length > 0 ? JSON.stringify(r.attempts) : null;
+  params[at + 13] = r.error?.type ?? null;
+  params[at + 14] = r.error?.message ?? null;
+}
+
 const opt = (v: number | undefined): number | null => (v === undefined ? null : Math.round(v));
 const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
@@ -105,34 +140,17 @@ export class UsageDb {
     db.exec(SCHEMA);
   }
 
-  /** Writes the rows in one transaction: all of them or none. */
-  insert(records: readonly RequestRecord[]): void {
+  /** Writes `records[from, to)` in one transaction: all of them or none. */
+  insert(records: readonly RequestRecord[], from = 0, to = records.length): void {
     this.#db.exec("BEGIN IMMEDIATE");
     try {
-      for (let start = 0, n = 0; start < records.length; start += n) {
-        n = rowsInStatement(records.length - start);
-        const rows = records.slice(start, start + n);
-        const params: SqlValue[] = [];
-        for (const r of rows) {
-          params.push(
-            r.time,
-            r.id,
-            r.requestedModel ?? null,
-            r.target ?? null,
-            r.stream === undefined ? null : r.stream ? 1 : 0,
-            r.status,
-            opt(r.inputTokens),
-            opt(r.outputTokens),
-            opt(r.cachedTokens),
-            opt(r.ttfbMs),
-            opt(r.ttftMs),
-            Math.round(r.durationMs),
-            r.attempts && r.attempts.length > 0 ? JSON.stringify(r.attempts) : null,
-            r.error?.type ?? null,
-            r.error?.message ?? null,
-          );
+      for (let start = from, n = 0; start < to; start += n) {
+        n = rowsInStatement(to - start);
+        const params = paramsFor(n);
+        for (let i = 0, j = 0; i < n; i++, j += COLUMN_COUNT) {
+          bindRow(params, j, records[start + i]!);
         }
-        this.#db.run(insertSql(rows.length), params);
+        this.#db.run(insertSql(n), params);
       }
       this.#db.exec("COMMIT");
     } catch (err) {

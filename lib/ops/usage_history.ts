@@ -126,11 +126,7 @@ export class UsageHistory {
         db.prune(now - this.#opts.retentionMs);
         this.#lastPrune = now;
       }
-      while (this.#pending.length > 0) {
-        const batch = this.#pending.slice(0, BATCH_ROWS);
-        db.insert(batch);
-        this.#pending.splice(0, batch.length);
-      }
+      this.#writePending(db);
       this.#busyLogged = false;
     } catch (err) {
       if (isBusy(err)) {
@@ -150,6 +146,25 @@ export class UsageHistory {
         return;
       }
       this.unavailable(this.#path, err);
+    }
+  }
+
+  /**
+   * Writes the waiting rows in transactions of BATCH_ROWS. Those written leave the queue even
+   * when a later transaction fails, so that a retry writes each row once.
+   */
+  #writePending(db: UsageDb): void {
+    const rows = this.#pending;
+    let written = 0;
+    try {
+      while (written < rows.length) {
+        const end = Math.min(written + BATCH_ROWS, rows.length);
+        db.insert(rows, written, end);
+        written = end;
+      }
+    } finally {
+      if (written === rows.length) this.#pending = [];
+      else rows.splice(0, written);
     }
   }
 
