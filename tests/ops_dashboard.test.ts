@@ -15,6 +15,11 @@ import {
 } from "./helpers/fake_upstream.ts";
 import { TEST_CLIENT_KEY, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 import { type OpsProxy, startOpsProxy } from "./helpers/ops_proxy.ts";
+import { configFromEnv } from "../lib/ops/config.ts";
+import { silentLogger } from "../lib/ops/log.ts";
+import { createMonitoring } from "../lib/ops/monitoring.ts";
+import { FEED_ROWS } from "../lib/ops/feed_batch.ts";
+import { dashboardFeed } from "../lib/server/dashboard_feed.ts";
 
 const auth = { "x-api-key": TEST_CLIENT_KEY };
 
@@ -252,6 +257,52 @@ describe("DASHBOARD=false", () => {
       await metrics.body?.cancel();
     } finally {
       await proxy.close();
+    }
+  });
+});
+
+describe("live feed pacing", () => {
+  it("after a batch with more requests than rows, waits half a second before the next", async () => {
+    const config = configFromEnv({
+      OPENAI_API_KEY: "x",
+      OPENAI_BASE_URL: "http://127.0.0.1:9/v1",
+      USAGE_DB: "off",
+    });
+    const m = createMonitoring(config, silentLogger)!;
+    const reader = dashboardFeed(new Request("http://127.0.0.1/ui/api/events"), m).body!
+      .getReader();
+    const decoder = new TextDecoder();
+    /** The next chunk with requests in it: how many it sums, and when it came. */
+    const nextTotals = async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, "the feed ended");
+        const text = decoder.decode(value);
+        const totals = text.match(/^event: totals\ndata: (.*)$/m)?.[1];
+        if (totals) return { requests: JSON.parse(totals).requests as number, at: Date.now() };
+      }
+    };
+    const finish = (i: number) =>
+      m.events.finished({
+        id: `req_${i}`,
+        time: Date.now(),
+        method: "POST",
+        path: "/v1/messages",
+        status: 200,
+        durationMs: 5,
+      });
+    try {
+      for (let i = 0; i < FEED_ROWS + 5; i++) finish(i);
+      const busy = await nextTotals();
+      assert.equal(busy.requests, FEED_ROWS + 5);
+      finish(100);
+      const after = await nextTotals();
+      assert.equal(after.requests, 1);
+      // Timers never fire early; 450 leaves room for the clock's granularity.
+      assert.ok(after.at - busy.at >= 450, `${after.at - busy.at} ms after a busy batch`);
+    } finally {
+      m.feeds.abort();
+      await reader.cancel().catch(() => {});
     }
   });
 });

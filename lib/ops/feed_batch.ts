@@ -40,6 +40,11 @@ export class FeedBatch {
   /** The last list sent was cut at FEED_OPEN_LIST: the page's list stays partial until the next. */
   #partial = false;
 
+  /** More finished requests or opened streams than FEED_ROWS came in: some are not sent alone. */
+  get crowded(): boolean {
+    return this.#leftOut;
+  }
+
   get empty(): boolean {
     return this.#finished === 0 && this.#opened.length === 0 && !this.#leftOut;
   }

@@ -1,8 +1,8 @@
 /**
  * The dashboard's live feed (`GET /ui/api/events`): server-sent events of streams opening and
- * requests finishing. Events are gathered (lib/ops/feed_batch.ts) and sent every FEED_BATCH_MS,
- * serialized only then, so a busy proxy pays neither a write nor a serialization per request
- * for each dashboard watching.
+ * requests finishing. Events are gathered (lib/ops/feed_batch.ts) and sent every FEED_BATCH_MS
+ * (FEED_BUSY_MS while busy), serialized only then, so a busy proxy pays neither a write nor a
+ * serialization per request for each dashboard watching.
  */
 import { FeedBatch } from "../ops/feed_batch.ts";
 import type { Monitoring } from "../ops/monitoring.ts";
@@ -12,6 +12,12 @@ import type { RequestEvent } from "../ops/request_events.ts";
 const FEED_HEARTBEAT_MS = 15_000;
 /** How long the feed gathers events before it sends them. */
 const FEED_BATCH_MS = 100;
+/**
+ * How long it gathers after a batch that had more requests than rows to show: a busy proxy's
+ * table is replaced faster than anyone reads it, and each batch costs the same however many
+ * requests it sums, so fewer batches make a watched busy proxy cheaper.
+ */
+const FEED_BUSY_MS = 500;
 /**
  * Flushes a reader may fall behind by (ten seconds' worth); meanwhile its batch keeps
  * gathering, so the totals it gets when it reads again are still whole.
@@ -32,12 +38,14 @@ export function dashboardFeed(req: Request, m: Monitoring): Response {
     start(controller) {
       const batch = new FeedBatch();
       let keepAlive = false;
+      let busy = false;
       let flushTimer: ReturnType<typeof setTimeout> | undefined;
       const flush = () => {
         flushTimer = undefined;
         if (batch.empty && !keepAlive) return;
         // A reader this far behind gets nothing new until it catches up.
         if ((controller.desiredSize ?? 0) <= -FEED_BACKLOG) return later();
+        busy = batch.crowded;
         const text = (keepAlive ? ": keep-alive\n\n" : "") +
           batch.take(m.prices, m.events);
         keepAlive = false;
@@ -48,7 +56,7 @@ export function dashboardFeed(req: Request, m: Monitoring): Response {
         }
       };
       const later = () => {
-        flushTimer ??= setTimeout(flush, FEED_BATCH_MS);
+        flushTimer ??= setTimeout(flush, busy ? FEED_BUSY_MS : FEED_BATCH_MS);
       };
       const unsubscribe = m.events.subscribe((e: RequestEvent) => {
         if (batch.add(e)) later();
