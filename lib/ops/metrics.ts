@@ -117,18 +117,6 @@ function zip(names: readonly string[], values: readonly string[]): Record<string
   return out;
 }
 
-const STATUS_LABELS = new Map<number, string>();
-
-/** Status codes as label text, made once per code. */
-function statusLabel(status: number): string {
-  let label = STATUS_LABELS.get(status);
-  if (label === undefined) {
-    label = String(status);
-    if (STATUS_LABELS.size < 1000) STATUS_LABELS.set(status, label);
-  }
-  return label;
-}
-
 export type GaugeSample = { labels: Record<string, string>; value: number };
 
 /** The provider of a failed attempt `provider/model: status type`. */
@@ -181,7 +169,7 @@ export class Metrics {
     }
     const requests = byStream[stream] ??= this.#requests.get(
       route.duration.labels.route!,
-      statusLabel(r.status),
+      String(r.status),
       stream === 0 ? "" : stream === 2 ? "true" : "false",
     );
     requests.value++;
