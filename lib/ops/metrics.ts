@@ -50,7 +50,7 @@ class Counter {
     let key = values.join("\u0000");
     let s = this.#index.get(key);
     if (s === undefined && this.#index.size >= MAX_SERIES) {
-      values = values.map(() => OTHER_TARGETS);
+      values = values.map(() => OTHER);
       key = values.join("\u0000");
       s = this.#index.get(key);
     }
@@ -109,7 +109,8 @@ type TargetSeries = {
 const MAX_TARGETS = 1000;
 /** Series per counter at most (labels a client can reach, such as a provider in a model name). */
 const MAX_SERIES = 5000;
-const OTHER_TARGETS = "(other)";
+/** The label value of what is past a cap. */
+const OTHER = "(other)";
 
 function zip(names: readonly string[], values: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -176,7 +177,7 @@ export class Metrics {
     const model = r.target;
     if (!model) return;
     const t = this.#target(model);
-    const name = t === this.#other ? OTHER_TARGETS : model;
+    const name = t === this.#other ? OTHER : model;
     if (r.ttftMs !== undefined) {
       this.#ttft.observe(t.ttft ??= this.#ttft.get(name), r.ttftMs / 1000);
     }
