@@ -180,6 +180,27 @@ describe("usage history", () => {
     db.close();
   });
 
+  it("sums a day's and an hour's rows into one bucket each, under either driver", async () => {
+    const db = await openDb(join(dir, "buckets.db"));
+    const day = Date.UTC(2026, 0, 5);
+    const hour = 3_600_000;
+    // Times that do not divide evenly: a driver that binds the bucket size as a REAL would
+    // make each row a bucket of its own.
+    db.insert([
+      record(day + 10 * hour + 1234, "req_a"),
+      record(day + 10 * hour + 59 * 60_000 + 7, "req_b"),
+      record(day + 23 * hour + 999, "req_c"),
+    ]);
+    const days = db.totals(day - 86_400_000, 86_400_000);
+    const hours = db.totals(day, hour);
+    db.close();
+    assert.deepEqual(days.map((t) => [t.bucket, t.requests]), [[day, 3]]);
+    assert.deepEqual(hours.map((t) => [t.bucket, t.requests]), [
+      [day + 10 * hour, 2],
+      [day + 23 * hour, 1],
+    ]);
+  });
+
   it("writes batches of every size with at most seven distinct statements", () => {
     // Each distinct statement is prepared once and kept by the driver: their number must not
     // grow with the many batch sizes a busy proxy produces.

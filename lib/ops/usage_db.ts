@@ -171,12 +171,14 @@ export class UsageDb {
   /** Totals per `bucketMs` (a day, an hour) and target since `since`, oldest first. */
   totals(since: number, bucketMs: number): UsageTotal[] {
     const rows = this.#db.all(
-      `SELECT (time / ?) * ? AS bucket, COALESCE(target, '') AS target, COUNT(*) AS requests,
+      `SELECT time - time % ? AS bucket, COALESCE(target, '') AS target, COUNT(*) AS requests,
         SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
         COALESCE(SUM(input_tokens), 0) AS input, COALESCE(SUM(output_tokens), 0) AS output,
         COALESCE(SUM(cached_tokens), 0) AS cached
       FROM requests WHERE time >= ? GROUP BY bucket, target ORDER BY bucket, target`,
-      [bucketMs, bucketMs, since],
+      // `%`, not `(time / ?) * ?`: node:sqlite binds every JS number as a REAL, and `/` then
+      // does not round down, where `%` always works on integers.
+      [bucketMs, since],
     );
     return rows.map((r) => ({
       bucket: num(r.bucket) ?? 0,
