@@ -109,6 +109,21 @@ async function post(p: RoutingProxy, body: Record<string, unknown>, headers = {}
 
 const overloaded: Reply = { status: 529, json: openaiError("busy", "overloaded_error") };
 
+describe("the x-ccp-upstream header", () => {
+  for (const stream of [false, true]) {
+    it(`names a model outside Latin-1 percent-encoded${stream ? " (stream)" : ""}`, async () => {
+      const p = proxy();
+      const { res, text } = await post(p, { model: "main/gpt-模型-ü", stream });
+      assert.equal(res.status, 200, text);
+      assert.equal(res.headers.get("x-ccp-upstream"), "main/gpt-%E6%A8%A1%E5%9E%8B-%C3%BC");
+      assert.equal(main.requests.at(-1)!.body.model, "gpt-模型-ü");
+      // One request, one log line: the answer did not fail after it was logged.
+      assert.equal(requestLines(p.logs).length, 1);
+      assert.equal(requestLines(p.logs)[0]!.status, 200);
+    });
+  }
+});
+
 describe("fallback along a chain", () => {
   it("moves on after a 529, and the answer names the client's model and the upstream", async () => {
     mainScript = () => overloaded;

@@ -38,6 +38,18 @@ import type { FallbackCause } from "../routing/file_schema.ts";
 export const UPSTREAM_HEADER = "x-ccp-upstream";
 
 /**
+ * The target's name as a header value. A client may send any model name through, and a header
+ * takes only Latin-1 without line breaks: anything outside printable ASCII is percent-encoded,
+ * so the answer never fails after the upstream has given it.
+ */
+function upstreamHeaderValue(target: Target): string {
+  const name = targetName(target);
+  return /^[\x20-\x7e]*$/.test(name)
+    ? name
+    : name.replace(/[^\x20-\x7e]+/gu, (run) => encodeURIComponent(run));
+}
+
+/**
  * Upstream silence after which an empty content delta goes out (see EventConverter.keepAlive):
  * well inside Claude Code's 300 s stream watchdog, which does not count pings.
  */
@@ -218,7 +230,7 @@ class AttemptFailed extends Error {
 function tagged(err: ProxyError, target: Target): ProxyError {
   return new ProxyError(err.status, err.type, err.message, {
     ...err.headers,
-    [UPSTREAM_HEADER]: targetName(target),
+    [UPSTREAM_HEADER]: upstreamHeaderValue(target),
   });
 }
 
@@ -336,7 +348,7 @@ async function attempt(
     throw err;
   }
   const { exchange, upstream } = sent;
-  const upstreamHeader = { [UPSTREAM_HEADER]: targetName(target) };
+  const upstreamHeader = { [UPSTREAM_HEADER]: upstreamHeaderValue(target) };
 
   const contentType = upstream.response.headers.get("content-type") ?? "";
   const upstreamStreams = contentType.includes("text/event-stream");
