@@ -78,6 +78,7 @@ describe("a client that leaves aborts the upstream request at once", () => {
     const reader = res.body!.getReader();
     const first = await reader.read();
     assert.match(new TextDecoder().decode(first.value), /message_start/);
+    const id = res.headers.get("request-id")!;
     controller.abort();
     const rec = up.requests[up.requests.length - 1]!;
     await rec.closed;
@@ -86,6 +87,12 @@ describe("a client that leaves aborts the upstream request at once", () => {
       true,
       "the upstream connection closed before its answer ended",
     );
+    // Logged (and so counted by metrics and the history) as the client leaving, not as an
+    // upstream failure.
+    const line = () => proxy.logs.find((l) => l.includes(id) && /status=/.test(l));
+    for (let i = 0; i < 300 && !line(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(line() ?? "", /status=499/, proxy.logs.join("\n"));
+    assert.doesNotMatch(line()!, /overloaded_error|upstream connection failed/);
   });
 
   it("mid-stream (official SDK, stream.abort())", async () => {

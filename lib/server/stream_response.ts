@@ -12,6 +12,7 @@ import { type BodySource, sourceOf, type SourceSink } from "../upstreams/body_so
 import { encodeEvents } from "../anthropic/sse_encode.ts";
 import { after, type Deadline } from "../common/deadlines.ts";
 import type { EventConverter } from "../upstreams/protocol.ts";
+import { ClientGone } from "../upstreams/transport.ts";
 
 export type StreamOutcome = {
   status: "complete" | "error" | "client_gone";
@@ -180,7 +181,19 @@ class StreamDriver implements UnderlyingDefaultSource<Uint8Array>, SourceSink {
 
   /** The upstream signal aborted: the error it carries is the one to report. */
   handleEvent(): void {
-    this.#fail(readError(this.#signal?.reason));
+    this.#stop(this.#signal?.reason);
+  }
+
+  /**
+   * The upstream read ended early. When the client's leaving aborted it (some runtimes say so
+   * on the request's signal before they cancel the response), that is the outcome, not an
+   * upstream failure.
+   */
+  #stop(err: unknown): void {
+    if (err instanceof ClientGone || this.#signal?.reason instanceof ClientGone) {
+      return this.#end({ status: "client_gone" }, "client");
+    }
+    this.#fail(readError(err));
   }
 
   data(chunk: Uint8Array): void {
@@ -235,7 +248,7 @@ class StreamDriver implements UnderlyingDefaultSource<Uint8Array>, SourceSink {
   error(err: unknown): void {
     this.#sourceDone = true;
     if (this.#drainingSince !== undefined) return this.#release("done");
-    this.#fail(readError(err));
+    this.#stop(err);
   }
 
   #check(): void {
