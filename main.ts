@@ -178,14 +178,14 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const fileKeys = routerSecrets(loaded.router);
-  const redactSecrets = makeRedactor([config.openaiApiKey, config.anthropicApiKey, ...fileKeys], {
+  const routerKeys = routerSecrets(loaded.router);
+  const redactSecrets = makeRedactor([config.openaiApiKey, config.anthropicApiKey, ...routerKeys], {
     exactOnly: true,
   });
   const log = createLogger({
     level: config.logLevel,
     format: config.logFormat,
-    secrets: [config.openaiApiKey, config.anthropicApiKey, config.search?.apiKey, ...fileKeys],
+    secrets: [config.openaiApiKey, config.anthropicApiKey, config.search?.apiKey, ...routerKeys],
   });
   for (const warning of loaded.warnings) log.warn(`config file: ${warning}`);
   if (cli.kind === "doctor") {

@@ -7,7 +7,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { configFromEnv } from "../lib/ops/config.ts";
-import { banner, bannerFields, bannerJson, displayUrl } from "../lib/cli/banner.ts";
+import { banner, bannerFields, bannerJson } from "../lib/cli/banner.ts";
+import { displayUrl } from "../lib/common/secret_values.ts";
 import { TEST_CLIENT_KEY, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 
 const base = { OPENAI_API_KEY: TEST_UPSTREAM_KEY, OPENAI_BASE_URL: "http://127.0.0.1:9/v1" };

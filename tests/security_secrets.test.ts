@@ -8,7 +8,9 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   chunk,
   completion,
@@ -306,6 +308,85 @@ describe("parts of a key are redacted like the key", () => {
     const redact = makeRedactor([KEY, TEST_UPSTREAM_KEY]);
     for (const text of [KEY.slice(0, 10), "upstream key", "sk-test-up", "0123456789"]) {
       assert.equal(redact(`x ${text} y`), `x ${text} y`);
+    }
+  });
+});
+
+describe("credentials in the base URL and in credential headers are secrets too", () => {
+  const URL_PASSWORD = "urlpass-5e884898da28";
+  const URL_TOKEN = "querytoken-9f86d081884c";
+  const COOKIE = "session=cookiesecret-2c26b46b";
+  const AUTH_TOKEN = "authtoken-fcde2b2edba5";
+  const HIDDEN = [URL_PASSWORD, URL_TOKEN, COOKIE, "cookiesecret-2c26b46b", AUTH_TOKEN];
+
+  it("reach neither the client, the log, the dashboard nor a recorded exchange", async () => {
+    // The upstream echoes what it was sent: headers and URL, as debugging gateways do.
+    const echo = (req: { headers: Record<string, string>; path: string }) =>
+      `got ${req.path} cookie=${req.headers["cookie"]} x-auth-token=${req.headers["x-auth-token"]}`;
+    const up = await startFakeUpstream((req, i) =>
+      i === 0
+        ? { status: 400, json: openaiError(echo(req), "invalid_request_error") }
+        : { sse: [chunk({ role: "assistant", content: echo(req) })] }
+    );
+    const dir = mkdtempSync(join(tmpdir(), "ccp-url-secrets-"));
+    const base = new URL(up.url);
+    base.username = "gateway-user";
+    base.password = URL_PASSWORD;
+    base.searchParams.set("token", URL_TOKEN);
+    const proxy = startProxyProcess(
+      {
+        OPENAI_API_KEY: TEST_UPSTREAM_KEY,
+        OPENAI_BASE_URL: base.toString(),
+        CUSTOM_HEADER_COOKIE: COOKIE,
+        CUSTOM_HEADER_X_AUTH_TOKEN: AUTH_TOKEN,
+        RECORD_DIR: dir,
+        LOG_LEVEL: "DEBUG",
+        HOST: "127.0.0.1",
+        PORT: "0",
+      },
+      [],
+      { denoFlags: [`--allow-write=${dir}`] },
+    );
+    try {
+      const url = `http://127.0.0.1:${await proxy.listening}`;
+      const texts: string[] = [];
+      for (const stream of [false, true]) {
+        const res = await fetch(`${url}/v1/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: body(stream),
+        });
+        // An answer's own text reaches the client as the model wrote it (as for the keys);
+        // an error's message is redacted.
+        if (!stream) texts.push(await res.text());
+        else assert.match(await res.text(), /cookiesecret/);
+      }
+      // The secrets did go upstream: the checks below can fail.
+      assert.equal(up.requests[0]!.headers["cookie"], COOKIE);
+      assert.equal(up.requests[0]!.headers["x-auth-token"], AUTH_TOKEN);
+      assert.match(texts[0]!, /REDACTED/);
+      texts.push(await (await fetch(`${url}/ui/api/state`)).text());
+      for (
+        let i = 0;
+        i < 200 && readdirSync(dir).filter((f) => f.endsWith(".json")).length < 2;
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const records = readdirSync(dir).filter((f) => f.endsWith(".json"));
+      assert.equal(records.length, 2);
+      for (const f of records) texts.push(readFileSync(join(dir, f), "utf8"));
+      texts.push(proxy.output());
+      for (const text of texts) {
+        for (const secret of HIDDEN) {
+          assert.equal(text.includes(secret), false, text.slice(0, 3000));
+        }
+      }
+    } finally {
+      proxy.kill();
+      await proxy.exited;
+      await up.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -2,35 +2,11 @@
 import { type Config, isLoopbackHost } from "../ops/config.ts";
 import { resolveProfile } from "../upstreams/openai/profiles.ts";
 import { VERSION } from "../ops/version.ts";
+import { displayUrl } from "../common/secret_values.ts";
 
 export function redactKey(key: string | undefined): string {
   if (!key) return "(not set)";
   return key.length <= 8 ? "****" : `${key.slice(0, 3)}…${key.slice(-2)} (${key.length} chars)`;
-}
-
-/**
- * A URL for display: a password in it (`https://user:pass@gateway/v1`) and key-like query
- * parameters are masked. Anything else is shown exactly as configured.
- */
-export function displayUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return url;
-  }
-  let masked = false;
-  if (parsed.password) {
-    parsed.password = "****";
-    masked = true;
-  }
-  for (const name of [...parsed.searchParams.keys()]) {
-    if (/key|token|secret|sig|pass/i.test(name)) {
-      parsed.searchParams.set(name, "****");
-      masked = true;
-    }
-  }
-  return masked ? parsed.toString() : url;
 }
 
 /** The banner's facts, for the text banner and for one JSON log line (LOG_FORMAT=json). */

@@ -3,7 +3,7 @@
  * no listening socket) for each mapped model, and prints a capability table with a hint for
  * each failure. Nothing is sent anywhere but the configured upstream.
  */
-import { displayUrl } from "./banner.ts";
+import { displayUrl } from "../common/secret_values.ts";
 import type { Config } from "../ops/config.ts";
 import { silentLogger } from "../ops/log.ts";
 import { createHandler } from "../server/handler.ts";

@@ -1,7 +1,8 @@
 /** The banner's lines for a routing configuration file: providers, routes, tiers, fallback. */
 import type { Router } from "../routing/router.ts";
 import { describeChain } from "../routing/router.ts";
-import { displayUrl, redactKey } from "./banner.ts";
+import { redactKey } from "./banner.ts";
+import { displayUrl } from "../common/secret_values.ts";
 
 export function routingLines(router: Router): string[] {
   const file = router.file;

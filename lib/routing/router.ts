@@ -4,6 +4,7 @@
  * MIDDLE_MODEL and SMALL_MODEL. With one (see file_router.ts): an explicit `provider/model`,
  * then `routes` (first match wins), then the `models` tiers, then the first provider.
  */
+import { headerSecrets, urlSecrets } from "../common/secret_values.ts";
 import type { Config } from "../ops/config.ts";
 import type { PriceTable } from "../ops/prices.ts";
 import type { Provider } from "../upstreams/provider.ts";
@@ -60,12 +61,17 @@ export function envRouter(config: Config): Router {
   });
 }
 
-/** Every key the router's providers hold (upstream and search), for the redactors. */
+/**
+ * Every secret the router's providers hold, for the redactors: upstream and search keys,
+ * credentials in their URLs and the values of credential headers (CUSTOM_HEADER_COOKIE …).
+ */
 export function routerSecrets(router: Router): string[] {
-  if (router.file === undefined) return [];
-  return router.providers.flatMap((p) =>
-    p.search?.apiKey !== undefined ? [...p.apiKeys, p.search.apiKey] : [...p.apiKeys]
-  );
+  return router.providers.flatMap((p) => [
+    ...p.apiKeys,
+    ...urlSecrets(p.baseUrl),
+    ...headerSecrets(p.headers),
+    ...(p.search ? [p.search.apiKey, ...urlSecrets(p.search.baseUrl)] : []),
+  ]).filter((s): s is string => s !== undefined);
 }
 
 /** `a → b → c` for the log and the banner. */

@@ -4,6 +4,7 @@
  * over, built once, and always treated as public, since such a platform decides the listening
  * address itself.
  */
+import { headerSecrets, urlSecrets } from "../common/secret_values.ts";
 import { errorResponse, ProxyError } from "../anthropic/errors.ts";
 import { type Config, ConfigError, configFromEnv } from "../ops/config.ts";
 import { createLogger } from "../ops/log.ts";
@@ -51,7 +52,12 @@ export function lazyFetch<A extends unknown[]>(
       const log = createLogger({
         level: config.logLevel,
         format: config.logFormat,
-        secrets: [config.openaiApiKey, config.anthropicApiKey],
+        secrets: [
+          config.openaiApiKey,
+          config.anthropicApiKey,
+          ...urlSecrets(config.openaiBaseUrl),
+          ...headerSecrets(config.customHeaders),
+        ],
       });
       return { handler: createHandler(config, { log }) };
     } catch (err) {

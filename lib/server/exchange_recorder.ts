@@ -4,6 +4,7 @@
  * fails or slows a request: a file over RECORD_MAX_FILE_BYTES is skipped, and once the directory
  * would pass RECORD_MAX_DIR_BYTES (or a write fails) recording stops, each with one log line.
  */
+import { SECRET_HEADER } from "../common/secret_values.ts";
 import type { ProxyError } from "../anthropic/errors.ts";
 import type { MessageResponse, StreamEvent } from "../anthropic/schema.ts";
 import type { Logger } from "../ops/log.ts";
@@ -31,13 +32,13 @@ export type RecorderOptions = {
   maxFileBytes: number;
   maxDirBytes: number;
   log: Logger;
-  /** Takes configured keys and key-shaped strings out of every string written. */
+  /**
+   * Takes configured keys and key-shaped strings out of every string written, unless the
+   * exchange brings its own (the request's, which knows the routing file's keys too).
+   */
   redact: (text: string) => string;
   now?: () => number;
 };
-
-/** Header names whose values are credentials: written as [REDACTED] whatever they hold. */
-const SECRET_HEADER = /authorization|api-key|apikey|token|secret|cookie|password|credential/i;
 
 export class Recorder {
   #opts: RecorderOptions;
@@ -61,6 +62,7 @@ export class Recorder {
     clientRequest: unknown,
     clientHeaders: Headers,
     stream: boolean,
+    redact: (text: string) => string = this.#opts.redact,
   ): ExchangeRecording | undefined {
     if (this.#stopped) return undefined;
     return new ExchangeRecording({
@@ -71,7 +73,7 @@ export class Recorder {
       clientHeaders,
       now: this.#now,
       maxBytes: this.#opts.maxFileBytes,
-      submit: (build) => this.#submit(requestId, build),
+      submit: (build) => this.#submit(requestId, build, redact),
       oversize: () =>
         this.#opts.log.warn("exchange not recorded: larger than RECORD_MAX_FILE_BYTES", {
           request_id: requestId,
@@ -85,7 +87,7 @@ export class Recorder {
     return this.#queue;
   }
 
-  #submit(requestId: string, build: () => RecordFile): void {
+  #submit(requestId: string, build: () => RecordFile, redact: (text: string) => string): void {
     if (this.#stopped) return;
     if (this.#waiting >= MAX_WAITING) {
       // Once per spell of a slow disk, not once per request.
@@ -99,16 +101,16 @@ export class Recorder {
     }
     this.#behind = false;
     this.#waiting++;
-    this.#queue = this.#queue.then(() => this.#write(build())).catch((err) => {
+    this.#queue = this.#queue.then(() => this.#write(build(), redact)).catch((err) => {
       this.#stop("recording stopped: cannot write to RECORD_DIR", {
         error: err instanceof Error ? err.message : String(err),
       });
     }).finally(() => this.#waiting--);
   }
 
-  async #write(record: RecordFile): Promise<void> {
+  async #write(record: RecordFile, redact: (text: string) => string): Promise<void> {
     if (this.#stopped) return;
-    const { redact, maxFileBytes, maxDirBytes, store, log } = this.#opts;
+    const { maxFileBytes, maxDirBytes, store, log } = this.#opts;
     const text = JSON.stringify(redactStrings(record, redact), null, 2) + "\n";
     const bytes = new TextEncoder().encode(text).byteLength;
     if (bytes > maxFileBytes) {

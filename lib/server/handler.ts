@@ -75,16 +75,10 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
   const jsonMemo = new JsonMemo();
   const responsesModels = new ResponsesModels();
   // Upstreams echo keys in error bodies; no client may read one back.
-  const redact = makeRedactor([
-    config.openaiApiKey,
-    config.anthropicApiKey,
-    config.search?.apiKey,
-  ]);
-  // A configuration file's keys too, for each router (a reload may bring new keys).
-  const fileRedactors = new WeakMap<Router, (text: string) => string>();
+  // Each router's secrets (a reload may bring new keys), made into a redactor once per router.
+  const redactors = new WeakMap<Router, (text: string) => string>();
   const redactFor = (router: Router): (text: string) => string => {
-    if (router.file === undefined) return redact;
-    let r = fileRedactors.get(router);
+    let r = redactors.get(router);
     if (r === undefined) {
       r = makeRedactor([
         config.openaiApiKey,
@@ -92,7 +86,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
         config.search?.apiKey,
         ...routerSecrets(router),
       ]);
-      fileRedactors.set(router, r);
+      redactors.set(router, r);
     }
     return r;
   };

@@ -2,6 +2,7 @@
  * `POST /v1/messages`: validate, route, convert for the upstream's protocol, send, and answer
  * with the converted message or stream. Knows the Protocol interface, none of its insides.
  */
+import { displayUrl } from "../common/secret_values.ts";
 import { invalidRequest, ProxyError, redactError, toProxyError } from "../anthropic/errors.ts";
 import { messageEvents } from "../anthropic/message_events.ts";
 import { ignoredFields, type MessageResponse, MessagesRequest } from "../anthropic/schema.ts";
@@ -76,6 +77,7 @@ export async function handleMessages(req: Request, ctx: RequestContext): Promise
     raw,
     req.headers,
     parsed.data.stream === true,
+    ctx.redact,
   );
   if (!rec) return await answer(req, ctx, raw, parsed.data, undefined);
   try {
@@ -289,11 +291,12 @@ async function attempt(
       provider: provider.name,
       api,
       profile: provider.profile.name,
-      base_url: provider.baseUrl,
+      // A password or key in the URL is masked; replay needs neither.
+      base_url: displayUrl(provider.baseUrl),
       model,
       message_id: messageId,
       input_tokens_estimate: inputEstimate,
-      url: exchange.url,
+      url: displayUrl(exchange.url),
       headers: exchange.headers,
       body: exchange.body,
     });

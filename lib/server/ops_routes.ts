@@ -6,6 +6,7 @@
  * The feed is read with fetch, not EventSource, so the key travels in a header and never in a
  * URL, where access logs and browser history would keep it.
  */
+import { displayUrl } from "../common/secret_values.ts";
 import type { Config } from "../ops/config.ts";
 import { describeChain, type Router } from "../routing/router.ts";
 import { ProxyError } from "../anthropic/errors.ts";
@@ -73,7 +74,7 @@ function configView(ctx: RequestContext): Record<string, unknown> {
     providers: ctx.router.providers.map((p) => ({
       name: p.name,
       api: p.api,
-      baseUrl: ctx.redact(p.baseUrl),
+      baseUrl: ctx.redact(displayUrl(p.baseUrl)),
       key: p.apiKey ? "set" : "not set",
     })),
     ...routingView(ctx.router, c),

@@ -89,7 +89,7 @@ export function startProxy(env: Record<string, string>): TestProxy {
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
 /** The command that runs main.ts under the runtime running the tests. */
-export function mainCommand(): { cmd: string; args: string[] } {
+export function mainCommand(denoFlags: string[] = []): { cmd: string; args: string[] } {
   const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
   const main = join(repoRoot, "main.ts");
   // Absolute paths (and Deno's config named explicitly) so any working directory works.
@@ -102,6 +102,7 @@ export function mainCommand(): { cmd: string; args: string[] } {
       "--allow-net",
       "--allow-env",
       "--allow-read",
+      ...denoFlags,
       main,
     ],
   };
@@ -120,9 +121,11 @@ export type ChildProxy = {
 export function startProxyProcess(
   env: Record<string, string>,
   args: string[] = [],
-  opts: { binary?: string; cwd?: string } = {},
+  opts: { binary?: string; cwd?: string; denoFlags?: string[] } = {},
 ): ChildProxy {
-  const { cmd, args: base } = opts.binary ? { cmd: opts.binary, args: [] } : mainCommand();
+  const { cmd, args: base } = opts.binary
+    ? { cmd: opts.binary, args: [] }
+    : mainCommand(opts.denoFlags);
   const child = spawn(cmd, [...base, ...args], {
     cwd: opts.cwd ?? repoRoot,
     env: {
