@@ -6,6 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
+import { request as httpRequest } from "node:http";
 import {
   completion,
   type FakeUpstream,
@@ -95,6 +96,91 @@ describe("protected mode: no open proxy on the network by accident", () => {
       assert.ok(!out.includes(TEST_UPSTREAM_KEY));
     });
   }
+});
+
+/** A request with exactly these headers (fetch may not let a test set Host). */
+function rawPost(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}/v1/messages`, { method: "POST", headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end(BODY);
+  });
+}
+
+describe("without a key, only local clients: no web page can use the proxy", () => {
+  let up: FakeUpstream;
+  const proxies: TestProxy[] = [];
+  before(async () => {
+    up = await startFakeUpstream(() => ({ json: completion({ content: "ok" }) }));
+  });
+  after(async () => {
+    for (const p of proxies) await p.close();
+    await up.close();
+  });
+  const start = (env: Record<string, string> = {}) => {
+    const p = startProxy({ OPENAI_BASE_URL: up.url, ...env });
+    proxies.push(p);
+    return p;
+  };
+  const port = (p: TestProxy) => new URL(p.url).port;
+
+  const refused: [string, (port: string) => Record<string, string>][] = [
+    ["a DNS-rebound name in Host", (n) => ({ host: `attacker.example:${n}` })],
+    ["a LAN name in Host", (n) => ({ host: `192.168.1.20:${n}` })],
+    [
+      "a cross-site page's Origin",
+      (n) => ({ host: `127.0.0.1:${n}`, origin: "https://a.example" }),
+    ],
+    ["a sandboxed page's Origin null", (n) => ({ host: `localhost:${n}`, origin: "null" })],
+  ];
+  for (const [name, headers] of refused) {
+    it(`${name} → 403 permission_error, upstream not called`, async () => {
+      const p = start();
+      const before = up.requests.length;
+      // text/plain: what a page can send cross-site without a preflight.
+      const res = await rawPost(p.url, { ...headers(port(p)), "content-type": "text/plain" });
+      assert.equal(res.status, 403, res.body);
+      const body = JSON.parse(res.body) as {
+        type: string;
+        error: { type: string; message: string };
+      };
+      assert.equal(body.type, "error");
+      assert.equal(body.error.type, "permission_error");
+      assert.match(body.error.message, /ANTHROPIC_API_KEY/);
+      assert.equal(up.requests.length, before);
+    });
+  }
+
+  const allowed: [string, (port: string) => Record<string, string>][] = [
+    ["127.0.0.1", (n) => ({ host: `127.0.0.1:${n}` })],
+    ["localhost", (n) => ({ host: `localhost:${n}` })],
+    ["[::1]", (n) => ({ host: `[::1]:${n}` })],
+    ["a name under .localhost", (n) => ({ host: `app.localhost:${n}` })],
+    ["a local page's Origin", (n) => ({ host: `127.0.0.1:${n}`, origin: "http://localhost:3000" })],
+  ];
+  for (const [name, headers] of allowed) {
+    it(`${name} is served`, async () => {
+      const p = start();
+      const res = await rawPost(p.url, { ...headers(port(p)), "content-type": "application/json" });
+      assert.equal(res.status, 200, res.body);
+    });
+  }
+
+  it("any Host is served with the key, or with ALLOW_REMOTE_WITHOUT_KEY=true", async () => {
+    const keyed = start({ ANTHROPIC_API_KEY: TEST_CLIENT_KEY });
+    const open = start({ ALLOW_REMOTE_WITHOUT_KEY: "true" });
+    const host = { host: "proxy.example", "content-type": "application/json" };
+    assert.equal((await rawPost(keyed.url, { ...host, "x-api-key": TEST_CLIENT_KEY })).status, 200);
+    assert.equal((await rawPost(open.url, host)).status, 200);
+  });
 });
 
 describe("client keys", () => {

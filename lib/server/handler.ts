@@ -4,6 +4,7 @@
  * state that matters for correctness, so any number of instances can serve behind a load
  * balancer. Each route lives in its own module.
  */
+import { refuseNonLocal } from "./local_guard.ts";
 import {
   errorResponse,
   invalidRequest,
@@ -92,6 +93,8 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
   };
 
   const authorized = keyCheck(config.anthropicApiKey);
+  // Open without a key: only to local clients, not to web pages that reach loopback.
+  const localOnly = !config.anthropicApiKey && !config.allowRemoteWithoutKey;
   const monitoring = deps.monitoring ?? createMonitoring(config, log);
 
   return async function handle(req: Request): Promise<Response> {
@@ -137,6 +140,10 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       return withId(res, requestId, dropBody);
     };
     try {
+      if (localOnly) {
+        const refused = refuseNonLocal(req);
+        if (refused) throw refused;
+      }
       const side = sideCallResponse(req, method, path);
       if (side) {
         log.debug("client side call", { request_id: requestId, method, path, status: side.status });
