@@ -192,6 +192,22 @@ describe("dashboard endpoints with ANTHROPIC_API_KEY", () => {
     }
   });
 
+  it("counts a request that never reached an upstream at a cost of 0, not unknown", async () => {
+    const res = await fetch(`${proxy.url}/v1/messages`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ model: "claude-sonnet-4-5", messages: [] }),
+    });
+    assert.equal(res.status, 400);
+    await res.body?.cancel();
+    const state = await (await fetch(`${proxy.url}/ui/api/state`, { headers: auth })).json();
+    const local = (state.days as { target: string; cost: number | null }[]).find((d) =>
+      d.target === ""
+    );
+    assert.ok(local, JSON.stringify(state.days));
+    assert.equal(local.cost, 0);
+  });
+
   it("a failed request carries the error the client got, redacted", async () => {
     const feed = await openFeed(proxy);
     try {

@@ -38,6 +38,11 @@ function script(req: { body?: { messages?: unknown; stream?: boolean } }) {
   if (text.includes("please fail")) {
     return { status: 400, json: openaiError("model 'gpt-4o' does not support this parameter") };
   }
+  if (text.includes("tiny")) {
+    return {
+      json: completion({ content: "ok", usage: { prompt_tokens: 2, completion_tokens: 1 } }),
+    };
+  }
   if (req.body?.stream) {
     return { sse: textStream("hi", { usage: { prompt_tokens: 5000, completion_tokens: 700 } }) };
   }
@@ -143,6 +148,13 @@ describe("dashboard in Chromium", { skip: available ? false : `${CHROMIUM} not i
     assert.ok(Number(painted) > 500, `painted pixels: ${painted}`);
     assert.match(await page.innerText("#cRequests"), /^2$/);
     assert.match(await page.innerText("#cCost"), /^\$/);
+  });
+
+  it("shows a cost below a hundredth of a cent, not $0.0000", async () => {
+    const tiny = await ask(proxy, "tiny");
+    const row = await page.waitForSelector(`#recent tr[data-id="${tiny.id}"]`, { timeout: 1_000 });
+    // gpt-4o: 2 input tokens at $2.50 and 1 output token at $10 per million.
+    assert.match(await row.innerText(), /\$0\.000015\b/);
   });
 
   it("counts a burst whole, though a busy feed sends only the latest rows", async () => {

@@ -43,6 +43,8 @@ export function recordView(r: RequestRecord, prices: PriceTable): RecordView {
 }
 
 export function totalView(t: UsageTotal, prices: PriceTable): TotalView {
+  // Requests that never reached an upstream (refused, invalid) cost nothing: known, not "—".
+  if (t.target === "") return { ...t, cost: 0 };
   const cost = costOf(priceOfTarget(t.target, prices), {
     input: t.input,
     output: t.output,

@@ -94,7 +94,9 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
   function fmtInt(n) { return (n || 0).toLocaleString("en-US"); }
   function fmtCost(c) {
     if (c === null || c === undefined) return "\\u2014";
-    return "$" + (c < 0.01 && c > 0 ? c.toFixed(4) : c.toFixed(2));
+    // Two significant digits below a cent: a known cost never reads as $0.0000.
+    if (c > 0 && c < 0.01) return "$" + c.toFixed(Math.min(8, 1 - Math.floor(Math.log10(c))));
+    return "$" + c.toFixed(2);
   }
   function fmtMs(ms) {
     if (ms === undefined || ms === null) return "";
@@ -258,7 +260,7 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
     body.textContent = "";
     Object.keys(rows).sort().forEach(function (target) {
       var r = rows[target], tr = document.createElement("tr");
-      cell(tr, target || "(none)");
+      cell(tr, target || "(not sent upstream)");
       cell(tr, fmtInt(r.today), "n"); cell(tr, fmtInt(r.tokToday), "n"); cell(tr, r.today ? fmtCost(r.costToday) : "", "n");
       cell(tr, fmtInt(r.week), "n"); cell(tr, fmtInt(r.tokWeek), "n"); cell(tr, fmtCost(r.costWeek), "n");
       cell(tr, fmtInt(r.errors), "n");
