@@ -168,7 +168,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     ({ env, sourceOf } = await loadEnv(cli.envFile, cli.envFileRequired, cli.overrides));
     // The report needs only the history's path, not an upstream key.
-    if (cli.kind === "usage") return await printUsage(usageDbPath(env), cli.days, stdoutLines());
+    if (cli.kind === "usage") {
+      return await printUsage(usageDbPath(env), cli.days, stdoutLines(), env.USAGE_DB?.trim());
+    }
     config = configFromEnv(env, { sourceOf });
     loaded = buildRouter(config, await readConfigFile(config), env, health);
   } catch (err) {
@@ -327,9 +329,13 @@ async function printUsage(
   path: string | undefined,
   days: number,
   out: (line: string) => void,
+  setting: string | undefined,
 ): Promise<number> {
   if (path === undefined) {
-    process.stderr.write("error: the usage history is off (USAGE_DB=off); nothing to report\n");
+    const why = setting
+      ? `the usage history is off (USAGE_DB=${setting})`
+      : "no usage history: no data directory is known (set USAGE_DB, or HOME)";
+    process.stderr.write(`error: ${why}; nothing to report\n`);
     return 1;
   }
   let db: UsageDb | undefined;

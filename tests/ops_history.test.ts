@@ -333,6 +333,9 @@ describe("usage subcommand", () => {
     for (const bad of [["usage", "--days", "0"], ["usage", "--days=x"], ["--days", "3"]]) {
       assert.equal(parseArgs(bad).kind, "error", bad.join(" "));
     }
+    const tooMany = parseArgs(["usage", "--days", "100000"]);
+    assert.equal(tooMany.kind, "error");
+    assert.match(tooMany.kind === "error" ? tooMany.message : "", /1 to 36500/);
     assert.match(helpText("0"), /usage \[--days N\]/);
   });
 
@@ -342,7 +345,11 @@ describe("usage subcommand", () => {
     assert.match(missing.out, /no usage history at .*nothing-here\.db yet/);
     const off = await runMain(["usage"], { USAGE_DB: "off" }, dir);
     assert.equal(off.code, 1);
-    assert.match(off.err, /usage history is off/);
+    assert.match(off.err, /usage history is off \(USAGE_DB=off\)/);
+    // No USAGE_DB and no HOME: nowhere to look, and the message says that, not "off".
+    const nowhere = await runMain(["usage"], {}, dir);
+    assert.equal(nowhere.code, 1);
+    assert.match(nowhere.err, /no data directory is known \(set USAGE_DB, or HOME\)/);
   });
 });
 

@@ -117,7 +117,7 @@ describe("routing file: parsing and errors", () => {
       ENV,
     );
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!, /providers\.p\.api_key: a key written in the config file/);
+    assert.match(warnings[0]!, /providers\.p\.api_key holds a key written in the config file/);
     assert.doesNotMatch(warnings[0]!, /sk-literal/);
   });
 });

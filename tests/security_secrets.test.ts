@@ -303,6 +303,17 @@ describe("parts of a key are redacted like the key", () => {
     });
   }
 
+  it("a key with quotes or backslashes, echoed inside JSON (escaped), is redacted whole", async () => {
+    const { makeRedactor } = await import("../lib/ops/log.ts");
+    const key = 'abc"def\\ghi/secret+key=1234';
+    const redact = makeRedactor([key]);
+    const echoed = JSON.stringify({ error: { message: `bad key ${key}` } });
+    const out = redact(echoed);
+    assert.equal(out.includes("def"), false, out);
+    assert.equal(out.includes("secret+key"), false, out);
+    assert.match(out, /REDACTED/);
+  });
+
   it("ten characters of a key, or text that only shares a few, are left alone", async () => {
     const { makeRedactor } = await import("../lib/ops/log.ts");
     const redact = makeRedactor([KEY, TEST_UPSTREAM_KEY]);

@@ -76,7 +76,7 @@ export function parseArgs(argv: readonly string[]): CliResult {
       const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i];
       const n = Number(value);
       if (!Number.isInteger(n) || n < 1 || n > 36_500) {
-        return { kind: "error", message: "--days needs a whole number of days (1 or more)" };
+        return { kind: "error", message: "--days needs a whole number of days, 1 to 36500" };
       }
       days = n;
       continue;

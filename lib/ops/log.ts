@@ -97,10 +97,12 @@ export function makeRedactor(
   opts: { exactOnly?: boolean } = {},
 ) {
   const exact = secrets.filter((s): s is string => typeof s === "string" && s.length >= 4);
-  // A key in a URL's query string arrives percent-encoded when it holds `+`, `/` or `=`.
+  // A key in a URL's query string arrives percent-encoded when it holds `+`, `/` or `=`, and
+  // one echoed inside JSON escaped when it holds `"` or `\`.
   for (const s of [...exact]) {
-    const encoded = encodeURIComponent(s);
-    if (encoded !== s) exact.push(encoded);
+    for (const form of [encodeURIComponent(s), JSON.stringify(s).slice(1, -1)]) {
+      if (form !== s && !exact.includes(form)) exact.push(form);
+    }
   }
   const partial = exact.filter((s) => s.length > PARTIAL_MIN);
   return (text: string): string => {

@@ -49,7 +49,7 @@ function expand(
       warnings.push(
         `${
           formatPath(path)
-        }: a key written in the config file; put it in a variable and write "\${NAME}"`,
+        } holds a key written in the config file; put it in a variable and write "\${NAME}"`,
       );
     }
     return value.replace(VAR, (_m, name: string) => {
