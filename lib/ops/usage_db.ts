@@ -124,6 +124,12 @@ const opt = (v: number | undefined): number | null => (v === undefined ? null : 
 const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
+/**
+ * How long a write waits for another process's lock. The wait holds the event loop, so every
+ * request in flight waits with it: kept to what another proxy's batch takes, a few ms.
+ */
+const BUSY_WAIT_MS = 25;
+
 export class UsageDb {
   #db: SqlDatabase;
 
@@ -134,7 +140,7 @@ export class UsageDb {
    */
   constructor(db: SqlDatabase) {
     this.#db = db;
-    db.exec("PRAGMA busy_timeout = 200");
+    db.exec(`PRAGMA busy_timeout = ${BUSY_WAIT_MS}`);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL");
     db.exec(SCHEMA);
