@@ -195,6 +195,25 @@ describe("Metrics from request records", () => {
     assert.equal(sample(text, 'ccp_fallbacks_total{provider="main"}'), 2);
   });
 
+  it("does not count the last entry of a request that failed: it had nothing to fail over to", () => {
+    const events = new RequestEvents();
+    const metrics = new Metrics(events);
+    events.finished({
+      ...base,
+      status: 429,
+      target: "spare/m2",
+      attempts: [
+        "main/m1: 429 rate_limit_error",
+        "main/m1: 429 rate_limit_error",
+        "spare/m2: 429 rate_limit_error",
+      ],
+      error: { type: "rate_limit_error", message: "slow down" },
+    });
+    const text = metrics.render();
+    assert.equal(sample(text, 'ccp_fallbacks_total{provider="main"}'), 2);
+    assert.equal(sample(text, 'ccp_fallbacks_total{provider="spare"}'), undefined);
+  });
+
   it("escapes label values and keeps unknown paths in one series", () => {
     const events = new RequestEvents();
     const metrics = new Metrics(events);

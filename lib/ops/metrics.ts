@@ -189,7 +189,10 @@ export class Metrics {
       this.#errors.get(providerOfTarget(model), r.error.type).value++;
     }
     if (r.attempts) {
-      for (const attempt of r.attempts) this.#fallbacks.get(attemptProvider(attempt)).value++;
+      // A request that failed ended on its last entry: that one had nothing to fail over to.
+      // (A client that left did so during an attempt not in the list.)
+      const n = r.error && r.status !== 499 ? r.attempts.length - 1 : r.attempts.length;
+      for (let i = 0; i < n; i++) this.#fallbacks.get(attemptProvider(r.attempts[i]!)).value++;
     }
   }
 
