@@ -497,7 +497,11 @@ describe("replay", () => {
       assert.match(diff.stdout, /^\+ .*Lyon/m);
       const bad = run(broken);
       assert.equal(bad.status, 2, bad.stderr + bad.stdout);
-      assert.match(bad.stderr, /not a recorded exchange/);
+      assert.match(bad.stderr, /not a recorded exchange: [a-z_]+: /);
+      assert.doesNotMatch(bad.stderr, /invalid request/);
+      const folder = run(dir);
+      assert.equal(folder.status, 2, folder.stderr + folder.stdout);
+      assert.match(folder.stderr, /a directory: give its record files/);
       // Several files (a shell glob over RECORD_DIR): any difference makes it exit 1.
       const all = run(fixture, changed, broken, join(dir, "missing.json"));
       assert.equal(all.status, 1, all.stderr + all.stdout);

@@ -32,7 +32,7 @@ function innermost(issue: Issue): { path: PropertyKey[]; message: string } {
   return { path: [...issue.path, ...inner.path], message: inner.message };
 }
 
-export function formatZodError(error: z.ZodError): string {
+export function formatZodError(error: z.ZodError, prefix = "invalid request: "): string {
   const parts = error.issues.slice(0, MAX_ISSUES).map((issue) => {
     const { path: at, message } = innermost(issue);
     const path = at.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")
@@ -42,5 +42,5 @@ export function formatZodError(error: z.ZodError): string {
   const more = error.issues.length > MAX_ISSUES
     ? ` (and ${error.issues.length - MAX_ISSUES} more)`
     : "";
-  return `invalid request: ${parts.join("; ")}${more}`;
+  return `${prefix}${parts.join("; ")}${more}`;
 }

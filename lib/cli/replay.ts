@@ -3,6 +3,7 @@
  * what the client got when it was recorded. Hermetic: nothing is sent anywhere and no setting
  * is read, the file holds all the conversion depends on. (`--against`: replay_against.ts.)
  */
+import { statSync } from "node:fs";
 import { type ProxyError, toProxyError } from "../anthropic/errors.ts";
 import { MessagesRequest, type StreamEvent } from "../anthropic/schema.ts";
 import { formatZodError } from "../anthropic/validation.ts";
@@ -37,7 +38,7 @@ export function parseRecord(text: string): RecordFile {
   }
   const parsed = RecordFile.safeParse(value);
   if (!parsed.success) {
-    throw new ReplayError(`not a recorded exchange: ${formatZodError(parsed.error)}`);
+    throw new ReplayError(`not a recorded exchange: ${formatZodError(parsed.error, "")}`);
   }
   return parsed.data;
 }
@@ -54,7 +55,7 @@ function rebuildExchange(record: RecordFile): Exchange {
   const request = MessagesRequest.safeParse(record.client_request);
   if (!request.success) {
     throw new ReplayError(
-      `the recorded client request is not valid today: ${formatZodError(request.error)}`,
+      `the recorded client request is not valid today: ${formatZodError(request.error, "")}`,
     );
   }
   // The two OpenAI protocols rebuild from the base URL and profile; a pass-through upstream's
@@ -239,7 +240,15 @@ export async function replayFiles(
   return different > 0 ? 1 : failed > 0 ? 2 : 0;
 }
 
-/** A file's text; a missing or unreadable one is a ReplayError. */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** A file's text; a missing or unreadable one (or a directory) is a ReplayError. */
 export async function readRecordText(
   file: string,
   read: (path: string) => Promise<string | undefined>,
@@ -248,9 +257,14 @@ export async function readRecordText(
   try {
     text = await read(file);
   } catch (err) {
+    if (isDirectory(file)) throw new ReplayError("a directory: give its record files (DIR/*.json)");
     throw new ReplayError(`cannot read: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (text === undefined) throw new ReplayError("not found");
+  if (text === undefined) {
+    throw new ReplayError(
+      isDirectory(file) ? "a directory: give its record files (DIR/*.json)" : "not found",
+    );
+  }
   return text;
 }
 
