@@ -190,6 +190,31 @@ describe("record (RECORD_DIR)", () => {
     assert.equal(result.equal, true, describeDifference(result).join("\n"));
   });
 
+  it("replays as the same an answer that redaction changed (no usage from the upstream)", async () => {
+    // A key-shaped string and an echoed header in the answer's text: the file holds them
+    // redacted, and the proxy counted output tokens from the text before that.
+    const text = "Set OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123 and send " +
+      '{"authorization": "Bearer abcdefghij1234"} with each call.';
+    for (const stream of [true, false]) {
+      s.reply(
+        stream
+          ? { sse: textStream(text, { usage: null }) }
+          : { json: { ...completion({ content: text }), usage: undefined } },
+      );
+      const res = await fetch(`${s.proxy.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": TEST_CLIENT_KEY },
+        body: JSON.stringify({ ...ask, stream }),
+      });
+      assert.equal(res.status, 200);
+      await res.text();
+      const rec = lastRecord(await s.files());
+      assert.match(JSON.stringify(rec.upstream_response), /REDACTED/);
+      const result = replayRecord(rec);
+      assert.equal(result.equal, true, describeDifference(result).join("\n"));
+    }
+  });
+
   it("records an upstream error answer with what the client got, and replays it", async () => {
     s.reply({
       status: 400,

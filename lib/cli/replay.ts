@@ -4,7 +4,9 @@
  * is read, the file holds all the conversion depends on. (`--against`: replay_against.ts.)
  */
 import { statSync } from "node:fs";
-import { type ProxyError, toProxyError } from "../anthropic/errors.ts";
+import { type ProxyError, redactError, toProxyError } from "../anthropic/errors.ts";
+import { makeRedactor } from "../ops/log.ts";
+import { redactStrings } from "../server/exchange_recorder.ts";
 import { MessagesRequest, type StreamEvent } from "../anthropic/schema.ts";
 import { formatZodError } from "../anthropic/validation.ts";
 import { JsonMemo } from "../common/json_text.ts";
@@ -115,8 +117,15 @@ export function replayRecord(record: RecordFile): ReplayResult {
   }
   const then: string[] = [];
   const now: string[] = [];
+  // Today's answer gets what the recorder did to the client's: the redactor's patterns (the
+  // configured keys are [REDACTED] in the recorded upstream answer already). Where redaction
+  // changed the answer, the proxy counted output tokens (when the upstream did not) from the
+  // text before it, which no replay can see: that count is left out on both sides.
+  const altered = JSON.stringify(answer).includes(REDACTED);
+  const thenLine = (v: unknown) => canonical(altered ? withoutOutputCount(v) : v);
+  const nowLine = (v: unknown) => thenLine(redactStrings(v, PATTERNS));
   if (answer.kind === "stream") {
-    for (const e of client.events ?? []) then.push(canonical(e));
+    for (const e of client.events ?? []) then.push(thenLine(e));
     // An error that was the converter's is part of the answer; a cut connection's is not.
     if (answer.end === "converter_error" && client.error) then.push(errorLine(client.error));
     const converter = exchange.stream();
@@ -134,23 +143,40 @@ export function replayRecord(record: RecordFile): ReplayResult {
     } catch (err) {
       failed = toProxyError(err);
     }
-    for (const e of events) now.push(canonical(e));
-    if (failed) now.push(errorLine(failed));
+    for (const e of events) now.push(nowLine(e));
+    if (failed) now.push(errorLine(redactError(failed, PATTERNS)));
   } else {
     then.push(
-      client.error ? errorLine(client.error) : canonical(client.message ?? null),
+      client.error ? errorLine(client.error) : thenLine(client.message ?? null),
     );
     try {
       if (answer.kind === "http_error") {
         throw exchange.httpError(answer.status, answer.body, new Headers(answer.headers));
       }
-      now.push(canonical(readMessageBody(answer.body, exchange)));
+      now.push(nowLine(readMessageBody(answer.body, exchange)));
     } catch (err) {
-      now.push(errorLine(toProxyError(err)));
+      now.push(errorLine(redactError(toProxyError(err), PATTERNS)));
     }
   }
   const equal = then.length === now.length && then.every((line, i) => line === now[i]);
   return { kind: answer.kind, then, now, equal };
+}
+
+const REDACTED = "[REDACTED]";
+/** The redactor's shape patterns alone: the configured keys are not known to a replay. */
+const PATTERNS = makeRedactor([]);
+
+/** `value` with every `usage.output_tokens` blanked. */
+function withoutOutputCount(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutOutputCount);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = k === "usage" && v !== null && typeof v === "object" && "output_tokens" in v
+      ? { ...v, output_tokens: "(counted before redaction)" }
+      : withoutOutputCount(v);
+  }
+  return out;
 }
 
 function errorLine(e: RecordedError | ProxyError): string {
