@@ -12,6 +12,8 @@
  *   --duration S        seconds of load per round and scenario [4]
  *   --concurrency C     requests in flight against each of the two proxies [32]
  *   --warmup S          seconds of load on each fresh pair before it is measured [10]
+ *   --log-level L       both proxies' LOG_LEVEL; at INFO each request also writes its log line
+ *                       (to a pipe the benchmark reads and drops) [ERROR]
  *   --no-dashboard      no dashboard reading the feed
  *   --only PART         metrics, dashboard or history: only that part on in the 'on' proxy
  *   --calibrate         both proxies with monitoring off: the ratios then show the harness's
@@ -177,6 +179,9 @@ async function main(): Promise<void> {
   const concurrency = Number(option("concurrency", "32"));
   const warmup = Number(option("warmup", "10"));
   const calibrate = process.argv.includes("--calibrate");
+  // ERROR by default: no request log line, so the proxy's own cost is the smallest it gets and
+  // monitoring's share the largest.
+  const logLevel = option("log-level", "ERROR");
   const threads = process.argv.includes("--threads");
   const rate = Number(option("rate", "0"));
   const only = option("only", "");
@@ -224,6 +229,7 @@ async function main(): Promise<void> {
           const env = {
             ...process.env,
             ...proxyEnv(upstream, port),
+            LOG_LEVEL: logLevel,
             ...(on && !calibrate
               ? {
                 METRICS: String(part("metrics")),
