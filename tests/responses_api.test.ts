@@ -15,7 +15,7 @@ import {
 } from "./helpers/fake_upstream.ts";
 import { startProxy, TEST_CLIENT_KEY, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 import { responseJson, responseStream } from "./helpers/responses_fake.ts";
-import { assertAnthropicError, postJson } from "./api_support.ts";
+import { assertAnthropicError, parseSse, postJson } from "./api_support.ts";
 
 const closers: (() => Promise<void>)[] = [];
 after(async () => {
@@ -335,6 +335,58 @@ describe("Responses upstream through the proxy (official SDK)", () => {
       messages: [{ role: "user", content: "hi" }],
     });
     assert.match(await assertAnthropicError(res, 429, "rate_limit_error"), /Rate limit reached/);
+  });
+
+  it("an error object in a 200 answer keeps its meaning and message, as for Chat Completions", async () => {
+    const { url, upstream } = await setup(() => ({
+      json: { error: { message: "Rate limit hit via gateway", code: "rate_limit_exceeded" } },
+    }), { OPENAI_API: "responses" });
+    const res = await postJson(`${url}/v1/messages`, {
+      model: "claude-sonnet-4-6",
+      max_tokens: 50,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    // The shared mapping of in-body errors: a retry may help, so overloaded_error (529).
+    const message = await assertAnthropicError(res, 529, "overloaded_error");
+    assert.match(message, /Rate limit hit via gateway/);
+    assert.doesNotMatch(message, /unexpected shape/);
+    assert.equal(upstream.requests.length, 1);
+  });
+
+  it("an untyped {error} in the stream ends it with event: error, before or after content", async () => {
+    const text = responseStream([{ type: "message", text: "Half an answer" }]);
+    const steps = "sse" in text ? text.sse : [];
+    const gatewayError = {
+      raw: `data: ${
+        JSON.stringify({ error: { message: "Rate limit hit via gateway", code: 429 } })
+      }\n\n`,
+    };
+    const textDone = steps.findIndex((st) => JSON.stringify(st).includes("output_text.done"));
+    const replies: Reply[] = [
+      { sse: [steps[0]!, gatewayError], done: false },
+      { sse: [...steps.slice(0, textDone + 1), gatewayError], done: false },
+    ];
+    const { url } = await setup((_r, i) => replies[i]!, { OPENAI_API: "responses" });
+    for (const expectedText of ["", "Half an answer"]) {
+      const res = await postJson(`${url}/v1/messages`, {
+        model: "claude-sonnet-4-6",
+        max_tokens: 50,
+        stream: true,
+        messages: [{ role: "user", content: "hi" }],
+      });
+      assert.equal(res.status, 200);
+      const events = parseSse(await res.text()).filter((e) => e.event !== "ping");
+      const types = events.map((e) => e.event);
+      assert.equal(types[0], "message_start");
+      assert.ok(!types.includes("message_stop"), types.join(","));
+      const streamed = events.filter((e) => e.data.delta?.type === "text_delta")
+        .map((e) => e.data.delta.text).join("");
+      assert.equal(streamed, expectedText);
+      const last = events.at(-1)!;
+      assert.equal(last.event, "error");
+      assert.equal(last.data.error.type, "overloaded_error");
+      assert.match(last.data.error.message, /Rate limit hit via gateway/);
+    }
   });
 
   it("count_tokens is answered here, as with Chat Completions", async () => {

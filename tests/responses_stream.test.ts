@@ -231,6 +231,22 @@ describe("Responses stream → Anthropic stream", () => {
     assert.equal(err.type, "invalid_request_error");
   });
 
+  it("an untyped {error} event (a gateway's) → the mapped error, not an ignored event", () => {
+    const before = failure([
+      ...responseEvents([{ type: "message", text: "x" }]).slice(0, 2),
+      { error: { message: "Rate limit hit via gateway", code: 429 } },
+    ]);
+    assert.equal(before.type, "overloaded_error");
+    assert.match(before.message, /Rate limit hit via gateway/);
+    const midway = failure([
+      ...responseEvents([{ type: "message", text: "Half an answer" }]).slice(0, 5),
+      { error: { message: "Invalid tool schema", code: 400 } },
+    ]);
+    assert.equal(midway.status, 400);
+    assert.equal(midway.type, "invalid_request_error");
+    assert.match(midway.message, /Invalid tool schema/);
+  });
+
   it("a stream that ends without response.completed is an error, not end_turn", () => {
     const err = failure(responseEvents([{ type: "message", text: "cut" }]).slice(0, -1));
     assert.equal(err.type, "overloaded_error");
@@ -307,6 +323,42 @@ describe("Responses object → Anthropic message (non-streaming)", () => {
       (e: ProxyError) => e.status === 502 && /not a response object/.test(e.message),
     );
   });
+
+  it("a gateway's {error} object in place of a response → the mapped error", () => {
+    const cases: { body: unknown; status: number; type: string; message: RegExp }[] = [
+      {
+        body: { error: { message: "Rate limit hit via gateway", code: "rate_limit_exceeded" } },
+        status: 529,
+        type: "overloaded_error",
+        message: /in a 200 answer: Rate limit hit via gateway/,
+      },
+      {
+        body: { error: { message: "Bad tool schema", type: "invalid_request_error" } },
+        status: 400,
+        type: "invalid_request_error",
+        message: /Bad tool schema/,
+      },
+      {
+        body: { error: { message: "No credits left", code: 402 } },
+        status: 402,
+        type: "billing_error",
+        message: /No credits left/,
+      },
+      {
+        body: { error: "upstream is down" },
+        status: 529,
+        type: "overloaded_error",
+        message: /upstream is down/,
+      },
+    ];
+    for (const c of cases) {
+      assert.throws(
+        () => convertResponse(c.body, opts),
+        (e: ProxyError) => e.status === c.status && e.type === c.type && c.message.test(e.message),
+        JSON.stringify(c.body),
+      );
+    }
+  });
 });
 
 describe("reasoning without thinking asked for", () => {
@@ -359,6 +411,25 @@ describe("Responses stream from servers that cut corners", () => {
       { type: "text", text: "From done." },
       { type: "tool_use", id: "c2", name: "Bash", input: { cmd: "ls" } },
     ]);
+  });
+
+  it("a message item without text opens no text block (an empty one is refused when sent back)", () => {
+    const events = responseEvents([
+      { type: "message", text: "" },
+      { type: "function_call", call_id: "c4", name: "Read", arguments: '{"a":1}' },
+    ]);
+    const out = asSse(run(textOf(events)));
+    const starts = out.filter((e) => e.event === "content_block_start");
+    assert.deepEqual(starts.map((e) => e.data.content_block.type), ["tool_use"]);
+    const m = assemble(assertGrammar(out));
+    assert.deepEqual(m.content, [{ type: "tool_use", id: "c4", name: "Read", input: { a: 1 } }]);
+  });
+
+  it("text only in output_text.done, after content_part.added, still arrives once", () => {
+    const events = responseEvents([{ type: "message", text: "Only whole." }])
+      .filter((e) => e.type !== "response.output_text.delta");
+    const m = assemble(assertGrammar(asSse(run(textOf(events)))));
+    assert.deepEqual(m.content, [{ type: "text", text: "Only whole." }]);
   });
 
   it("arguments the model cut off and that cannot be repaired are reported as text", () => {

@@ -26,6 +26,7 @@ import {
   startRoutingProxy,
 } from "./helpers/routing_proxy.ts";
 import { startProxy, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
+import { searchEnv, startSearchFake } from "./helpers/search_fakes.ts";
 
 const KEY_B = "sk-test-second-key-abcdefabcdef0123";
 
@@ -142,6 +143,29 @@ describe("fallback along a chain", () => {
     assert.equal(line.attempts, "main/m1: 529 overloaded_error");
     assert.equal(line.route, "models.opus: main/m1 → spare/m2");
   });
+
+  for (const stream of [false, true]) {
+    it(`moves on the same way when the proxy runs web search for the request${stream ? " (stream)" : ""}`, async () => {
+      const search = await startSearchFake("searxng");
+      try {
+        mainScript = () => ({ status: 500, json: openaiError("boom", "server_error") });
+        const p = startRoutingProxy(fileText(), { KEY_B, ...searchEnv("searxng", search) });
+        proxies.push(p);
+        const { res, text } = await post(p, {
+          model: "claude-opus-4-1",
+          stream,
+          tools: [{ type: "web_search_20250305", name: "web_search" }],
+        });
+        assert.equal(res.status, 200, text);
+        assert.match(text, /from spare/);
+        assert.equal(res.headers.get("x-ccp-upstream"), "spare/m2");
+        assert.equal(main.requests.length, 1);
+        assert.equal(requestLines(p.logs).at(-1)!.attempts, "main/m1: 500 api_error");
+      } finally {
+        await search.close();
+      }
+    });
+  }
 
   it("moves on after a refused connection", async () => {
     const p = proxy(fileText({ mainUrl: deadUrl }));
@@ -279,6 +303,32 @@ describe("key pools", () => {
     assert.ok(main.requests.some((r) => r.headers.authorization === `Bearer ${TEST_UPSTREAM_KEY}`));
   });
 
+  it("after a 429 on the chain's last entry, sends with the next key at once, not after Retry-After", async () => {
+    mainScript = (req) =>
+      req.headers.authorization === `Bearer ${TEST_UPSTREAM_KEY}`
+        ? {
+          status: 429,
+          headers: { "retry-after": "1" },
+          json: openaiError("rate", "rate_limit_error"),
+        }
+        : { json: completion({ content: "from main with B" }) };
+    const p = proxy(
+      fileText({ opus: ["main/m1"], mainExtra: `"max_retries": 2` }).replace(
+        `"main": { "base_url": "${main.url}", "api_key": "\${KEY_A}",`,
+        `"main": { "base_url": "${main.url}", "api_keys": ["\${KEY_A}", "\${KEY_B}"],`,
+      ),
+    );
+    const { res, text } = await post(p, { model: "claude-opus-4-1" });
+    assert.equal(res.status, 200, text);
+    assert.match(text, /from main with B/);
+    assert.deepEqual(main.requests.map((r) => r.headers.authorization), [
+      `Bearer ${TEST_UPSTREAM_KEY}`,
+      `Bearer ${KEY_B}`,
+    ]);
+    // Key A's Retry-After was not waited out, though retries are allowed.
+    assert.equal(p.logs.filter((l) => l.includes("upstream error, retrying")).length, 0);
+  });
+
   it("tries the next key after a 401, and a 401 on every key stays a 401", async () => {
     mainScript = () => ({ status: 401, json: openaiError("bad key", "invalid_api_key") });
     const p = proxy(
@@ -295,6 +345,47 @@ describe("key pools", () => {
     const next = await post(p, { model: "claude-opus-4-1" });
     assert.match(next.text, /from spare/);
     assert.equal(main.requests.length, 2);
+  });
+
+  it("uses the pool's keys round-robin for requests the proxy runs web search for", async () => {
+    const search = await startSearchFake("searxng");
+    try {
+      const p = startRoutingProxy(
+        fileText({ opus: ["main/m1"] }).replace(
+          `"main": { "base_url": "${main.url}", "api_key": "\${KEY_A}",`,
+          `"main": { "base_url": "${main.url}", "api_keys": ["\${KEY_A}", "\${KEY_B}"],`,
+        ),
+        { KEY_B, ...searchEnv("searxng", search) },
+      );
+      proxies.push(p);
+      for (let i = 0; i < 2; i++) {
+        const { res } = await post(p, {
+          model: "claude-opus-4-1",
+          tools: [{ type: "web_search_20250305", name: "web_search" }],
+        });
+        assert.equal(res.status, 200);
+      }
+      assert.deepEqual(main.requests.map((r) => r.headers.authorization), [
+        `Bearer ${TEST_UPSTREAM_KEY}`,
+        `Bearer ${KEY_B}`,
+      ]);
+    } finally {
+      await search.close();
+    }
+  });
+
+  it("keeps answering a refused key's 401, not a retryable 529, while the key rests", async () => {
+    mainScript = () => ({ status: 401, json: openaiError("bad key", "invalid_api_key") });
+    const p = proxy(fileText({ opus: ["main/m1"] }));
+    for (let i = 0; i < 2; i++) {
+      const { res, text } = await post(p, { model: "claude-opus-4-1" });
+      assert.equal(res.status, 401, text);
+      assert.equal(JSON.parse(text).error.type, "authentication_error");
+      assert.equal(res.headers.get("x-should-retry"), "false");
+      assert.equal(res.headers.get("x-ccp-upstream"), "main/m1");
+    }
+    // The resting key was not sent again.
+    assert.equal(main.requests.length, 1);
   });
 
   it("moves on down the chain when every key of a provider rests", async () => {

@@ -263,7 +263,7 @@ describe("web_fetch refusals", () => {
         }
         const message = await ask(t.client, c.mention ? c.mention(t.pages) : t.url, c.tool);
         assert.deepEqual(message.content[1].content, {
-          type: "web_fetch_tool_error",
+          type: "web_fetch_tool_result_error",
           error_code: c.code,
         });
         assert.equal(t.pages.requests.length > 0, c.reached);
@@ -325,6 +325,52 @@ describe("web_fetch refusals", () => {
       await t.close();
     }
   });
+});
+
+describe("web_fetch error blocks in the history", () => {
+  // Proxy versions before the fix wrote `web_fetch_tool_error`: both spellings come back.
+  for (const spelling of ["web_fetch_tool_result_error", "web_fetch_tool_error"]) {
+    it(`${spelling} reaches the model as the tool's error result`, async () => {
+      const t = await setUp((p) => `${p.origin}/article`, LOOPBACK_GUARD);
+      try {
+        const message: Any = await t.client.messages.create({
+          model: "claude-sonnet-4-6",
+          max_tokens: 1024,
+          messages: [
+            { role: "user", content: `Read the page at ${t.url}.` },
+            {
+              role: "assistant",
+              content: [
+                {
+                  type: "server_tool_use",
+                  id: "srvtoolu_01",
+                  name: "web_fetch",
+                  input: { url: t.url },
+                },
+                {
+                  type: "web_fetch_tool_result",
+                  tool_use_id: "srvtoolu_01",
+                  content: { type: spelling, error_code: "url_not_accessible" },
+                },
+                { type: "text", text: "It could not be read." },
+              ],
+            },
+            { role: "user", content: "Why not?" },
+          ],
+          tools: [WEB_FETCH],
+        } as Any);
+        assert.equal(message.content.at(-1).text, "done");
+        const sent = t.upstream.requests[0]!.body.messages;
+        const call = sent.find((m: Any) => m.tool_calls);
+        assert.equal(call.tool_calls[0].id, "srvtoolu_01");
+        const result = sent.find((m: Any) => m.role === "tool");
+        assert.equal(result.tool_call_id, "srvtoolu_01");
+        assert.equal(result.content, "Error (url_not_accessible).");
+      } finally {
+        await t.close();
+      }
+    });
+  }
 });
 
 describe("the address check", () => {
@@ -413,7 +459,7 @@ describe("main.ts wires the production address check", () => {
       });
       const message = await ask(client, target);
       assert.deepEqual(message.content[1].content, {
-        type: "web_fetch_tool_error",
+        type: "web_fetch_tool_result_error",
         error_code: "url_not_allowed",
       });
       assert.equal(pages.requests.length, 0);

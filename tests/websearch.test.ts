@@ -19,7 +19,9 @@ import {
 import { TEST_CLIENT_KEY } from "./helpers/proxy.ts";
 import { searchEnv, startSearchFake } from "./helpers/search_fakes.ts";
 import { startSearchProxy } from "./helpers/search_proxy.ts";
+import { responseStream } from "./helpers/responses_fake.ts";
 import { decodeSnippet } from "../lib/websearch/results.ts";
+import { citationsFor } from "../lib/websearch/citations.ts";
 import { configFromEnv } from "../lib/ops/config.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -284,11 +286,183 @@ describe("web_search with SearXNG", () => {
     assertOneMessage(events);
     const [req] = t.search.requests;
     assert.equal(req!.query.get("format"), "json");
-    assert.equal(req!.query.get("q"), "node -site:deno.com -site:nodejs.org");
+    // A path narrows the match: the backend cannot exclude it without the whole host.
+    assert.equal(req!.query.get("q"), "node -site:deno.com");
     assert.deepEqual(final.content[1].content.map((r: Any) => r.url), [
       "https://bun.sh/blog/bun-v2",
     ]);
   });
+});
+
+const NODE_HITS = [
+  { title: "Node 26", url: "https://nodejs.org/en/blog/release", snippet: "Node 26 is out." },
+  { title: "fs", url: "https://nodejs.org/api/fs.html", snippet: "The fs module." },
+  { title: "Deno 3", url: "https://deno.com/blog/v3.0", snippet: "Deno 3.0." },
+];
+
+describe("domain entries with a path", () => {
+  const urls = (message: Any) => message.content[1].content.map((r: Any) => r.url);
+
+  it("a blocked path is not sent as a site exclusion: only its pages are left out", async () => {
+    const t = await setUp("searxng", [{ search: ["node"] }, { answer: "ok" }]);
+    try {
+      t.search.behave({ hits: NODE_HITS });
+      const message = await create(t.client, {
+        tools: [{ ...WEB_SEARCH, blocked_domains: ["nodejs.org/en"] }],
+      });
+      assert.equal(t.search.requests[0]!.query.get("q"), "node");
+      assert.deepEqual(urls(message), [
+        "https://nodejs.org/api/fs.html",
+        "https://deno.com/blog/v3.0",
+      ]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("Tavily excludes only the hosts blocked whole", async () => {
+    const t = await setUp("tavily", [{ search: ["node"] }, { answer: "ok" }]);
+    try {
+      t.search.behave({ hits: NODE_HITS });
+      const both = await create(t.client, {
+        tools: [{ ...WEB_SEARCH, blocked_domains: ["nodejs.org/en", "deno.com"] }],
+      });
+      assert.deepEqual(t.search.requests[0]!.body.exclude_domains, ["deno.com"]);
+      assert.deepEqual(urls(both), ["https://nodejs.org/api/fs.html"]);
+      await create(t.client, { tools: [{ ...WEB_SEARCH, blocked_domains: ["nodejs.org/en"] }] });
+      assert.deepEqual(t.search.requests[1]!.body, { query: "node", max_results: 5 });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("an allowed path asks for its host, then keeps only the path's results", async () => {
+    const t = await setUp("tavily", [{ search: ["node"] }, { answer: "ok" }]);
+    try {
+      t.search.behave({ hits: NODE_HITS });
+      const message = await create(t.client, {
+        tools: [{ ...WEB_SEARCH, allowed_domains: ["nodejs.org/en", "nodejs.org/fr"] }],
+      });
+      assert.deepEqual(t.search.requests[0]!.body.include_domains, ["nodejs.org"]);
+      assert.deepEqual(urls(message), ["https://nodejs.org/en/blog/release"]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("citations by URL", () => {
+  const hit = (url: string) => ({ title: url, url, snippet: "", pageAge: null });
+  const table: { name: string; text: string; url: string; cited: boolean }[] = [
+    {
+      name: "a URL at the end",
+      text: "See https://example.com/a",
+      url: "https://example.com/a",
+      cited: true,
+    },
+    {
+      name: "a longer path",
+      text: "See https://example.com/about-us today.",
+      url: "https://example.com/a",
+      cited: false,
+    },
+    {
+      name: "a longer name",
+      text: "Read https://github.com/denoland/deno_std for that.",
+      url: "https://github.com/denoland/deno",
+      cited: false,
+    },
+    {
+      name: "a deeper path",
+      text: "See https://example.com/a/b.",
+      url: "https://example.com/a",
+      cited: false,
+    },
+    {
+      name: "a file name after a dot",
+      text: "See https://example.com/a.html",
+      url: "https://example.com/a",
+      cited: false,
+    },
+    {
+      name: "a query string",
+      text: "See https://example.com/a?page=2",
+      url: "https://example.com/a",
+      cited: false,
+    },
+    {
+      name: "a full stop",
+      text: "See https://example.com/a. Then go.",
+      url: "https://example.com/a",
+      cited: true,
+    },
+    {
+      name: "a question mark at the end",
+      text: "Is it https://example.com/a?",
+      url: "https://example.com/a",
+      cited: true,
+    },
+    {
+      name: "a markdown link",
+      text: "[docs](https://example.com/a).",
+      url: "https://example.com/a",
+      cited: true,
+    },
+    {
+      name: "angle brackets",
+      text: "<https://example.com/a>",
+      url: "https://example.com/a",
+      cited: true,
+    },
+    {
+      name: "quotes",
+      text: 'url: "https://example.com/a",',
+      url: "https://example.com/a",
+      cited: true,
+    },
+    {
+      name: "a comma",
+      text: "https://example.com/a, and more",
+      url: "https://example.com/a",
+      cited: true,
+    },
+    {
+      name: "a fragment",
+      text: "See https://example.com/a#usage",
+      url: "https://example.com/a",
+      cited: true,
+    },
+    {
+      name: "a trailing slash in the text",
+      text: "See https://example.com/a/ now",
+      url: "https://example.com/a",
+      cited: true,
+    },
+    {
+      name: "a trailing slash in the hit",
+      text: "See https://example.com/a now",
+      url: "https://example.com/a/",
+      cited: true,
+    },
+    {
+      name: "a bare host with a slash",
+      text: "At https://bun.sh/.",
+      url: "https://bun.sh",
+      cited: true,
+    },
+    {
+      name: "the second mention is whole",
+      text: "Not https://example.com/abc but https://example.com/a",
+      url: "https://example.com/a",
+      cited: true,
+    },
+  ];
+  for (const c of table) {
+    it(`${c.name}: ${c.cited ? "cited" : "not cited"}`, () => {
+      const cited = citationsFor(c.text, [hit(c.url)]).map((x) => x.url);
+      assert.deepEqual(cited, c.cited ? [c.url] : []);
+    });
+  }
 });
 
 describe("allowed_domains with Brave", () => {
@@ -472,6 +646,101 @@ describe("server and client tools together", () => {
       assert.equal(t.upstream.requests.length, 2);
     } finally {
       await t.close();
+    }
+  });
+
+  it("sends the client's tool result back as the answer to its call, next to the search's", async () => {
+    const t = await setUp("brave", [{ mixed: "deno" }, { answer: "done" }]);
+    try {
+      const tools = [WEB_SEARCH, {
+        name: "Bash",
+        description: "run",
+        input_schema: { type: "object", properties: { command: { type: "string" } } },
+      }];
+      const first = await create(t.client, { tools });
+      const bash = first.content.find((b: Any) => b.type === "tool_use");
+      const search = first.content.find((b: Any) => b.type === "server_tool_use");
+      await create(t.client, {
+        tools,
+        messages: [
+          { role: "user", content: "What is new in JavaScript runtimes?" },
+          { role: "assistant", content: first.content },
+          {
+            role: "user",
+            content: [{ type: "tool_result", tool_use_id: bash.id, content: "file-a file-b" }],
+          },
+        ],
+      });
+      const messages = t.upstream.requests.at(-1)!.body.messages;
+      assert.deepEqual(messages.map((m: Any) => m.role), ["user", "assistant", "tool", "tool"]);
+      assert.deepEqual(messages[1].tool_calls.map((c: Any) => c.id), [search.id, bash.id]);
+      assert.equal(messages[2].tool_call_id, search.id);
+      assert.match(messages[2].content, /deno\.com/);
+      assert.equal(messages[3].tool_call_id, bash.id);
+      assert.equal(messages[3].content, "file-a file-b");
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("search rounds sent as any other request", () => {
+  it("go through the Responses API for a model that asks for it (auto), with the session's cache key", async () => {
+    const search = await startSearchFake("brave");
+    const upstream = await startFakeUpstream((req: Recorded) => {
+      if (req.path.includes("/chat/completions")) {
+        return {
+          status: 404,
+          json: {
+            error: {
+              message:
+                "This model is only supported in v1/responses and not in v1/chat/completions.",
+              type: "invalid_request_error",
+            },
+          },
+        };
+      }
+      const answered = (req.body?.input ?? []).some((i: Any) => i.type === "function_call_output");
+      return responseStream(
+        answered ? [{ type: "message", text: "Deno 3.0." }] : [{
+          type: "function_call",
+          call_id: "call_1",
+          name: "web_search",
+          arguments: '{"query":"deno"}',
+        }],
+      );
+    });
+    const proxy = startSearchProxy({
+      OPENAI_BASE_URL: upstream.url,
+      OPENAI_API: "auto",
+      BIG_MODEL: "my-deployment",
+      ...searchEnv("brave", search),
+    }, undefined);
+    try {
+      const client = new Anthropic({
+        baseURL: proxy.url,
+        apiKey: TEST_CLIENT_KEY,
+        maxRetries: 0,
+        defaultHeaders: { "x-claude-code-session-id": "session-1234" },
+      });
+      const { final } = await stream(client, { model: "claude-opus-4-6" });
+      assert.deepEqual(final.content.map((b: Any) => b.type), [
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+      ]);
+      assert.deepEqual(upstream.requests.map((r) => r.path), [
+        "/v1/chat/completions",
+        "/v1/responses",
+        "/v1/responses",
+      ]);
+      for (const r of upstream.requests.slice(1)) {
+        assert.equal(r.body.prompt_cache_key, "session-1234");
+      }
+    } finally {
+      await proxy.close();
+      await upstream.close();
+      await search.close();
     }
   });
 });

@@ -351,7 +351,7 @@ export type WebFetchToolResultBlock = {
       title: string | null;
     };
     retrieved_at: string;
-  } | { type: "web_fetch_tool_error"; error_code: string };
+  } | { type: "web_fetch_tool_result_error"; error_code: string };
 };
 export type ServerToolResultBlock = WebSearchToolResultBlock | WebFetchToolResultBlock;
 

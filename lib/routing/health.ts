@@ -7,11 +7,13 @@
 
 export type BreakerSettings = Readonly<{ failuresToOpen: number; cooldownMs: number }>;
 
-type ProviderState = {
+type ProviderState<E> = {
   /** Round-robin position in the key pool. */
   next: number;
   /** Key → time until which it is skipped. */
   restingUntil: Map<string, number>;
+  /** Key → the upstream's refusal of it (401, 403), while it rests for that. */
+  refusals: Map<string, E>;
   failures: number;
   /** Open until this time; 0 when closed. */
   openUntil: number;
@@ -19,11 +21,19 @@ type ProviderState = {
   trial: boolean;
 };
 
-/** Why a provider cannot be tried now, for the request log. */
-export type Skip = { reason: "circuit open" | "keys resting"; retryInMs: number };
+/**
+ * Why a provider cannot be tried now, for the request log; `refusal` when every key rests
+ * because the upstream refused it: the client then hears that refusal, not "try later".
+ */
+export type Skip<E = unknown> = {
+  reason: "circuit open" | "keys resting";
+  retryInMs: number;
+  refusal?: E;
+};
 
-export class Health {
-  #state = new Map<string, ProviderState>();
+/** `E`: how the caller keeps an upstream's refusal of a key (its error). */
+export class Health<E = unknown> {
+  #state = new Map<string, ProviderState<E>>();
   #now: () => number;
   #records: boolean;
 
@@ -36,10 +46,17 @@ export class Health {
     this.#records = records;
   }
 
-  #of(provider: string): ProviderState {
+  #of(provider: string): ProviderState<E> {
     let s = this.#state.get(provider);
     if (s === undefined) {
-      s = { next: 0, restingUntil: new Map(), failures: 0, openUntil: 0, trial: false };
+      s = {
+        next: 0,
+        restingUntil: new Map(),
+        refusals: new Map(),
+        failures: 0,
+        openUntil: 0,
+        trial: false,
+      };
       this.#state.set(provider, s);
     }
     return s;
@@ -60,28 +77,44 @@ export class Health {
   }
 
   /** The next key of the pool that is not resting; `undefined` key for a provider without keys. */
-  pickKey(provider: string, keys: readonly string[]): { key: string | undefined } | Skip {
+  pickKey(provider: string, keys: readonly string[]): { key: string | undefined } | Skip<E> {
     if (keys.length === 0) return { key: undefined };
     const s = this.#of(provider);
     const now = this.#now();
     let soonest = Infinity;
+    let refusal: E | undefined;
+    let allRefused = true;
     for (let i = 0; i < keys.length; i++) {
       const index = (s.next + i) % keys.length;
       const key = keys[index]!;
       const until = s.restingUntil.get(key) ?? 0;
       if (until <= now) {
         s.next = (index + 1) % keys.length;
+        s.refusals.delete(key);
         return { key };
       }
       soonest = Math.min(soonest, until - now);
+      const refused = s.refusals.get(key);
+      if (refused === undefined) allRefused = false;
+      else refusal ??= refused;
     }
-    return { reason: "keys resting", retryInMs: soonest };
+    return {
+      reason: "keys resting",
+      retryInMs: soonest,
+      ...(allRefused && refusal !== undefined ? { refusal } : {}),
+    };
   }
 
-  /** A key that got 429 (for its Retry-After) or 401/403 is skipped for a while. */
-  restKey(provider: string, key: string, ms: number): void {
+  /**
+   * A key that got 429 (for its Retry-After) or 401/403 is skipped for a while; `refusal` is
+   * the 401/403 itself.
+   */
+  restKey(provider: string, key: string, ms: number, refusal?: E): void {
     if (!this.#records) return;
-    this.#of(provider).restingUntil.set(key, this.#now() + ms);
+    const s = this.#of(provider);
+    s.restingUntil.set(key, this.#now() + ms);
+    if (refusal === undefined) s.refusals.delete(key);
+    else s.refusals.set(key, refusal);
   }
 
   /** The provider answered (whatever the answer): the breaker closes. */

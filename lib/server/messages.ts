@@ -123,7 +123,7 @@ async function answer(
         request,
         target,
         target.provider.apiKey,
-        true,
+        { last: true, otherKey: false },
         ctx,
         estimateFor,
         rec,
@@ -139,6 +139,8 @@ async function answer(
   const chain = routed.chain;
   let soonestRetryMs = Infinity;
   let lastError: ProxyError | undefined;
+  /** An upstream's refusal (401, 403) of every key of a provider skipped for it. */
+  let refusal: ProxyError | undefined;
   for (let i = 0; i < chain.length; i++) {
     const target = chain[i]!;
     const name = targetName(target);
@@ -157,6 +159,7 @@ async function answer(
       if ("reason" in picked) {
         failures.push(`${name}: skipped (${picked.reason})`);
         soonestRetryMs = Math.min(soonestRetryMs, picked.retryInMs);
+        if (picked.refusal instanceof ProxyError) refusal ??= picked.refusal;
         health.released(provider);
         break;
       }
@@ -168,7 +171,8 @@ async function answer(
           request,
           target,
           picked.key,
-          last,
+          // Another key of the pool is tried at once after a 429 on this one.
+          { last, otherKey: tries < target.provider.apiKeys.length - 1 },
           ctx,
           estimateFor,
           rec,
@@ -192,7 +196,8 @@ async function answer(
           ? undefined
           : keyRestMs(error, file.breaker.cooldownMs);
         if (rest !== undefined && picked.key !== undefined) {
-          health.restKey(provider, picked.key, rest);
+          const refused = error.status === 401 || error.status === 403 ? error : undefined;
+          health.restKey(provider, picked.key, rest, refused);
           // Another key of the same provider may do (429 on one key, a revoked key).
           if (target.provider.apiKeys.length > 1) {
             keysFailed = cause ?? "other";
@@ -209,7 +214,10 @@ async function answer(
     }
   }
   if (lastError) throw lastError;
-  // Every entry was skipped: say when one is expected back.
+  // Every entry was skipped. Keys the upstream refused are not a matter of waiting: the client
+  // hears the refusal again (not retryable), as it did the first time.
+  if (refusal) throw refusal;
+  // Otherwise say when an entry is expected back.
   const retryAfter = Number.isFinite(soonestRetryMs)
     ? Math.max(1, Math.ceil(soonestRetryMs / 1000))
     : 1;
@@ -247,7 +255,7 @@ async function attempt(
   request: MessagesRequest,
   target: Target,
   apiKey: string | undefined,
-  last: boolean,
+  { last, otherKey }: { last: boolean; otherKey: boolean },
   ctx: RequestContext,
   estimateFor: (model: string) => number,
   rec: ExchangeRecording | undefined,
@@ -261,8 +269,29 @@ async function attempt(
   summary.requestedModel = request.model;
   summary.target = targetName(target);
   summary.stream = stream;
-  const withServerTools = serverToolAnswer(req, raw, request, ctx, { provider, model, info });
-  if (withServerTools) return await withServerTools;
+  const upstreamHeader = { [UPSTREAM_HEADER]: upstreamHeaderValue(target) };
+  let answered = false;
+  const withServerTools = serverToolAnswer(req, raw, request, ctx, {
+    provider,
+    model,
+    info,
+    apiKey,
+    // With a next entry to fall back on, a retry of the first round would only delay it.
+    firstRoundRetries: last ? provider.maxRetries : 0,
+    otherKey,
+    onAnswered: () => (answered = true),
+  });
+  if (withServerTools) {
+    try {
+      const res = await withServerTools;
+      res.headers.set(UPSTREAM_HEADER, upstreamHeader[UPSTREAM_HEADER]);
+      return res;
+    } catch (err) {
+      // Nothing reached the client yet: the next entry of the chain may answer instead.
+      if (err instanceof ProxyError) throw new AttemptFailed(err, answered);
+      throw err;
+    }
+  }
 
   const inputEstimate = estimateFor(model);
   try {
@@ -314,7 +343,6 @@ async function attempt(
       });
     }
   };
-  let answered = false;
   let sent: Sent;
   try {
     sent = await sendWithApiChoice({
@@ -337,6 +365,7 @@ async function attempt(
           totalTimeoutMs: provider.requestTimeoutMs,
           // With a next entry to fall back on, a retry here would only delay it.
           maxRetries: last ? provider.maxRetries : 0,
+          otherKeyOn429: otherKey,
           retryMaxDelayMs: provider.retryMaxDelayMs,
           httpError: rec ? rec.tapHttpError(exchange.httpError) : exchange.httpError,
           // Set for an upstream error answer too; a connection that failed has no first byte.
@@ -351,7 +380,6 @@ async function attempt(
     throw err;
   }
   const { exchange, upstream } = sent;
-  const upstreamHeader = { [UPSTREAM_HEADER]: upstreamHeaderValue(target) };
 
   const contentType = upstream.response.headers.get("content-type") ?? "";
   const upstreamStreams = contentType.includes("text/event-stream");

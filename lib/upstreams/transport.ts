@@ -21,6 +21,11 @@ export type UpstreamCall = {
   firstByteSetting?: string;
   totalTimeoutMs: number;
   maxRetries: number;
+  /**
+   * A 429 is not retried here: the caller has another key of the provider's pool to send the
+   * request with at once, instead of waiting out this key's Retry-After.
+   */
+  otherKeyOn429?: boolean;
   retryMaxDelayMs: number;
   /** The protocol's reading of an HTTP error answer (see Exchange.httpError). */
   httpError: (status: number, body: string, headers: Headers) => ProxyError;
@@ -396,7 +401,7 @@ export async function callUpstream(
     let error = call.httpError(res.status, body, res.headers);
     const retryable = RETRYABLE.has(res.status) && error.type !== "billing_error";
     if (retryable) error = withHeaders(error, { ...MAY_RETRY, ...retryAfterMsHeader(res.headers) });
-    if (retryable && attempt < call.maxRetries) {
+    if (retryable && attempt < call.maxRetries && !(res.status === 429 && call.otherKeyOn429)) {
       const hinted = retryAfterMs(res.headers);
       // A wait longer than our cap is the client's to decide on: pass the error on with it.
       if (hinted === undefined || hinted <= call.retryMaxDelayMs) {

@@ -14,6 +14,23 @@ const MIN_QUOTE = 30;
 
 const bareUrl = (url: string) => url.replace(/\/+$/, "");
 
+/**
+ * What may follow a URL the text names for it to be that URL and not a longer one that starts
+ * the same (`…/a` in `…/about`, `…/deno` in `…/deno_std`): trailing slashes, then sentence
+ * punctuation, then the end, a space, a closing bracket or quote, a fragment or a comma. A query
+ * string is not allowed: `?q=…` may name another resource.
+ */
+const URL_END = /^\/*[.;:!?]*(?:$|[\s)\]}>"'`*|,#])/;
+
+function namesUrl(text: string, url: string): boolean {
+  const bare = bareUrl(url);
+  if (bare === "") return false;
+  for (let at = text.indexOf(bare); at >= 0; at = text.indexOf(bare, at + 1)) {
+    if (URL_END.test(text.slice(at + bare.length))) return true;
+  }
+  return false;
+}
+
 function quotedSentence(text: string, snippet: string): string | undefined {
   for (const sentence of snippet.split(/(?<=[.!?])\s+/)) {
     const s = sentence.trim();
@@ -28,7 +45,7 @@ export function citationsFor(text: string, hits: readonly SearchHit[]): WebSearc
   hits.forEach((hit, i) => {
     if (cited.has(hit.url)) return;
     const quote = quotedSentence(text, hit.snippet);
-    if (quote === undefined && !text.includes(bareUrl(hit.url))) return;
+    if (quote === undefined && !namesUrl(text, hit.url)) return;
     cited.add(hit.url);
     out.push({
       type: "web_search_result_location",

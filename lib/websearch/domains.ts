@@ -43,7 +43,14 @@ export function domainFilter(
   };
 }
 
-/** The host part of each entry, for backends that filter by host themselves. */
-export function domainHosts(entries: readonly string[]): string[] {
-  return entries.map((e) => ruleOf(e).host).filter((h) => h !== "");
+/**
+ * The hosts to send a backend that filters by host itself. Allowed: every entry's host, as a path
+ * only narrows what the host gives (the results are filtered by path afterwards). Blocked: only
+ * entries without a path, as excluding `docs.example.com` for `docs.example.com/api` would drop
+ * the rest of that host too; a path is left to the filter of the results.
+ */
+export function backendHosts(entries: readonly string[], list: "allowed" | "blocked"): string[] {
+  const rules = entries.map(ruleOf).filter((r) => r.host !== "");
+  const sent = list === "allowed" ? rules : rules.filter((r) => r.path === "");
+  return [...new Set(sent.map((r) => r.host))];
 }

@@ -84,7 +84,17 @@ function rawContent(raw: unknown, index: number): unknown[] | undefined {
 export function restoreServerBlocks(raw: unknown, request: MessagesRequest): MessagesRequest {
   let changed = false;
   const messages: Message[] = [];
+  /** Results that end an assistant message, for the start of the user message after it. */
+  let carried: ContentBlock[] = [];
   request.messages.forEach((message, i) => {
+    if (carried.length > 0) {
+      const content: ContentBlock[] = typeof message.content === "string"
+        ? [{ type: "text", text: message.content }]
+        : message.content;
+      messages.push({ ...message, content: [...carried, ...content] });
+      carried = [];
+      return;
+    }
     const original = message.role === "assistant" && Array.isArray(message.content)
       ? rawContent(raw, i)
       : undefined;
@@ -120,6 +130,14 @@ export function restoreServerBlocks(raw: unknown, request: MessagesRequest): Mes
         });
       }
     });
+    // A turn that also called a client tool ends [server call, client call, server result]:
+    // both results must follow the calls in one user turn, or the client's result, which comes
+    // in the next message, would no longer answer a call.
+    if (results.length > 0 && request.messages[i + 1]?.role === "user") {
+      if (assistant.length > 0) messages.push({ role: "assistant", content: assistant });
+      carried = results;
+      return;
+    }
     flush();
   });
   return changed ? { ...request, messages } : request;

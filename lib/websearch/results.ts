@@ -86,7 +86,7 @@ export function resultBlock(toolUseId: string, outcome: ToolOutcome): ServerTool
     return {
       type: "web_fetch_tool_result",
       tool_use_id: toolUseId,
-      content: { type: "web_fetch_tool_error", error_code: outcome.error },
+      content: { type: "web_fetch_tool_result_error", error_code: outcome.error },
     };
   }
   const fetched: WebFetchToolResultBlock["content"] = {

@@ -10,7 +10,7 @@ import type { SearchSettings } from "../ops/search_settings.ts";
 import type { Fetch } from "../upstreams/transport.ts";
 import { decodeEntities } from "./html_text.ts";
 import type { SearchErrorCode, SearchHit } from "./results.ts";
-import { domainFilter, domainHosts } from "./domains.ts";
+import { backendHosts, domainFilter } from "./domains.ts";
 
 export type SearchQuery = {
   query: string;
@@ -29,11 +29,13 @@ const text = z.string().nullish().transform((v) => v ?? "");
 /** `site:` operators, which Brave and most SearXNG engines understand. */
 function siteOperators(q: SearchQuery): string {
   if (q.allowedDomains) {
-    const sites = domainHosts(q.allowedDomains).map((h) => `site:${h}`);
+    const sites = backendHosts(q.allowedDomains, "allowed").map((h) => `site:${h}`);
     if (sites.length <= 1) return sites.map((site) => ` ${site}`).join("");
     return ` (${sites.join(" OR ")})`;
   }
-  if (q.blockedDomains) return domainHosts(q.blockedDomains).map((h) => ` -site:${h}`).join("");
+  if (q.blockedDomains) {
+    return backendHosts(q.blockedDomains, "blocked").map((h) => ` -site:${h}`).join("");
+  }
   return "";
 }
 
@@ -88,8 +90,10 @@ function request(settings: SearchSettings, q: SearchQuery): HttpRequest {
     }
     case "tavily": {
       const body: Record<string, unknown> = { query: q.query, max_results: count };
-      if (q.allowedDomains) body.include_domains = domainHosts(q.allowedDomains);
-      if (q.blockedDomains) body.exclude_domains = domainHosts(q.blockedDomains);
+      const include = backendHosts(q.allowedDomains ?? [], "allowed");
+      const exclude = backendHosts(q.blockedDomains ?? [], "blocked");
+      if (include.length > 0) body.include_domains = include;
+      if (exclude.length > 0) body.exclude_domains = exclude;
       return {
         url: `${settings.baseUrl}/search`,
         init: {

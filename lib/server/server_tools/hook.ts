@@ -5,15 +5,13 @@
  */
 import type { MessagesRequest } from "../../anthropic/schema.ts";
 import { logRequest } from "../../ops/request_log.ts";
-import type { ModelInfo } from "../../upstreams/model_info.ts";
-import type { Provider } from "../../upstreams/provider.ts";
 import { restoreServerBlocks } from "../../websearch/history.ts";
 import { type ServerTool, serverToolKind, serverToolsOf } from "../../websearch/tools.ts";
 import type { RequestContext } from "../context.ts";
 import { json } from "../json_response.ts";
 import { driveStream, loggedStatus } from "../stream_response.ts";
 import { serverToolMessage } from "./message.ts";
-import { ServerToolSession, type Target } from "./session.ts";
+import { type AttemptTarget, ServerToolSession, type Target } from "./session.ts";
 import { LoopEvents, WholeMessage } from "./loop_events.ts";
 import { loopBody } from "./stream.ts";
 
@@ -37,7 +35,7 @@ export function serverToolAnswer(
   raw: unknown,
   request: MessagesRequest,
   ctx: RequestContext,
-  target: { provider: Provider; model: string; info: ModelInfo },
+  target: AttemptTarget,
 ): Promise<Response> | undefined {
   const search = target.provider.search;
   if (search === undefined) {
@@ -68,7 +66,8 @@ async function run(
   tools: ServerTool[],
   target: Target,
 ): Promise<Response> {
-  const session = new ServerToolSession(ctx, req.signal, request, tools, target);
+  const sessionId = req.headers.get("x-claude-code-session-id") ?? undefined;
+  const session = new ServerToolSession(ctx, req.signal, request, tools, target, sessionId);
   const summary = ctx.summary;
   if (request.stream !== true) {
     const message = await serverToolMessage(session);

@@ -15,7 +15,6 @@ import { debugBody } from "../../ops/debug_body.ts";
 import { estimateInputTokens } from "../../tokens/count.ts";
 import type { ModelInfo } from "../../upstreams/model_info.ts";
 import type { Exchange } from "../../upstreams/protocol.ts";
-import { chooseApi } from "../../upstreams/api_choice.ts";
 import { protocolFor } from "../../upstreams/protocols.ts";
 import type { Provider } from "../../upstreams/provider.ts";
 import { callUpstream, readAnswer, type UpstreamResponse } from "../../upstreams/transport.ts";
@@ -31,6 +30,7 @@ import { runServerCall, UseCounter } from "../../websearch/run_call.ts";
 import type { ServerTool } from "../../websearch/tools.ts";
 import { citationsFor } from "../../websearch/citations.ts";
 import { KnownUrls } from "../../websearch/known_urls.ts";
+import { sendWithApiChoice } from "../api_fallback.ts";
 import type { RequestContext } from "../context.ts";
 
 /**
@@ -42,7 +42,22 @@ export const MAX_ROUNDS = 8;
 /** Searches or fetches of one round that run at the same time. */
 const PARALLEL_CALLS = 4;
 
-export type Target = { provider: Provider; model: string; info: ModelInfo; search: SearchSettings };
+/** The chain entry the rounds go to, as the caller's attempt picked it. */
+export type AttemptTarget = {
+  provider: Provider;
+  model: string;
+  info: ModelInfo;
+  /** The key of the provider's pool picked for this attempt. */
+  apiKey: string | undefined;
+  /** Retries of the first round: none when a later chain entry can answer instead. */
+  firstRoundRetries: number;
+  /** Another key of the pool is tried at once after a 429 on the first round. */
+  otherKey: boolean;
+  /** The upstream answered (with anything, errors included): not a failed connection. */
+  onAnswered?: () => void;
+};
+
+export type Target = AttemptTarget & { search: SearchSettings };
 
 export type Round = { exchange: Exchange; upstream: UpstreamResponse };
 
@@ -66,6 +81,8 @@ export class ServerToolSession {
     readonly request: MessagesRequest,
     readonly tools: readonly ServerTool[],
     readonly target: Target,
+    /** Claude Code's session, sent on as the upstream's prompt cache key. */
+    readonly sessionId?: string,
   ) {
     this.messageId = `msg_${ctx.newId()}`;
     this.#byName = new Map(tools.map((t) => [t.name, t]));
@@ -92,41 +109,61 @@ export class ServerToolSession {
     return round >= MAX_ROUNDS - 1;
   }
 
-  /** Sends one round upstream; an HTTP error or a failed connection throws its ProxyError. */
+  /**
+   * Sends one round upstream, with the protocol the provider and model call for and the same
+   * resends as a request without server tools (an `auto` model that wants the Responses API, a
+   * request the upstream takes without the part it refused); an HTTP error or a failed
+   * connection throws its ProxyError.
+   */
   async send(request: MessagesRequest, round: number): Promise<Round> {
     const { ctx, target } = this;
     const { provider, model, info } = target;
     const stream = request.stream === true;
-    const exchange = protocolFor(chooseApi(provider, model, ctx.responsesModels)).exchange({
-      request,
+    const inputTokensEstimate = estimateInputTokens(request, model);
+    const sent = await sendWithApiChoice({
       provider,
       model,
-      info,
-      apiKey: provider.apiKey,
-      messageId: this.messageId,
-      inputTokensEstimate: estimateInputTokens(request, model),
-      jsonMemo: ctx.jsonMemo,
+      remembered: ctx.responsesModels,
+      log: ctx.log,
+      exchangeFor: (api) =>
+        protocolFor(api).exchange({
+          request,
+          provider,
+          model,
+          info,
+          apiKey: target.apiKey,
+          messageId: this.messageId,
+          inputTokensEstimate,
+          jsonMemo: ctx.jsonMemo,
+          sessionId: this.sessionId,
+        }),
+      onExchange: (exchange) => {
+        if (!ctx.log.enabled("debug")) return;
+        ctx.log.debug("upstream request", {
+          request_id: ctx.requestId,
+          server_tool_round: round,
+          body: debugBody(exchange.body, ctx.redact),
+        });
+      },
+      send: (exchange) =>
+        callUpstream({
+          url: exchange.url,
+          headers: exchange.headers,
+          body: exchange.body,
+          clientSignal: this.clientSignal,
+          firstByteTimeoutMs: stream ? provider.firstByteTimeoutMs : undefined,
+          totalTimeoutMs: provider.requestTimeoutMs,
+          maxRetries: round === 0 ? target.firstRoundRetries : provider.maxRetries,
+          otherKeyOn429: round === 0 && target.otherKey,
+          retryMaxDelayMs: provider.retryMaxDelayMs,
+          httpError: exchange.httpError,
+          onHeaders: () => {
+            ctx.summary.ttfbMs ??= Date.now() - ctx.started;
+            target.onAnswered?.();
+          },
+        }, { fetch: ctx.fetch, log: ctx.log }),
     });
-    if (ctx.log.enabled("debug")) {
-      ctx.log.debug("upstream request", {
-        request_id: ctx.requestId,
-        server_tool_round: round,
-        body: debugBody(exchange.body, ctx.redact),
-      });
-    }
-    const upstream = await callUpstream({
-      url: exchange.url,
-      headers: exchange.headers,
-      body: exchange.body,
-      clientSignal: this.clientSignal,
-      firstByteTimeoutMs: stream ? provider.firstByteTimeoutMs : undefined,
-      totalTimeoutMs: provider.requestTimeoutMs,
-      maxRetries: provider.maxRetries,
-      retryMaxDelayMs: provider.retryMaxDelayMs,
-      httpError: exchange.httpError,
-      onHeaders: () => (ctx.summary.ttfbMs ??= Date.now() - ctx.started),
-    }, { fetch: ctx.fetch, log: ctx.log });
-    return { exchange, upstream };
+    return { exchange: sent.exchange, upstream: sent.upstream };
   }
 
   /** A round's whole (not streamed) answer as a message. */

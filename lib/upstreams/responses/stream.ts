@@ -22,6 +22,7 @@ import { restoreToolName } from "../openai/tool_names.ts";
 import type { EventConverter } from "../protocol.ts";
 import type { SseMessage } from "../sse_decode.ts";
 import { failureError } from "./errors.ts";
+import { upstreamErrorInStream } from "../openai/errors.ts";
 import { estimateOutputTokens } from "../openai/usage.ts";
 import { type Ending, mapStopReason, mapUsage } from "./outcome.ts";
 import { errorContext } from "../openai/answer_options.ts";
@@ -33,6 +34,9 @@ const QUIET = new Set([
   "response.created",
   "response.in_progress",
   "response.queued",
+  // The text block opens on the first text instead: a message item without any (before a
+  // function call, say) would leave an empty text block, which Anthropic refuses when sent back.
+  "response.content_part.added",
   "response.content_part.done",
   "response.output_text.annotation.added",
   "response.refusal.done",
@@ -127,11 +131,6 @@ export class StreamConverter implements EventConverter {
       case "response.output_item.added":
         this.#itemAdded(json, out);
         break;
-      case "response.content_part.added": {
-        const item = this.#item(json, "message");
-        if (item?.kind === "message") this.#ensureText(item, out);
-        break;
-      }
       case "response.output_text.delta":
       case "response.refusal.delta": {
         if (type === "response.refusal.delta") this.#sawRefusal = true;
@@ -202,8 +201,13 @@ export class StreamConverter implements EventConverter {
           "during the stream",
           errorContext(this.#opts),
         );
-      default:
+      default: {
+        // Gateways (OpenRouter, LiteLLM) report a failure as an untyped `{"error": {...}}`, as
+        // they do in Chat Completions streams: the same mapping applies.
+        const failure = upstreamErrorInStream(json, undefined, undefined, errorContext(this.#opts));
+        if (failure) throw failure;
         if (!QUIET.has(type)) this.#ignored.add(type || "(no type)");
+      }
     }
     return out;
   }
