@@ -293,6 +293,8 @@ async function main(argv: string[]): Promise<number> {
     const reload = async (why: string) => {
       try {
         const next = buildRouter(config, await readConfigFile(config), env, health);
+        // The log redacts the new keys before any request can send one (and an upstream echo it).
+        log.useSecrets(routerSecrets(next.router));
         for (const warning of next.warnings) log.warn(`config file: ${warning}`);
         routers.replace(next.router);
         if (monitoring) monitoring.prices = next.router.file?.prices ?? {};

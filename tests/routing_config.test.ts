@@ -110,6 +110,58 @@ describe("routing file: parsing and errors", () => {
     it(`refuses ${c.name}`, () => assert.match(errorOf(c.text, c.env), c.expected));
   }
 
+  it("lists every mistake at once: schema, unknown keys and chains (the docs' example)", () => {
+    const text = `{
+      "providers": {
+        "main": { "base_url": "localhost:8080" },
+        "spare": { "base_url": "http://127.0.0.1:1/v1", "api_kye": "\${OR_KEY_1}" },
+      },
+      "models": { "opus": ["main/gpt-5", "sapre/openai/gpt-5"] },
+    }`;
+    assert.equal(
+      errorOf(text),
+      [
+        "invalid config file x.jsonc:",
+        "  providers.main.base_url: must be an http(s) URL",
+        '  providers.spare.api_kye: unknown key (did you mean "api_key"?)',
+        '  models.opus[1]: unknown provider "sapre" (did you mean "spare"?)',
+      ].join("\n"),
+    );
+  });
+
+  const together: { name: string; text: string; expected: string[] }[] = [
+    {
+      name: "a variable not set, once, and a chain's unknown provider",
+      text: `{ "providers": { "p": { "base_url": "http://h/v1", "api_key": "\${NOPE_KEY}" } },
+        "routes": [{ "if": { "images": true }, "to": "zzz/m" }] }`,
+      expected: [
+        "  providers.p.api_key: variable NOPE_KEY is not set",
+        '  routes[0].to: unknown provider "zzz" (providers: p)',
+      ],
+    },
+    {
+      name: "an unknown tier, with a hint, and a bad entry in a known one",
+      text: `{ "providers": { ${P} }, "models": { "opsu": "p/a", "haiku": ["p/b", "zzz/c"] } }`,
+      expected: [
+        '  models.opsu: unknown key (did you mean "opus"?)',
+        '  models.haiku[1]: unknown provider "zzz" (providers: p)',
+      ],
+    },
+    {
+      name: "a provider name with a slash, saying why it may not have one",
+      text: `{ "providers": { "a/b": { "base_url": "http://h/v1" }, ${P} } }`,
+      expected: [
+        '  providers.a/b: a provider name may not contain "/" or ",": they separate provider ' +
+        'and model in "provider/model"',
+      ],
+    },
+  ];
+  for (const c of together) {
+    it(`reports ${c.name}`, () => {
+      assert.deepEqual(errorOf(c.text).split("\n").slice(1), c.expected);
+    });
+  }
+
   it("warns about a key written in the file, without repeating it", () => {
     const { warnings } = parseRoutingFile(
       `{ "providers": { "p": { "base_url": "http://h/v1", "api_key": "sk-literal-123456" } } }`,

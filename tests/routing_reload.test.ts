@@ -111,6 +111,17 @@ describe("routing file hot reload", () => {
     assert.match(await askOpus(), /answer from m2/, "still serving");
   });
 
+  it("logs a variable that is not set by its name, not redacted as if it were a key", async () => {
+    const before = child.output().split("not reloaded").length;
+    writeFileSync(file, config("m1").replace("${KEY_A}", "${NOPE_KEY}"));
+    const until = Date.now() + 2_000;
+    while (child.output().split("not reloaded").length === before && Date.now() < until) {
+      await sleep(50);
+    }
+    assert.match(child.output(), /providers\.main\.api_key: variable NOPE_KEY is not set/);
+    assert.match(await askOpus(), /answer from m2/, "still serving");
+  });
+
   it("lets a stream in flight finish on the configuration it started with", async () => {
     writeFileSync(file, config("m1"));
     assert.ok(await within2s(/answer from m1/));

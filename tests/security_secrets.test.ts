@@ -8,7 +8,7 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -400,6 +400,128 @@ describe("credentials in the base URL and in credential headers are secrets too"
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe("keys a config-file reload brings in are secrets too", () => {
+  // No shape the log redactor knows, and no run of characters in common: only the secrets of
+  // the router in use can find them.
+  const KA1 = "alpha0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+  const KA2 = "bravo9a8b7c6d5e4f30211203f4e5d6c7b8a9";
+  const LITERAL = "charlie5566778899aabbccddeeff001122";
+
+  it("reach no log line at DEBUG when an upstream echoes them after the reload", async () => {
+    // The upstream quotes the key it was given, as OpenAI's 401 does.
+    const up = await startFakeUpstream((req) => ({
+      status: 500,
+      json: openaiError(
+        `Incorrect API key provided: ${(req.headers.authorization ?? "").slice(7)}`,
+      ),
+    }));
+    const dir = mkdtempSync(join(tmpdir(), "ccp-reload-secrets-"));
+    const file = join(dir, "config.jsonc");
+    const config = (key: string) =>
+      `{ "providers": { "c": { "base_url": "${up.url}", "api_key": "${key}", "max_retries": 1 } } }`;
+    writeFileSync(file, config("${KA1}"));
+    writeFileSync(join(dir, ".env"), "");
+    const child = startProxyProcess(
+      { KA1, KA2, LOG_LEVEL: "DEBUG", PORT: "0", RETRY_MAX_DELAY: "0.01" },
+      ["--config", file, "--env-file", join(dir, ".env")],
+    );
+    const reloads = () => child.output().split("config file reloaded").length - 1;
+    try {
+      const url = `http://127.0.0.1:${await child.listening}`;
+      for (const [key, written] of [[KA2, "${KA2}"], [LITERAL, LITERAL]] as const) {
+        const before = reloads();
+        writeFileSync(file, config(written));
+        for (let i = 0; i < 60 && reloads() === before; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.ok(reloads() > before, child.output());
+        const res = await fetch(`${url}/v1/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            model: "c/x",
+            max_tokens: 8,
+            messages: [{ role: "user", content: "hi" }],
+          }),
+        });
+        const text = await res.text();
+        // The key did go upstream and come back: the checks below can fail.
+        assert.equal(up.requests.at(-1)!.headers.authorization, `Bearer ${key}`);
+        for (const k of [KA1, KA2, LITERAL]) assert.equal(text.includes(k), false, text);
+      }
+      child.kill("SIGTERM");
+      await child.exited;
+      const out = child.output();
+      seen.push({ where: "reloaded keys: child output", text: out });
+      assert.match(out, /upstream error, retrying/);
+      assert.match(out, /upstream error body/);
+      for (const k of [KA1, KA2, LITERAL]) assert.equal(out.includes(k), false, out);
+    } finally {
+      child.kill("SIGKILL");
+      await child.exited;
+      await up.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it("the logger redacts a reload's keys, and still those of the configuration before", async () => {
+    const { createLogger } = await import("../lib/ops/log.ts");
+    const lines: string[] = [];
+    const log = createLogger({
+      level: "debug",
+      format: "text",
+      secrets: [KA1],
+      sink: (line) => lines.push(line),
+    });
+    log.useSecrets([KA2]);
+    log.useSecrets([LITERAL]);
+    log.warn("echoed", { message: `${KA1} ${KA2} ${LITERAL}` });
+    assert.equal(lines.length, 1);
+    for (const k of [KA1, KA2, LITERAL]) assert.equal(lines[0]!.includes(k), false, lines[0]);
+  });
+});
+
+describe("key shapes in lines with no configured key", () => {
+  const rows: { name: string; line: string; expected: string }[] = [
+    {
+      name: "api_key: with digits",
+      line: "api_key: abcd1234efgh5678",
+      expected: "api_key: [REDACTED]",
+    },
+    {
+      name: "a JSON api_key of letters only, 20 or more",
+      line: `{"api_key": "ZxQwErTyUiOpAsDfGhJkLm"}`,
+      expected: `{"api_key": "[REDACTED]"}`,
+    },
+    {
+      name: "x-api-key=",
+      line: "x-api-key=0123456789abcdef next=1",
+      expected: "x-api-key=[REDACTED] next=1",
+    },
+    { name: "apikey= with a dash", line: "apikey=my-secret-value", expected: "apikey=[REDACTED]" },
+    {
+      name: "an authorization header",
+      line: "authorization: Bearer abcdefgh12345",
+      expected: "authorization: Bearer [REDACTED]",
+    },
+    {
+      name: "a config error naming the variable (not a key)",
+      line: "providers.c.api_key: variable NOPE is not set",
+      expected: "providers.c.api_key: variable NOPE is not set",
+    },
+    {
+      name: "a config error from the schema (not a key)",
+      line: "providers.c.api_key: Too small: expected string to have >=1 characters",
+      expected: "providers.c.api_key: Too small: expected string to have >=1 characters",
+    },
+  ];
+  for (const row of rows) {
+    it(row.name, async () => {
+      const { makeRedactor } = await import("../lib/ops/log.ts");
+      assert.equal(makeRedactor([])(row.line), row.expected);
+    });
+  }
 });
 
 describe("the grep CI runs, over this file's own runs", () => {

@@ -1,7 +1,12 @@
 /** The known name a mistyped one was most likely meant to be, for "did you mean" hints. */
 
-/** Levenshtein distance: the fewest insertions, deletions and substitutions from a to b. */
+/**
+ * The fewest insertions, deletions, substitutions and swaps of two neighbours from a to b
+ * (optimal string alignment). A swap counts as one edit: it is the commonest typo (`opsu`,
+ * `sapre`), and as two it would be too far for a short name to get a hint.
+ */
 export function editDistance(a: string, b: string): number {
+  let before: number[] = [];
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
@@ -11,7 +16,11 @@ export function editDistance(a: string, b: string): number {
         row[j - 1]! + 1,
         prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
       );
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        row[j] = Math.min(row[j]!, before[j - 2]! + 1);
+      }
     }
+    before = prev;
     prev = row;
   }
   return prev[b.length]!;

@@ -37,8 +37,11 @@ export type Logger = {
 const SECRET_PATTERNS: [RegExp, string][] = [
   [/\b(sk|rk|pk)-[A-Za-z0-9_-]{8,}/g, "$1-[REDACTED]"],
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/gi, "$1 [REDACTED]"],
+  // Only a value that looks like a key: 8 or more characters with a digit or a symbol, or 20
+  // letters. Prose after a config path is no key (`providers.c.api_key: variable NOPE is not
+  // set`), and redacting its first word would garble the one error that says what to fix.
   [
-    /("?(?:x-api-key|api-key|authorization|api_key|apikey)"?\s*[:=]\s*"?)[^"\s,}]+/gi,
+    /("?(?:x-api-key|api-key|authorization|api_key|apikey)"?\s*[:=]\s*"?)(?=[^"\s,}]*[^A-Za-z"\s,}]|[A-Za-z]{20})[^"\s,}]{8,}/gi,
     "$1[REDACTED]",
   ],
 ];
@@ -122,14 +125,44 @@ const LINE_BREAK = /[\r\n]/;
 
 const defaultSink: Sink = (line) => console.error(line);
 
+/** A logger whose secrets can follow a configuration that is reloaded while it runs. */
+export type RedactingLogger = Logger & {
+  /**
+   * The secrets of the configuration now in use, redacted from here on besides the ones given
+   * at creation. Those it replaces stay redacted too, as requests in flight may still log them,
+   * up to RETIRED_MAX of them, the oldest dropped first.
+   */
+  useSecrets(secrets: readonly (string | undefined)[]): void;
+};
+
+/** Retired secrets kept: many reloads' worth, few enough that each line stays cheap to scan. */
+const RETIRED_MAX = 64;
+
 export function createLogger(opts: {
   level: LogLevel;
   format: LogFormat;
   secrets: readonly (string | undefined)[];
   sink?: Sink;
-}): Logger {
+}): RedactingLogger {
   const min = RANK[opts.level];
-  const redact = makeRedactor(opts.secrets);
+  let redact = makeRedactor(opts.secrets);
+  let current: string[] = [];
+  // Insertion order is age: re-retiring a secret makes it the newest.
+  const retired = new Set<string>();
+  const useSecrets = (secrets: readonly (string | undefined)[]) => {
+    const next = secrets.filter((s): s is string => s !== undefined);
+    for (const s of current) {
+      retired.delete(s);
+      if (!next.includes(s)) retired.add(s);
+    }
+    for (const s of next) retired.delete(s);
+    for (const s of retired) {
+      if (retired.size <= RETIRED_MAX) break;
+      retired.delete(s);
+    }
+    current = next;
+    redact = makeRedactor([...opts.secrets, ...current, ...retired]);
+  };
   const sink = opts.sink ?? defaultSink;
   const enabled = (level: LogLevel) => RANK[level] >= min;
   const log = (level: LogLevel, msg: string, fields?: Fields) => {
@@ -156,6 +189,7 @@ export function createLogger(opts: {
   return {
     enabled,
     log,
+    useSecrets,
     debug: (m, f) => log("debug", m, f),
     info: (m, f) => log("info", m, f),
     warn: (m, f) => log("warning", m, f),

@@ -11,6 +11,15 @@ import { SEARCH_BACKENDS } from "../ops/search_settings.ts";
 /** Provider names: no `/` or `,`, which separate a provider from its model in a model name. */
 export const PROVIDER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
+/** The separator gets its own message: it is the mistake worth explaining. */
+const ProviderName = z.string()
+  .refine((s) => !/[/,]/.test(s), {
+    message:
+      'a provider name may not contain "/" or ",": they separate provider and model in "provider/model"',
+    abort: true,
+  })
+  .regex(PROVIDER_NAME, "a provider name has letters, digits, _ . - only, and starts with one");
+
 const seconds = z.number().positive().max(86_400);
 const modelList = z.array(z.string().trim().min(1));
 
@@ -90,10 +99,9 @@ export type FallbackCause = typeof FALLBACK_CAUSES[number];
 
 export const RoutingFile = z.strictObject({
   $schema: z.string().optional(),
-  providers: z.record(
-    z.string().regex(PROVIDER_NAME, "a provider name has letters, digits, _ . - and no / or ,"),
-    ProviderEntry,
-  ).refine((p) => Object.keys(p).length > 0, { message: "name at least one provider" }),
+  providers: z.record(ProviderName, ProviderEntry).refine((p) => Object.keys(p).length > 0, {
+    message: "name at least one provider",
+  }),
   models: z.strictObject({
     opus: Chain.optional(),
     sonnet: Chain.optional(),
