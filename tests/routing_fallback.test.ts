@@ -253,6 +253,22 @@ describe("fallback along a chain", () => {
     assert.equal(res.status, 529);
     assert.equal(spare.requests.length, 0);
   });
+
+  it("retries on the entry itself a failure that fallback.on does not hand on", async () => {
+    mainScript = (_req, i) =>
+      i === 0
+        ? { status: 500, json: openaiError("boom", "server_error") }
+        : ok("from main")(_req, i);
+    const p = proxy(fileText({
+      mainExtra: `"max_retries": 1`,
+      fallback: `"fallback": { "on": ["connect"] },`,
+    }));
+    const { res, text } = await post(p, { model: "claude-opus-4-1" });
+    assert.equal(res.status, 200, text);
+    assert.match(text, /from main/);
+    assert.equal(main.requests.length, 2);
+    assert.equal(spare.requests.length, 0);
+  });
 });
 
 describe("key pools", () => {
@@ -381,6 +397,8 @@ describe("key pools", () => {
       const { res, text } = await post(p, { model: "claude-opus-4-1" });
       assert.equal(res.status, 401, text);
       assert.equal(JSON.parse(text).error.type, "authentication_error");
+      // The hint names where this provider's key is set: the file, not OPENAI_API_KEY.
+      assert.match(JSON.parse(text).error.message, /check providers\.main\.api_key\)/);
       assert.equal(res.headers.get("x-should-retry"), "false");
       assert.equal(res.headers.get("x-ccp-upstream"), "main/m1");
     }

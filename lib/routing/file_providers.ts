@@ -16,6 +16,10 @@ export function fileProvider(name: string, entry: ProviderEntry, config: Config)
   const keys = entry.api_keys ?? (entry.api_key !== undefined ? [entry.api_key] : []);
   return Object.freeze({
     name,
+    settingNames: Object.freeze({
+      apiKey: `providers.${name}.${entry.api_keys ? "api_keys" : "api_key"}`,
+      baseUrl: `providers.${name}.base_url`,
+    }),
     api: entry.api,
     baseUrl: entry.base_url,
     profile,

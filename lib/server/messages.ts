@@ -123,7 +123,7 @@ async function answer(
         request,
         target,
         target.provider.apiKey,
-        { last: true, otherKey: false },
+        () => false,
         ctx,
         estimateFor,
         rec,
@@ -164,6 +164,14 @@ async function answer(
         break;
       }
       const last = i === chain.length - 1;
+      const otherKey = tries < target.provider.apiKeys.length - 1;
+      // Retried where it happened unless something else takes it over at once: another key of
+      // the pool after a 429, or the next entry for a cause `fallback.on` lists.
+      const handedOver = (error: ProxyError, answered: boolean) => {
+        if (error.status === 429 && otherKey) return true;
+        const cause = fallbackCause(error, answered);
+        return !last && cause !== undefined && file.fallbackOn.has(cause);
+      };
       try {
         const res = await attempt(
           req,
@@ -171,8 +179,7 @@ async function answer(
           request,
           target,
           picked.key,
-          // Another key of the pool is tried at once after a 429 on this one.
-          { last, otherKey: tries < target.provider.apiKeys.length - 1 },
+          handedOver,
           ctx,
           estimateFor,
           rec,
@@ -255,7 +262,7 @@ async function attempt(
   request: MessagesRequest,
   target: Target,
   apiKey: string | undefined,
-  { last, otherKey }: { last: boolean; otherKey: boolean },
+  handedOver: (error: ProxyError, answered: boolean) => boolean,
   ctx: RequestContext,
   estimateFor: (model: string) => number,
   rec: ExchangeRecording | undefined,
@@ -276,9 +283,7 @@ async function attempt(
     model,
     info,
     apiKey,
-    // With a next entry to fall back on, a retry of the first round would only delay it.
-    firstRoundRetries: last ? provider.maxRetries : 0,
-    otherKey,
+    firstRoundHandedOver: handedOver,
     onAnswered: () => (answered = true),
   });
   if (withServerTools) {
@@ -364,8 +369,8 @@ async function attempt(
           firstByteSetting: stream ? "FIRST_BYTE_TIMEOUT" : "NONSTREAM_FIRST_BYTE_TIMEOUT",
           totalTimeoutMs: provider.requestTimeoutMs,
           // With a next entry to fall back on, a retry here would only delay it.
-          maxRetries: last ? provider.maxRetries : 0,
-          otherKeyOn429: otherKey,
+          maxRetries: provider.maxRetries,
+          handedOver,
           retryMaxDelayMs: provider.retryMaxDelayMs,
           httpError: rec ? rec.tapHttpError(exchange.httpError) : exchange.httpError,
           // Set for an upstream error answer too; a connection that failed has no first byte.

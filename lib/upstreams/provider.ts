@@ -23,6 +23,9 @@ export type ApiSetting = UpstreamApi | "auto";
 
 export const API_SETTINGS: readonly ApiSetting[] = ["auto", ...UPSTREAM_APIS];
 
+/** Where a provider's key and base URL are set: named in the hints of errors they may cause. */
+export type ProviderSettingNames = Readonly<{ apiKey: string; baseUrl: string }>;
+
 export type Provider = Readonly<{
   /** `default` for the provider made from the environment variables. */
   name: string;
@@ -63,4 +66,6 @@ export type Provider = Readonly<{
   retryMaxDelayMs: number;
   /** The backend that runs web_search / web_fetch for this provider's models; none: left out. */
   search?: SearchSettings | undefined;
+  /** Set for a provider of the configuration file; the variables' provider has OPENAI_*. */
+  settingNames?: ProviderSettingNames;
 }>;

@@ -22,10 +22,11 @@ export type UpstreamCall = {
   totalTimeoutMs: number;
   maxRetries: number;
   /**
-   * A 429 is not retried here: the caller has another key of the provider's pool to send the
-   * request with at once, instead of waiting out this key's Retry-After.
+   * Whether the caller passes this failure on instead of a retry here: to the next entry of a
+   * routing chain, or to another key of the provider's pool (at once, where a retry would wait
+   * out this key's Retry-After). `answered`: the upstream's headers arrived.
    */
-  otherKeyOn429?: boolean;
+  handedOver?: (error: ProxyError, answered: boolean) => boolean;
   retryMaxDelayMs: number;
   /** The protocol's reading of an HTTP error answer (see Exchange.httpError). */
   httpError: (status: number, body: string, headers: Headers) => ProxyError;
@@ -360,7 +361,7 @@ export async function callUpstream(
         `cannot reach upstream ${shownUrl(call.url)}: ${describeNetworkError(err)}`,
         MAY_RETRY,
       );
-      if (attempt < call.maxRetries) {
+      if (attempt < call.maxRetries && !call.handedOver?.(error, false)) {
         const delay = backoffMs(attempt, random, call.retryMaxDelayMs);
         deps.log.warn("upstream connection failed, retrying", {
           attempt: attempt + 1,
@@ -401,7 +402,7 @@ export async function callUpstream(
     let error = call.httpError(res.status, body, res.headers);
     const retryable = RETRYABLE.has(res.status) && error.type !== "billing_error";
     if (retryable) error = withHeaders(error, { ...MAY_RETRY, ...retryAfterMsHeader(res.headers) });
-    if (retryable && attempt < call.maxRetries && !(res.status === 429 && call.otherKeyOn429)) {
+    if (retryable && attempt < call.maxRetries && !call.handedOver?.(error, true)) {
       const hinted = retryAfterMs(res.headers);
       // A wait longer than our cap is the client's to decide on: pass the error on with it.
       if (hinted === undefined || hinted <= call.retryMaxDelayMs) {

@@ -49,10 +49,8 @@ export type AttemptTarget = {
   info: ModelInfo;
   /** The key of the provider's pool picked for this attempt. */
   apiKey: string | undefined;
-  /** Retries of the first round: none when a later chain entry can answer instead. */
-  firstRoundRetries: number;
-  /** Another key of the pool is tried at once after a 429 on the first round. */
-  otherKey: boolean;
+  /** A failure of the first round the caller passes on (another key, the next chain entry). */
+  firstRoundHandedOver: (error: ProxyError, answered: boolean) => boolean;
   /** The upstream answered (with anything, errors included): not a failed connection. */
   onAnswered?: () => void;
 };
@@ -153,8 +151,8 @@ export class ServerToolSession {
           clientSignal: this.clientSignal,
           firstByteTimeoutMs: stream ? provider.firstByteTimeoutMs : undefined,
           totalTimeoutMs: provider.requestTimeoutMs,
-          maxRetries: round === 0 ? target.firstRoundRetries : provider.maxRetries,
-          otherKeyOn429: round === 0 && target.otherKey,
+          maxRetries: provider.maxRetries,
+          handedOver: round === 0 ? target.firstRoundHandedOver : undefined,
           retryMaxDelayMs: provider.retryMaxDelayMs,
           httpError: exchange.httpError,
           onHeaders: () => {

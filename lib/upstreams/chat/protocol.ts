@@ -37,7 +37,7 @@ function exchange(input: ExchangeInput): Exchange {
     stopSequences: request.stop_sequences,
     toolSchemas: toolSchemas(request.tools),
   };
-  const errors = errorContext(answer);
+  const errors = { ...errorContext(answer), settings: provider.settingNames };
   return {
     url: cachedChatCompletionsUrl(provider, model),
     headers: upstreamHeaders(provider, input.apiKey),

@@ -6,6 +6,7 @@
 import { errorTypeForStatus, ProxyError } from "../../anthropic/errors.ts";
 import { z } from "zod";
 import { notAnApiError, statusMessage } from "../http_error_text.ts";
+import type { ProviderSettingNames } from "../provider.ts";
 
 /** The error object providers send, in a body or inside a 200 stream. */
 const UpstreamError = z.looseObject({
@@ -127,7 +128,15 @@ function overflowMessage(
   return `prompt is too long: ${used} tokens > ${max} maximum (upstream: ${upstream})`;
 }
 
-export type ErrorContext = { estimatedInputTokens: number; contextWindow: number | undefined };
+export type ErrorContext = {
+  estimatedInputTokens: number;
+  contextWindow: number | undefined;
+  /** Where the provider's key and base URL are set, for the hints of a 401 and a 404. */
+  settings?: ProviderSettingNames;
+};
+
+/** The variables of the provider made from the environment. */
+const ENV_SETTINGS: ProviderSettingNames = { apiKey: "OPENAI_API_KEY", baseUrl: "OPENAI_BASE_URL" };
 
 function retryAfterHeaders(headers: Headers): Record<string, string> {
   const ms = Number(headers.get("retry-after-ms"));
@@ -149,7 +158,8 @@ export function upstreamHttpError(
   } catch {
     json = undefined;
   }
-  if (status < 400) return notAnApiError(status, headers, "OPENAI_BASE_URL");
+  const settings = ctx.settings ?? ENV_SETTINGS;
+  if (status < 400) return notAnApiError(status, headers, settings.baseUrl);
   const d = detailOf(json);
   const message = d.message ?? statusMessage(status, body);
   const marker = `${d.code ?? ""} ${d.type ?? ""} ${message}`;
@@ -169,7 +179,7 @@ export function upstreamHttpError(
       return new ProxyError(
         401,
         "authentication_error",
-        `upstream rejected the API key (check OPENAI_API_KEY): ${message}`,
+        `upstream rejected the API key (check ${settings.apiKey}): ${message}`,
         NO_RETRY,
       );
     case 403:
@@ -178,7 +188,7 @@ export function upstreamHttpError(
       return new ProxyError(
         404,
         "not_found_error",
-        `${message} (upstream 404: check OPENAI_BASE_URL and the model name)`,
+        `${message} (upstream 404: check ${settings.baseUrl} and the model name)`,
       );
     case 408:
       return new ProxyError(504, "timeout_error", message, retryAfterHeaders(headers));

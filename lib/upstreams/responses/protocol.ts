@@ -57,7 +57,7 @@ function exchange(input: ExchangeInput, keepReasoning = true): Exchange {
     upstreamTag: tag,
     thinking: converted.thinking,
   };
-  const errors = errorContext(answer);
+  const errors = { ...errorContext(answer), settings: provider.settingNames };
   return {
     url: endpoint.url,
     headers: upstreamHeaders(provider, input.apiKey),
