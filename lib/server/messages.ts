@@ -2,6 +2,7 @@
  * `POST /v1/messages`: validate, route, convert for the upstream's protocol, send, and answer
  * with the converted message or stream. Knows the Protocol interface, none of its insides.
  */
+import { answersWithEvents } from "../upstreams/event_stream.ts";
 import { displayUrl } from "../common/secret_values.ts";
 import { invalidRequest, ProxyError, redactError, toProxyError } from "../anthropic/errors.ts";
 import { messageEvents } from "../anthropic/message_events.ts";
@@ -386,8 +387,7 @@ async function attempt(
   }
   const { exchange, upstream } = sent;
 
-  const contentType = upstream.response.headers.get("content-type") ?? "";
-  const upstreamStreams = contentType.includes("text/event-stream");
+  const upstreamStreams = answersWithEvents(upstream.response);
 
   if (stream && upstreamStreams && upstream.response.body) {
     return streamAnswer(upstream, upstream.response.body, exchange, provider, ctx, rec, {

@@ -3,6 +3,7 @@
  * for web_search / web_fetch and the provider has a search backend. Without one, the tools stay
  * left out of the upstream request as before, and the log says once how to enable them.
  */
+import { answersWithEvents } from "../../upstreams/event_stream.ts";
 import type { MessagesRequest } from "../../anthropic/schema.ts";
 import { logRequest } from "../../ops/request_log.ts";
 import { restoreServerBlocks } from "../../websearch/history.ts";
@@ -77,8 +78,7 @@ async function run(
   }
   // The first round is awaited here, so that its failure is an HTTP error, not a stream error.
   const first = await session.send(session.roundRequest(0, request.messages), 0);
-  const contentType = first.upstream.response.headers.get("content-type") ?? "";
-  const streamed = contentType.includes("text/event-stream") && first.upstream.response.body;
+  const streamed = answersWithEvents(first.upstream.response) && first.upstream.response.body;
   const converter = streamed
     ? first.exchange.stream()
     : new WholeMessage(await session.readMessage(first));

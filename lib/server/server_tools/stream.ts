@@ -6,6 +6,7 @@
  * converter (loop_events.ts) releases the events queued for it: the closing of a round, the
  * results.
  */
+import { answersWithEvents } from "../../upstreams/event_stream.ts";
 import { followUpMessages } from "../../websearch/followup.ts";
 import { LoopEvents, type RoundEnd, WholeMessage } from "./loop_events.ts";
 import type { Round, ServerToolSession } from "./session.ts";
@@ -41,8 +42,7 @@ export function loopBody(
   };
 
   const setUp = () => {
-    const contentType = first.upstream.response.headers.get("content-type") ?? "";
-    if (contentType.includes("text/event-stream") && first.upstream.response.body) {
+    if (answersWithEvents(first.upstream.response) && first.upstream.response.body) {
       startReading(first);
     } else phase = "ended";
   };
@@ -113,8 +113,7 @@ export function loopBody(
               next.upstream.abort("client");
               return;
             }
-            const contentType = next.upstream.response.headers.get("content-type") ?? "";
-            if (contentType.includes("text/event-stream") && next.upstream.response.body) {
+            if (answersWithEvents(next.upstream.response) && next.upstream.response.body) {
               events.beginRound(next.exchange.stream());
               startReading(next);
             } else {
