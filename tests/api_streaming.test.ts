@@ -367,7 +367,7 @@ describe("streaming", () => {
   });
 });
 
-describe("an upstream that keeps the connection open after [DONE]", () => {
+describe("an upstream that keeps the connection open after the answer", () => {
   let h: Harness;
   // Short, so a proxy that waits for the connection to close fails in seconds, not minutes.
   before(async () => {
@@ -384,6 +384,45 @@ describe("an upstream that keeps the connection open after [DONE]", () => {
     assert.deepEqual(final.content, [{ type: "text", text: "All done." }]);
     assert.equal(final.stop_reason, "end_turn");
     await h.lastRequest().closed;
+  });
+
+  it("without [DONE], usage after the finish_reason completes the message and releases the upstream", async () => {
+    // textStream ends with the finish chunk and a usage chunk; stallAfter sends no [DONE].
+    h.reply({ sse: textStream("All done.", { parts: 2 }), stallAfter: true });
+    const { final } = await sdkStream(h.client);
+    assert.deepEqual(final.content, [{ type: "text", text: "All done." }]);
+    assert.equal(final.stop_reason, "end_turn");
+    assert.equal(final.usage.output_tokens, 7, "the usage chunk's figures");
+    await h.lastRequest().closed;
+  });
+
+  it("the answer is over at [DONE], or at usage with or after the finish_reason, not before", () => {
+    const data = (step: SseStep | "[DONE]") => ({
+      event: "",
+      data: step === "[DONE]" ? step : JSON.stringify(step),
+    });
+    const doneAfter = (steps: (SseStep | "[DONE]")[]) => {
+      const conv = new StreamConverter({
+        messageId: "msg_done",
+        model: "m",
+        inputTokensEstimate: 1,
+        toolNames: new Map(),
+      });
+      conv.start();
+      return steps.map((step) => (conv.push(data(step)), conv.sawDone));
+    };
+    const usage = usageChunk({ prompt_tokens: 3, completion_tokens: 2 });
+    const text = chunk({ content: "Hi" });
+    const finish = chunk({}, "stop");
+    // OpenAI's order: finish, usage (no choices), [DONE]. Nothing but [DONE] comes after.
+    assert.deepEqual(doneAfter([text, finish, usage, "[DONE]"]), [false, false, true, true]);
+    // Usage in the finish chunk itself (Mistral, DeepSeek).
+    assert.deepEqual(doneAfter([text, { ...finish, usage: usage.usage }]), [false, true]);
+    // Without usage after it, a finish waits: the usage chunk may still come.
+    assert.deepEqual(doneAfter([text, finish]), [false, false]);
+    // Usage before the finish (some servers report it on every chunk) is not the end either.
+    assert.deepEqual(doneAfter([{ ...text, usage: usage.usage }, finish]), [false, false]);
+    assert.deepEqual(doneAfter([text, "[DONE]"]), [false, true]);
   });
 });
 

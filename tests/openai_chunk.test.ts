@@ -25,15 +25,15 @@ const maybe = <T>(arb: fc.Arbitrary<T>) =>
     fc.constant([]),
     fc.constant({}),
   );
+const functionCall = fc.record(
+  { name: maybe(fc.string()), arguments: maybe(fc.oneof(fc.string(), fc.object())) },
+  { requiredKeys: [] },
+);
 const toolCall = fc.record({
   index: maybe(fc.nat()),
   id: maybe(fc.string()),
   type: maybe(fc.constant("function")),
-  function: maybe(
-    fc.record({ name: maybe(fc.string()), arguments: maybe(fc.oneof(fc.string(), fc.object())) }, {
-      requiredKeys: [],
-    }),
-  ),
+  function: maybe(functionCall),
 }, { requiredKeys: [] });
 const delta = fc.record({
   content: maybe(fc.string()),
@@ -42,6 +42,7 @@ const delta = fc.record({
   reasoning: maybe(fc.string()),
   reasoning_details: maybe(fc.array(fc.object(), { maxLength: 2 })),
   tool_calls: maybe(fc.array(toolCall, { maxLength: 3 })),
+  function_call: maybe(functionCall),
 }, { requiredKeys: [] });
 const choice = fc.record({
   index: maybe(fc.nat()),
@@ -72,6 +73,8 @@ describe("readChunk", () => {
           }],
         },
         { choices: [{ delta: { tool_calls: [{ function: { arguments: { a: 1 } } }] } }] },
+        { choices: [{ delta: { function_call: { name: "f", arguments: "{" } } }] },
+        { choices: [{ delta: { function_call: { name: 1 } } }] },
         { choices: [{ delta: { content: 5 } }] },
         { choices: "no" },
         [],

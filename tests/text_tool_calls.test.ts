@@ -11,6 +11,7 @@ import fc from "fast-check";
 import Anthropic from "@anthropic-ai/sdk";
 import type { StreamEvent } from "../lib/anthropic/schema.ts";
 import { StreamConverter } from "../lib/upstreams/chat/stream.ts";
+import { convertResponse } from "../lib/upstreams/chat/response.ts";
 import { SseDecoder } from "../lib/upstreams/sse_decode.ts";
 import { toolSchemas } from "../lib/upstreams/openai/tool_args.ts";
 import {
@@ -111,19 +112,32 @@ const SAMPLES: Sample[] = [
       "<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
     calls: [{ name: "Read", input: { file_path: "/d" } }],
   },
+  {
+    // Meta's custom tool format (Llama 3.1 model card): a JSON object inside <function=…>.
+    family: "Llama 3",
+    text: 'Listing.\n<function=Bash>{"command": "ls -la"}</function>',
+    calls: [{ name: "Bash", input: { command: "ls -la" } }],
+  },
+  {
+    family: "Qwen3-Coder, no parameters",
+    text: "<tool_call>\n<function=TodoRead>\n</function>\n</tool_call>",
+    calls: [{ name: "TodoRead", input: {} }],
+  },
 ];
 
 type Block = { type: string; text?: string; name?: string; input?: unknown };
 
+const OPTIONS = {
+  messageId: "msg_text_calls",
+  model: "claude-sonnet-4-6",
+  inputTokensEstimate: 10,
+  toolNames: new Map(),
+  toolSchemas: toolSchemas(TOOLS),
+};
+
 /** Drives the converter with text pieces; returns the blocks and the stop reason. */
 function convert(pieces: readonly string[], tools = TOOLS) {
-  const conv = new StreamConverter({
-    messageId: "msg_text_calls",
-    model: "claude-sonnet-4-6",
-    inputTokensEstimate: 10,
-    toolNames: new Map(),
-    toolSchemas: toolSchemas(tools),
-  });
+  const conv = new StreamConverter({ ...OPTIONS, toolSchemas: toolSchemas(tools) });
   const events: StreamEvent[] = [...conv.start()];
   const push = (delta: Record<string, unknown>, finish: string | null = null) =>
     events.push(...conv.push({ event: "", data: JSON.stringify(chunk(delta, finish)) }));
@@ -265,11 +279,31 @@ describe("tool calls written as text", () => {
         "<tool_call>\n{not json}\n</tool_call>",
         "<|tool_calls_section_begin|>garbage<|tool_calls_section_end|>",
         '<minimax:tool_call><invoke name="Bash"><parameter name="command">ls</parameter>',
+        "<function=Bash>ls -la</function>",
+        '<function=Bash>{"command": "ls -la"</function>',
       ]
     ) {
       const { blocks, stop } = convert([text]);
       assert.equal(textOf(blocks), text);
       assert.equal(stop, "end_turn");
+    }
+  });
+
+  it("a call whose input the tool's schema refuses stays text, streamed and not", () => {
+    for (
+      const text of [
+        "<tool_call>\n<function=Bash>\n</function>\n</tool_call>",
+        '<tool_call>{"name": "Bash", "arguments": {}}</tool_call>',
+        '<function=Bash>{"command": "ls", "timeout": "soon"}</function>',
+        "<tool_call>Read\n<arg_key>limit</arg_key>\n<arg_value>5</arg_value>\n</tool_call>",
+      ]
+    ) {
+      const { blocks, stop } = convert([text]);
+      assert.equal(textOf(blocks), text);
+      assert.equal(stop, "end_turn");
+      const whole = convertResponse(completion({ content: text }), OPTIONS);
+      assert.deepEqual(whole.content, [{ type: "text", text }]);
+      assert.equal(whole.stop_reason, "end_turn");
     }
   });
 
@@ -344,7 +378,7 @@ describe("tool calls written as text, through the proxy and the SDK", () => {
     await upstream.close();
   });
 
-  for (const sample of [SAMPLES[0]!, SAMPLES[2]!, SAMPLES[4]!]) {
+  for (const sample of [SAMPLES[0]!, SAMPLES[2]!, SAMPLES[4]!, SAMPLES[9]!]) {
     it(`${sample.family}: streamed and not, the client gets the same tool_use blocks`, async () => {
       content = sample.text;
       const { events, final } = await sdkStream(conn.client, { tools: TOOLS });

@@ -4,6 +4,9 @@
  * JSON wrapped in a string. What cannot be repaired gets the same message streamed and not. And
  * the odd ways servers deliver arguments — only in the final chunk, repeated whole in every
  * chunk, an empty string for a tool without parameters — each give one correct tool_use block.
+ * So do the odd ways they deliver calls: empty or repeated ids (made unique, and paired again in
+ * the next turn), a newline between argument fragments, the legacy `function_call`; a call
+ * without a name fails the same way streamed and not.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -19,7 +22,15 @@ import {
   type SseStep,
   startFakeUpstream,
 } from "./helpers/fake_upstream.ts";
-import { connect, type Connected, sdkCreate, sdkStream } from "./helpers/provider_fakes.ts";
+import {
+  bodyOf,
+  connect,
+  type Connected,
+  sdkCreate,
+  sdkStream,
+  toolPairingProblem,
+} from "./helpers/provider_fakes.ts";
+import { ToolCallIds } from "../lib/upstreams/openai/tool_call_ids.ts";
 import { assertGrammar } from "./api_support.ts";
 
 const TOOLS = [
@@ -217,6 +228,196 @@ describe("tool arguments through the proxy and the SDK", () => {
     assert.deepEqual(uses(final), [{ name: "TodoRead", input: {} }]);
     reply = { json: completion({ tool_calls: [{ id: "c1", name: "TodoRead", args: "" }] }) };
     assert.deepEqual(uses(await sdkCreate(conn.client, { tools: TOOLS })), uses(final));
+  });
+});
+
+describe("tool calls in the shapes servers send, through the proxy and the SDK", () => {
+  let upstream: FakeUpstream;
+  let conn: Connected;
+  let reply: Reply = { sse: [] };
+
+  before(async () => {
+    upstream = await startFakeUpstream(() => reply);
+    conn = connect({ OPENAI_BASE_URL: upstream.url, BIG_MODEL: "llama-3.3-70b" });
+  });
+  after(async () => {
+    await conn.close();
+    await upstream.close();
+  });
+
+  async function streamed(steps: SseStep[]) {
+    reply = { sse: steps };
+    const { events, final } = await sdkStream(conn.client, { tools: TOOLS });
+    assertGrammar(events.map((e) => ({ event: e.type, data: e })));
+    return final;
+  }
+  const uses = (m: Anthropic.Message) =>
+    m.content.flatMap((b) =>
+      b.type === "tool_use" ? [{ id: b.id, name: b.name, input: b.input }] : []
+    );
+  const call = (index: number, id: string, command: string) => ({
+    index,
+    id,
+    type: "function",
+    function: { name: "Bash", arguments: JSON.stringify({ command }) },
+  });
+  /** A whole answer as an old server sends it: `function_call`, not `tool_calls`. */
+  const legacyCompletion = (fn: Record<string, unknown>) => ({
+    id: "chatcmpl-legacy",
+    object: "chat.completion",
+    choices: [{
+      index: 0,
+      message: { role: "assistant", content: null, function_call: fn },
+      finish_reason: "function_call",
+    }],
+    usage: { prompt_tokens: 5, completion_tokens: 3 },
+  });
+
+  it("empty and repeated upstream ids become unique ids the next turn pairs upstream", async () => {
+    reply = {
+      json: completion({
+        tool_calls: [
+          { id: "a", name: "Bash", args: '{"command": "ls"}' },
+          { id: "a", name: "Bash", args: '{"command": "pwd"}' },
+          { id: "", name: "Bash", args: '{"command": "date"}' },
+        ],
+      }),
+    };
+    const first = await sdkCreate(conn.client, { tools: TOOLS });
+    const ids = uses(first).map((u) => u.id);
+    assert.deepEqual(uses(first).map((u) => u.input), [
+      { command: "ls" },
+      { command: "pwd" },
+      { command: "date" },
+    ]);
+    assert.equal(ids[0], "a", "the first keeps the upstream's id");
+    assert.equal(new Set(ids).size, 3, ids.join(" "));
+    for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]+$/);
+
+    // The client answers each call: the proxy accepts the turn and the upstream gets pairs.
+    reply = { json: completion({ content: "done" }) };
+    const next = await sdkCreate(conn.client, {
+      tools: TOOLS,
+      messages: [
+        { role: "user", content: "Hello" },
+        { role: "assistant", content: first.content },
+        {
+          role: "user",
+          content: ids.map((id) => ({ type: "tool_result", tool_use_id: id, content: id })),
+        },
+      ],
+    });
+    assert.equal(next.stop_reason, "end_turn");
+    const messages = bodyOf(upstream.requests[upstream.requests.length - 1]!).messages ?? [];
+    assert.equal(toolPairingProblem(messages), undefined);
+    const sent = messages.flatMap((m) => m.tool_calls ?? []).map((c) => c.id);
+    assert.equal(new Set(sent).size, 3, JSON.stringify(sent));
+    // Each result goes back under the id of the call it answers.
+    for (const m of messages.filter((m) => m.role === "tool")) {
+      assert.equal(m.content, m.tool_call_id);
+    }
+  });
+
+  it("two streamed calls with their own index but the same id: two tool_use, unique ids", async () => {
+    const final = await streamed([
+      chunk({ tool_calls: [call(0, "call_0", "ls")] }),
+      chunk({ tool_calls: [call(1, "call_0", "pwd")] }),
+      chunk({}, "tool_calls"),
+    ]);
+    assert.deepEqual(uses(final).map((u) => u.input), [{ command: "ls" }, { command: "pwd" }]);
+    assert.equal(uses(final)[0]!.id, "call_0");
+    assert.notEqual(uses(final)[1]!.id, "call_0");
+    // A server that repeats the id on every chunk of one call still gives one call.
+    const repeated = await streamed([
+      chunk({
+        tool_calls: [{ ...call(0, "call_0", ""), function: { name: "Bash", arguments: "" } }],
+      }),
+      chunk({ tool_calls: [{ index: 0, id: "call_0", function: { arguments: '{"command":' } }] }),
+      chunk({ tool_calls: [{ index: 0, id: "call_0", function: { arguments: '"ls"}' } }] }),
+      chunk({}, "tool_calls"),
+    ]);
+    assert.deepEqual(uses(repeated), [{ id: "call_0", name: "Bash", input: { command: "ls" } }]);
+  });
+
+  it("a newline sent as content between argument fragments leaves the call whole", async () => {
+    const final = await streamed([
+      header("Bash", "a"),
+      args('{"command":'),
+      chunk({ content: "\n" }),
+      args('"ls"}'),
+      chunk({}, "tool_calls"),
+    ]);
+    assert.deepEqual(uses(final), [{ id: "a", name: "Bash", input: { command: "ls" } }]);
+    assert.deepEqual(final.content.map((b) => b.type), ["tool_use"], "the blank is not a block");
+    assert.equal(final.stop_reason, "tool_use");
+    // Text that follows the blank is not lost, and the blank goes with it.
+    const withText = await streamed([
+      header("Bash", "a"),
+      args('{"command": "ls"}'),
+      chunk({ content: "\n" }),
+      chunk({ content: "Listing." }),
+      chunk({}, "tool_calls"),
+    ]);
+    assert.deepEqual(withText.content.map((b) => b.type), ["tool_use", "text"]);
+    assert.equal(withText.content[1]!.type === "text" && withText.content[1]!.text, "\nListing.");
+  });
+
+  it("the legacy function_call is one tool call, streamed and not", async () => {
+    const final = await streamed([
+      chunk({ role: "assistant", content: null, function_call: { name: "Bash", arguments: "" } }),
+      chunk({ function_call: { arguments: '{"command":' } }),
+      chunk({ function_call: { arguments: ' "ls"}' } }),
+      chunk({}, "function_call"),
+    ]);
+    const expected = [{ name: "Bash", input: { command: "ls" } }];
+    const strip = (m: Anthropic.Message) => uses(m).map(({ name, input }) => ({ name, input }));
+    assert.deepEqual(strip(final), expected);
+    assert.equal(final.stop_reason, "tool_use");
+    reply = { json: legacyCompletion({ name: "Bash", arguments: '{"command": "ls"}' }) };
+    const whole = await sdkCreate(conn.client, { tools: TOOLS });
+    assert.deepEqual(strip(whole), expected);
+    assert.equal(whole.stop_reason, "tool_use");
+    assert.match(uses(whole)[0]!.id, /^[A-Za-z0-9_-]+$/);
+  });
+
+  it("a call without a function name fails alike, streamed and not", async () => {
+    const message = "upstream sent a tool call without a function name";
+    reply = {
+      json: completion({ tool_calls: [{ id: "c1", name: "", args: '{"command": "ls"}' }] }),
+    };
+    await assert.rejects(sdkCreate(conn.client, { tools: TOOLS }), (err: unknown) => {
+      assert.ok(err instanceof Anthropic.APIError);
+      assert.equal(err.status, 502);
+      assert.equal((err.error as { error?: { type?: string } }).error?.type, "api_error");
+      assert.match(err.message, new RegExp(message));
+      return true;
+    });
+    await assert.rejects(
+      streamed([
+        chunk({
+          tool_calls: [{ index: 0, id: "c1", function: { arguments: '{"command": "ls"}' } }],
+        }),
+        chunk({}, "tool_calls"),
+      ]),
+      new RegExp(message),
+    );
+  });
+});
+
+describe("ToolCallIds", () => {
+  it("keeps an upstream id, replaces an empty one, and makes a repeated one unique", () => {
+    const ids = new ToolCallIds();
+    assert.deepEqual(
+      [
+        ids.claim("a", "gen_0"),
+        ids.claim("a", "gen_1"),
+        ids.claim("", "gen_2"),
+        ids.claim(undefined, "gen_3"),
+        ids.claim("a_2", "gen_4"),
+        ids.claim("a", "gen_5"),
+      ],
+      ["a", "a_2", "gen_2", "gen_3", "a_2_2", "a_3"],
+    );
   });
 });
 

@@ -12,6 +12,7 @@ import { failedFinish, mapStopReason, matchedStopSequence } from "./stop_reason.
 import { contentParts } from "./reasoning.ts";
 import { parseToolArguments, unusableCallText, whyUnusable } from "../openai/tool_args.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
+import { ToolCallIds } from "../openai/tool_call_ids.ts";
 import { restoreToolName } from "../openai/tool_names.ts";
 import type { AnswerOptions } from "../openai/answer_options.ts";
 import { mapUsage } from "./usage.ts";
@@ -62,6 +63,11 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
     });
   }
   const text = (Array.isArray(raw) ? partsOf("text") : raw) || message?.refusal;
+  const calls = nativeToolCalls(message);
+  // As streamed: a call nobody can run is a broken answer, not one to leave out in silence.
+  if (calls.some((call) => !call.function?.name)) throw namelessCall();
+  const ids = new ToolCallIds();
+  const generatedId = (n: string) => `call_${opts.messageId.slice(-12)}_${n}`;
   let toolCount = 0;
   if (text) {
     chars += text.length;
@@ -76,7 +82,7 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
         for (const call of piece.calls) {
           content.push({
             type: "tool_use",
-            id: `call_${opts.messageId.slice(-12)}_t${content.length}`,
+            id: ids.claim(undefined, generatedId(`t${content.length}`)),
             name: restoreToolName(opts.toolNames, call.name),
             input: call.input,
           });
@@ -85,9 +91,8 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
       }
     }
   }
-  for (const [i, call] of (message?.tool_calls ?? []).entries()) {
-    const name = call.function?.name;
-    if (!name) continue;
+  for (const [i, call] of calls.entries()) {
+    const name = call.function?.name ?? "";
     const args = parseToolArguments(call.function?.arguments);
     chars += typeof call.function?.arguments === "string" ? call.function.arguments.length : 0;
     const clientName = restoreToolName(opts.toolNames, name);
@@ -100,10 +105,9 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
       });
       continue;
     }
-    const upstreamId = call.id ?? `call_${opts.messageId.slice(-12)}_${i}`;
     content.push({
       type: "tool_use",
-      id: encodeClientToolId(upstreamId, call.extra_content),
+      id: encodeClientToolId(ids.claim(call.id, generatedId(`${i}`)), call.extra_content),
       name: clientName,
       input: args.input,
     });
@@ -124,4 +128,22 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
     stop_sequence,
     usage: mapUsage(completion.usage, opts.inputTokensEstimate, estimateOutputTokens(chars)),
   };
+}
+
+type Message = NonNullable<ChatCompletion["choices"][number]["message"]>;
+
+/**
+ * The message's tool calls, the legacy `function_call` (one call, no id) counted as one: servers
+ * that still implement the pre-tools API (older vLLM and LocalAI versions, some gateways) answer
+ * with it, and its finish_reason "function_call".
+ * https://platform.openai.com/docs/api-reference/chat/object#chat/object-choices
+ */
+function nativeToolCalls(message: Message | null | undefined): NonNullable<Message["tool_calls"]> {
+  if (message?.tool_calls?.length) return message.tool_calls;
+  return message?.function_call ? [{ function: message.function_call }] : [];
+}
+
+/** The stream's error for the same fault (see stream.ts), so both paths answer alike. */
+export function namelessCall(): ProxyError {
+  return new ProxyError(502, "api_error", "upstream sent a tool call without a function name");
 }

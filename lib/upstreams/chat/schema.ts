@@ -69,13 +69,15 @@ const Usage = z.looseObject({
 });
 export type OpenAIUsage = z.infer<typeof Usage>;
 
+const FunctionCall = z.looseObject({
+  name: z.string().nullish(),
+  arguments: z.union([z.string(), z.record(z.string(), z.unknown())]).nullish(),
+});
+
 const ToolCall = z.looseObject({
   id: z.string().nullish(),
   type: z.string().nullish(),
-  function: z.looseObject({
-    name: z.string().nullish(),
-    arguments: z.union([z.string(), z.record(z.string(), z.unknown())]).nullish(),
-  }).nullish(),
+  function: FunctionCall.nullish(),
   extra_content: z.unknown().optional(),
 });
 
@@ -93,6 +95,8 @@ export const ChatCompletion = z.looseObject({
       content: z.union([z.string(), z.array(z.unknown())]).nullish(),
       refusal: z.string().nullish(),
       tool_calls: z.array(ToolCall).nullish(),
+      // The deprecated single call of the pre-tools API, still sent by some servers.
+      function_call: FunctionCall.nullish(),
       ...ReasoningFields,
     }).nullish(),
     finish_reason: z.string().nullish(),
@@ -111,6 +115,7 @@ export const ChatCompletionChunk = z.looseObject({
       content: z.union([z.string(), z.array(z.unknown())]).nullish(),
       refusal: z.string().nullish(),
       tool_calls: z.array(ChunkToolCall).nullish(),
+      function_call: FunctionCall.nullish(),
       ...ReasoningFields,
     }).nullish(),
     finish_reason: z.string().nullish(),
@@ -163,6 +168,7 @@ export function readChunk(json: unknown): ChatCompletionChunk | undefined {
     ) return undefined;
     const details = delta.reasoning_details;
     if (details !== undefined && details !== null && !Array.isArray(details)) return undefined;
+    if (!optFunction(delta.function_call)) return undefined;
     const calls = delta.tool_calls;
     if (calls === undefined || calls === null) continue;
     if (!Array.isArray(calls)) return undefined;
@@ -170,14 +176,16 @@ export function readChunk(json: unknown): ChatCompletionChunk | undefined {
       if (!isObj(call) || !optString(call.id) || !optString(call.type) || !optNumber(call.index)) {
         return undefined;
       }
-      const fn = call.function;
-      if (fn === undefined || fn === null) continue;
-      if (!isObj(fn) || !optString(fn.name)) return undefined;
-      const args = fn.arguments;
-      if (args !== undefined && args !== null && typeof args !== "string" && !isObj(args)) {
-        return undefined;
-      }
+      if (!optFunction(call.function)) return undefined;
     }
   }
   return json as ChatCompletionChunk;
+}
+
+/** `FunctionCall.nullish()`, by hand. */
+function optFunction(fn: unknown): boolean {
+  if (fn === undefined || fn === null) return true;
+  if (!isObj(fn) || !optString(fn.name)) return false;
+  const args = fn.arguments;
+  return args === undefined || args === null || typeof args === "string" || isObj(args);
 }

@@ -9,9 +9,9 @@
  * the caller turns that into an `event: error`.
  */
 import type { StreamEvent, Usage } from "../../anthropic/schema.ts";
-import type { ResponseOptions } from "./response.ts";
+import { namelessCall, type ResponseOptions } from "./response.ts";
 import { ProxyError } from "../../anthropic/errors.ts";
-import { type OpenAIUsage, readChunk } from "./schema.ts";
+import { type ChatCompletionChunk, type OpenAIUsage, readChunk } from "./schema.ts";
 import { type ErrorContext, upstreamErrorInStream } from "../openai/errors.ts";
 import { errorContext } from "../openai/answer_options.ts";
 import type { SseMessage } from "../sse_decode.ts";
@@ -22,6 +22,7 @@ import { encodeSignature, mergeReasoningDetails } from "../../anthropic/signatur
 import { repairProblem, StreamedArgs, unusableCallText } from "../openai/tool_args.ts";
 import { closeStartedToolBlock, emptyDelta, messageStart } from "../openai/stream_events.ts";
 import { encodeClientToolId } from "../../anthropic/tool_ids.ts";
+import { ToolCallIds } from "../openai/tool_call_ids.ts";
 import { restoreToolName } from "../openai/tool_names.ts";
 import { mapUsage } from "./usage.ts";
 import { estimateOutputTokens } from "../openai/usage.ts";
@@ -34,6 +35,8 @@ import {
 export type StreamOptions = ResponseOptions;
 
 type ToolState = {
+  /** The index the upstream gave the call, once it gave one. */
+  index: number | undefined;
   upstreamId: string | undefined;
   name: string | undefined;
   extra: unknown;
@@ -43,6 +46,8 @@ type ToolState = {
   blockIndex: number | undefined;
   closed: boolean;
 };
+
+type ChunkChoice = NonNullable<ChatCompletionChunk["choices"]>[number];
 
 type Open =
   | { kind: "text"; index: number }
@@ -58,10 +63,15 @@ export class StreamConverter implements EventConverter {
   #finish: string | null = null;
   #matchedStop: string | null = null;
   #done = false;
+  /** Usage came with or after the finish_reason: the answer is over, [DONE] or not. */
+  #usageAfterFinish = false;
   #usage: OpenAIUsage | undefined;
   #outputChars = 0;
   #reasoningDetails: unknown[] = [];
   #sawToolUse = false;
+  #ids = new ToolCallIds();
+  /** Blank answer text that arrived while a tool block was open (see #answerText). */
+  #heldBlank = "";
   #ended = false;
   #finalUsage: Usage | undefined;
   #errorContext: ErrorContext;
@@ -83,9 +93,16 @@ export class StreamConverter implements EventConverter {
     return this.#ended;
   }
 
-  /** The upstream sent `data: [DONE]`: the answer is over even if the connection stays open. */
+  /**
+   * The answer is over even if the connection stays open: the upstream sent `data: [DONE]`, or
+   * usage with or after the finish_reason. OpenAI with `stream_options.include_usage` sends the
+   * finish chunk, then a usage chunk with no choices, then [DONE]
+   * (https://platform.openai.com/docs/api-reference/chat/streaming); some servers leave out the
+   * [DONE] and keep the connection open, which would hold a finished answer until the idle
+   * timeout failed it. A finish without usage still waits: the usage chunk may follow.
+   */
   get sawDone(): boolean {
-    return this.#done;
+    return this.#done || this.#usageAfterFinish;
   }
 
   push(msg: SseMessage): StreamEvent[] {
@@ -109,7 +126,12 @@ export class StreamConverter implements EventConverter {
     }
     if (chunk.usage) this.#usage = chunk.usage;
     const choice = chunk.choices?.[0];
-    if (!choice) return [];
+    const out = choice ? this.#choice(choice) : [];
+    if (chunk.usage && this.#finish !== null) this.#usageAfterFinish = true;
+    return out;
+  }
+
+  #choice(choice: ChunkChoice): StreamEvent[] {
     const out: StreamEvent[] = [];
     const delta = choice.delta;
     if (delta) {
@@ -130,10 +152,15 @@ export class StreamConverter implements EventConverter {
         const text = delta.content ?? delta.refusal;
         if (text) this.#answerText(text, out);
       }
-      if (delta.tool_calls) {
+      // The legacy single call (see response.ts) has neither index nor id: it is read as
+      // Gemini's calls are.
+      const calls = delta.function_call && !delta.tool_calls?.length
+        ? [{ function: delta.function_call }]
+        : delta.tool_calls;
+      if (calls) {
         // The text before a native call is over: what the scanner holds goes first.
         if (this.#scanner) this.#scanned(this.#scanner.finish(), out);
-        for (const call of delta.tool_calls) this.#toolCall(call, out);
+        for (const call of calls) this.#toolCall(call, out);
       }
     }
     if (choice.finish_reason) {
@@ -244,6 +271,17 @@ export class StreamConverter implements EventConverter {
 
   /** Answer text: searched for tool calls written as text when the request had tools. */
   #answerText(text: string, out: StreamEvent[]) {
+    // Some servers send a newline as content between a call's argument fragments: as text it
+    // would close the block before its arguments are whole. Blank text waits, and goes out only
+    // with text that is not blank.
+    if (this.#open?.kind === "tool" && text.trim() === "") {
+      this.#heldBlank += text;
+      return;
+    }
+    if (this.#heldBlank !== "") {
+      text = this.#heldBlank + text;
+      this.#heldBlank = "";
+    }
     if (this.#scanner) this.#scanned(this.#scanner.push(text), out);
     else this.#appendText("text", text, out);
   }
@@ -265,7 +303,7 @@ export class StreamConverter implements EventConverter {
           index,
           content_block: {
             type: "tool_use",
-            id: `call_${this.#opts.messageId.slice(-12)}_${index}`,
+            id: this.#ids.claim(undefined, this.#generatedId(index)),
             name: restoreToolName(this.#opts.toolNames, call.name),
             input: {},
           },
@@ -309,11 +347,14 @@ export class StreamConverter implements EventConverter {
       if (name !== tool.name || (tool.args.complete && !repeat)) tool = undefined;
     }
     if (!tool && call.id && typeof call.index === "number") {
-      // Same call announced by id before, now with an index (or the reverse).
-      tool = this.#toolsByKey.get(`id${call.id}`);
+      // Same call announced by id before, now with an index (or the reverse). A call under
+      // another index is another call, whose id only repeats the first's (made unique later).
+      const byId = this.#toolsByKey.get(`id${call.id}`);
+      if (byId?.index === undefined) tool = byId;
     }
     if (!tool) {
       tool = {
+        index: undefined,
         upstreamId: undefined,
         name: undefined,
         extra: undefined,
@@ -324,6 +365,7 @@ export class StreamConverter implements EventConverter {
       };
       this.#tools.push(tool);
     }
+    if (typeof call.index === "number") tool.index ??= call.index;
     if (key !== undefined) this.#toolsByKey.set(key, tool);
     if (call.id) this.#toolsByKey.set(`id${call.id}`, tool);
     return tool;
@@ -380,17 +422,21 @@ export class StreamConverter implements EventConverter {
     const index = this.#nextIndex++;
     tool.blockIndex = index;
     this.#sawToolUse = true;
-    const upstreamId = tool.upstreamId ?? `call_${this.#opts.messageId.slice(-12)}_${index}`;
+    const id = this.#ids.claim(tool.upstreamId, this.#generatedId(index));
     this.#startBlock({ kind: "tool", index, tool }, {
       type: "content_block_start",
       index,
       content_block: {
         type: "tool_use",
-        id: encodeClientToolId(upstreamId, tool.extra),
+        id: encodeClientToolId(id, tool.extra),
         name: restoreToolName(this.#opts.toolNames, tool.name ?? "unknown_tool"),
         input: {},
       },
     }, out);
+  }
+
+  #generatedId(blockIndex: number): string {
+    return `call_${this.#opts.messageId.slice(-12)}_${blockIndex}`;
   }
 
   #closeOpen(out: StreamEvent[]) {
@@ -438,7 +484,7 @@ export class StreamConverter implements EventConverter {
   #flushTool(tool: ToolState, out: StreamEvent[]) {
     if (tool.name === undefined) {
       tool.closed = true;
-      throw new ProxyError(502, "api_error", "upstream sent a tool call without a function name");
+      throw namelessCall();
     }
     const result = tool.args.finish();
     const problem = result.ok ? this.#repairProblem(tool, result) : result.reason;

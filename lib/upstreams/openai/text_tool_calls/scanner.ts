@@ -7,6 +7,7 @@
 import type { Syntax, TextCall, ToolLookup } from "./syntax.ts";
 import { SYNTAXES } from "./syntaxes.ts";
 import { restoreToolName, type ToolNameMap } from "../tool_names.ts";
+import { checkAgainstSchema } from "../tool_args.ts";
 
 const FENCE = "```";
 
@@ -152,13 +153,22 @@ export class TextToolCallScanner {
   #region(syntax: Syntax, body: string, closed: boolean, out: ScannedPiece[]) {
     this.#inside = undefined;
     const calls = syntax.parse(body, this.#tools);
-    if (calls) {
+    if (calls?.every((call) => this.#fitsSchema(call))) {
       this.#gap = "";
       this.#afterCalls = true;
       out.push({ kind: "calls", calls });
       return;
     }
     this.#text(syntax.start + body + (closed ? syntax.end : ""), out);
+  }
+
+  /**
+   * Markup read as a call is a guess, like repaired arguments (see `repairProblem`): one whose
+   * input the tool would refuse (a required parameter missing, `{}` from an empty or unread body)
+   * is more likely not the call meant, and as text the reader still sees what the model wrote.
+   */
+  #fitsSchema(call: TextCall): boolean {
+    return checkAgainstSchema(call.input, this.#tools(call.name)?.schema) === undefined;
   }
 
   #text(text: string, out: ScannedPiece[]) {

@@ -1,7 +1,7 @@
 /**
  * What every text tool-call syntax shares: the tags that open and close a call region, and a
- * parser from the region's body to calls. A region that does not parse, or that names a tool the
- * request did not offer, stays text.
+ * parser from the region's body to calls. A region that does not parse, that names a tool the
+ * request did not offer, or whose input fails the tool's schema, stays text.
  */
 
 /** One call read from text: the tool's upstream name and its input. */

@@ -31,9 +31,10 @@ export const SYNTAXES: readonly Syntax[] = [
     parse: parseToolCallTag,
     plausible: plausibleToolCallTag,
   },
-  // Qwen3-Coder sometimes leaves out the <tool_call> wrapper (vLLM's parser accepts that too).
+  // Qwen3-Coder sometimes leaves out the <tool_call> wrapper (vLLM's parser accepts that too);
+  // Llama 3.x never writes one (its JSON body: see xml_parameters.ts).
   {
-    family: "Qwen3-Coder",
+    family: "Qwen3-Coder / Llama 3",
     start: "<function=",
     end: "</function>",
     parse: (body, tools) => parseQwenCoder(`<function=${body}</function>`, tools),
