@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { configFromEnv } from "../lib/ops/config.ts";
-import { banner, bannerFields, bannerJson } from "../lib/cli/banner.ts";
+import { banner, bannerFields, bannerJson, redactKey } from "../lib/cli/banner.ts";
 import { displayUrl } from "../lib/common/secret_values.ts";
 import { TEST_CLIENT_KEY, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 
@@ -32,6 +32,24 @@ function pasted(
     }),
   );
 }
+
+describe("keys in the banner", () => {
+  it("show their public kind and length, and two last characters only of a long key", () => {
+    assert.equal(redactKey(undefined), "(not set)");
+    assert.equal(redactKey("SECRETANTH"), "**** (10 chars)");
+    assert.equal(redactKey("sk-abcdefgh12"), "sk-**** (13 chars)");
+    assert.equal(redactKey("sk-proj-0123456789abcdefghijXY"), "sk-proj-****XY (30 chars)");
+    assert.equal(
+      redactKey("sk-ant-api03-0123456789abcdefghij-zz"),
+      "sk-ant-api03-****zz (36 chars)",
+    );
+    // Nothing of a short key's secret part shows.
+    for (const key of ["abcdefghi", "SECRETANTH", "sk-0123456789abcdefghi"]) {
+      const shown = redactKey(key).replace(/ \(\d+ chars\)$/, "").replaceAll("*", "");
+      assert.ok(shown === "" || shown === "sk-", `${key} shows ${shown}`);
+    }
+  });
+});
 
 describe("start-up banner", () => {
   it("names the OpenAI API setting and the dashboard's address (none with DASHBOARD=false)", () => {

@@ -9,7 +9,11 @@ import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { platformApiSuite, type PlatformProxy } from "./helpers/platform_api.ts";
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type FakeUpstream, startFakeUpstream, textStream } from "./helpers/fake_upstream.ts";
+import { PLATFORM_VARS, platformApiSuite, type PlatformProxy } from "./helpers/platform_api.ts";
+import { TEST_CLIENT_KEY } from "./helpers/proxy.ts";
 import { repoRoot } from "./helpers/proxy.ts";
 
 const wrangler = process.env.CCP_WRANGLER ?? join(repoRoot, ".tools/node_modules/.bin/wrangler");
@@ -106,4 +110,56 @@ async function wranglerDev(vars: Record<string, string>): Promise<PlatformProxy>
 
 platformApiSuite("Cloudflare Workers (wrangler dev, workerd)", wranglerDev, {
   skip: existsSync(wrangler) ? undefined : `no wrangler at ${wrangler} (bash .ci/run installs it)`,
+});
+
+describe("Cloudflare Workers: the platform's own behaviour", {
+  skip: existsSync(wrangler) ? undefined : `no wrangler at ${wrangler} (bash .ci/run installs it)`,
+}, () => {
+  let upstream: FakeUpstream;
+  let proxy: PlatformProxy;
+  before(async () => {
+    // A slow stream: 40 pieces 100 ms apart, so that the client can leave in the middle.
+    upstream = await startFakeUpstream(() => ({
+      sse: textStream("piece ".repeat(40), { parts: 40 }),
+      gapMs: 100,
+    }));
+    proxy = await wranglerDev({ ...PLATFORM_VARS, OPENAI_BASE_URL: upstream.url });
+  });
+  after(async () => {
+    await proxy?.close();
+    await upstream?.close();
+  });
+
+  it("logs an info line as info, not as an error", async () => {
+    const res = await fetch(`${proxy.url}/health`);
+    await res.body?.cancel();
+    const lines = proxy.output().split("\n").filter((l) => /INFO +request /.test(l));
+    assert.ok(lines.length > 0, proxy.output());
+    for (const line of lines) assert.doesNotMatch(line, /ERROR\]/);
+  });
+
+  it("hears a client that leaves mid-stream: the request ends as 499 and is logged", async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${proxy.url}/v1/messages`, {
+      method: "POST",
+      signal: controller.signal,
+      headers: { "content-type": "application/json", "x-api-key": TEST_CLIENT_KEY },
+      body: JSON.stringify({
+        model: "claude-sonnet-4-5",
+        max_tokens: 100,
+        stream: true,
+        messages: [{ role: "user", content: "hi" }],
+      }),
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await reader.cancel().catch(() => {});
+    // Bounded wait for the line: well before the 4 s the whole stream would take.
+    for (let i = 0; i < 40 && !/status=499/.test(proxy.output()); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(proxy.output(), /INFO +request .*status=499/);
+  });
 });

@@ -4,9 +4,18 @@ import { resolveProfile } from "../upstreams/openai/profiles.ts";
 import { VERSION } from "../ops/version.ts";
 import { displayUrl } from "../common/secret_values.ts";
 
+/** The public kind of a key (`sk-`, `sk-proj-`, `sk-ant-api03-`), not part of its secret. */
+const KEY_KIND = /^[A-Za-z]{2,5}-(?:[A-Za-z0-9]{1,5}-){0,2}/;
+
+/**
+ * A key as the banner shows it: its kind, and its last two characters only when it is long
+ * enough (24 or more) that two of them give nothing away, so that two keys can be told apart.
+ */
 export function redactKey(key: string | undefined): string {
   if (!key) return "(not set)";
-  return key.length <= 8 ? "****" : `${key.slice(0, 3)}…${key.slice(-2)} (${key.length} chars)`;
+  const kind = KEY_KIND.exec(key)?.[0] ?? "";
+  const end = key.length >= 24 ? key.slice(-2) : "";
+  return `${kind}****${end} (${key.length} chars)`;
 }
 
 /** The banner's facts, for the text banner and for one JSON log line (LOG_FORMAT=json). */

@@ -119,11 +119,24 @@ export function makeRedactor(
   };
 }
 
-export type Sink = (line: string) => void;
+export type Sink = (line: string, level: LogLevel) => void;
 
 const LINE_BREAK = /[\r\n]/;
 
+/** A server's log goes to stderr, whatever its level: stdout stays for what a command prints. */
 const defaultSink: Sink = (line) => console.error(line);
+
+/**
+ * Each level to the console method of its severity: platforms that collect the console
+ * (Cloudflare Workers' logs, `wrangler tail`) file a line by the method that wrote it, and would
+ * take every request's info line for an error.
+ */
+export const consoleByLevel: Sink = (line, level) => {
+  if (level === "error" || level === "critical") console.error(line);
+  else if (level === "warning") console.warn(line);
+  else if (level === "info") console.info(line);
+  else console.debug(line);
+};
 
 /** A logger whose secrets can follow a configuration that is reloaded while it runs. */
 export type RedactingLogger = Logger & {
@@ -184,7 +197,7 @@ export function createLogger(opts: {
         : "";
       line = `${time} ${level.toUpperCase().padEnd(7)} ${msg}${extra ? " " + extra : ""}`;
     }
-    sink(redact(line));
+    sink(redact(line), level);
   };
   return {
     enabled,

@@ -7,7 +7,7 @@
 import { headerSecrets, urlSecrets } from "../common/secret_values.ts";
 import { errorResponse, ProxyError } from "../anthropic/errors.ts";
 import { type Config, ConfigError, configFromEnv } from "../ops/config.ts";
-import { createLogger } from "../ops/log.ts";
+import { createLogger, type Sink } from "../ops/log.ts";
 import { createHandler, type Handler } from "../server/handler.ts";
 
 /** The string variables of a platform's environment (Workers also binds non-strings). */
@@ -44,6 +44,7 @@ export function platformConfig(vars: Readonly<Record<string, string>>): Config {
  */
 export function lazyFetch<A extends unknown[]>(
   varsOf: (...args: A) => Readonly<Record<string, string>>,
+  sink?: Sink,
 ): (req: Request, ...args: A) => Promise<Response> {
   let built: { handler: Handler } | { error: ConfigError } | undefined;
   const build = (args: A): { handler: Handler } | { error: ConfigError } => {
@@ -58,6 +59,7 @@ export function lazyFetch<A extends unknown[]>(
           ...urlSecrets(config.openaiBaseUrl),
           ...headerSecrets(config.customHeaders),
         ],
+        sink,
       });
       return { handler: createHandler(config, { log }) };
     } catch (err) {
