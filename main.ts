@@ -31,6 +31,7 @@ import { buildRouter, type LoadedRouter } from "./lib/routing/load.ts";
 import { watchFile } from "./lib/runtime/watch.ts";
 import { VERSION } from "./lib/ops/version.ts";
 import { createMonitoring } from "./lib/ops/monitoring.ts";
+import { OpenStreams } from "./lib/server/open_streams.ts";
 import { UsageDb } from "./lib/ops/usage_db.ts";
 import { attachUsageDb, openSqlite } from "./lib/runtime/sqlite.ts";
 import { reportSince, usageReport } from "./lib/cli/usage_report.ts";
@@ -225,6 +226,7 @@ async function main(argv: string[]): Promise<number> {
   const routers = new RouterHolder(loaded.router);
   if (monitoring?.metrics) addHealthGauges(monitoring.metrics, health, routers);
   if (monitoring) monitoring.prices = loaded.router.file?.prices ?? {};
+  const openStreams = new OpenStreams();
   const handler = createHandler(config, {
     log,
     fetch: await upstreamFetch(),
@@ -232,6 +234,7 @@ async function main(argv: string[]): Promise<number> {
     addressGuard: { resolve: resolveHost, allowed: isPublicAddress },
     monitoring,
     recorder,
+    openStreams,
   });
   let server;
   try {
@@ -267,15 +270,33 @@ async function main(argv: string[]): Promise<number> {
   if (runtimeName === "deno") setTimeout(compileSchemas, 0);
   const stopped = new Promise<number>((resolve) => {
     let stopping = false;
+    const hurry = new AbortController();
     const stop = (signal: string) => {
-      if (stopping) return;
+      if (stopping) {
+        // A second Ctrl-C: the grace is over now, not after SHUTDOWN_GRACE.
+        if (!hurry.signal.aborted) {
+          log.warn("second signal: ending in-flight requests now", { signal });
+          hurry.abort();
+        }
+        return;
+      }
       stopping = true;
       log.info("shutting down: finishing in-flight requests", {
         signal,
         grace_s: config.shutdownGraceMs / 1000,
       });
       monitoring?.feeds.abort();
-      server.shutdown(config.shutdownGraceMs)
+      server.shutdown(config.shutdownGraceMs, {
+        hurry: hurry.signal,
+        atDeadline: () => {
+          const ended = openStreams.endAll();
+          if (ended > 0) {
+            log.warn("shutdown grace over: streams still running end with an error", {
+              streams: ended,
+            });
+          }
+        },
+      })
         .then(() => recorder?.flush())
         .finally(() => {
           // After the in-flight requests: their rows are written too.

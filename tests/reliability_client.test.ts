@@ -719,28 +719,54 @@ describe("graceful shutdown (main.ts as a child process)", () => {
     });
   }
 
-  it("a stream longer than SHUTDOWN_GRACE is cut, and the process still exits 0", async () => {
-    const up = await startFakeUpstream([SLOW_STREAM]);
-    const child = startProxyProcess({
-      OPENAI_BASE_URL: up.url,
-      OPENAI_API_KEY: TEST_UPSTREAM_KEY,
-      PORT: "0",
-      SHUTDOWN_GRACE: "0.3",
-    });
-    try {
-      const port = await child.listening;
-      const res = await post(`http://127.0.0.1:${port}`, request(true));
-      const reader = res.body!.getReader();
-      await reader.read();
-      child.kill("SIGTERM");
-      assert.equal(await child.exited, 0);
-      await reader.cancel().catch(() => {});
-    } finally {
-      child.kill("SIGKILL");
-      await child.exited;
-      await up.close();
+  /** Reads a stream to its end (bounded by the stream itself). */
+  async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+    let text = "";
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
+      if (done) return text;
+      text += decoder.decode(value, { stream: true });
     }
-  });
+  }
+
+  for (
+    const [name, grace, signals] of [
+      ["a stream longer than SHUTDOWN_GRACE", "0.3", ["SIGTERM"]],
+      ["a second Ctrl-C during the drain", "30", ["SIGINT", "SIGINT"]],
+    ] as const
+  ) {
+    it(`${name}: the stream ends with a retryable event: error, is logged, and the process exits 0`, async () => {
+      const up = await startFakeUpstream([SLOW_STREAM]);
+      const child = startProxyProcess({
+        OPENAI_BASE_URL: up.url,
+        OPENAI_API_KEY: TEST_UPSTREAM_KEY,
+        PORT: "0",
+        SHUTDOWN_GRACE: grace,
+        LOG_LEVEL: "INFO",
+      });
+      try {
+        const port = await child.listening;
+        const res = await post(`http://127.0.0.1:${port}`, request(true));
+        const reader = res.body!.getReader();
+        await reader.read();
+        for (const signal of signals) {
+          child.kill(signal);
+          for (let i = 0; i < 200 && !/shutting down/.test(child.output()); i++) {
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        }
+        const text = await readAll(reader);
+        assert.match(text, /event: error\ndata: .*"overloaded_error".*shutting down/);
+        assert.equal(await child.exited, 0);
+        assert.match(child.output(), /INFO +request .*status=529/);
+      } finally {
+        child.kill("SIGKILL");
+        await child.exited;
+        await up.close();
+      }
+    });
+  }
 
   it("an idle proxy exits 0 at once on SIGTERM", async () => {
     const child = startProxyProcess({

@@ -10,9 +10,37 @@ export type Handler = (req: Request) => Response | Promise<Response>;
 export type RunningServer = {
   hostname: string;
   port: number;
-  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes. */
-  shutdown: (graceMs: number) => Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `graceMs` (less once `hurry`
+   * aborts), calls `atDeadline` for those still running, lets them finish for up to
+   * AFTER_DEADLINE_MS more, then closes.
+   */
+  shutdown: (graceMs: number, opts?: ShutdownOptions) => Promise<void>;
 };
+
+export type ShutdownOptions = {
+  /** The grace is over for what still runs: streams are ended with an error they can act on. */
+  atDeadline?: () => void;
+  /** Ends the grace now (a second Ctrl-C). */
+  hurry?: AbortSignal;
+};
+
+/** What the requests still running at the deadline get to send their last bytes. */
+const AFTER_DEADLINE_MS = 250;
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+function sleepUnless(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
 
 type BunServer = {
   port: number;
@@ -118,10 +146,18 @@ export function serve(
     return {
       hostname: server.hostname,
       port: server.port,
-      shutdown: async (graceMs) => {
+      shutdown: async (graceMs, opts = {}) => {
         const stopped = server.stop(false);
-        const deadline = Date.now() + graceMs;
-        while (server.pendingRequests > 0 && Date.now() < deadline) await sleep(50);
+        const until = async (deadline: number, signal?: AbortSignal) => {
+          while (server.pendingRequests > 0 && Date.now() < deadline && !signal?.aborted) {
+            await sleep(50);
+          }
+        };
+        await until(Date.now() + graceMs, opts.hurry);
+        if (server.pendingRequests > 0 && opts.atDeadline) {
+          opts.atDeadline();
+          await until(Date.now() + AFTER_DEADLINE_MS);
+        }
         await server.stop(true);
         await stopped;
       },
@@ -135,8 +171,13 @@ export function serve(
     return {
       hostname: server.addr.hostname,
       port: server.addr.port,
-      shutdown: async (graceMs) => {
-        await Promise.race([server.shutdown(), sleep(graceMs)]);
+      shutdown: async (graceMs, opts = {}) => {
+        let finished = false;
+        const drained = server.shutdown().then(() => (finished = true));
+        await Promise.race([drained, sleepUnless(graceMs, opts.hurry)]);
+        if (finished || !opts.atDeadline) return;
+        opts.atDeadline();
+        await Promise.race([drained, sleep(AFTER_DEADLINE_MS)]);
       },
     };
   }

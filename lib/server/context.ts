@@ -9,6 +9,7 @@ import type { ResponsesModels } from "../upstreams/api_choice.ts";
 import type { Fetch } from "../upstreams/transport.ts";
 import type { AddressGuard } from "../websearch/fetch_page.ts";
 import type { Recorder } from "./exchange_recorder.ts";
+import type { OpenStreams } from "./open_streams.ts";
 
 export type RequestContext = {
   requestId: string;
@@ -35,4 +36,6 @@ export type RequestContext = {
   addressGuard: AddressGuard | undefined;
   /** Set when RECORD_DIR is: each exchange is written to a file. */
   recorder?: Recorder | undefined;
+  /** The client streams running, for a shutdown that outlasts its grace. */
+  openStreams?: OpenStreams | undefined;
 };

@@ -4,6 +4,7 @@
  * state that matters for correctness, so any number of instances can serve behind a load
  * balancer. Each route lives in its own module.
  */
+import type { OpenStreams } from "./open_streams.ts";
 import { refuseNonLocal } from "./local_guard.ts";
 import {
   errorResponse,
@@ -47,6 +48,8 @@ export type HandlerDeps = {
   monitoring?: Monitoring;
   /** Writes each exchange to RECORD_DIR (see exchange_recorder.ts). */
   recorder?: Recorder;
+  /** Where client streams are listed while they run (main.ts ends them at shutdown). */
+  openStreams?: OpenStreams;
 };
 
 export type Handler = (req: Request) => Promise<Response>;
@@ -122,6 +125,7 @@ export function createHandler(config: Config, deps: HandlerDeps): Handler {
       redact: redactFor(router),
       addressGuard: deps.addressGuard,
       recorder: deps.recorder,
+      openStreams: deps.openStreams,
     };
     // Every answer passes here: one request-log line each, unless the route logs it later.
     const done = (res: Response, dropBody = false): Response => {

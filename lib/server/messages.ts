@@ -461,6 +461,7 @@ function streamAnswer(
     keepAliveMs: CONTENT_KEEPALIVE_MS,
     abortUpstream: upstream.abort,
     redact: ctx.redact,
+    open: ctx.openStreams,
     onFirstContent: () => (summary.ttftMs = Date.now() - ctx.started),
     onEnd: (outcome) => {
       // A stream cut short reports what it had: the input estimate and the output so far.

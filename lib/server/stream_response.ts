@@ -5,6 +5,7 @@
  * timers: `ping` while the upstream is silent, and the idle timeout. Ends every stream either
  * complete or with `event: error`, never cut.
  */
+import type { Endable, OpenStreams } from "./open_streams.ts";
 import type { StreamEvent } from "../anthropic/schema.ts";
 import { errorBody, ProxyError, redactError, seconds, toProxyError } from "../anthropic/errors.ts";
 import { SseDecoder } from "../upstreams/sse_decode.ts";
@@ -54,7 +55,16 @@ export type DriveOptions = {
   onEnd: (outcome: StreamOutcome) => void;
   /** Called once, when the first events after the opening ones go out (time to first token). */
   onFirstContent?: () => void;
+  /** Where the stream is listed while it runs, so that a shutdown can end it cleanly. */
+  open?: OpenStreams;
 };
+
+/** What a stream still running when the shutdown grace ends tells its client. */
+const SHUTTING_DOWN = new ProxyError(
+  529,
+  "overloaded_error",
+  "the proxy is shutting down and ended this answer: send the request again",
+);
 
 const encoder = new TextEncoder();
 const PING = encoder.encode(`event: ping\ndata: {"type":"ping"}\n\n`);
@@ -89,7 +99,7 @@ export function driveStream(opts: DriveOptions): ReadableStream<Uint8Array> {
  * lives as long as the stream, and what it holds is copied by every garbage collection
  * meanwhile: one object instead of a closure per callback.
  */
-class StreamDriver implements UnderlyingDefaultSource<Uint8Array>, SourceSink {
+class StreamDriver implements UnderlyingDefaultSource<Uint8Array>, SourceSink, Endable {
   readonly #opts: DriveOptions;
   readonly #source: BodySource;
   readonly #decoder = new SseDecoder();
@@ -140,6 +150,7 @@ class StreamDriver implements UnderlyingDefaultSource<Uint8Array>, SourceSink {
   #end(outcome: StreamOutcome, why: "client" | "idle" | "done"): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#opts.open?.delete(this);
     this.#signal?.removeEventListener("abort", this);
     // No timer of its own for this: the stream's timer releases a body that does not end.
     if (outcome.status === "complete" && !this.#sourceDone) this.#drainingSince = Date.now();
@@ -177,6 +188,10 @@ class StreamDriver implements UnderlyingDefaultSource<Uint8Array>, SourceSink {
     this.#emit(events);
     this.#out.close();
     this.#end({ status: "complete" }, "done");
+  }
+
+  endForShutdown(): void {
+    this.#fail(SHUTTING_DOWN);
   }
 
   /** The upstream signal aborted: the error it carries is the one to report. */
@@ -287,6 +302,7 @@ class StreamDriver implements UnderlyingDefaultSource<Uint8Array>, SourceSink {
     const opts = this.#opts;
     this.#tickMs = Math.max(5, Math.min(opts.pingIntervalMs, opts.idleTimeoutMs) / 2);
     if (!this.#released) this.#timer = after(this.#tickMs, this.#tick);
+    opts.open?.add(this);
     const signal = this.#signal;
     if (signal?.aborted) return this.handleEvent();
     signal?.addEventListener("abort", this, { once: true });

@@ -95,6 +95,7 @@ async function run(
     // driver cancels it (client gone, idle timeout).
     abortUpstream: () => {},
     redact: ctx.redact,
+    open: ctx.openStreams,
     onEnd: (outcome) => {
       const usage = events.usageSoFar;
       summary.inputTokens = usage.input_tokens;
