@@ -27,6 +27,8 @@ import {
 } from "./helpers/routing_proxy.ts";
 import { startProxy, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
 import { searchEnv, startSearchFake } from "./helpers/search_fakes.ts";
+import { ProxyError } from "../lib/anthropic/errors.ts";
+import { keyRestMs } from "../lib/server/fallback.ts";
 
 const KEY_B = "sk-test-second-key-abcdefabcdef0123";
 
@@ -699,5 +701,25 @@ describe("without a routing file", () => {
     } finally {
       await p.close();
     }
+  });
+});
+
+describe("how long a rate-limited key rests", () => {
+  const rateLimited = (retryAfter?: string) =>
+    new ProxyError(
+      429,
+      "rate_limit_error",
+      "slow down",
+      retryAfter ? { "retry-after": retryAfter } : {},
+    );
+  it("for its Retry-After in seconds or as an HTTP date, else for cooldown_s", () => {
+    const now = Date.parse("2026-12-07T12:00:00Z");
+    assert.equal(keyRestMs(rateLimited("20"), 30_000, now), 20_000);
+    assert.equal(keyRestMs(rateLimited("Mon, 07 Dec 2026 12:00:45 GMT"), 30_000, now), 45_000);
+    assert.equal(keyRestMs(rateLimited(), 30_000, now), 30_000);
+    assert.equal(keyRestMs(rateLimited("soon"), 30_000, now), 30_000);
+    assert.equal(keyRestMs(rateLimited("Mon, 07 Dec 2026 11:00:00 GMT"), 30_000, now), 30_000);
+    assert.equal(keyRestMs(new ProxyError(401, "authentication_error", "bad"), 30_000), 30_000);
+    assert.equal(keyRestMs(new ProxyError(500, "api_error", "boom"), 30_000), undefined);
   });
 });

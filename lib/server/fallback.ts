@@ -25,10 +25,18 @@ export function countsAgainstProvider(cause: FallbackCause | undefined): boolean
 }
 
 /** How long a key rests after this error, or undefined when the key is not at fault. */
-export function keyRestMs(err: ProxyError, cooldownMs: number): number | undefined {
+export function keyRestMs(
+  err: ProxyError,
+  cooldownMs: number,
+  now: number = Date.now(),
+): number | undefined {
   if (err.status === 429) {
-    const after = Number(err.headers["retry-after"]);
-    return Number.isFinite(after) && after > 0 ? after * 1000 : cooldownMs;
+    const header = err.headers["retry-after"]?.trim() ?? "";
+    // Seconds, or an HTTP date (RFC 9110 §10.2.3); anything else rests the key cooldown_s.
+    const seconds = Number(header);
+    if (header !== "" && Number.isFinite(seconds)) return seconds > 0 ? seconds * 1000 : cooldownMs;
+    const at = Date.parse(header);
+    return Number.isFinite(at) && at > now ? at - now : cooldownMs;
   }
   if (err.status === 401 || err.status === 403) return cooldownMs;
   return undefined;
