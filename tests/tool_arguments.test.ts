@@ -119,26 +119,37 @@ describe("tool arguments repaired while streaming", () => {
   });
 });
 
-describe("tool arguments through the proxy and the SDK", () => {
-  let upstream: FakeUpstream;
-  let conn: Connected;
-  let reply: Reply = { sse: [] };
-
+/**
+ * For one describe block: the proxy in front of an upstream that answers each request with
+ * `reply`, and the SDK on it.
+ */
+function scriptedProxy() {
+  const t = {
+    reply: { sse: [] } as Reply,
+    upstream: undefined as unknown as FakeUpstream,
+    conn: undefined as unknown as Connected,
+    /** The streamed answer to `steps`, its event grammar checked. */
+    async streamed(steps: SseStep[]) {
+      t.reply = { sse: steps };
+      const { events, final } = await sdkStream(t.conn.client, { tools: TOOLS });
+      assertGrammar(events.map((e) => ({ event: e.type, data: e })));
+      return final;
+    },
+  };
   before(async () => {
-    upstream = await startFakeUpstream(() => reply);
-    conn = connect({ OPENAI_BASE_URL: upstream.url, BIG_MODEL: "llama-3.3-70b" });
+    t.upstream = await startFakeUpstream(() => t.reply);
+    t.conn = connect({ OPENAI_BASE_URL: t.upstream.url, BIG_MODEL: "llama-3.3-70b" });
   });
   after(async () => {
-    await conn.close();
-    await upstream.close();
+    await t.conn.close();
+    await t.upstream.close();
   });
+  return t;
+}
 
-  async function streamed(steps: SseStep[]) {
-    reply = { sse: steps };
-    const { events, final } = await sdkStream(conn.client, { tools: TOOLS });
-    assertGrammar(events.map((e) => ({ event: e.type, data: e })));
-    return final;
-  }
+describe("tool arguments through the proxy and the SDK", () => {
+  const t = scriptedProxy();
+  const streamed = t.streamed;
   const uses = (m: Anthropic.Message) =>
     m.content.flatMap((b) => b.type === "tool_use" ? [{ name: b.name, input: b.input }] : []);
   const text = (m: Anthropic.Message) =>
@@ -156,8 +167,8 @@ describe("tool arguments through the proxy and the SDK", () => {
       const final = await streamed([header(), ...pieces.map(args), chunk({}, "tool_calls")]);
       assert.deepEqual(uses(final), [{ name: "Bash", input: { command: "ls", args: ["-l"] } }]);
       assert.equal(final.stop_reason, "tool_use");
-      reply = { json: completion({ tool_calls: [{ id: "c1", name: "Bash", args: raw! }] }) };
-      const whole = await sdkCreate(conn.client, { tools: TOOLS });
+      t.reply = { json: completion({ tool_calls: [{ id: "c1", name: "Bash", args: raw! }] }) };
+      const whole = await sdkCreate(t.conn.client, { tools: TOOLS });
       assert.deepEqual(uses(whole), uses(final));
     });
   }
@@ -165,8 +176,8 @@ describe("tool arguments through the proxy and the SDK", () => {
   it("what cannot be repaired says the same thing streamed and not, with what was received", async () => {
     const raw = "command: ls";
     const final = await streamed([header(), args(raw), chunk({}, "tool_calls")]);
-    reply = { json: completion({ tool_calls: [{ id: "c1", name: "Bash", args: raw }] }) };
-    const whole = await sdkCreate(conn.client, { tools: TOOLS });
+    t.reply = { json: completion({ tool_calls: [{ id: "c1", name: "Bash", args: raw }] }) };
+    const whole = await sdkCreate(t.conn.client, { tools: TOOLS });
     assert.equal(text(final), text(whole));
     assert.equal(
       text(whole),
@@ -226,31 +237,14 @@ describe("tool arguments through the proxy and the SDK", () => {
       chunk({}, "tool_calls"),
     ]);
     assert.deepEqual(uses(final), [{ name: "TodoRead", input: {} }]);
-    reply = { json: completion({ tool_calls: [{ id: "c1", name: "TodoRead", args: "" }] }) };
-    assert.deepEqual(uses(await sdkCreate(conn.client, { tools: TOOLS })), uses(final));
+    t.reply = { json: completion({ tool_calls: [{ id: "c1", name: "TodoRead", args: "" }] }) };
+    assert.deepEqual(uses(await sdkCreate(t.conn.client, { tools: TOOLS })), uses(final));
   });
 });
 
 describe("tool calls in the shapes servers send, through the proxy and the SDK", () => {
-  let upstream: FakeUpstream;
-  let conn: Connected;
-  let reply: Reply = { sse: [] };
-
-  before(async () => {
-    upstream = await startFakeUpstream(() => reply);
-    conn = connect({ OPENAI_BASE_URL: upstream.url, BIG_MODEL: "llama-3.3-70b" });
-  });
-  after(async () => {
-    await conn.close();
-    await upstream.close();
-  });
-
-  async function streamed(steps: SseStep[]) {
-    reply = { sse: steps };
-    const { events, final } = await sdkStream(conn.client, { tools: TOOLS });
-    assertGrammar(events.map((e) => ({ event: e.type, data: e })));
-    return final;
-  }
+  const t = scriptedProxy();
+  const streamed = t.streamed;
   const uses = (m: Anthropic.Message) =>
     m.content.flatMap((b) =>
       b.type === "tool_use" ? [{ id: b.id, name: b.name, input: b.input }] : []
@@ -274,7 +268,7 @@ describe("tool calls in the shapes servers send, through the proxy and the SDK",
   });
 
   it("empty and repeated upstream ids become unique ids the next turn pairs upstream", async () => {
-    reply = {
+    t.reply = {
       json: completion({
         tool_calls: [
           { id: "a", name: "Bash", args: '{"command": "ls"}' },
@@ -283,7 +277,7 @@ describe("tool calls in the shapes servers send, through the proxy and the SDK",
         ],
       }),
     };
-    const first = await sdkCreate(conn.client, { tools: TOOLS });
+    const first = await sdkCreate(t.conn.client, { tools: TOOLS });
     const ids = uses(first).map((u) => u.id);
     assert.deepEqual(uses(first).map((u) => u.input), [
       { command: "ls" },
@@ -295,8 +289,8 @@ describe("tool calls in the shapes servers send, through the proxy and the SDK",
     for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]+$/);
 
     // The client answers each call: the proxy accepts the turn and the upstream gets pairs.
-    reply = { json: completion({ content: "done" }) };
-    const next = await sdkCreate(conn.client, {
+    t.reply = { json: completion({ content: "done" }) };
+    const next = await sdkCreate(t.conn.client, {
       tools: TOOLS,
       messages: [
         { role: "user", content: "Hello" },
@@ -308,7 +302,7 @@ describe("tool calls in the shapes servers send, through the proxy and the SDK",
       ],
     });
     assert.equal(next.stop_reason, "end_turn");
-    const messages = bodyOf(upstream.requests[upstream.requests.length - 1]!).messages ?? [];
+    const messages = bodyOf(t.upstream.requests[t.upstream.requests.length - 1]!).messages ?? [];
     assert.equal(toolPairingProblem(messages), undefined);
     const sent = messages.flatMap((m) => m.tool_calls ?? []).map((c) => c.id);
     assert.equal(new Set(sent).size, 3, JSON.stringify(sent));
@@ -373,8 +367,8 @@ describe("tool calls in the shapes servers send, through the proxy and the SDK",
     const strip = (m: Anthropic.Message) => uses(m).map(({ name, input }) => ({ name, input }));
     assert.deepEqual(strip(final), expected);
     assert.equal(final.stop_reason, "tool_use");
-    reply = { json: legacyCompletion({ name: "Bash", arguments: '{"command": "ls"}' }) };
-    const whole = await sdkCreate(conn.client, { tools: TOOLS });
+    t.reply = { json: legacyCompletion({ name: "Bash", arguments: '{"command": "ls"}' }) };
+    const whole = await sdkCreate(t.conn.client, { tools: TOOLS });
     assert.deepEqual(strip(whole), expected);
     assert.equal(whole.stop_reason, "tool_use");
     assert.match(uses(whole)[0]!.id, /^[A-Za-z0-9_-]+$/);
@@ -382,10 +376,10 @@ describe("tool calls in the shapes servers send, through the proxy and the SDK",
 
   it("a call without a function name fails alike, streamed and not", async () => {
     const message = "upstream sent a tool call without a function name";
-    reply = {
+    t.reply = {
       json: completion({ tool_calls: [{ id: "c1", name: "", args: '{"command": "ls"}' }] }),
     };
-    await assert.rejects(sdkCreate(conn.client, { tools: TOOLS }), (err: unknown) => {
+    await assert.rejects(sdkCreate(t.conn.client, { tools: TOOLS }), (err: unknown) => {
       assert.ok(err instanceof Anthropic.APIError);
       assert.equal(err.status, 502);
       assert.equal((err.error as { error?: { type?: string } }).error?.type, "api_error");
