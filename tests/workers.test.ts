@@ -133,6 +133,10 @@ describe("Cloudflare Workers: the platform's own behaviour", {
   it("logs an info line as info, not as an error", async () => {
     const res = await fetch(`${proxy.url}/health`);
     await res.body?.cancel();
+    // wrangler prints the Worker's console a little after the answer: a bounded wait.
+    for (let i = 0; i < 100 && !/INFO +request /.test(proxy.output()); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const lines = proxy.output().split("\n").filter((l) => /INFO +request /.test(l));
     assert.ok(lines.length > 0, proxy.output());
     for (const line of lines) assert.doesNotMatch(line, /ERROR\]/);
