@@ -86,7 +86,10 @@ async function within2s(re: RegExp): Promise<boolean> {
 describe("routing file hot reload", () => {
   it("shows providers, tiers and fallback in the banner, keys left out", () => {
     const out = child.output();
-    assert.match(out, /main \(auto, http:\/\/127\.0\.0\.1:\d+\/v1, key sk-test-\*\*\*\*ef \(\d+ chars\)\)/);
+    assert.match(
+      out,
+      /main \(auto, http:\/\/127\.0\.0\.1:\d+\/v1, key sk-test-\*\*\*\*ef \(\d+ chars\)\)/,
+    );
     assert.match(out, /opus → main\/m1/);
     assert.ok(!out.includes(TEST_UPSTREAM_KEY));
   });
