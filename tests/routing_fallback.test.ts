@@ -189,6 +189,21 @@ describe("fallback along a chain", () => {
       assert.match(text, /from spare/);
       assert.match(String(requestLines(p.logs).at(-1)!.attempts), /main\/m1: 504 timeout_error/);
     });
+
+    it(`names the file's first-byte timeout setting when it gives the answer (${stream ? "" : "not "}streamed)`, async () => {
+      mainScript = () => ({ stall: true });
+      const p = proxy(fileText({
+        opus: ["main/m1"],
+        mainExtra: `"first_byte_timeout_s": 0.3, "nonstream_first_byte_timeout_s": 0.3`,
+      }));
+      const { res, text } = await post(p, { model: "claude-opus-4-1", stream });
+      assert.equal(res.status, 504, text);
+      const setting = stream ? "first_byte_timeout_s" : "nonstream_first_byte_timeout_s";
+      assert.match(
+        JSON.parse(text).error.message,
+        new RegExp(`\\(providers\\.main\\.${setting}\\)`),
+      );
+    });
   }
 
   it("moves on after a 500 and after a context overflow", async () => {

@@ -19,6 +19,12 @@ export function fileProvider(name: string, entry: ProviderEntry, config: Config)
     settingNames: Object.freeze({
       apiKey: `providers.${name}.${entry.api_keys ? "api_keys" : "api_key"}`,
       baseUrl: `providers.${name}.base_url`,
+      ...(entry.first_byte_timeout_s !== undefined
+        ? { firstByteTimeout: `providers.${name}.first_byte_timeout_s` }
+        : {}),
+      ...(entry.nonstream_first_byte_timeout_s !== undefined
+        ? { nonStreamFirstByteTimeout: `providers.${name}.nonstream_first_byte_timeout_s` }
+        : {}),
     }),
     api: entry.api,
     baseUrl: entry.base_url,

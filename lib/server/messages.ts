@@ -367,9 +367,10 @@ async function attempt(
           firstByteTimeoutMs: stream
             ? provider.firstByteTimeoutMs
             : provider.nonStreamFirstByteTimeoutMs,
-          firstByteSetting: stream ? "FIRST_BYTE_TIMEOUT" : "NONSTREAM_FIRST_BYTE_TIMEOUT",
+          firstByteSetting: stream
+            ? provider.settingNames?.firstByteTimeout ?? "FIRST_BYTE_TIMEOUT"
+            : provider.settingNames?.nonStreamFirstByteTimeout ?? "NONSTREAM_FIRST_BYTE_TIMEOUT",
           totalTimeoutMs: provider.requestTimeoutMs,
-          // With a next entry to fall back on, a retry here would only delay it.
           maxRetries: provider.maxRetries,
           handedOver,
           retryMaxDelayMs: provider.retryMaxDelayMs,

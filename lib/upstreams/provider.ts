@@ -24,7 +24,13 @@ export type ApiSetting = UpstreamApi | "auto";
 export const API_SETTINGS: readonly ApiSetting[] = ["auto", ...UPSTREAM_APIS];
 
 /** Where a provider's key and base URL are set: named in the hints of errors they may cause. */
-export type ProviderSettingNames = Readonly<{ apiKey: string; baseUrl: string }>;
+export type ProviderSettingNames = Readonly<{
+  apiKey: string;
+  baseUrl: string;
+  /** Set when the file sets them; otherwise the variables' values apply, under their names. */
+  firstByteTimeout?: string;
+  nonStreamFirstByteTimeout?: string;
+}>;
 
 export type Provider = Readonly<{
   /** `default` for the provider made from the environment variables. */
