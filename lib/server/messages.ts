@@ -2,7 +2,7 @@
  * `POST /v1/messages`: validate, route, convert for the upstream's protocol, send, and answer
  * with the converted message or stream. Knows the Protocol interface, none of its insides.
  */
-import { answersWithEvents } from "../upstreams/event_stream.ts";
+import { answersWithEvents, looksLikeEvents } from "../upstreams/event_stream.ts";
 import { displayUrl } from "../common/secret_values.ts";
 import { invalidRequest, ProxyError, redactError, toProxyError } from "../anthropic/errors.ts";
 import { messageEvents } from "../anthropic/message_events.ts";
@@ -411,6 +411,20 @@ async function attempt(
       summary.cachedTokens = answer.usage.cache_read_input_tokens;
       return new Response(answer.body, {
         headers: { "content-type": "application/json", ...upstreamHeader },
+      });
+    }
+    // A stream under another media type: what the client asked for, once it is all here. The
+    // upstream request is over (its body read): the stream runs on the text alone.
+    if (stream && looksLikeEvents(text)) {
+      const read: UpstreamResponse = {
+        ...upstream,
+        signal: new AbortController().signal,
+        abort: () => {},
+        abortedBy: () => undefined,
+      };
+      return streamAnswer(read, new Response(text).body!, exchange, provider, ctx, rec, {
+        ...SSE_HEADERS,
+        ...upstreamHeader,
       });
     }
     const message = readMessageBody(text, exchange);

@@ -5,3 +5,11 @@
 export function answersWithEvents(response: Response): boolean {
   return /text\/event-stream/i.test(response.headers.get("content-type") ?? "");
 }
+
+/**
+ * Whether a body labelled as something else (text/plain, application/octet-stream) is an event
+ * stream all the same: it opens with an SSE field or comment, where a JSON answer opens with `{`.
+ */
+export function looksLikeEvents(body: string): boolean {
+  return /^\uFEFF?\s*(?:data|event|id|retry)?:/.test(body);
+}
