@@ -35,6 +35,9 @@ import { OpenStreams } from "./lib/server/open_streams.ts";
 import { UsageDb } from "./lib/ops/usage_db.ts";
 import { attachUsageDb, openSqlite } from "./lib/runtime/sqlite.ts";
 import { reportSince, usageReport } from "./lib/cli/usage_report.ts";
+import { parseRoutingFile } from "./lib/routing/config_file.ts";
+import { filePrices } from "./lib/routing/file_router.ts";
+import type { PriceTable } from "./lib/ops/prices.ts";
 
 async function loadEnv(
   envFile: string,
@@ -170,7 +173,9 @@ async function main(argv: string[]): Promise<number> {
     ({ env, sourceOf } = await loadEnv(cli.envFile, cli.envFileRequired, cli.overrides));
     // The report needs only the history's path, not an upstream key.
     if (cli.kind === "usage") {
-      return await printUsage(usageDbPath(env), cli.days, stdoutLines(), env.USAGE_DB?.trim());
+      return await printUsage(usageDbPath(env), cli.days, stdoutLines(), env.USAGE_DB?.trim(), {
+        prices: await configPrices(env),
+      });
     }
     config = configFromEnv(env, { sourceOf });
     loaded = buildRouter(config, await readConfigFile(config), env, health);
@@ -348,11 +353,34 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** `usage`: the history's totals per day and model. */
+/**
+ * The prices a configuration file adds, for `usage`: read from the file alone, since the report
+ * needs no upstream. A file that cannot be read for its prices leaves the built-in table, said.
+ */
+async function configPrices(env: Readonly<Record<string, string | undefined>>) {
+  const path = env.CONFIG_FILE?.trim();
+  if (!path) return {};
+  try {
+    const text = await readTextFile(path);
+    if (text === undefined) throw new ConfigError(`cannot read config file ${path}: not found`);
+    return filePrices(parseRoutingFile(text, path, env).file);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(
+      `warning: the config file's prices are not used (${
+        err.message.replace(/:?\n\s*/g, ": ")
+      }); built-in prices only\n`,
+    );
+    return {};
+  }
+}
+
 async function printUsage(
   path: string | undefined,
   days: number,
   out: (line: string) => void,
   setting: string | undefined,
+  opts: { prices: PriceTable },
 ): Promise<number> {
   if (path === undefined) {
     const why = setting
@@ -370,7 +398,7 @@ async function printUsage(
     }
     db = new UsageDb(sql);
     const totals = db.totals(reportSince(Date.now(), days), 86_400_000);
-    for (const line of usageReport(totals, { path, days })) out(line);
+    for (const line of usageReport(totals, { path, days, prices: opts.prices })) out(line);
     return 0;
   } catch (err) {
     process.stderr.write(

@@ -317,10 +317,45 @@ describe("usage subcommand", () => {
     const mini = lines.find((l) => l.startsWith(today) && l.includes("default/gpt-4o-mini"));
     assert.ok(mini, run.out);
     // 2 requests, 2000 input, 200 output: gpt-4o-mini at $0.15 / $0.60 per million.
-    assert.match(mini, /\s2\s+0\s+2,000\s+200\s+0\s+\$0\.0004$/);
+    // $0.00042, to two significant digits as the dashboard shows it.
+    assert.match(mini, /\s2\s+0\s+2,000\s+200\s+0\s+\$0\.00042$/);
     const local = lines.find((l) => l.includes("default/my-local-model"));
     assert.ok(local?.endsWith("—"), "an unknown price shows as —, never $0");
     assert.ok(lines.some((l) => l.startsWith("total")));
+  });
+
+  it("prices models with the config file's prices, and requests never sent upstream at $0", async () => {
+    const path = join(dir, "priced.db");
+    const now = Date.now();
+    const db = await openDb(path);
+    db.insert([
+      { ...record(now, "req_p"), target: "pool/my-model" },
+      { ...record(now, "req_q"), target: undefined, status: 400 },
+    ]);
+    db.close();
+    const config = join(dir, "prices.jsonc");
+    writeFileSync(
+      config,
+      `{ "providers": { "pool": { "base_url": "http://127.0.0.1:9/v1", "api_key": "\${POOL_KEY}" } },
+         "prices": { "my-model": { "input": 0.5, "output": 1.5 } } }`,
+    );
+    // --config before the command, as before `doctor`; the key variable is set.
+    const run = await runMain(
+      ["--config", config, "usage"],
+      { USAGE_DB: path, POOL_KEY: "sk-pool-0123456789" },
+      dir,
+    );
+    assert.equal(run.code, 0, run.err);
+    const lines = run.out.split("\n");
+    // 1000 input at $0.5 and 100 output at $1.5 per million: $0.00065.
+    assert.ok(lines.some((l) => /pool\/my-model .*\$0\.00065$/.test(l)), run.out);
+    assert.ok(lines.some((l) => /\(not sent upstream\) .*\$0\.00$/.test(l)), run.out);
+    assert.ok(lines.some((l) => /^total .*\$0\.00065$/.test(l)), run.out);
+    // Without the file's variables its prices cannot be read: said, and the built-in table used.
+    const unset = await runMain(["--config", config, "usage"], { USAGE_DB: path }, dir);
+    assert.equal(unset.code, 0, unset.err);
+    assert.match(unset.err, /prices are not used .*POOL_KEY/);
+    assert.ok(unset.out.split("\n").some((l) => /pool\/my-model .*—$/.test(l)), unset.out);
   });
 
   it("takes --days (a whole number) and the usual options, and only after `usage`", () => {

@@ -68,7 +68,7 @@ export function parseArgs(argv: readonly string[]): CliResult {
       command = "doctor";
       continue;
     }
-    if (arg === "usage" && i === 0) {
+    if (arg === "usage" && command === "run") {
       command = "usage";
       continue;
     }

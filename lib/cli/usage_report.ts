@@ -8,8 +8,16 @@ import type { UsageTotal } from "../ops/usage_db.ts";
 export const DAY_MS = 86_400_000;
 
 const int = (n: number) => n.toLocaleString("en-US");
+/** As the dashboard shows it: two significant digits below a cent, so a cost never reads $0.0000. */
 const money = (c: number | undefined) =>
-  c === undefined ? "—" : `$${c > 0 && c < 0.01 ? c.toFixed(4) : c.toFixed(2)}`;
+  c === undefined
+    ? "—"
+    : `$${
+      c > 0 && c < 0.01 ? c.toFixed(Math.min(8, 1 - Math.floor(Math.log10(c)))) : c.toFixed(2)
+    }`;
+
+/** Requests that never reached an upstream (refused, invalid) have no target and cost nothing. */
+const NOT_SENT = "(not sent upstream)";
 
 /** The first day (ms, UTC midnight) of a report of `days` days ending today. */
 export function reportSince(now: number, days: number): number {
@@ -37,7 +45,7 @@ export function usageReport(
   const sum = { requests: 0, errors: 0, input: 0, output: 0, cached: 0 };
   let cost: number | undefined = 0;
   for (const t of totals) {
-    const c = costOf(priceFor(modelOfTarget(t.target), opts.prices), {
+    const c = t.target === "" ? 0 : costOf(priceFor(modelOfTarget(t.target), opts.prices), {
       input: t.input,
       output: t.output,
       cached: t.cached,
@@ -50,7 +58,7 @@ export function usageReport(
     sum.cached += t.cached;
     rows.push([
       new Date(t.bucket).toISOString().slice(0, 10),
-      t.target || "(none)",
+      t.target || NOT_SENT,
       int(t.requests),
       int(t.errors),
       int(t.input),

@@ -4,6 +4,7 @@
  */
 import type { Config } from "../ops/config.ts";
 import type { Provider } from "../upstreams/provider.ts";
+import type { PriceTable } from "../ops/prices.ts";
 import type { RoutingFile } from "./file_schema.ts";
 import { fileProvider } from "./file_providers.ts";
 import type { Health } from "./health.ts";
@@ -66,18 +67,7 @@ export function fileRouter(
       cooldownMs: file.fallback.cooldown_s * 1000,
     }),
     health,
-    prices: Object.freeze(
-      Object.fromEntries(
-        Object.entries(file.prices).map(([model, p]) => [
-          model,
-          Object.freeze({
-            input: p.input,
-            output: p.output,
-            ...(p.cached_input !== undefined ? { cachedInput: p.cached_input } : {}),
-          }),
-        ]),
-      ),
-    ),
+    prices: filePrices(file),
   });
 
   const byTier = (clientModel: string): Routed => {
@@ -107,4 +97,20 @@ export function fileRouter(
     providers,
     file: routing,
   });
+}
+
+/** The file's `prices`, as the price table over the built-in one (dashboard, `usage`). */
+export function filePrices(file: Pick<RoutingFile, "prices">): PriceTable {
+  return Object.freeze(
+    Object.fromEntries(
+      Object.entries(file.prices).map(([model, p]) => [
+        model,
+        Object.freeze({
+          input: p.input,
+          output: p.output,
+          ...(p.cached_input !== undefined ? { cachedInput: p.cached_input } : {}),
+        }),
+      ]),
+    ),
+  );
 }
