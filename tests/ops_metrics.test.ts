@@ -274,6 +274,30 @@ describe("Metrics from request records", () => {
     assert.equal(sample(text, 'ccp_tokens_total{model="p/model-1000",kind="input"}'), undefined);
   });
 
+  it("does not count a request the proxy refused before sending it as an upstream error", () => {
+    const events = new RequestEvents();
+    const metrics = new Metrics(events);
+    // Too long for the model's window: answered by the proxy, the upstream never asked.
+    events.finished({
+      ...base,
+      status: 400,
+      target: "default/tiny",
+      error: { type: "invalid_request_error", message: "prompt is too long: 441 tokens > 100" },
+    });
+    assert.ok(!metrics.render().includes("ccp_upstream_errors_total{"));
+    events.finished({
+      ...base,
+      status: 400,
+      target: "default/tiny",
+      error: { type: "invalid_request_error", message: "prompt is too long: 441 tokens > 100" },
+      upstreamCalled: true,
+    });
+    assert.match(
+      metrics.render(),
+      /ccp_upstream_errors_total\{provider="default",type="invalid_request_error"\} 1/,
+    );
+  });
+
   it("does not count a client that left as an upstream error", () => {
     const events = new RequestEvents();
     const metrics = new Metrics(events);

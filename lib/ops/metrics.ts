@@ -184,8 +184,9 @@ export class Metrics {
     if (r.inputTokens) (t.input ??= this.#tokens.get(name, "input")).value += r.inputTokens;
     if (r.outputTokens) (t.output ??= this.#tokens.get(name, "output")).value += r.outputTokens;
     if (r.cachedTokens) (t.cached ??= this.#tokens.get(name, "cached")).value += r.cachedTokens;
-    // A request that reached an upstream and failed, other than by the client leaving.
-    if (r.error && r.status !== 499) {
+    // A request that reached an upstream and failed, other than by the client leaving; not one
+    // the proxy refused before sending anything (too long for the model, every entry skipped).
+    if (r.error && r.status !== 499 && r.upstreamCalled) {
       this.#errors.get(providerOfTarget(model), r.error.type).value++;
     }
     if (r.attempts) {

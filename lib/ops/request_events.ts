@@ -26,6 +26,8 @@ export type RequestRecord = {
   durationMs: number;
   /** The error the client got (message already redacted). */
   error?: { type: string; message: string };
+  /** A request went out to an upstream; undefined for one answered by the proxy alone. */
+  upstreamCalled?: boolean;
 };
 
 /** A call of the Messages API: what the usage history and the dashboard count. */

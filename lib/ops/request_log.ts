@@ -27,6 +27,8 @@ export type RequestSummary = {
   attempts?: string[];
   /** Milliseconds from the request's arrival to the first content sent to the client (streams). */
   ttftMs?: number;
+  /** A request went out to an upstream (whatever came of it): its failure is an upstream one. */
+  upstreamCalled?: boolean;
   /** The route writes the line itself, later: a stream is logged when it ends. */
   deferred?: boolean;
   /** The line was written: a stream that ended before its Response was handed back is not open. */
@@ -115,5 +117,6 @@ function toRecord(
     ttftMs: s.ttftMs,
     durationMs,
     error,
+    upstreamCalled: s.upstreamCalled,
   };
 }

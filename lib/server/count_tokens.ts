@@ -67,6 +67,7 @@ async function countAtUpstream(
     clientBody: body,
     clientHeaders: req.headers,
   });
+  ctx.summary.upstreamCalled = true;
   const upstream = await callUpstream({
     url: call.url,
     headers: call.headers,

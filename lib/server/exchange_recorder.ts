@@ -48,7 +48,8 @@ export class Recorder {
   #stopped = false;
   /** Records waiting for the writer, bounded so a slow disk cannot grow memory without end. */
   #waiting = 0;
-  #behind = false;
+  /** Exchanges skipped since the writer fell behind; 0 while it keeps up. */
+  #skipped = 0;
 
   constructor(opts: RecorderOptions) {
     this.#opts = opts;
@@ -90,22 +91,25 @@ export class Recorder {
   #submit(requestId: string, build: () => RecordFile, redact: (text: string) => string): void {
     if (this.#stopped) return;
     if (this.#waiting >= MAX_WAITING) {
-      // Once per spell of a slow disk, not once per request.
-      if (!this.#behind) {
-        this.#behind = true;
+      // One line when a spell of a slow disk begins, one when it is over: not one per request,
+      // nor one each time a single slot frees and fills again.
+      if (this.#skipped++ === 0) {
         this.#opts.log.warn("exchanges not recorded: the writer is behind", {
           request_id: requestId,
         });
       }
       return;
     }
-    this.#behind = false;
     this.#waiting++;
     this.#queue = this.#queue.then(() => this.#write(build(), redact)).catch((err) => {
       this.#stop("recording stopped: cannot write to RECORD_DIR", {
         error: err instanceof Error ? err.message : String(err),
       });
-    }).finally(() => this.#waiting--);
+    }).finally(() => {
+      if (--this.#waiting > 0 || this.#skipped === 0) return;
+      this.#opts.log.info("recording caught up", { not_recorded: this.#skipped });
+      this.#skipped = 0;
+    });
   }
 
   async #write(record: RecordFile, redact: (text: string) => string): Promise<void> {

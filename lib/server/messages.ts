@@ -358,8 +358,9 @@ async function attempt(
       log,
       exchangeFor,
       onExchange,
-      send: (exchange) =>
-        callUpstream({
+      send: (exchange) => {
+        summary.upstreamCalled = true;
+        return callUpstream({
           url: exchange.url,
           headers: exchange.headers,
           body: exchange.body,
@@ -380,7 +381,8 @@ async function attempt(
             answered = true;
             summary.ttfbMs = Date.now() - ctx.started;
           },
-        }, { fetch: ctx.fetch, log }),
+        }, { fetch: ctx.fetch, log });
+      },
     });
   } catch (err) {
     if (err instanceof ProxyError) throw new AttemptFailed(err, answered);

@@ -143,8 +143,9 @@ export class ServerToolSession {
           body: debugBody(exchange.body, ctx.redact),
         });
       },
-      send: (exchange) =>
-        callUpstream({
+      send: (exchange) => {
+        ctx.summary.upstreamCalled = true;
+        return callUpstream({
           url: exchange.url,
           headers: exchange.headers,
           body: exchange.body,
@@ -159,7 +160,8 @@ export class ServerToolSession {
             ctx.summary.ttfbMs ??= Date.now() - ctx.started;
             target.onAnswered?.();
           },
-        }, { fetch: ctx.fetch, log: ctx.log }),
+        }, { fetch: ctx.fetch, log: ctx.log });
+      },
     });
     return { exchange: sent.exchange, upstream: sent.upstream };
   }
