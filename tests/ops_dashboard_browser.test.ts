@@ -150,6 +150,24 @@ describe("dashboard in Chromium", { skip: available ? false : `${CHROMIUM} not i
     assert.match(await page.innerText("#cCost"), /^\$/);
   });
 
+  it("leaves a gap in the cost line for an hour with a model of unknown price", async () => {
+    assert.equal(await page.getAttribute("#chart", "data-cost-gaps"), "0");
+    const res = await fetch(`${proxy.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": TEST_CLIENT_KEY },
+      body: JSON.stringify({
+        model: "unpriced-local-model",
+        max_tokens: 32,
+        messages: [{ role: "user", content: "hello" }],
+      }),
+    });
+    const id = res.headers.get("request-id")!;
+    await res.text();
+    await page.waitForSelector(`#recent tr[data-id="${id}"]`, { timeout: 1_000 });
+    await page.waitForSelector('#chart[data-cost-gaps="1"]', { timeout: 1_000 });
+    assert.equal(await page.innerText("#cCost"), "\u2014");
+  });
+
   it("shows a cost below a hundredth of a cent, not $0.0000", async () => {
     const tiny = await ask(proxy, "tiny");
     const row = await page.waitForSelector(`#recent tr[data-id="${tiny.id}"]`, { timeout: 1_000 });

@@ -68,7 +68,7 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
 <section><h2>Tokens and cost, last 24 hours</h2>
 <div class="legend muted"><span><i class="sw" style="background:#6c8ebf"></i>input</span>
 <span><i class="sw" style="background:#9cc3a0"></i>output</span><span><i class="sw" style="background:#d9c27a"></i>cached</span>
-<span><i class="sw" style="background:#c96442"></i>cost</span></div>
+<span><i class="sw" style="background:#c96442"></i>cost (a gap: an hour with a model of unknown price)</span></div>
 <canvas id="chart" width="1000" height="220"></canvas></section>
 <section><h2>Recent requests</h2><div class="scroll"><table id="recent"><thead><tr>
 <th>time</th><th>model</th><th>fallbacks</th><th>stream</th><th class="n">status</th><th class="n">in</th>
@@ -280,12 +280,13 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
     g.clearRect(0, 0, w, h);
     var now = Date.now(), first = Math.floor(now / HOUR) * HOUR - 23 * HOUR;
     var slots = [];
-    for (var i = 0; i < 24; i++) slots.push({ t: first + i * HOUR, input: 0, output: 0, cached: 0, cost: 0, priced: false });
+    for (var i = 0; i < 24; i++) slots.push({ t: first + i * HOUR, input: 0, output: 0, cached: 0, cost: 0, unknown: false });
     state.hours.forEach(function (x) {
       var k = Math.round((x.bucket - first) / HOUR);
       if (k < 0 || k >= 24) return;
       slots[k].input += x.input; slots[k].output += x.output; slots[k].cached += x.cached;
-      if (x.cost !== null) { slots[k].cost += x.cost; slots[k].priced = true; }
+      // An hour with a model of unknown price has no known cost: a gap in the line, never $0.
+      if (x.cost === null) slots[k].unknown = true; else slots[k].cost += x.cost;
     });
     var pad = { l: 56, r: 56, t: 10, b: 22 };
     var maxTok = 1, maxCost = 0;
@@ -310,18 +311,26 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
       });
       if (k % 3 === 0) {
         g.fillStyle = "#6b7078";
-        g.fillText(new Date(s.t).getHours() + ":00", x, h - 6);
+        // The hour's local time as the browser tells it, half-hour time zones included.
+        g.fillText(new Date(s.t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }), x, h - 6);
       }
     });
+    var gaps = 0;
     if (maxCost > 0) {
       g.strokeStyle = "#c96442"; g.lineWidth = 2; g.beginPath();
+      var pen = false;
       slots.forEach(function (s, k) {
+        if (s.unknown) { pen = false; gaps++; return; }
         var x = pad.l + k * cw + cw / 2, y = h - pad.b - ch * s.cost / maxCost;
-        if (k === 0) g.moveTo(x, y); else g.lineTo(x, y);
+        if (pen) g.lineTo(x, y); else g.moveTo(x, y);
+        pen = true;
       });
       g.stroke(); g.lineWidth = 1;
+    } else {
+      slots.forEach(function (s) { if (s.unknown) gaps++; });
     }
     canvas.dataset.bars = String(bars);
+    canvas.dataset.costGaps = String(gaps);
     canvas.dataset.drawn = String(Number(canvas.dataset.drawn || "0") + 1);
   }
 
