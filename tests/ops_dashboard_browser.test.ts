@@ -206,6 +206,21 @@ describe("dashboard in Chromium", { skip: available ? false : `${CHROMIUM} not i
     });
     assert.match(await row.innerText(), /invalid_request_error: model 'gpt-4o' does not support/);
     assert.equal(await row.getAttribute("class"), "err");
+    // Refused by the proxy itself (no max_tokens): named by its model, sent nowhere, cost $0.
+    const invalid = await fetch(`${proxy.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": TEST_CLIENT_KEY },
+      body: JSON.stringify({ model: "claude-opus-4-5", messages: [] }),
+    });
+    assert.equal(invalid.status, 400);
+    await invalid.text();
+    const refused = await page.waitForSelector(
+      `#recent tr[data-id="${invalid.headers.get("request-id")}"]`,
+      { timeout: 1_000 },
+    );
+    const refusedText = await refused.innerText();
+    assert.match(refusedText, /claude-opus-4-5 → \(not sent upstream\)/);
+    assert.match(refusedText, /\$0\.00/);
     const dir = join(repoRoot, "test-artifacts");
     mkdirSync(dir, { recursive: true });
     await page.screenshot({ path: join(dir, "dashboard.png"), fullPage: true });

@@ -162,7 +162,7 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
     tr.dataset.id = r.id;
     if (r.status >= 400) tr.className = "err";
     cell(tr, fmtTime(r.time));
-    cell(tr, (r.requestedModel || "?") + " \\u2192 " + (r.target || "?"));
+    cell(tr, (r.requestedModel || "?") + " \\u2192 " + (r.target || "(not sent upstream)"));
     cell(tr, (r.attempts || []).join("; "));
     cell(tr, r.stream === undefined ? "" : r.stream ? "yes" : "no");
     cell(tr, r.status, "n");
@@ -172,7 +172,8 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
     cell(tr, counted ? fmtInt(r.cachedTokens) : "", "n");
     cell(tr, fmtMs(r.ttftMs), "n");
     cell(tr, fmtMs(r.durationMs), "n");
-    cell(tr, counted ? fmtCost(r.cost) : "", "n");
+    // A request that never reached an upstream (refused, invalid) cost nothing: known, not blank.
+    cell(tr, counted ? fmtCost(r.cost) : r.target ? "" : fmtCost(0), "n");
     cell(tr, r.error ? r.error.type + ": " + r.error.message : "", "msg");
     var body = $("recent").tBodies[0];
     body.insertBefore(tr, body.firstChild);

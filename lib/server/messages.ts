@@ -70,6 +70,9 @@ const SSE_HEADERS = {
 
 export async function handleMessages(req: Request, ctx: RequestContext): Promise<Response> {
   const raw = await parseJsonBody(req, ctx.config);
+  // Named in the log and on the dashboard even when the request turns out invalid.
+  const model = (raw as { model?: unknown } | null)?.model;
+  if (typeof model === "string") ctx.summary.requestedModel = model.slice(0, 256);
   const parsed = messagesRequest().safeParse(raw);
   if (!parsed.success) throw invalidRequest(formatZodError(parsed.error));
   const rec = ctx.recorder?.begin(
