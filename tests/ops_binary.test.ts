@@ -76,6 +76,7 @@ describe("monitoring in the compiled binary", { skip: binary ? false : "set CCP_
       encoding: "utf8",
     });
     assert.equal(usage.status, 0, usage.stderr);
-    assert.match(usage.stdout, /default\/gpt-4o\s+1\s+0\s+50\s+5\s+0\s+\$0\.0002/);
+    // $0.000175, to two significant digits.
+    assert.match(usage.stdout, /default\/gpt-4o\s+1\s+0\s+50\s+5\s+0\s+\$0\.0001[78]$/m);
   });
 });
