@@ -362,6 +362,34 @@ describe("key pools", () => {
     assert.equal(p.logs.filter((l) => l.includes("upstream error, retrying")).length, 0);
   });
 
+  it("retries a 429 on the pool's only free key, since no other key can take the request", async () => {
+    let bCalls = 0;
+    mainScript = (req) => {
+      if (req.headers.authorization === `Bearer ${TEST_UPSTREAM_KEY}`) {
+        return { status: 429, headers: { "retry-after": "1" }, json: openaiError("A", "rate") };
+      }
+      return ++bCalls === 2
+        ? { status: 429, headers: { "retry-after": "1" }, json: openaiError("B", "rate") }
+        : { json: completion({ content: "from main with B" }) };
+    };
+    const p = proxy(
+      fileText({ opus: ["main/m1"], mainExtra: `"max_retries": 2` }).replace(
+        `"main": { "base_url": "${main.url}", "api_key": "\${KEY_A}",`,
+        `"main": { "base_url": "${main.url}", "api_keys": ["\${KEY_A}", "\${KEY_B}"],`,
+      ),
+    );
+    assert.equal((await post(p, { model: "claude-opus-4-1" })).res.status, 200);
+    // Key A rests now: B's 429 is retried on B after its Retry-After.
+    const second = await post(p, { model: "claude-opus-4-1" });
+    assert.equal(second.res.status, 200, second.text);
+    assert.deepEqual(main.requests.map((r) => r.headers.authorization), [
+      `Bearer ${TEST_UPSTREAM_KEY}`,
+      `Bearer ${KEY_B}`,
+      `Bearer ${KEY_B}`,
+      `Bearer ${KEY_B}`,
+    ]);
+  });
+
   it("tries the next key after a 401, and a 401 on every key stays a 401", async () => {
     mainScript = () => ({ status: 401, json: openaiError("bad key", "invalid_api_key") });
     const p = proxy(
@@ -421,6 +449,25 @@ describe("key pools", () => {
     }
     // The resting key was not sent again.
     assert.equal(main.requests.length, 1);
+    // The request log ends with the refusal the client got.
+    assert.match(
+      String(requestLines(p.logs).at(-1)!.attempts),
+      /main\/m1: 401 authentication_error$/,
+    );
+  });
+
+  it("answers a retryable 529 when another entry is only waiting (circuit open)", async () => {
+    spareScript = () => ({ status: 500, json: openaiError("boom", "server_error") });
+    mainScript = () => ({ status: 401, json: openaiError("bad key", "invalid_api_key") });
+    const p = proxy(fileText({
+      fallback: `"fallback": { "failures_to_open": 1, "cooldown_s": 30 },`,
+    }));
+    // spare's breaker opens; main's one key is refused and rests.
+    assert.equal((await post(p, { model: "spare/m2" })).res.status, 500);
+    assert.equal((await post(p, { model: "claude-opus-4-1" })).res.status, 401);
+    const { res } = await post(p, { model: "claude-opus-4-1" });
+    assert.equal(res.status, 529);
+    assert.equal(res.headers.get("x-should-retry"), "true");
   });
 
   it("moves on down the chain when every key of a provider rests", async () => {

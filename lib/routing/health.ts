@@ -105,6 +105,13 @@ export class Health<E = unknown> {
     };
   }
 
+  /** Whether a key of the pool other than `key` is not resting now. */
+  hasFreeKeyBesides(provider: string, keys: readonly string[], key: string | undefined): boolean {
+    const resting = this.#state.get(provider)?.restingUntil;
+    const now = this.#now();
+    return keys.some((k) => k !== key && (resting?.get(k) ?? 0) <= now);
+  }
+
   /**
    * A key that got 429 (for its Retry-After) or 401/403 is skipped for a while; `refusal` is
    * the 401/403 itself.

@@ -144,7 +144,9 @@ async function answer(
   let soonestRetryMs = Infinity;
   let lastError: ProxyError | undefined;
   /** An upstream's refusal (401, 403) of every key of a provider skipped for it. */
-  let refusal: ProxyError | undefined;
+  let refusal: { error: ProxyError; name: string } | undefined;
+  /** An entry was skipped for a while only (circuit open, keys resting after a 429). */
+  let waitable = false;
   for (let i = 0; i < chain.length; i++) {
     const target = chain[i]!;
     const name = targetName(target);
@@ -153,6 +155,7 @@ async function answer(
     if (closed) {
       failures.push(`${name}: skipped (${closed.reason})`);
       soonestRetryMs = Math.min(soonestRetryMs, closed.retryInMs);
+      waitable = true;
       continue;
     }
     // Each key of the pool at most once per entry; a failing key rests, so the next differs.
@@ -163,16 +166,19 @@ async function answer(
       if ("reason" in picked) {
         failures.push(`${name}: skipped (${picked.reason})`);
         soonestRetryMs = Math.min(soonestRetryMs, picked.retryInMs);
-        if (picked.refusal instanceof ProxyError) refusal ??= picked.refusal;
+        if (picked.refusal instanceof ProxyError) refusal ??= { error: picked.refusal, name };
+        else waitable = true;
         health.released(provider);
         break;
       }
       const last = i === chain.length - 1;
-      const otherKey = tries < target.provider.apiKeys.length - 1;
+      const keys = target.provider.apiKeys;
       // Retried where it happened unless something else takes it over at once: another key of
-      // the pool after a 429, or the next entry for a cause `fallback.on` lists.
+      // the pool that is free after a 429, or the next entry for a cause `fallback.on` lists.
       const handedOver = (error: ProxyError, answered: boolean) => {
-        if (error.status === 429 && otherKey) return true;
+        if (error.status === 429 && health.hasFreeKeyBesides(provider, keys, picked.key)) {
+          return true;
+        }
         const cause = fallbackCause(error, answered);
         return !last && cause !== undefined && file.fallbackOn.has(cause);
       };
@@ -225,9 +231,13 @@ async function answer(
     }
   }
   if (lastError) throw lastError;
-  // Every entry was skipped. Keys the upstream refused are not a matter of waiting: the client
-  // hears the refusal again (not retryable), as it did the first time.
-  if (refusal) throw refusal;
+  // Every entry was skipped. When the only reason is keys the upstream refused, waiting does not
+  // help: the client hears the refusal again (not retryable), as it did the first time.
+  if (refusal && !waitable) {
+    failures.push(`${refusal.name}: ${refusal.error.status} ${refusal.error.type}`);
+    summary.attempts = failures;
+    throw refusal.error;
+  }
   // Otherwise say when an entry is expected back.
   const retryAfter = Number.isFinite(soonestRetryMs)
     ? Math.max(1, Math.ceil(soonestRetryMs / 1000))
