@@ -43,6 +43,10 @@ describe("keys in the banner", () => {
       redactKey("sk-ant-api03-0123456789abcdefghij-zz"),
       "sk-ant-api03-****zz (36 chars)",
     );
+    // A random part with dashes in it is not a kind.
+    assert.equal(redactKey("sk-proj-Ab12-x9_0123456789abcd34"), "sk-proj-****34 (32 chars)");
+    assert.equal(redactKey("sk-a1b2-c3d4-e5f6-0123456789gh"), "sk-****gh (30 chars)");
+    assert.equal(redactKey("tvly-AB12C-0123456789abcdefbc"), "tvly-****bc (29 chars)");
     // Nothing of a short key's secret part shows.
     for (const key of ["abcdefghi", "SECRETANTH", "sk-0123456789abcdefghi"]) {
       const shown = redactKey(key).replace(/ \(\d+ chars\)$/, "").replaceAll("*", "");

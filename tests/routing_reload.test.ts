@@ -88,7 +88,7 @@ describe("routing file hot reload", () => {
     const out = child.output();
     assert.match(
       out,
-      /main \(auto, http:\/\/127\.0\.0\.1:\d+\/v1, key sk-test-\*\*\*\*ef \(\d+ chars\)\)/,
+      /main \(auto, http:\/\/127\.0\.0\.1:\d+\/v1, key sk-\*\*\*\*ef \(\d+ chars\)\)/,
     );
     assert.match(out, /opus → main\/m1/);
     assert.ok(!out.includes(TEST_UPSTREAM_KEY));

@@ -505,6 +505,18 @@ describe("key shapes in lines with no configured key", () => {
       line: "authorization: Bearer abcdefgh12345",
       expected: "authorization: Bearer [REDACTED]",
     },
+    { name: "a short key with digits", line: "api_key=abc123", expected: "api_key=[REDACTED]" },
+    {
+      name: "a short key of digits",
+      line: "x-api-key: 0123456",
+      expected: "x-api-key: [REDACTED]",
+    },
+    { name: "ten letters", line: "api-key=ZmFrZWtleQ", expected: "api-key=[REDACTED]" },
+    {
+      name: "letters only, under 20",
+      line: "x-api-key: abcdefghijklmnopqrs",
+      expected: "x-api-key: [REDACTED]",
+    },
     {
       name: "a config error naming the variable (not a key)",
       line: "providers.c.api_key: variable NOPE is not set",

@@ -4,8 +4,26 @@ import { resolveProfile } from "../upstreams/openai/profiles.ts";
 import { VERSION } from "../ops/version.ts";
 import { displayUrl } from "../common/secret_values.ts";
 
-/** The public kind of a key (`sk-`, `sk-proj-`, `sk-ant-api03-`), not part of its secret. */
-const KEY_KIND = /^[A-Za-z]{2,5}-(?:[A-Za-z0-9]{1,5}-){0,2}/;
+/**
+ * The public kinds of key that providers document, longest first. A pattern would also take the
+ * first pieces of a random key that happens to hold a dash (OpenAI's are base64url).
+ */
+const KEY_KINDS = [
+  "sk-ant-api03-",
+  "sk-ant-admin01-",
+  "sk-ant-",
+  "sk-or-v1-",
+  "sk-proj-",
+  "sk-svcacct-",
+  "sk-admin-",
+  "sk-",
+  "tvly-",
+  "gsk_",
+  "xai-",
+  "pplx-",
+  "nvapi-",
+  "hf_",
+];
 
 /**
  * A key as the banner shows it: its kind, and its last two characters only when it is long
@@ -13,7 +31,7 @@ const KEY_KIND = /^[A-Za-z]{2,5}-(?:[A-Za-z0-9]{1,5}-){0,2}/;
  */
 export function redactKey(key: string | undefined): string {
   if (!key) return "(not set)";
-  const kind = KEY_KIND.exec(key)?.[0] ?? "";
+  const kind = KEY_KINDS.find((k) => key.startsWith(k)) ?? "";
   const end = key.length >= 24 ? key.slice(-2) : "";
   return `${kind}****${end} (${key.length} chars)`;
 }

@@ -37,11 +37,11 @@ export type Logger = {
 const SECRET_PATTERNS: [RegExp, string][] = [
   [/\b(sk|rk|pk)-[A-Za-z0-9_-]{8,}/g, "$1-[REDACTED]"],
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/gi, "$1 [REDACTED]"],
-  // Only a value that looks like a key: 8 or more characters with a digit or a symbol, or 20
+  // Only a value that looks like a key: 6 or more characters with a digit or a symbol, or 10
   // letters. Prose after a config path is no key (`providers.c.api_key: variable NOPE is not
   // set`), and redacting its first word would garble the one error that says what to fix.
   [
-    /("?(?:x-api-key|api-key|authorization|api_key|apikey)"?\s*[:=]\s*"?)(?=[^"\s,}]*[^A-Za-z"\s,}]|[A-Za-z]{20})[^"\s,}]{8,}/gi,
+    /("?(?:x-api-key|api-key|authorization|api_key|apikey)"?\s*[:=]\s*"?)(?=[^"\s,}]*[^A-Za-z"\s,}]|[A-Za-z]{10})[^"\s,}]{6,}/gi,
     "$1[REDACTED]",
   ],
 ];
