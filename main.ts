@@ -35,7 +35,7 @@ import { OpenStreams } from "./lib/server/open_streams.ts";
 import { UsageDb } from "./lib/ops/usage_db.ts";
 import { attachUsageDb, openSqlite } from "./lib/runtime/sqlite.ts";
 import { reportSince, usageReport } from "./lib/cli/usage_report.ts";
-import { parseRoutingFile } from "./lib/routing/config_file.ts";
+import { parsePrices } from "./lib/routing/config_file.ts";
 import { filePrices } from "./lib/routing/file_router.ts";
 import type { PriceTable } from "./lib/ops/prices.ts";
 
@@ -363,7 +363,7 @@ async function configPrices(env: Readonly<Record<string, string | undefined>>) {
   try {
     const text = await readTextFile(path);
     if (text === undefined) throw new ConfigError(`cannot read config file ${path}: not found`);
-    return filePrices(parseRoutingFile(text, path, env).file);
+    return filePrices({ prices: parsePrices(text, path) });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(

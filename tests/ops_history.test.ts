@@ -351,11 +351,17 @@ describe("usage subcommand", () => {
     assert.ok(lines.some((l) => /pool\/my-model .*\$0\.00065$/.test(l)), run.out);
     assert.ok(lines.some((l) => /\(not sent upstream\) .*\$0\.00$/.test(l)), run.out);
     assert.ok(lines.some((l) => /^total .*\$0\.00065$/.test(l)), run.out);
-    // Without the file's variables its prices cannot be read: said, and the built-in table used.
+    // Prices need none of the file's variables: the same without POOL_KEY.
     const unset = await runMain(["--config", config, "usage"], { USAGE_DB: path }, dir);
     assert.equal(unset.code, 0, unset.err);
-    assert.match(unset.err, /prices are not used .*POOL_KEY/);
-    assert.ok(unset.out.split("\n").some((l) => /pool\/my-model .*—$/.test(l)), unset.out);
+    assert.ok(unset.out.split("\n").some((l) => /pool\/my-model .*\$0\.00065$/.test(l)), unset.out);
+    // A file whose prices cannot be read: said, and the built-in table used.
+    const broken = join(dir, "broken.jsonc");
+    writeFileSync(broken, `{ "prices": { "my-model": { "input": "cheap" } } }`);
+    const bad = await runMain(["--config", broken, "usage"], { USAGE_DB: path }, dir);
+    assert.equal(bad.code, 0, bad.err);
+    assert.match(bad.err, /prices are not used \(invalid prices in config file .*broken\.jsonc\)/);
+    assert.ok(bad.out.split("\n").some((l) => /pool\/my-model .*—$/.test(l)), bad.out);
   });
 
   it("takes --days (a whole number) and the usual options, and only after `usage`", () => {

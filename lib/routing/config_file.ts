@@ -9,7 +9,7 @@ import { parse, type ParseError, printParseErrorCode } from "jsonc-parser";
 import type { z } from "zod";
 import { didYouMean } from "../common/did_you_mean.ts";
 import { ConfigError } from "../ops/config.ts";
-import { ProviderEntry, RouteCondition, RoutingFile } from "./file_schema.ts";
+import { Prices, ProviderEntry, RouteCondition, RoutingFile } from "./file_schema.ts";
 
 export type LoadedFile = { file: RoutingFile; warnings: string[] };
 
@@ -186,6 +186,19 @@ function checkChains(file: unknown, found: Findings): void {
 }
 
 /** Parses and validates the file's text; throws a ConfigError listing every problem. */
+/**
+ * Only the file's `prices`, for `usage`: they hold no variable, so the file is read without the
+ * environment its providers need. Throws a ConfigError for a file that does not parse.
+ */
+export function parsePrices(text: string, source: string): z.infer<typeof Prices> {
+  const parseErrors: ParseError[] = [];
+  const raw: unknown = parse(text, parseErrors, { allowTrailingComma: true });
+  const prices = (raw as { prices?: unknown } | null)?.prices;
+  const parsed = Prices.safeParse(parseErrors.length > 0 ? null : prices);
+  if (!parsed.success) throw new ConfigError(`invalid prices in config file ${source}`);
+  return parsed.data;
+}
+
 export function parseRoutingFile(
   text: string,
   source: string,

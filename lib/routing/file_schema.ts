@@ -41,6 +41,8 @@ const Price = z.strictObject({
   cached_input: z.number().nonnegative().optional(),
 });
 
+export const Prices = z.record(z.string().trim().min(1), Price).default({});
+
 export const ProviderEntry = z.strictObject({
   base_url: z
     .string()
@@ -115,7 +117,7 @@ export const RoutingFile = z.strictObject({
     cooldown_s: z.number().positive().max(86_400).default(30),
   }).default({ on: [...FALLBACK_CAUSES], failures_to_open: 3, cooldown_s: 30 }),
   /** US dollars per million tokens, by model name: the dashboard's cost. */
-  prices: z.record(z.string().trim().min(1), Price).default({}),
+  prices: Prices,
 });
 
 export type RoutingFile = z.infer<typeof RoutingFile>;
