@@ -745,6 +745,45 @@ describe("search rounds sent as any other request", () => {
   });
 });
 
+describe("rounds whose event stream is labelled text/plain", () => {
+  it("are read as the streams they are, the first round and the next", async () => {
+    const search = await startSearchFake("brave");
+    const upstream = await startFakeUpstream((req: Recorded) => {
+      const round = (req.body?.messages ?? []).filter((m: Any) => m.tool_calls).length;
+      const headers = { "content-type": "text/plain; charset=utf-8" };
+      return round === 0
+        ? {
+          sse: toolCallStream([{
+            id: "call_0",
+            name: "web_search",
+            args: JSON.stringify({ query: "deno" }),
+          }]),
+          headers,
+        }
+        : { sse: textStream("Deno 3.0."), headers };
+    });
+    const proxy = startSearchProxy(
+      { OPENAI_BASE_URL: upstream.url, ...searchEnv("brave", search) },
+      undefined,
+    );
+    try {
+      const client = new Anthropic({ baseURL: proxy.url, apiKey: TEST_CLIENT_KEY, maxRetries: 0 });
+      const { events, final } = await stream(client, {});
+      assertOneMessage(events);
+      assert.deepEqual(final.content.map((b: Any) => b.type), [
+        "server_tool_use",
+        "web_search_tool_result",
+        "text",
+      ]);
+      assert.equal(final.content[2].text, "Deno 3.0.");
+    } finally {
+      await proxy.close();
+      await upstream.close();
+      await search.close();
+    }
+  });
+});
+
 describe("without a search backend", () => {
   it("leaves the server tool out as before and says once how to enable it", async () => {
     const upstream = await startFakeUpstream([{ json: completion({ content: "hi" }) }]);

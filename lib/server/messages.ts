@@ -2,7 +2,7 @@
  * `POST /v1/messages`: validate, route, convert for the upstream's protocol, send, and answer
  * with the converted message or stream. Knows the Protocol interface, none of its insides.
  */
-import { answersWithEvents, looksLikeEvents } from "../upstreams/event_stream.ts";
+import { answersWithEvents, eventsAnswer, looksLikeEvents } from "../upstreams/event_stream.ts";
 import { displayUrl } from "../common/secret_values.ts";
 import { invalidRequest, ProxyError, redactError, toProxyError } from "../anthropic/errors.ts";
 import { messageEvents } from "../anthropic/message_events.ts";
@@ -431,13 +431,8 @@ async function attempt(
     // A stream under another media type: what the client asked for, once it is all here. The
     // upstream request is over (its body read): the stream runs on the text alone.
     if (stream && looksLikeEvents(text)) {
-      const read: UpstreamResponse = {
-        ...upstream,
-        signal: new AbortController().signal,
-        abort: () => {},
-        abortedBy: () => undefined,
-      };
-      return streamAnswer(read, new Response(text).body!, exchange, provider, ctx, rec, {
+      const read = eventsAnswer(upstream, text);
+      return streamAnswer(read, read.response.body!, exchange, provider, ctx, rec, {
         ...SSE_HEADERS,
         ...upstreamHeader,
       });

@@ -3,7 +3,6 @@
  * for web_search / web_fetch and the provider has a search backend. Without one, the tools stay
  * left out of the upstream request as before, and the log says once how to enable them.
  */
-import { answersWithEvents } from "../../upstreams/event_stream.ts";
 import type { MessagesRequest } from "../../anthropic/schema.ts";
 import { logRequest } from "../../ops/request_log.ts";
 import { restoreServerBlocks } from "../../websearch/history.ts";
@@ -77,11 +76,10 @@ async function run(
     return json(message);
   }
   // The first round is awaited here, so that its failure is an HTTP error, not a stream error.
-  const first = await session.send(session.roundRequest(0, request.messages), 0);
-  const streamed = answersWithEvents(first.upstream.response) && first.upstream.response.body;
-  const converter = streamed
-    ? first.exchange.stream()
-    : new WholeMessage(await session.readMessage(first));
+  const sent = await session.send(session.roundRequest(0, request.messages), 0);
+  const answer = await session.streamOrMessage(sent);
+  const first = "stream" in answer ? answer.stream : sent;
+  const converter = "stream" in answer ? first.exchange.stream() : new WholeMessage(answer.message);
   const marker = `ccp-server-tools-${ctx.newId()}`;
   const events = new LoopEvents(session, converter, marker);
   summary.deferred = true;

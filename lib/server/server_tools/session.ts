@@ -31,6 +31,7 @@ import type { ServerTool } from "../../websearch/tools.ts";
 import { citationsFor } from "../../websearch/citations.ts";
 import { KnownUrls } from "../../websearch/known_urls.ts";
 import { sendWithApiChoice } from "../api_fallback.ts";
+import { answersWithEvents, eventsAnswer, looksLikeEvents } from "../../upstreams/event_stream.ts";
 import type { RequestContext } from "../context.ts";
 
 /**
@@ -151,6 +152,7 @@ export class ServerToolSession {
           body: exchange.body,
           clientSignal: this.clientSignal,
           firstByteTimeoutMs: stream ? provider.firstByteTimeoutMs : undefined,
+          firstByteSetting: provider.settingNames?.firstByteTimeout,
           totalTimeoutMs: provider.requestTimeoutMs,
           maxRetries: provider.maxRetries,
           handedOver: round === 0 ? target.firstRoundHandedOver : undefined,
@@ -168,15 +170,35 @@ export class ServerToolSession {
 
   /** A round's whole (not streamed) answer as a message. */
   async readMessage(round: Round): Promise<MessageResponse> {
+    const answer = await this.#read(round);
+    if ("message" in answer) return answer.message;
+    throw new ProxyError(502, "api_error", "upstream answered 200 with a body that is not JSON");
+  }
+
+  /**
+   * A streamed round's answer: the round itself when it streams, also when an upstream labels
+   * its event stream as something else (read whole, then streamed on), else its whole message.
+   */
+  async streamOrMessage(round: Round): Promise<{ stream: Round } | { message: MessageResponse }> {
+    const response = round.upstream.response;
+    if (answersWithEvents(response) && response.body) return { stream: round };
+    const answer = await this.#read(round);
+    if ("message" in answer) return answer;
+    return { stream: { ...round, upstream: eventsAnswer(round.upstream, answer.text) } };
+  }
+
+  /** The round's body: its message when it is JSON, its text when it is an event stream. */
+  async #read(round: Round): Promise<{ message: MessageResponse } | { text: string }> {
     const { upstream, exchange } = round;
     const text = await readAnswer(upstream, this.target.provider.requestTimeoutMs);
+    if (looksLikeEvents(text)) return { text };
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch {
       throw new ProxyError(502, "api_error", "upstream answered 200 with a body that is not JSON");
     }
-    return exchange.message(json);
+    return { message: exchange.message(json) };
   }
 
   /**

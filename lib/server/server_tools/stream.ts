@@ -113,11 +113,12 @@ export function loopBody(
               next.upstream.abort("client");
               return;
             }
-            if (answersWithEvents(next.upstream.response) && next.upstream.response.body) {
+            const answer = await session.streamOrMessage(next);
+            if ("stream" in answer) {
               events.beginRound(next.exchange.stream());
-              startReading(next);
+              startReading(answer.stream);
             } else {
-              events.beginRound(new WholeMessage(await session.readMessage(next)));
+              events.beginRound(new WholeMessage(answer.message));
               current = next;
               phase = "ended";
             }
