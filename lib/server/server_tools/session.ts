@@ -14,10 +14,9 @@ import type {
 import { debugBody } from "../../ops/debug_body.ts";
 import { estimateInputTokens } from "../../tokens/count.ts";
 import type { ModelInfo } from "../../upstreams/model_info.ts";
-import type { Exchange } from "../../upstreams/protocol.ts";
 import { protocolFor } from "../../upstreams/protocols.ts";
 import type { Provider } from "../../upstreams/provider.ts";
-import { callUpstream, readAnswer, type UpstreamResponse } from "../../upstreams/transport.ts";
+import { callUpstream, readAnswer } from "../../upstreams/transport.ts";
 import type { SearchSettings } from "../../ops/search_settings.ts";
 import { type AnsweredCall, offeredRequest } from "../../websearch/followup.ts";
 import {
@@ -30,7 +29,7 @@ import { runServerCall, UseCounter } from "../../websearch/run_call.ts";
 import type { ServerTool } from "../../websearch/tools.ts";
 import { citationsFor } from "../../websearch/citations.ts";
 import { KnownUrls } from "../../websearch/known_urls.ts";
-import { sendWithApiChoice } from "../api_fallback.ts";
+import { sendWithApiChoice, type Sent } from "../api_fallback.ts";
 import { answersWithEvents, eventsAnswer, looksLikeEvents } from "../../upstreams/event_stream.ts";
 import type { RequestContext } from "../context.ts";
 
@@ -58,7 +57,8 @@ export type AttemptTarget = {
 
 export type Target = AttemptTarget & { search: SearchSettings };
 
-export type Round = { exchange: Exchange; upstream: UpstreamResponse };
+/** One upstream round: the request as its protocol sent it, and the answer. */
+export type Round = Sent;
 
 /** A server tool call of the model, as the converter reported it. */
 export type ModelCall = { upstreamId: string; clientId: string; tool: ServerTool; input: unknown };
