@@ -129,6 +129,44 @@ describe("Responses stream → Anthropic stream", () => {
     assert.equal(m.stop_reason, "tool_use");
   });
 
+  it("parallel calls whose events interleave by output_index stay whole, in order", () => {
+    const calls: ItemSpec[] = [
+      {
+        type: "function_call",
+        call_id: "call_a",
+        name: "Read",
+        arguments: '{"path":"a.ts"}',
+        parts: 4,
+      },
+      {
+        type: "function_call",
+        call_id: "call_b",
+        name: "Glob",
+        arguments: '{"glob":"*.md"}',
+        parts: 4,
+      },
+    ];
+    const all = responseEvents(calls);
+    const of = (i: number) => all.filter((e) => e.output_index === i);
+    const head = all.filter((e) =>
+      e.output_index === undefined && !/completed/.test(String(e.type))
+    );
+    const tail = all.filter((e) => /completed/.test(String(e.type)));
+    const [a, b] = [of(0), of(1)];
+    // One event of each in turn; then the same with the second call finishing first.
+    const alternate = a.flatMap((e, i) => (b[i] ? [e, b[i]!] : [e]));
+    const secondFirst = [...a.slice(0, -1), ...b, a.at(-1)!];
+    for (const events of [alternate, secondFirst]) {
+      const m = assemble(assertGrammar(asSse(run(textOf([...head, ...events, ...tail])))));
+      assert.deepEqual(m.content.map((c: { id: string }) => c.id), ["call_a", "call_b"]);
+      assert.deepEqual(m.content.map((c: { input: unknown }) => c.input), [
+        { path: "a.ts" },
+        { glob: "*.md" },
+      ]);
+      assert.equal(m.stop_reason, "tool_use");
+    }
+  });
+
   it("arguments only in function_call_arguments.done still arrive, once", () => {
     const events = asSse(run(textOf(responseEvents([
       {

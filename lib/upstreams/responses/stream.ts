@@ -10,8 +10,9 @@
  * (and `response.reasoning_text.delta` from servers that stream raw reasoning),
  * `response.function_call_arguments.delta` / `.done`.
  *
- * Items arrive one after another, so at most one block is open. Each event is converted as it
- * arrives; unknown event types are ignored and named in `ignoredEvents`.
+ * OpenAI sends items one after another, so at most one block is open; a server that interleaves
+ * parallel calls has each later call wait for the open one (`#waiting`). Each event is converted
+ * as it arrives; unknown event types are ignored and named in `ignoredEvents`.
  */
 import { ProxyError } from "../../anthropic/errors.ts";
 import type { StreamEvent, Usage } from "../../anthropic/schema.ts";
@@ -53,6 +54,8 @@ type ToolState = {
   unsent: string;
   blockIndex: number | undefined;
   closed: boolean;
+  /** Its `output_item.done` came while another call's block was open: it waits whole. */
+  done: boolean;
 };
 
 type Item =
@@ -78,6 +81,12 @@ export class StreamConverter implements EventConverter {
   #open: Open | undefined;
   #items = new Map<string, Item>();
   #tools: ToolState[] = [];
+  /**
+   * Calls whose arguments came while another call's block was open (a server that interleaves
+   * parallel calls by output_index): Anthropic's blocks cannot interleave, so each waits, in
+   * order, for the open one to end.
+   */
+  #waiting: ToolState[] = [];
   #ending: Ending | undefined;
   #usage: ResponsesUsage | undefined;
   #outputChars = 0;
@@ -290,6 +299,7 @@ export class StreamConverter implements EventConverter {
           unsent: "",
           blockIndex: undefined,
           closed: false,
+          done: false,
         };
         this.#tools.push(tool);
         return { kind, tool };
@@ -391,14 +401,40 @@ export class StreamConverter implements EventConverter {
         tool.name ??= raw.name ?? undefined;
         if (tool.args.text === "" && raw.arguments) this.#toolArgs(tool, raw.arguments, out);
         if (tool.closed) break;
+        if (this.#waiting.includes(tool)) {
+          tool.done = true;
+          this.#releaseWaiting(out);
+          break;
+        }
         if (tool.blockIndex !== undefined) {
           if (this.#open?.kind === "tool" && this.#open.index === tool.blockIndex) {
             this.#open = undefined;
           }
           this.#finishToolArgs(tool, out);
         } else this.#flushTool(tool, out);
+        this.#releaseWaiting(out);
         break;
       }
+    }
+  }
+
+  /** The calls that waited for the block now ended, in order: whole when done, else started. */
+  #releaseWaiting(out: StreamEvent[]) {
+    while (this.#waiting.length > 0 && this.#open?.kind !== "tool") {
+      const tool = this.#waiting.shift()!;
+      if (tool.closed) continue;
+      if (tool.done) {
+        this.#flushTool(tool, out);
+        continue;
+      }
+      if (tool.unsent === "" || tool.name === undefined) continue;
+      this.#startTool(tool, out);
+      out.push({
+        type: "content_block_delta",
+        index: tool.blockIndex!,
+        delta: { type: "input_json_delta", partial_json: tool.unsent },
+      });
+      tool.unsent = "";
     }
   }
 
@@ -474,7 +510,13 @@ export class StreamConverter implements EventConverter {
     if (tool.closed) return;
     tool.unsent += tool.args.push(fragment);
     if (tool.unsent === "" || tool.name === undefined) return;
-    if (tool.blockIndex === undefined) this.#startTool(tool, out);
+    if (tool.blockIndex === undefined) {
+      if (this.#open?.kind === "tool" || this.#waiting.length > 0) {
+        if (!this.#waiting.includes(tool)) this.#waiting.push(tool);
+        return;
+      }
+      this.#startTool(tool, out);
+    }
     out.push({
       type: "content_block_delta",
       index: tool.blockIndex!,
