@@ -429,12 +429,7 @@ export class StreamConverter implements EventConverter {
       }
       if (tool.unsent === "" || tool.name === undefined) continue;
       this.#startTool(tool, out);
-      out.push({
-        type: "content_block_delta",
-        index: tool.blockIndex!,
-        delta: { type: "input_json_delta", partial_json: tool.unsent },
-      });
-      tool.unsent = "";
+      this.#sendUnsent(tool, out);
     }
   }
 
@@ -517,6 +512,11 @@ export class StreamConverter implements EventConverter {
       }
       this.#startTool(tool, out);
     }
+    this.#sendUnsent(tool, out);
+  }
+
+  /** The arguments released since the last delta, to the call's started block. */
+  #sendUnsent(tool: ToolState, out: StreamEvent[]) {
     out.push({
       type: "content_block_delta",
       index: tool.blockIndex!,
