@@ -206,6 +206,30 @@ describe("fallback along a chain", () => {
     });
   }
 
+  for (
+    const [stream, extra, setting] of [
+      [false, `"request_timeout_s": 0.4`, "request_timeout_s"],
+      [true, `"request_timeout_s": 0.4`, "request_timeout_s"],
+      [true, `"stream_idle_timeout_s": 0.3`, "stream_idle_timeout_s"],
+    ] as const
+  ) {
+    it(`names the file's ${setting} when it cuts the answer (${stream ? "" : "not "}streamed)`, async () => {
+      // The answer starts, then nothing more comes.
+      mainScript = () => ({
+        sse: textStream("partial", { parts: 1 }).slice(0, 2),
+        done: false,
+        stallAfter: true,
+      });
+      const p = proxy(fileText({ opus: ["main/m1"], mainExtra: extra }));
+      const { res, text } = await post(p, { model: "claude-opus-4-1", stream });
+      const message = stream
+        ? JSON.parse(text.split("event: error\ndata: ")[1]!.split("\n")[0]!).error.message
+        : JSON.parse(text).error.message;
+      assert.equal(res.status, stream ? 200 : 504, text);
+      assert.match(message, new RegExp(`\\(providers\\.main\\.${setting}\\)`));
+    });
+  }
+
   it("moves on after a 500 and after a context overflow", async () => {
     const p = proxy();
     mainScript = () => ({ status: 500, json: openaiError("boom", "server_error") });

@@ -25,6 +25,12 @@ export function fileProvider(name: string, entry: ProviderEntry, config: Config)
       ...(entry.nonstream_first_byte_timeout_s !== undefined
         ? { nonStreamFirstByteTimeout: `providers.${name}.nonstream_first_byte_timeout_s` }
         : {}),
+      ...(entry.request_timeout_s !== undefined
+        ? { requestTimeout: `providers.${name}.request_timeout_s` }
+        : {}),
+      ...(entry.stream_idle_timeout_s !== undefined
+        ? { streamIdleTimeout: `providers.${name}.stream_idle_timeout_s` }
+        : {}),
     }),
     api: entry.api,
     baseUrl: entry.base_url,

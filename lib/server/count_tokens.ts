@@ -75,6 +75,7 @@ async function countAtUpstream(
     clientSignal: req.signal,
     firstByteTimeoutMs: provider.nonStreamFirstByteTimeoutMs,
     totalTimeoutMs: provider.requestTimeoutMs,
+    totalSetting: provider.settingNames?.requestTimeout,
     maxRetries: provider.maxRetries,
     retryMaxDelayMs: provider.retryMaxDelayMs,
     httpError: call.httpError,

@@ -385,6 +385,7 @@ async function attempt(
             ? provider.settingNames?.firstByteTimeout ?? "FIRST_BYTE_TIMEOUT"
             : provider.settingNames?.nonStreamFirstByteTimeout ?? "NONSTREAM_FIRST_BYTE_TIMEOUT",
           totalTimeoutMs: provider.requestTimeoutMs,
+          totalSetting: provider.settingNames?.requestTimeout,
           maxRetries: provider.maxRetries,
           handedOver,
           retryMaxDelayMs: provider.retryMaxDelayMs,
@@ -415,7 +416,7 @@ async function attempt(
   // A non-streamed answer (also when the upstream ignored `stream: true`).
   let text: string;
   try {
-    text = await readUpstreamText(upstream, ctx, provider.requestTimeoutMs);
+    text = await readUpstreamText(upstream, ctx);
     rec?.upstreamBody(text);
     if (exchange.passThrough && !stream) {
       const answer = exchange.passThrough(text);
@@ -482,6 +483,7 @@ function streamAnswer(
     upstreamSignal: upstream.signal,
     converter,
     idleTimeoutMs: provider.streamIdleTimeoutMs,
+    idleSetting: provider.settingNames?.streamIdleTimeout,
     pingIntervalMs: ctx.config.pingIntervalMs,
     keepAliveMs: CONTENT_KEEPALIVE_MS,
     abortUpstream: upstream.abort,
@@ -528,9 +530,8 @@ function warnOnce(ctx: RequestContext, type: string, message: string): void {
 async function readUpstreamText(
   upstream: UpstreamResponse,
   ctx: RequestContext,
-  totalTimeoutMs: number,
 ): Promise<string> {
-  const text = await readAnswer(upstream, totalTimeoutMs);
+  const text = await readAnswer(upstream);
   if (ctx.log.enabled("debug")) {
     ctx.log.debug("upstream response", {
       request_id: ctx.requestId,

@@ -36,6 +36,8 @@ export type DriveOptions = {
   body: ReadableStream<Uint8Array>;
   converter: EventConverter;
   idleTimeoutMs: number;
+  /** The setting that gave idleTimeoutMs, named in the idle error (default STREAM_IDLE_TIMEOUT). */
+  idleSetting?: string;
   pingIntervalMs: number;
   /**
    * After this long without a content event (pings do not count), the converter's keep-alive
@@ -275,7 +277,7 @@ class StreamDriver implements UnderlyingDefaultSource<Uint8Array>, SourceSink, E
     if (this.#paused || this.#ended) return;
     const opts = this.#opts;
     if (now - this.#lastUpstream >= opts.idleTimeoutMs) {
-      return this.#fail(idleError(opts.idleTimeoutMs), "idle");
+      return this.#fail(idleError(opts.idleTimeoutMs, opts.idleSetting), "idle");
     }
     if (opts.keepAliveMs !== undefined && now - this.#lastContent >= opts.keepAliveMs) {
       try {
@@ -326,11 +328,11 @@ function append(into: StreamEvent[], events: readonly StreamEvent[]): void {
   for (let i = 0; i < events.length; i++) into.push(events[i]!);
 }
 
-function idleError(ms: number): ProxyError {
+function idleError(ms: number, setting = "STREAM_IDLE_TIMEOUT"): ProxyError {
   return new ProxyError(
     529,
     "overloaded_error",
-    `upstream sent nothing for ${seconds(ms)} (STREAM_IDLE_TIMEOUT); the stream was cut`,
+    `upstream sent nothing for ${seconds(ms)} (${setting}); the stream was cut`,
   );
 }
 

@@ -30,6 +30,8 @@ export type ProviderSettingNames = Readonly<{
   /** Set when the file sets them; otherwise the variables' values apply, under their names. */
   firstByteTimeout?: string;
   nonStreamFirstByteTimeout?: string;
+  requestTimeout?: string;
+  streamIdleTimeout?: string;
 }>;
 
 export type Provider = Readonly<{

@@ -20,6 +20,8 @@ export type UpstreamCall = {
   /** The setting that gave firstByteTimeoutMs, named in the timeout's message. */
   firstByteSetting?: string;
   totalTimeoutMs: number;
+  /** The setting that gave totalTimeoutMs, named in the timeout's message. */
+  totalSetting?: string;
   maxRetries: number;
   /**
    * Whether the caller passes this failure on instead of a retry here: to the next entry of a
@@ -223,10 +225,7 @@ export async function readText(response: Response, signal: AbortSignal): Promise
  * the error the client should see: the client left, the request ran out of time, or the
  * connection broke.
  */
-export async function readAnswer(
-  upstream: UpstreamResponse,
-  totalTimeoutMs: number,
-): Promise<string> {
+export async function readAnswer(upstream: UpstreamResponse): Promise<string> {
   let text: string;
   try {
     text = await readText(upstream.response, upstream.signal);
@@ -234,13 +233,9 @@ export async function readAnswer(
     const why = upstream.abortedBy();
     upstream.abort("done");
     if (why === "client") throw new ClientGone("client disconnected");
-    if (why === "total") {
-      throw new ProxyError(
-        504,
-        "timeout_error",
-        `upstream request took longer than ${seconds(totalTimeoutMs)} (REQUEST_TIMEOUT)`,
-      );
-    }
+    // The request was aborted with the timeout's error, which names its setting.
+    const reason: unknown = upstream.signal.reason;
+    if (why === "total" && reason instanceof ProxyError) throw reason;
     throw new ProxyError(
       502,
       "api_error",
@@ -291,7 +286,7 @@ export async function callUpstream(
   // The closures below outlive this call for as long as the answer streams; they must not hold
   // `call`, whose body (the whole conversation, ~90 KB for a Claude Code turn) would then stay
   // in memory for every stream in flight and be copied by each garbage collection.
-  const { clientSignal, firstByteTimeoutMs, firstByteSetting, totalTimeoutMs } = call;
+  const { clientSignal, firstByteTimeoutMs, firstByteSetting, totalTimeoutMs, totalSetting } = call;
 
   const timeoutError = (why: "total" | "first-byte") =>
     why === "first-byte"
@@ -305,7 +300,8 @@ export async function callUpstream(
       : new ProxyError(
         504,
         "timeout_error",
-        `upstream request took longer than ${seconds(totalTimeoutMs)} (REQUEST_TIMEOUT)`,
+        `upstream request took longer than ${seconds(totalTimeoutMs)} ` +
+          `(${totalSetting ?? "REQUEST_TIMEOUT"})`,
       );
 
   const abort = (why: NonNullable<typeof abortedBy>) => {

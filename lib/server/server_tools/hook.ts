@@ -87,6 +87,7 @@ async function run(
     body: loopBody(session, first, events, marker),
     converter: events,
     idleTimeoutMs: target.provider.streamIdleTimeoutMs,
+    idleSetting: target.provider.settingNames?.streamIdleTimeout,
     pingIntervalMs: ctx.config.pingIntervalMs,
     keepAliveMs: CONTENT_KEEPALIVE_MS,
     // The joined body aborts each round's upstream itself: when it is done, and when the

@@ -154,6 +154,7 @@ export class ServerToolSession {
           firstByteTimeoutMs: stream ? provider.firstByteTimeoutMs : undefined,
           firstByteSetting: provider.settingNames?.firstByteTimeout,
           totalTimeoutMs: provider.requestTimeoutMs,
+          totalSetting: provider.settingNames?.requestTimeout,
           maxRetries: provider.maxRetries,
           handedOver: round === 0 ? target.firstRoundHandedOver : undefined,
           retryMaxDelayMs: provider.retryMaxDelayMs,
@@ -190,7 +191,7 @@ export class ServerToolSession {
   /** The round's body: its message when it is JSON, its text when it is an event stream. */
   async #read(round: Round): Promise<{ message: MessageResponse } | { text: string }> {
     const { upstream, exchange } = round;
-    const text = await readAnswer(upstream, this.target.provider.requestTimeoutMs);
+    const text = await readAnswer(upstream);
     if (looksLikeEvents(text)) return { text };
     let json: unknown;
     try {
