@@ -652,7 +652,7 @@ describe("GET /v1/models with a slow upstream list", () => {
 });
 
 describe("an error object in a 200 non-streaming answer", () => {
-  it("keeps its meaning instead of becoming a shape error", async () => {
+  it("keeps its meaning instead of becoming a shape error: a rate limit is a 429", async () => {
     const up = await startFakeUpstream(() => ({
       json: { error: { message: "Provider returned error", code: 429 } },
     }));
@@ -667,10 +667,38 @@ describe("an error object in a 200 non-streaming answer", () => {
           messages: [{ role: "user", content: "hi" }],
         }),
       });
-      assert.equal(res.status, 529);
+      assert.equal(res.status, 429);
       const body = await res.json() as { error: { type: string; message: string } };
-      assert.equal(body.error.type, "overloaded_error");
+      assert.equal(body.error.type, "rate_limit_error");
       assert.match(body.error.message, /Provider returned error/);
+    } finally {
+      await p.close();
+      await up.close();
+    }
+  });
+  it("a streamed request answered by such a body gets the same 429; a 503 in it stays retryable 529", async () => {
+    const replies = [
+      { json: { error: { message: "Too many requests", type: "rate_limit_exceeded" } } },
+      { json: { error: { message: "Upstream unavailable", code: 503 } } },
+    ];
+    const up = await startFakeUpstream((_r, i) => replies[i]!);
+    const p = startProxy({ OPENAI_BASE_URL: up.url, MAX_RETRIES: "0" });
+    try {
+      for (const [status, type] of [[429, "rate_limit_error"], [529, "overloaded_error"]]) {
+        const res = await fetch(`${p.url}/v1/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            model: "claude-haiku-4-5",
+            max_tokens: 10,
+            stream: true,
+            messages: [{ role: "user", content: "hi" }],
+          }),
+        });
+        const body = await res.json() as { error: { type: string } };
+        assert.equal(res.status, status);
+        assert.equal(body.error.type, type);
+      }
     } finally {
       await p.close();
       await up.close();

@@ -346,8 +346,8 @@ describe("Responses upstream through the proxy (official SDK)", () => {
       max_tokens: 50,
       messages: [{ role: "user", content: "hi" }],
     });
-    // The shared mapping of in-body errors: a retry may help, so overloaded_error (529).
-    const message = await assertAnthropicError(res, 529, "overloaded_error");
+    // The shared mapping of in-body errors: nothing was sent yet, so a rate limit is a 429.
+    const message = await assertAnthropicError(res, 429, "rate_limit_error");
     assert.match(message, /Rate limit hit via gateway/);
     assert.doesNotMatch(message, /unexpected shape/);
     assert.equal(upstream.requests.length, 1);

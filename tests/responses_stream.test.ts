@@ -366,9 +366,15 @@ describe("Responses object → Anthropic message (non-streaming)", () => {
     const cases: { body: unknown; status: number; type: string; message: RegExp }[] = [
       {
         body: { error: { message: "Rate limit hit via gateway", code: "rate_limit_exceeded" } },
+        status: 429,
+        type: "rate_limit_error",
+        message: /in a 200 answer: Rate limit hit via gateway/,
+      },
+      {
+        body: { error: { message: "Provider is down", code: 503 } },
         status: 529,
         type: "overloaded_error",
-        message: /in a 200 answer: Rate limit hit via gateway/,
+        message: /in a 200 answer: Provider is down/,
       },
       {
         body: { error: { message: "Bad tool schema", type: "invalid_request_error" } },

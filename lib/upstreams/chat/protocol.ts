@@ -3,7 +3,7 @@
  * https://platform.openai.com/docs/api-reference/chat
  */
 import { convertAndSerialize, nothingToSend } from "../openai/request_body.ts";
-import { upstreamErrorInStream, upstreamHttpError } from "../openai/errors.ts";
+import { upstreamErrorInBody, upstreamHttpError } from "../openai/errors.ts";
 import { errorContext } from "../openai/answer_options.ts";
 import { cachedChatCompletionsUrl, upstreamHeaders } from "../openai/profiles.ts";
 import { toolSchemas } from "../openai/tool_args.ts";
@@ -46,7 +46,7 @@ function exchange(input: ExchangeInput): Exchange {
     httpError: (status, text, headers) => upstreamHttpError(status, text, headers, errors),
     message(json) {
       // Some providers answer 200 with an error object instead of a completion.
-      const inBody = upstreamErrorInStream(json, undefined, "in a 200 answer", errors);
+      const inBody = upstreamErrorInBody(json, errors);
       if (inBody) throw inBody;
       return convertResponse(json, answer);
     },

@@ -206,6 +206,23 @@ export function upstreamHttpError(
 }
 
 /**
+ * A 200 answer whose whole body is an error object (OpenRouter and other gateways). Read as in a
+ * stream, except that nothing has reached the client yet: a rate limit can still be answered as
+ * the 429 it is, which the SDKs wait out, where a stream can only end with overloaded_error.
+ */
+export function upstreamErrorInBody(json: unknown, ctx?: ErrorContext): ProxyError | undefined {
+  const err = upstreamErrorInStream(json, undefined, "in a 200 answer", ctx);
+  if (err?.type !== "overloaded_error") return err;
+  const d = detailOf(json);
+  if (Number(d.code) === 429 || RATE_LIMITED.test(`${d.code ?? ""} ${d.type ?? ""}`)) {
+    return new ProxyError(429, "rate_limit_error", err.message);
+  }
+  return err;
+}
+
+const RATE_LIMITED = /rate.?limit|too.?many.?requests/i;
+
+/**
  * OpenRouter and others report failures inside a 200 stream as `{"error": {...}}`.
  * Returns the error to end the client's stream with, or undefined for an ordinary chunk.
  */

@@ -12,7 +12,7 @@ import { type AnswerOptions, errorContext } from "../openai/answer_options.ts";
 import { parseToolArguments, whyUnusable } from "../openai/tool_args.ts";
 import { restoreToolName } from "../openai/tool_names.ts";
 import { failureError } from "./errors.ts";
-import { upstreamErrorInStream } from "../openai/errors.ts";
+import { upstreamErrorInBody } from "../openai/errors.ts";
 import { estimateOutputTokens } from "../openai/usage.ts";
 import { mapStopReason, mapUsage } from "./outcome.ts";
 import { type OutputItem, ResponseObject } from "./schema.ts";
@@ -46,7 +46,7 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
   if (!parsed.success || !Array.isArray(parsed.data.output)) {
     // Gateways answer 200 with `{"error": {...}}` instead of a response object, as they do for
     // Chat Completions: its meaning and message go to the client rather than a shape error.
-    const inBody = upstreamErrorInStream(json, undefined, "in a 200 answer", errorContext(opts));
+    const inBody = upstreamErrorInBody(json, errorContext(opts));
     if (inBody) throw inBody;
     throw new ProxyError(
       502,
