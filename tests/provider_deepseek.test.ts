@@ -89,6 +89,29 @@ describe("DeepSeek", () => {
     assert.ok(!("thinking" in lastBody()));
   });
 
+  it("a forced tool call says thinking: disabled, which V4 needs to accept it", async () => {
+    const { client } = via();
+    up.respond = () => ({ calls: [{ name: "Bash", args: { command: "ls" } }] });
+    for (const tool_choice of [{ type: "any" }, { type: "tool", name: "Bash" }]) {
+      const refused = up.fake.rejections.length;
+      const msg = await sdkCreate(client, {
+        model: "claude-sonnet-4-6",
+        tools: [BASH],
+        tool_choice,
+      });
+      assert.equal(up.fake.rejections.length, refused, JSON.stringify(up.fake.rejections.at(-1)));
+      assert.deepEqual(lastBody().thinking, { type: "disabled" });
+      assert.equal(msg.stop_reason, "tool_use");
+    }
+    // auto leaves the default alone.
+    await sdkCreate(client, {
+      model: "claude-sonnet-4-6",
+      tools: [BASH],
+      tool_choice: { type: "auto" },
+    });
+    assert.ok(!("thinking" in lastBody()));
+  });
+
   it("deepseek-chat gets no reasoning control, and its max_tokens stays within 8192", async () => {
     const { client } = via();
     const refused = up.fake.rejections.length;

@@ -395,11 +395,18 @@ describe("vLLM and llama.cpp", () => {
       const { client } = up.via({ PROVIDER: provider, BIG_MODEL: "Qwen/Qwen3-32B" });
       up.respond = () => ({ reasoning: "hmm", content: "ok" });
       const { final } = await sdkStream(client, { max_tokens: 8_000, thinking: THINKING });
-      assert.deepEqual(up.lastBody().chat_template_kwargs, { enable_thinking: true });
+      // Both names: Qwen3's template reads enable_thinking, DeepSeek-V3.1's thinking.
+      assert.deepEqual(up.lastBody().chat_template_kwargs, {
+        enable_thinking: true,
+        thinking: true,
+      });
       assert.ok(!("reasoning_effort" in up.lastBody()));
       assert.deepEqual(final.content.map((b) => b.type), ["thinking", "text"]);
       await sdkCreate(client, { thinking: { type: "disabled" } });
-      assert.deepEqual(up.lastBody().chat_template_kwargs, { enable_thinking: false });
+      assert.deepEqual(up.lastBody().chat_template_kwargs, {
+        enable_thinking: false,
+        thinking: false,
+      });
       // No thinking asked: the server's default stands.
       await sdkCreate(client, {});
       assert.ok(!("chat_template_kwargs" in up.lastBody()));

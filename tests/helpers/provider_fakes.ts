@@ -1019,6 +1019,11 @@ export function startDeepSeekFake(
         return dsError("This response_format type is unavailable now");
       }
       if (deepseekThinking(body)) {
+        // Thinking mode takes only "auto" and "none" (a 400 seen from the real API).
+        const choice = body.tool_choice;
+        if (choice !== undefined && choice !== "auto" && choice !== "none") {
+          return dsError("Thinking mode does not support this tool_choice");
+        }
         const messages = body.messages ?? [];
         // Each span runs from one user message to the next.
         const spanHasCalls = messages.map((_, i) => {

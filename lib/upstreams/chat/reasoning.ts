@@ -7,6 +7,7 @@
  *   https://docs.z.ai/guides/capabilities/thinking-mode
  * DashScope `enable_thinking` + `thinking_budget`: https://help.aliyun.com/en/model-studio/deep-thinking
  * Chat-template `enable_thinking` (vLLM, llama.cpp): https://qwen.readthedocs.io/en/latest/deployment/vllm.html
+ * Chat-template `thinking` (DeepSeek-V3.1+, Granite): https://docs.vllm.ai/en/stable/features/reasoning_outputs.html
  */
 import type { ModelInfo } from "../model_info.ts";
 import type { ThinkingAsk } from "../thinking.ts";
@@ -19,9 +20,9 @@ export function reasoningFields(
   info: ModelInfo,
   profile: Profile,
   maxTokens: number,
-  request: { stream: boolean; model: string } = { stream: true, model: "" },
+  request: { stream: boolean; model: string; forcedTool?: boolean } = { stream: true, model: "" },
 ): Partial<OpenAIRequest> {
-  const { stream, model } = request;
+  const { stream, model, forcedTool = false } = request;
   // gpt-4o and friends answer any reasoning field with a 400.
   if (!info.reasoning) return {};
   // DashScope's open Qwen3 models think by default and refuse a non-streamed call that thinks:
@@ -32,16 +33,14 @@ export function reasoningFields(
   if (!ask.on) {
     // DeepSeek's V4 models, kimi-k2.5 and GLM-4.7+ think unless told not to, and Qwen3 on vLLM or
     // llama.cpp by its chat template's default, so "disabled" must be said out loud there.
-    if (!ask.explicit) return {};
-    switch (profile.reasoning) {
-      case "deepseek":
-      case "thinking_type":
-        return { thinking: { type: "disabled" } };
-      case "chat_template_kwargs":
-        return { chat_template_kwargs: { enable_thinking: false } };
-      default:
-        return {};
+    // A forced tool call means no thinking too (Anthropic never allows the pair), and DeepSeek
+    // refuses it while thinking: "Thinking mode does not support this tool_choice".
+    const hosted = profile.reasoning === "deepseek" || profile.reasoning === "thinking_type";
+    if (hosted && (ask.explicit || forcedTool)) return { thinking: { type: "disabled" } };
+    if (profile.reasoning === "chat_template_kwargs" && ask.explicit) {
+      return { chat_template_kwargs: templateThinking(false) };
     }
+    return {};
   }
   switch (profile.reasoning) {
     case "reasoning_effort":
@@ -56,7 +55,7 @@ export function reasoningFields(
         }
         : { enable_thinking: true };
     case "chat_template_kwargs":
-      return { chat_template_kwargs: { enable_thinking: true } };
+      return { chat_template_kwargs: templateThinking(true) };
     case "openrouter":
       // One of the two, never both: OpenRouter rejects the pair.
       return ask.budget !== undefined
@@ -68,6 +67,14 @@ export function reasoningFields(
     case "none":
       return {};
   }
+}
+
+/**
+ * The chat template's thinking switch, under both names in use: Qwen3 and GLM templates read
+ * `enable_thinking`, DeepSeek-V3.1+ and Granite templates `thinking`; each ignores the other.
+ */
+function templateThinking(on: boolean): Record<string, boolean> {
+  return { enable_thinking: on, thinking: on };
 }
 
 /** What the provider says of the model's efforts, else what the model table says. */

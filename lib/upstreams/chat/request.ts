@@ -81,6 +81,8 @@ export function convertRequest(req: MessagesRequest, ctx: ConvertContext): Conve
   const reasoning = reasoningFields(ask, info, profile, maxTokens, {
     stream: req.stream === true,
     model: ctx.upstreamModel,
+    forcedTool: (req.tool_choice?.type === "any" || req.tool_choice?.type === "tool") &&
+      (req.tools?.length ?? 0) > 0,
   });
   Object.assign(body, reasoning);
 
