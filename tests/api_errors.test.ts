@@ -165,6 +165,7 @@ describe("upstream errors", () => {
     [429, 429, "rate_limit_error"],
     [500, 500, "api_error"],
     [502, 502, "api_error"],
+    [504, 504, "timeout_error"],
     [503, 529, "overloaded_error"],
     [529, 529, "overloaded_error"],
   ];

@@ -676,15 +676,50 @@ describe("an error object in a 200 non-streaming answer", () => {
       await up.close();
     }
   });
+  it("an account out of credit inside a started stream ends it with billing_error, not a retryable error", async () => {
+    const quota = { error: { message: "Insufficient credits", type: "insufficient_quota" } };
+    const up = await startFakeUpstream(() => ({
+      sse: [{ raw: `data: ${JSON.stringify(quota)}\n\n` }],
+      done: false,
+    }));
+    const p = startProxy({ OPENAI_BASE_URL: up.url });
+    try {
+      const res = await fetch(`${p.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "claude-haiku-4-5",
+          max_tokens: 10,
+          stream: true,
+          messages: [{ role: "user", content: "hi" }],
+        }),
+      });
+      const text = await res.text();
+      assert.match(text, /event: error\ndata: \{"type":"error","error":\{"type":"billing_error"/);
+    } finally {
+      await p.close();
+      await up.close();
+    }
+  });
+
   it("a streamed request answered by such a body gets the same 429; a 503 in it stays retryable 529", async () => {
     const replies = [
       { json: { error: { message: "Too many requests", type: "rate_limit_exceeded" } } },
       { json: { error: { message: "Upstream unavailable", code: 503 } } },
+      {
+        json: { error: { message: "You exceeded your current quota", code: "insufficient_quota" } },
+      },
     ];
     const up = await startFakeUpstream((_r, i) => replies[i]!);
     const p = startProxy({ OPENAI_BASE_URL: up.url, MAX_RETRIES: "0" });
     try {
-      for (const [status, type] of [[429, "rate_limit_error"], [529, "overloaded_error"]]) {
+      for (
+        const [status, type] of [
+          [429, "rate_limit_error"],
+          [529, "overloaded_error"],
+          [402, "billing_error"],
+        ]
+      ) {
         const res = await fetch(`${p.url}/v1/messages`, {
           method: "POST",
           headers: { "content-type": "application/json" },

@@ -23,6 +23,9 @@ const UpstreamError = z.looseObject({
 
 const NO_RETRY = { "x-should-retry": "false" } as const;
 
+/** An account out of credit, whatever the status it comes with: no retry can help. */
+const NO_CREDIT = /insufficient_quota|insufficient (?:credits|balance)/i;
+
 type Detail = {
   message: string | undefined;
   code: string | undefined;
@@ -164,7 +167,7 @@ export function upstreamHttpError(
   const message = d.message ?? statusMessage(status, body);
   const marker = `${d.code ?? ""} ${d.type ?? ""} ${message}`;
 
-  if (status === 402 || /insufficient_quota|insufficient (?:credits|balance)/i.test(marker)) {
+  if (status === 402 || NO_CREDIT.test(marker)) {
     return new ProxyError(402, "billing_error", message, NO_RETRY);
   }
   if ((status === 400 || status === 413 || status === 422) && OVERFLOW.test(marker)) {
@@ -255,7 +258,10 @@ export function upstreamErrorInStream(
   if (code === 400 || code === 422 || /invalid_request/.test(marker)) {
     return new ProxyError(400, "invalid_request_error", message);
   }
-  if (code === 401 || code === 402 || code === 403) {
+  if (code === 402 || NO_CREDIT.test(marker)) {
+    return new ProxyError(402, "billing_error", message, NO_RETRY);
+  }
+  if (code === 401 || code === 403) {
     return new ProxyError(code, errorTypeForStatus(code), message);
   }
   // Rate limits, provider outages, unknown causes: a retry may help, and Claude Code retries
