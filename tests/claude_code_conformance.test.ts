@@ -623,6 +623,22 @@ describe("shapes Claude Code may send back", () => {
       assert.equal(up.requests[0]!.path, "/v1/models");
       const one = await client.models.retrieve("claude-sonnet-4-6");
       assert.equal(one.id, "claude-sonnet-4-6");
+      // Paged both ways, the SDK's auto-pagination sees every model once and stops.
+      const forward: string[] = [];
+      for await (const m of client.models.list({ limit: 3 })) forward.push(m.id);
+      assert.deepEqual(forward, ids);
+      const last = ids.at(-1)!;
+      const backward: string[] = [];
+      for await (const m of client.models.list({ before_id: last, limit: 3 })) {
+        backward.push(m.id);
+        assert.ok(backward.length <= ids.length, "paging backwards never ends");
+      }
+      // Each page is in list order; the pages come newest-first.
+      assert.deepEqual(new Set(backward), new Set(ids.slice(0, -1)));
+      assert.equal(backward.length, ids.length - 1);
+      const unknown = await client.models.list({ after_id: "no-such-model" });
+      assert.deepEqual(unknown.data, []);
+      assert.equal(unknown.has_more, false);
     } finally {
       await p.close();
       await up.close();

@@ -102,19 +102,45 @@ export async function listModels(req: Request, ctx: RequestContext): Promise<Res
   }
   const limitParam = Number(url.searchParams.get("limit") ?? "");
   const limit = Number.isInteger(limitParam) && limitParam > 0 ? Math.min(limitParam, 1000) : 1000;
-  let start = 0;
-  const after = url.searchParams.get("after_id");
-  if (after) start = all.findIndex((m) => m.id === after) + 1;
-  const data = all.slice(start, start + limit);
+  const { start, end, hasMore } = pageBounds(
+    all.map((m) => m.id),
+    limit,
+    url.searchParams.get("after_id"),
+    url.searchParams.get("before_id"),
+  );
+  const data = all.slice(start, end);
   return new Response(
     JSON.stringify({
       data,
-      has_more: start + limit < all.length,
+      has_more: hasMore,
       first_id: data[0]?.id ?? null,
       last_id: data[data.length - 1]?.id ?? null,
     }),
     { headers: { "content-type": "application/json" } },
   );
+}
+
+/**
+ * The page `after_id` or `before_id` asks for (https://docs.anthropic.com/en/api/models-list):
+ * `has_more` looks the way the client pages, and an id not in the list gives an empty last page,
+ * where starting over would send the SDK's auto-pagination round for ever.
+ */
+function pageBounds(
+  ids: readonly string[],
+  limit: number,
+  afterId: string | null,
+  beforeId: string | null,
+): { start: number; end: number; hasMore: boolean } {
+  if (beforeId) {
+    const end = ids.indexOf(beforeId);
+    if (end < 0) return { start: 0, end: 0, hasMore: false };
+    const start = Math.max(0, end - limit);
+    return { start, end, hasMore: start > 0 };
+  }
+  const at = afterId ? ids.indexOf(afterId) : -1;
+  if (afterId && at < 0) return { start: 0, end: 0, hasMore: false };
+  const start = at + 1;
+  return { start, end: start + limit, hasMore: start + limit < ids.length };
 }
 
 export function retrieveModel(id: string, ctx: RequestContext): Response {
