@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { textStream } from "./helpers/fake_upstream.ts";
+import { textStream, toolCallStream } from "./helpers/fake_upstream.ts";
 import {
   assemble,
   assertGrammar,
@@ -45,4 +45,52 @@ describe("the upstream's Content-Type", () => {
       assert.deepEqual(message.content, [{ type: "text", text: "Mislabelled stream." }]);
     });
   }
+});
+
+const WEATHER = {
+  name: "get_weather",
+  input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+};
+
+describe("an upstream that streams when asked for a whole answer", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.close());
+
+  for (const type of ["text/event-stream", "text/plain"]) {
+    it(`its stream (${type}) is answered as the one message it holds`, async () => {
+      h.reply({
+        sse: [
+          ...textStream("Let me look.", { finish: "tool_calls", usage: null }).slice(0, -1),
+          ...toolCallStream([{ id: "call_1", name: "get_weather", args: '{"city":"Oslo"}' }], {
+            usage: { prompt_tokens: 12, completion_tokens: 9 },
+          }).slice(1),
+        ],
+        headers: { "content-type": type },
+      });
+      const res = await postJson(`${h.proxy.url}/v1/messages`, body({ tools: [WEATHER] }));
+      const message = await res.json();
+      assert.equal(res.status, 200, JSON.stringify(message));
+      assert.equal(message.type, "message");
+      assert.deepEqual(message.content, [
+        { type: "text", text: "Let me look." },
+        { type: "tool_use", id: "call_1", name: "get_weather", input: { city: "Oslo" } },
+      ]);
+      assert.equal(message.stop_reason, "tool_use");
+      assert.equal(message.usage.output_tokens, 9);
+    });
+  }
+
+  it("an error inside that stream is the answer's error", async () => {
+    h.reply({
+      sse: [{ raw: `data: ${JSON.stringify({ error: { message: "boom", code: 429 } })}\n\n` }],
+      done: false,
+    });
+    const res = await postJson(`${h.proxy.url}/v1/messages`, body({}));
+    const answer = await res.json();
+    assert.equal(answer.type, "error");
+    assert.match(answer.error.message, /boom/);
+  });
 });

@@ -2,7 +2,12 @@
  * `POST /v1/messages`: validate, route, convert for the upstream's protocol, send, and answer
  * with the converted message or stream. Knows the Protocol interface, none of its insides.
  */
-import { answersWithEvents, eventsAnswer, looksLikeEvents } from "../upstreams/event_stream.ts";
+import {
+  answersWithEvents,
+  eventsAnswer,
+  looksLikeEvents,
+  streamedMessage,
+} from "../upstreams/event_stream.ts";
 import { displayUrl } from "../common/secret_values.ts";
 import { invalidRequest, ProxyError, redactError, toProxyError } from "../anthropic/errors.ts";
 import { messageEvents } from "../anthropic/message_events.ts";
@@ -438,7 +443,10 @@ async function attempt(
         ...upstreamHeader,
       });
     }
-    const message = readMessageBody(text, exchange);
+    // And the other way round: a stream where a whole answer was asked for.
+    const message = upstreamStreams || looksLikeEvents(text)
+      ? streamedMessage(exchange.stream(), text)
+      : readMessageBody(text, exchange);
     rec?.finishMessage(message);
     summary.inputTokens = message.usage.input_tokens;
     summary.outputTokens = message.usage.output_tokens;

@@ -1,3 +1,7 @@
+import type { MessageResponse, StreamEvent } from "../anthropic/schema.ts";
+import { messageFromEvents } from "../anthropic/stream_message.ts";
+import type { EventConverter } from "./protocol.ts";
+import { SseDecoder } from "./sse_decode.ts";
 import type { UpstreamResponse } from "./transport.ts";
 
 /**
@@ -28,4 +32,23 @@ export function eventsAnswer(upstream: UpstreamResponse, text: string): Upstream
     abort: () => {},
     abortedBy: () => undefined,
   };
+}
+
+/**
+ * An event stream sent where one JSON answer was asked for (an upstream that always streams):
+ * the message it streams, through the same converter a streamed answer takes.
+ */
+export function streamedMessage(converter: EventConverter, text: string): MessageResponse {
+  const decoder = new SseDecoder();
+  const events: StreamEvent[] = [];
+  const add = (more: readonly StreamEvent[]) => {
+    for (const e of more) events.push(e);
+  };
+  add(converter.start());
+  for (const m of [...decoder.push(text), ...decoder.flush()]) {
+    add(converter.push(m));
+    if (converter.sawDone) break;
+  }
+  add(converter.finish());
+  return messageFromEvents(events);
 }
