@@ -10,6 +10,7 @@ import { Health } from "../lib/routing/health.ts";
 import { buildRouter } from "../lib/routing/load.ts";
 import { routerSecrets } from "../lib/routing/router.ts";
 import { createHandler } from "../lib/server/handler.ts";
+import { priceFor } from "../lib/ops/prices.ts";
 
 const ENV = {
   OPENAI_API_KEY: "sk-env-key-0123456789",
@@ -46,11 +47,14 @@ describe("routing file: limits, search and prices", () => {
     assert.equal(local!.search?.apiKey, ENV.BRAVE_KEY);
     assert.equal(local!.search?.maxResults, 3);
     assert.equal(quiet!.search, undefined);
-    assert.deepEqual(router.file?.prices["Small-Model"], {
+    assert.deepEqual(router.file?.prices["small-model"], {
       input: 0.5,
       output: 1.5,
       cachedInput: 0.05,
     });
+    // Found whatever the case of the file's key and of the model id.
+    assert.equal(priceFor("local/Small-Model", router.file!.prices)?.input, 0.5);
+    assert.equal(priceFor("SMALL-MODEL", router.file!.prices)?.output, 1.5);
     // The search key is a secret like the upstream keys: redacted wherever they are.
     assert.ok(routerSecrets(router).includes(ENV.BRAVE_KEY));
   });

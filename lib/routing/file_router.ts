@@ -99,12 +99,15 @@ export function fileRouter(
   });
 }
 
-/** The file's `prices`, as the price table over the built-in one (dashboard, `usage`). */
+/**
+ * The file's `prices`, as the price table over the built-in one (dashboard, `usage`). Keyed in
+ * lower case, as prices are looked up: model ids are matched in any case.
+ */
 export function filePrices(file: Pick<RoutingFile, "prices">): PriceTable {
   return Object.freeze(
     Object.fromEntries(
       Object.entries(file.prices).map(([model, p]) => [
-        model,
+        model.trim().toLowerCase(),
         Object.freeze({
           input: p.input,
           output: p.output,
