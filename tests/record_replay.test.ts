@@ -275,6 +275,49 @@ describe("record (RECORD_DIR)", () => {
   });
 });
 
+describe("record with a configuration file", () => {
+  it("a file provider's error hint (providers.NAME.api_key) replays as the same", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ccp-record-file-"));
+    const upstream = await startFakeUpstream(() => ({
+      status: 401,
+      json: openaiError("Incorrect API key provided"),
+    }));
+    const config = join(dir, "ccp.jsonc");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        providers: { b: { base_url: upstream.url, api_key: "${KEY_B}", models: ["m1"] } },
+        models: { opus: ["b/m1"], sonnet: ["b/m1"], haiku: ["b/m1"] },
+      }),
+    );
+    const proxy = startProxyProcess(
+      { KEY_B: TEST_UPSTREAM_KEY, RECORD_DIR: join(dir, "rec"), PORT: "0", HOST: "127.0.0.1" },
+      ["--config", config],
+      { denoFlags: ["--allow-write"] },
+    );
+    try {
+      const port = await proxy.listening;
+      const client = new Anthropic({
+        baseURL: `http://127.0.0.1:${port}`,
+        apiKey: "k",
+        maxRetries: 0,
+      });
+      await assert.rejects(client.messages.create(ask), /check providers\.b\.api_key/);
+      proxy.kill();
+      await proxy.exited;
+      const files = readdirSync(join(dir, "rec")).filter((f) => f.endsWith(".json"));
+      assert.equal(files.length, 1);
+      const rec = parseRecord(readFileSync(join(dir, "rec", files[0]!), "utf8"));
+      const result = replayRecord(rec);
+      assert.equal(result.equal, true, describeDifference(result).join("\n"));
+    } finally {
+      proxy.kill();
+      await upstream.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("record limits", () => {
   it("skips an exchange over RECORD_MAX_FILE_BYTES with one log line; the request succeeds", async () => {
     const s = await setup({ RECORD_MAX_FILE_BYTES: "3000" });

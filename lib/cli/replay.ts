@@ -16,6 +16,7 @@ import { readMessageBody } from "../server/messages.ts";
 import { RecordedError, RecordFile } from "../server/record_file.ts";
 import { modelInfo } from "../upstreams/model_info.ts";
 import type { Exchange } from "../upstreams/protocol.ts";
+import type { Provider } from "../upstreams/provider.ts";
 import { protocolFor } from "../upstreams/protocols.ts";
 
 /** A file that cannot be replayed: exit 2 with this message. */
@@ -83,7 +84,14 @@ function rebuildExchange(record: RecordFile): Exchange {
     }
     throw err;
   }
-  const provider = envProvider(config);
+  // A file provider's errors name its own settings, as they did when recorded.
+  const names = up.setting_names;
+  const provider: Provider = names?.apiKey !== undefined && names.baseUrl !== undefined
+    ? {
+      ...envProvider(config),
+      settingNames: { ...names, apiKey: names.apiKey, baseUrl: names.baseUrl },
+    }
+    : envProvider(config);
   try {
     return protocolFor(api).exchange({
       request: request.data,

@@ -346,6 +346,7 @@ async function attempt(
       profile: provider.profile.name,
       // A password or key in the URL is masked; replay needs neither.
       base_url: displayUrl(provider.baseUrl),
+      ...(provider.settingNames ? { setting_names: { ...provider.settingNames } } : {}),
       model,
       message_id: messageId,
       input_tokens_estimate: inputEstimate,
@@ -443,10 +444,8 @@ async function attempt(
         ...upstreamHeader,
       });
     }
-    // And the other way round: a stream where a whole answer was asked for.
-    const message = upstreamStreams || looksLikeEvents(text)
-      ? streamedMessage(exchange.stream(), text)
-      : readMessageBody(text, exchange);
+    // Also a stream where a whole answer was asked for.
+    const message = readMessageBody(text, exchange, upstreamStreams);
     rec?.finishMessage(message);
     summary.inputTokens = message.usage.input_tokens;
     summary.outputTokens = message.usage.output_tokens;
@@ -549,11 +548,16 @@ async function readUpstreamText(
   return text;
 }
 
-/** A whole 2xx answer's body → the client's message (shared with `replay`). */
+/**
+ * A whole 2xx answer's body → the client's message (shared with `replay`). An event stream sent
+ * instead (labelled as one, or looking like one) is read through the stream converter.
+ */
 export function readMessageBody(
   text: string,
-  exchange: Pick<Exchange, "message">,
+  exchange: Pick<Exchange, "message" | "stream">,
+  labelledStream = false,
 ): MessageResponse {
+  if (labelledStream || looksLikeEvents(text)) return streamedMessage(exchange.stream(), text);
   let value: unknown;
   try {
     value = JSON.parse(text);

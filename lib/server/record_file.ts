@@ -34,6 +34,11 @@ const UpstreamRequest = z.object({
   /** The provider profile (openai, azure, openrouter …): how its answers are read. */
   profile: z.string(),
   base_url: z.string(),
+  /**
+   * A config file provider's setting names (`providers.NAME.api_key` …), which its error hints
+   * name; absent for the provider of the variables.
+   */
+  setting_names: z.record(z.string(), z.string()).optional(),
   model: z.string(),
   /** What the conversion of the answer depends on besides the request. */
   message_id: z.string(),
