@@ -192,6 +192,27 @@ describe("dashboard endpoints with ANTHROPIC_API_KEY", () => {
     }
   });
 
+  it("opens the feed with the whole state: every request is in it or in the feed, none in neither", async () => {
+    const before = await ask(proxy, "before the page");
+    // Requests finishing while the feed opens: each must be in the state or come after it.
+    const during = Array.from({ length: 5 }, (_, i) => ask(proxy, `while opening ${i}`));
+    const feed = await openFeed(proxy);
+    try {
+      const state = await feed.next((e) => e.event === "state");
+      const ids = (await Promise.all(during)).map((r) => r.id);
+      const after = await ask(proxy, "after");
+      const recent = (state.data.recent as { id: string }[]).map((r) => r.id);
+      assert.ok(recent.includes(before.id!), "finished before: in the state");
+      for (const id of [...ids, after.id!]) {
+        if (recent.includes(id!)) continue;
+        await feed.next((e) => e.event === "request" && e.data.id === id);
+      }
+      assert.ok(!recent.includes(after.id!), "finished after: in the feed only");
+    } finally {
+      feed.close();
+    }
+  });
+
   it("counts a request that never reached an upstream at a cost of 0, not unknown", async () => {
     const res = await fetch(`${proxy.url}/v1/messages`, {
       method: "POST",

@@ -32,7 +32,11 @@ export const FEED_HEADERS = {
   "x-accel-buffering": "no",
 };
 
-export function dashboardFeed(req: Request, m: Monitoring): Response {
+/**
+ * `snapshot`: the dashboard's whole state, sent first (`event: state`) in the same turn as the
+ * feed subscribes, so that no request falls between what the page loaded and what it is fed.
+ */
+export function dashboardFeed(req: Request, m: Monitoring, snapshot?: () => unknown): Response {
   let stop = () => {};
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -84,7 +88,11 @@ export function dashboardFeed(req: Request, m: Monitoring): Response {
       req.signal.addEventListener("abort", end, { once: true });
       m.feeds.signal.addEventListener("abort", end, { once: true });
       if (m.feeds.signal.aborted) end();
-      else controller.enqueue(encoder.encode(": connected\n\n"));
+      else {
+        controller.enqueue(encoder.encode(
+          snapshot ? `event: state\ndata: ${JSON.stringify(snapshot())}\n\n` : ": connected\n\n",
+        ));
+      }
     },
     cancel() {
       stop();

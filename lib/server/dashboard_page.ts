@@ -1,7 +1,8 @@
 /**
  * The dashboard page served at `/ui`: HTML, CSS and script in one string, so the compiled
- * binary carries it and nothing is fetched from elsewhere. The script reads `/ui/api/state`
- * once and then the live feed `/ui/api/events` (with fetch, so the key goes in a header);
+ * binary carries it and nothing is fetched from elsewhere. The script reads the live feed
+ * `/ui/api/events` (with fetch, so the key goes in a header), whose first event is the whole
+ * state, so no request is missed between the two;
  * with ANTHROPIC_API_KEY set it asks for the key once and keeps it in sessionStorage.
  * Everything shown is set as text, never as HTML: model names and error messages come from
  * clients and upstreams.
@@ -126,35 +127,21 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
     load();
   });
 
-  function load() {
-    fetch("/ui/api/state", { headers: headers(), cache: "no-store" }).then(function (res) {
-      if (res.status === 401) {
-        var tried = key() !== "";
-        sessionStorage.removeItem(KEY_NAME);
-        showLogin(tried ? "That key was not accepted." : "");
-        return null;
-      }
-      if (!res.ok) throw new Error("HTTP " + res.status);
-      return res.json();
-    }).then(function (s) {
-      if (!s) return;
-      state = s;
-      $("login").hidden = true;
-      $("app").hidden = false;
-      $("version").textContent = "v" + s.version;
-      $("historyState").textContent = "history: " + s.history;
-      $("config").textContent = JSON.stringify(s.config, null, 2);
-      var body = $("recent").tBodies[0];
-      body.textContent = "";
-      for (var i = s.recent.length - 1; i >= 0; i--) addRow(s.recent[i]);
-      renderOpen();
-      renderTotals();
-      connect();
-    }).catch(function (err) {
-      $("live").className = "dot";
-      setTimeout(load, Math.min(retryMs *= 2, 30000));
-      console.error(err);
-    });
+  // The feed's first event is the whole state: (re)connecting is (re)loading.
+  function load() { connect(); }
+
+  function applyState(s) {
+    state = s;
+    $("login").hidden = true;
+    $("app").hidden = false;
+    $("version").textContent = "v" + s.version;
+    $("historyState").textContent = "history: " + s.history;
+    $("config").textContent = JSON.stringify(s.config, null, 2);
+    var body = $("recent").tBodies[0];
+    body.textContent = "";
+    for (var i = s.recent.length - 1; i >= 0; i--) addRow(s.recent[i]);
+    renderOpen();
+    renderTotals();
   }
 
   function addRow(r) {
@@ -340,7 +327,12 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
     var ctrl = new AbortController();
     feedAbort = ctrl;
     fetch("/ui/api/events", { headers: headers(), signal: ctrl.signal, cache: "no-store" }).then(function (res) {
-      if (res.status === 401) { showLogin("The key is no longer accepted."); return; }
+      if (res.status === 401) {
+        var tried = key() !== "";
+        sessionStorage.removeItem(KEY_NAME);
+        showLogin(tried ? "That key was not accepted." : "");
+        return;
+      }
       if (!res.ok || !res.body) throw new Error("HTTP " + res.status);
       $("live").className = "dot live";
       retryMs = 500;
@@ -358,7 +350,8 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
               if (line.indexOf("event:") === 0) event = line.slice(6).trim();
               else if (line.indexOf("data:") === 0) data += line.slice(5).trim();
             });
-            if (data && state) onEvent(event, JSON.parse(data), dirty);
+            if (data && event === "state") applyState(JSON.parse(data));
+            else if (data && state) onEvent(event, JSON.parse(data), dirty);
           }
           if (dirty.open) renderOpen();
           if (dirty.totals) renderTotals();
@@ -370,8 +363,8 @@ pre { margin: 0; font-size: 12px; white-space: pre-wrap; }
       if (ctrl.signal.aborted) return;
       $("live").className = "dot";
       console.warn("live feed:", err && err.message);
-      // Reload the whole state after a gap: events missed meanwhile are in it.
-      setTimeout(load, Math.min(retryMs *= 2, 30000));
+      // Reconnecting brings the whole state again: events missed meanwhile are in it.
+      setTimeout(connect, Math.min(retryMs *= 2, 30000));
     });
   }
 

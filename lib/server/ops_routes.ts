@@ -56,13 +56,13 @@ export function opsRoute(
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     });
   }
-  if (path === "/ui/api/state") {
-    return json(dashboardState(m, { version: VERSION, now: Date.now(), config: configView(ctx) }));
-  }
+  const state = () =>
+    dashboardState(m, { version: VERSION, now: Date.now(), config: configView(ctx) });
+  if (path === "/ui/api/state") return json(state());
   // A HEAD must not open a feed that nobody reads.
   return ctx.method === "HEAD"
     ? new Response(null, { headers: FEED_HEADERS })
-    : dashboardFeed(req, m);
+    : dashboardFeed(req, m, state);
 }
 
 /** The running configuration as the dashboard shows it: no key, only whether one is set. */
