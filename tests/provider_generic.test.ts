@@ -205,12 +205,13 @@ describe("generic OpenAI-compatible upstreams", () => {
     assert.deepEqual(toolUses(final).map((t) => t.input), [{ command: "make test" }]);
   });
 
+  // Cut by the token limit instead ("length"), it is a max_tokens answer: see api_messages.
   it("a repair that still fails the tool's schema ends the stream with a clear error, not a bad input", async () => {
     reply = {
       sse: [
         call({ name: "Write", arguments: "" }, { index: 0, id: "call_w", type: "function" }),
         call({ arguments: '{"file_path": "/tmp/a.txt", "con' }, { index: 0 }),
-        chunk({}, "length"),
+        chunk({}, "tool_calls"),
       ],
     };
     const res = await fetch(`${conn.proxy.url}/v1/messages`, {

@@ -225,6 +225,41 @@ describe("Responses stream → Anthropic stream", () => {
     assert.equal(m.stop_reason, "max_tokens");
   });
 
+  it("a call the token limit cut short, missing a required argument: max_tokens, not an error", () => {
+    const write = {
+      type: "object",
+      properties: { path: { type: "string" }, content: { type: "string" } },
+      required: ["path", "content"],
+    };
+    const withSchema = { ...opts, toolSchemas: new Map([["write", write]]) };
+    const args = '{"path":"a.txt","cont';
+    const end: EndSpec = { status: "incomplete", incompleteReason: "max_output_tokens" };
+    const note = convertResponse(
+      responseJson([{ type: "function_call", call_id: "c1", name: "write", arguments: args }], end),
+      withSchema,
+    ).content;
+    assert.equal(note.length, 1);
+    assert.equal(note[0]!.type, "text");
+    const call = { type: "function_call" as const, call_id: "c1", name: "write", arguments: args };
+    // With the item marked incomplete, and from a server that leaves out its output_item.done.
+    const marked = responseEvents([{ ...call, status: "incomplete" }], end);
+    const unmarked = marked.filter((e) => e.type !== "response.output_item.done");
+    for (const events of [marked, unmarked]) {
+      const conv = new StreamConverter(withSchema);
+      const decoder = new SseDecoder();
+      const out = [...conv.start()];
+      for (const m of decoder.push(textOf(events))) out.push(...conv.push(m));
+      out.push(...conv.finish());
+      const m = assemble(assertGrammar(asSse(out)));
+      assert.equal(m.stop_reason, "max_tokens");
+      assert.equal(m.content[0].type, "tool_use");
+      assert.equal(m.content[0].input.path, "a.txt");
+      assert.ok(!("content" in m.content[0].input), "the missing argument is not made up");
+      assert.equal(m.content[1].type, "text");
+      assert.match(m.content[1].text, /tool write .*missing required content/);
+    }
+  });
+
   it("incomplete for content_filter → refusal", () => {
     const m = message([{ type: "message", text: "Par" }], {
       status: "incomplete",

@@ -28,6 +28,8 @@ export type ItemSpec =
     parts?: number;
     /** Send no deltas: the arguments only in `.done` and the item. */
     onlyDone?: boolean;
+    /** The item as an answer cut by its end carries it (the default is completed). */
+    status?: "incomplete";
   };
 
 export type UsageSpec = { input: number; output: number; cached?: number; reasoning?: number };
@@ -77,7 +79,7 @@ export function outputItem(spec: ItemSpec, index: number): Record<string, unknow
         call_id: spec.call_id,
         name: spec.name,
         arguments: spec.arguments,
-        status: "completed",
+        status: spec.status ?? "completed",
       };
   }
 }

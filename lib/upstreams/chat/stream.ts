@@ -469,7 +469,21 @@ export class StreamConverter implements EventConverter {
     tool.closed = true;
     const result = tool.args.finish();
     const problem = result.ok ? this.#repairProblem(tool, result) : result.reason;
-    closeStartedToolBlock(tool.name, tool.blockIndex!, result, problem, out);
+    // Only the finish reason, known by now when the upstream ended, says the limit cut them.
+    const cutByLimit = this.#finish === "length";
+    const kept = closeStartedToolBlock(
+      tool.name,
+      tool.blockIndex!,
+      result,
+      problem,
+      cutByLimit,
+      out,
+    );
+    if (kept === undefined) return;
+    // The text the non-streamed answer gives instead of such a call (see response.ts).
+    const name = restoreToolName(this.#opts.toolNames, tool.name ?? "");
+    this.#appendText("text", unusableCallText(name, kept, tool.args.text), out);
+    this.#closeOpen(out);
   }
 
   #repairProblem(

@@ -43,16 +43,23 @@ export function emptyDelta(
 /**
  * The end of a tool block that already started streaming: the arguments' completion (cut-off
  * JSON closed) and content_block_stop. Arguments that cannot be used fail the stream instead,
- * since a started call cannot be taken back.
+ * since a started call cannot be taken back; unless the token limit cut them off, which is a
+ * normal end (stop_reason max_tokens). Anthropic then closes the block on the partial input
+ * (https://platform.claude.com/docs/en/build-with-claude/handling-stop-reasons), and so does
+ * this: completed, the input still fails the tool's schema, so the client refuses it instead of
+ * running it. The problem is returned then, for the caller to report as the non-streamed
+ * answer does.
  */
 export function closeStartedToolBlock(
   toolName: string | undefined,
   index: number,
   result: { ok: true; append: string } | { ok: false; reason: string },
   problem: string | undefined,
+  cutByLimit: boolean,
   out: StreamEvent[],
-): void {
-  if (!result.ok || problem !== undefined) {
+): string | undefined {
+  // Arguments no suffix can complete fail even when cut: their pieces would not join into JSON.
+  if (!result.ok || (problem !== undefined && !cutByLimit)) {
     throw new ProxyError(
       502,
       "api_error",
@@ -67,4 +74,5 @@ export function closeStartedToolBlock(
     });
   }
   out.push({ type: "content_block_stop", index });
+  return problem;
 }

@@ -65,6 +65,8 @@ const SummaryPart = z.looseObject({ type: z.string().nullish(), text: z.string()
 export const OutputItem = z.looseObject({
   type: z.string(),
   id: z.string().nullish(),
+  /** `incomplete` when the answer's end cut the item short. */
+  status: z.string().nullish(),
   // message
   content: z.array(z.looseObject({
     type: z.string(),

@@ -407,6 +407,9 @@ export class StreamConverter implements EventConverter {
           break;
         }
         if (tool.blockIndex !== undefined) {
+          // A call the answer's end cut short stays open for that end, which says whether the
+          // token limit cut it (see #finishToolArgs).
+          if (raw.status === "incomplete" && this.#open?.index === tool.blockIndex) break;
           if (this.#open?.kind === "tool" && this.#open.index === tool.blockIndex) {
             this.#open = undefined;
           }
@@ -554,8 +557,22 @@ export class StreamConverter implements EventConverter {
     tool.closed = true;
     const result = tool.args.finish();
     const problem = result.ok ? this.#problem(tool, result.input, result.repaired) : result.reason;
-    closeStartedToolBlock(tool.name, tool.blockIndex!, result, problem, out);
+    const cutByLimit = this.#ending !== undefined && mapStopReason(this.#ending) === "max_tokens";
+    const kept = closeStartedToolBlock(
+      tool.name,
+      tool.blockIndex!,
+      result,
+      problem,
+      cutByLimit,
+      out,
+    );
     if (this.#open?.index === tool.blockIndex) this.#open = undefined;
+    if (kept === undefined) return;
+    // What #flushTool says instead of such a call that had not started, and the non-streamed
+    // answer too.
+    const name = restoreToolName(this.#opts.toolNames, tool.name ?? "");
+    this.#appendText("text", unusableCallText(name, kept, tool.args.text), out);
+    this.#closeOpen(out);
   }
 
   /** A tool call whose block has not started: decided now, with all its arguments known. */
