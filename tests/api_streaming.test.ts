@@ -230,6 +230,39 @@ describe("streaming", () => {
     assert.equal(final.stop_reason, "tool_use");
   });
 
+  // Claude Code runs calls that are not concurrency-safe one by one, in block order.
+  it("a call without arguments keeps its place before later calls and later text", async () => {
+    const head = (index: number, id: string, name: string, args: string) =>
+      chunk({ tool_calls: [{ index, id, type: "function", function: { name, arguments: args } }] });
+    const tools = [
+      { name: "noargs", input_schema: { type: "object" } },
+      {
+        name: "get_weather",
+        input_schema: { type: "object", properties: { city: { type: "string" } } },
+      },
+    ];
+    const noargs = { type: "tool_use", id: "t1", name: "noargs", input: {} };
+    h.reply({
+      sse: [
+        chunk({ content: "first" }),
+        head(0, "t1", "noargs", ""),
+        head(1, "t2", "get_weather", '{"city":"Q"}'),
+        chunk({}, "tool_calls"),
+      ],
+    }, {
+      sse: [head(0, "t1", "noargs", ""), chunk({ content: "after" }), chunk({}, "stop")],
+    });
+    const calls = await sdkStream(h.client, { tools });
+    assert.deepEqual(calls.final.content, [
+      { type: "text", text: "first" },
+      noargs,
+      { type: "tool_use", id: "t2", name: "get_weather", input: { city: "Q" } },
+    ]);
+    const text = await sdkStream(h.client, { tools });
+    assert.deepEqual(text.final.content, [noargs, { type: "text", text: "after" }]);
+    assert.equal(text.final.stop_reason, "tool_use");
+  });
+
   it("reports tool_use when tool calls came with finish_reason stop (Gemini)", async () => {
     h.reply({
       sse: toolCallStream([{ id: "call_g", name: "ls", args: "{}" }], { finish: "stop" }),
