@@ -794,6 +794,22 @@ describe("upstream answers that are not JSON or not the expected shape", () => {
     });
   }
 
+  it("a status beyond 599 → 502 api_error naming it, on either runtime", async () => {
+    await withProxy(
+      [{ status: 700, json: { odd: true } }],
+      { MAX_RETRIES: "0" },
+      async (_up, proxy) => {
+        for (const stream of [false, true]) {
+          const res = await post(proxy, request(stream));
+          assert.equal(res.status, 502);
+          const err = await errorOf(res);
+          assert.equal(err.type, "api_error");
+          assert.match(err.message, /invalid status 700/);
+        }
+      },
+    );
+  });
+
   for (const status of [301, 302, 307, 308]) {
     it(`a ${status} redirect → 502 api_error naming it, not followed`, async () => {
       const elsewhere = await startFakeUpstream([ok()]);

@@ -348,6 +348,12 @@ export async function callUpstream(
         // wherever it points), the socket transport under Deno never does: both report it instead.
         redirect: "manual",
       });
+      // Bun's fetch hands over a status no Response can be made with (700): a broken answer,
+      // as the socket transport under Deno reports it.
+      if (res.status > 599) {
+        res.body?.cancel().catch(() => {});
+        throw new Error(`invalid status ${res.status}`);
+      }
     } catch (err) {
       firstByteTimer?.cancel();
       if (abortedBy !== undefined) throw abortedError();
