@@ -256,6 +256,36 @@ describe("socket transport: the request", { skip: !onDeno }, () => {
     }
   });
 
+  it("asks for no content coding, and decodes a gzip or deflate answer sent all the same", async () => {
+    const { gzipSync, deflateSync } = await import("node:zlib");
+    const text = JSON.stringify({ ok: "décodé" }).repeat(50);
+    const bodies = [
+      ["gzip", gzipSync(text)],
+      ["deflate", deflateSync(text)],
+    ] as const;
+    let i = 0;
+    const server = await rawServer((socket) => {
+      const [coding, bytes] = bodies[i++ % bodies.length]!;
+      socket.write(
+        `HTTP/1.1 200 OK\r\ncontent-encoding: ${coding}\r\ncontent-length: ${bytes.length}\r\n\r\n`,
+      );
+      socket.write(bytes);
+    });
+    const fetch = socketTransport();
+    try {
+      for (let n = 0; n < bodies.length; n++) {
+        const res = await fetch(server.url, post);
+        assert.equal(res.headers.get("content-encoding"), null);
+        assert.equal(await res.text(), text);
+      }
+      assert.match(server.requests[0]!, /\r\naccept-encoding: identity\r\n/);
+      await (await fetch(server.url, { ...post, headers: { "Accept-Encoding": "gzip" } })).text();
+      assert.doesNotMatch(server.requests[2]!, /identity/, "a caller's own header is kept");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("refuses a header value with a line break before connecting", async () => {
     const server = await rawServer(() => {});
     const fetch = socketTransport();

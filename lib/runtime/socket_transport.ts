@@ -105,6 +105,13 @@ function basicAuth(url: URL): string | undefined {
   return `Basic ${btoa(String.fromCharCode(...encoder.encode(pair)))}`;
 }
 
+/** Content codings decoded, by their names in Content-Encoding. */
+const CODINGS: Record<string, CompressionFormat | undefined> = {
+  gzip: "gzip",
+  "x-gzip": "gzip",
+  deflate: "deflate",
+};
+
 /** Header names and values a request line cannot carry (a key with a newline from a .env). */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\r\n\0]/;
@@ -114,12 +121,14 @@ const OWN_HEADERS = new Set(["content-length", "transfer-encoding", "connection"
 function headerLines(init: RequestInit, target: Target): string {
   let lines = "";
   let hasAuth = false;
+  let hasEncoding = false;
   let host = target.origin.host;
   const add = (name: string, value: string) => {
     if (!TOKEN.test(name)) throw new TypeError(`invalid header name: ${JSON.stringify(name)}`);
     if (BAD_VALUE.test(value)) throw new TypeError(`invalid character in header "${name}"`);
     const lower = name.toLowerCase();
     if (lower === "authorization") hasAuth = true;
+    else if (lower === "accept-encoding") hasEncoding = true;
     if (lower === "host") host = value;
     if (!OWN_HEADERS.has(lower)) lines += `${name}: ${value}\r\n`;
   };
@@ -135,6 +144,9 @@ function headerLines(init: RequestInit, target: Target): string {
   if (!hasAuth && target.auth !== undefined) {
     lines += `authorization: ${target.auth}\r\n`;
   }
+  // Without the header any coding is acceptable (RFC 9110 §12.5.3), and CDNs in front of some
+  // providers then compress; a local hop is not worth the CPU of decompressing every answer.
+  if (!hasEncoding) lines += "accept-encoding: identity\r\n";
   return `host: ${host}\r\n${lines}`;
 }
 
@@ -392,6 +404,16 @@ class Exchange implements BodySource {
       return resolve(new Response(null, init));
     }
     const stream = new ReadableStream<Uint8Array>(new StreamSource(this), { highWaterMark: 0 });
+    // A server that compresses all the same is decoded, as fetch does.
+    const coding = CODINGS[headers.get("content-encoding")?.trim().toLowerCase() ?? ""];
+    if (coding !== undefined) {
+      headers.delete("content-encoding");
+      headers.delete("content-length");
+      const decoded = stream.pipeThrough<Uint8Array>(
+        new DecompressionStream(coding) as unknown as TransformStream<Uint8Array, Uint8Array>,
+      );
+      return resolve(new Response(decoded, init));
+    }
     attachSource(stream, this);
     resolve(new Response(stream, init));
   }
