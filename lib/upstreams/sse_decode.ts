@@ -29,9 +29,13 @@ export class SseDecoder {
     return out;
   }
 
+  /**
+   * Only the new text is scanned: the unfinished line before it (`#buffer`) holds no line break,
+   * so one event of megabytes in many chunks costs linear time, not a rescan per chunk.
+   */
   #consume(text: string, _final: boolean): SseMessage[] {
     const out: SseMessage[] = [];
-    let s = this.#buffer + text;
+    let s = text;
     if (this.#skipLeadingLf && s.length > 0) {
       if (s[0] === "\n") s = s.slice(1);
       this.#skipLeadingLf = false;
@@ -41,7 +45,10 @@ export class SseDecoder {
     for (let i = 0; i < len; i++) {
       const c = s.charCodeAt(i);
       if (c !== 10 && c !== 13) continue;
-      this.#line(s.slice(start, i), out);
+      if (start === 0 && this.#buffer) {
+        this.#line(this.#buffer + s.slice(0, i), out);
+        this.#buffer = "";
+      } else this.#line(s.slice(start, i), out);
       if (c === 13) {
         if (i + 1 < len) {
           if (s.charCodeAt(i + 1) === 10) i++;
@@ -51,7 +58,7 @@ export class SseDecoder {
       }
       start = i + 1;
     }
-    this.#buffer = start < len ? s.slice(start) : "";
+    if (start < len) this.#buffer = start === 0 ? this.#buffer + s : s.slice(start);
     return out;
   }
 
