@@ -296,8 +296,8 @@ async function main(argv: string[]): Promise<number> {
         atDeadline: () => {
           const ended = openStreams.endAll();
           if (ended > 0) {
-            log.warn("shutdown grace over: streams still running end with an error", {
-              streams: ended,
+            log.warn("shutdown grace over: requests still running end with an error", {
+              requests: ended,
             });
           }
         },

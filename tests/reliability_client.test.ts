@@ -768,6 +768,43 @@ describe("graceful shutdown (main.ts as a child process)", () => {
     });
   }
 
+  it("a request still waiting for the upstream when SHUTDOWN_GRACE ends gets a retryable 529, not a closed connection", async () => {
+    const up = await startFakeUpstream(() => ({ stall: true }));
+    const child = startProxyProcess({
+      OPENAI_BASE_URL: up.url,
+      OPENAI_API_KEY: TEST_UPSTREAM_KEY,
+      PORT: "0",
+      SHUTDOWN_GRACE: "0.3",
+      LOG_LEVEL: "INFO",
+    });
+    try {
+      const port = await child.listening;
+      const waiting = [false, true].map((stream) =>
+        post(`http://127.0.0.1:${port}`, request(stream)).then(async (res) => ({
+          status: res.status,
+          retry: res.headers.get("x-should-retry"),
+          body: await res.json() as { error: { type: string; message: string } },
+        }))
+      );
+      for (let i = 0; i < 200 && up.requests.length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      child.kill("SIGTERM");
+      for (const answer of await Promise.all(waiting)) {
+        assert.equal(answer.status, 529);
+        assert.equal(answer.retry, "true");
+        assert.equal(answer.body.error.type, "overloaded_error");
+        assert.match(answer.body.error.message, /shutting down/);
+      }
+      assert.equal(await child.exited, 0);
+      assert.equal([...child.output().matchAll(/INFO +request .*status=529/g)].length, 2);
+    } finally {
+      child.kill("SIGKILL");
+      await child.exited;
+      await up.close();
+    }
+  });
+
   it("an idle proxy exits 0 at once on SIGTERM", async () => {
     const child = startProxyProcess({
       OPENAI_BASE_URL: "http://127.0.0.1:9/v1",

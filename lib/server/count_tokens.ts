@@ -79,7 +79,7 @@ async function countAtUpstream(
     maxRetries: provider.maxRetries,
     retryMaxDelayMs: provider.retryMaxDelayMs,
     httpError: call.httpError,
-  }, { fetch: ctx.fetch, log: ctx.log });
+  }, { fetch: ctx.fetch, log: ctx.log, open: ctx.openStreams });
   let text: string;
   try {
     text = await readText(upstream.response, upstream.signal);

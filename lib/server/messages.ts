@@ -401,7 +401,7 @@ async function attempt(
             answered = true;
             summary.ttfbMs = Date.now() - ctx.started;
           },
-        }, { fetch: ctx.fetch, log });
+        }, { fetch: ctx.fetch, log, open: ctx.openStreams });
       },
     });
   } catch (err) {
@@ -480,6 +480,8 @@ function streamAnswer(
   headers: Record<string, string>,
 ): Response {
   const { log, summary } = ctx;
+  // The stream is listed for a shutdown itself (open: below), and ends its upstream call.
+  upstream.unlist();
   const debug = log.enabled("debug");
   const converter = debug || rec
     ? new RecordingConverter(exchange.stream(), { debug, tap: rec })

@@ -1,11 +1,11 @@
 /**
- * The client streams in progress, for a shutdown whose grace runs out: each is ended with an
- * `event: error` the client can act on (retry), and logged, instead of being cut off mid-event
- * when the server closes its connections.
+ * The client streams and the upstream calls in progress, for a shutdown whose grace runs out:
+ * each is ended with an error the client can act on (retry), `event: error` in a stream, a 529
+ * before anything was sent, and logged, instead of a connection closed on it.
  */
+import type { Endable } from "../upstreams/transport.ts";
 
-/** A stream that can be ended early. */
-export type Endable = { endForShutdown(): void };
+export type { Endable };
 
 export class OpenStreams {
   readonly #streams = new Set<Endable>();

@@ -13,7 +13,7 @@ import { type BodySource, sourceOf, type SourceSink } from "../upstreams/body_so
 import { encodeEvents } from "../anthropic/sse_encode.ts";
 import { after, type Deadline } from "../common/deadlines.ts";
 import type { EventConverter } from "../upstreams/protocol.ts";
-import { ClientGone } from "../upstreams/transport.ts";
+import { ClientGone, SHUTTING_DOWN } from "../upstreams/transport.ts";
 
 export type StreamOutcome = {
   status: "complete" | "error" | "client_gone";
@@ -60,13 +60,6 @@ export type DriveOptions = {
   /** Where the stream is listed while it runs, so that a shutdown can end it cleanly. */
   open?: OpenStreams;
 };
-
-/** What a stream still running when the shutdown grace ends tells its client. */
-const SHUTTING_DOWN = new ProxyError(
-  529,
-  "overloaded_error",
-  "the proxy is shutting down and ended this answer: send the request again",
-);
 
 const encoder = new TextEncoder();
 const PING = encoder.encode(`event: ping\ndata: {"type":"ping"}\n\n`);

@@ -36,11 +36,19 @@ export type UpstreamCall = {
   onHeaders?: () => void;
 };
 
+/** Something a shutdown whose grace ran out can end early. */
+export type Endable = { endForShutdown(): void };
+
 export type UpstreamDeps = {
   fetch: Fetch;
   log: Logger;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   random?: () => number;
+  /**
+   * Where a call is listed until its answer is read, so that a shutdown whose grace ran out
+   * answers its client with a retryable error instead of closing the connection on it.
+   */
+  open?: { add(call: Endable): void; delete(call: Endable): void };
 };
 
 /** An upstream answer with a 2xx status; `abort("done")` must be called once its body is done. */
@@ -55,9 +63,19 @@ export type UpstreamResponse = {
    * Why the request was aborted, if it was. Reads of `response.body` then reject with the
    * error to report: a ProxyError for a timeout, ClientGone when the client left.
    */
-  abortedBy: () => "client" | "idle" | "total" | "first-byte" | "done" | undefined;
+  abortedBy: () => "client" | "idle" | "total" | "first-byte" | "shutdown" | "done" | undefined;
+  /** Takes the call off the shutdown list: its reader (a client stream) is listed itself. */
+  unlist: () => void;
   attempts: number;
 };
+
+/** What a call still running when the shutdown grace ends tells its client. */
+export const SHUTTING_DOWN = new ProxyError(
+  529,
+  "overloaded_error",
+  "the proxy is shutting down and ended this answer: send the request again",
+  { "x-should-retry": "true" },
+);
 
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 const BASE_DELAY_MS = 500;
@@ -235,7 +253,7 @@ export async function readAnswer(upstream: UpstreamResponse): Promise<string> {
     if (why === "client") throw new ClientGone("client disconnected");
     // The request was aborted with the timeout's error, which names its setting.
     const reason: unknown = upstream.signal.reason;
-    if (why === "total" && reason instanceof ProxyError) throw reason;
+    if ((why === "total" || why === "shutdown") && reason instanceof ProxyError) throw reason;
     throw new ProxyError(
       502,
       "api_error",
@@ -304,8 +322,10 @@ export async function callUpstream(
           `(${totalSetting ?? "REQUEST_TIMEOUT"})`,
       );
 
+  const listed: Endable = { endForShutdown: () => abort("shutdown") };
   const abort = (why: NonNullable<typeof abortedBy>) => {
     if (abortedBy === undefined) abortedBy = why;
+    deps.open?.delete(listed);
     totalTimer.cancel();
     firstByteTimer?.cancel();
     clientSignal.removeEventListener("abort", onClientAbort);
@@ -315,6 +335,8 @@ export async function callUpstream(
       ? timeoutError(why)
       : why === "client"
       ? new ClientGone("client disconnected")
+      : why === "shutdown"
+      ? SHUTTING_DOWN
       : ENDED[why];
     controller.abort(reason);
   };
@@ -323,6 +345,7 @@ export async function callUpstream(
   clientSignal.addEventListener("abort", onClientAbort, { once: true });
   const totalTimer = after(totalTimeoutMs, () => abort("total"));
   let firstByteTimer: Deadline | undefined;
+  deps.open?.add(listed);
 
   /** The error for a request we aborted ourselves; releases everything. */
   const abortedError = (): Error => {
@@ -330,6 +353,7 @@ export async function callUpstream(
     abort("done");
     if (why === "client" || why === undefined) return new ClientGone("client disconnected");
     if (why === "total" || why === "first-byte") return timeoutError(why);
+    if (why === "shutdown") return SHUTTING_DOWN;
     return new ProxyError(502, "api_error", "upstream request was aborted", MAY_RETRY);
   };
 
@@ -387,6 +411,7 @@ export async function callUpstream(
         signal: controller.signal,
         abort,
         abortedBy: () => abortedBy,
+        unlist: () => deps.open?.delete(listed),
         attempts: attempt + 1,
       };
     }

@@ -163,7 +163,7 @@ export class ServerToolSession {
             ctx.summary.ttfbMs ??= Date.now() - ctx.started;
             target.onAnswered?.();
           },
-        }, { fetch: ctx.fetch, log: ctx.log });
+        }, { fetch: ctx.fetch, log: ctx.log, open: ctx.openStreams });
       },
     });
     return { exchange: sent.exchange, upstream: sent.upstream };
