@@ -15,7 +15,6 @@ import {
 } from "./helpers/fake_upstream.ts";
 import { startProxy } from "./helpers/proxy.ts";
 import {
-  assemble,
   assertAnthropicError,
   assertGrammar,
   body,
@@ -277,76 +276,88 @@ describe("a tool call cut off by the token limit", () => {
   });
 
   // Anthropic answers a call cut by max_tokens with the partial input and stop_reason max_tokens
-  // (https://platform.claude.com/docs/en/build-with-claude/handling-stop-reasons); a partial
-  // input that lacks a required argument is refused by the client's own validation, not run.
-  it("a call missing a required argument ends max_tokens in both paths, not an error", async () => {
-    const args = '{"path":"a.txt","cont';
-    const sse = [
-      chunk({
-        role: "assistant",
-        content: null,
-        tool_calls: [{
-          index: 0,
-          id: "c1",
-          type: "function",
-          function: { name: "write", arguments: args },
-        }],
-      }),
-      chunk({}, "length"),
-    ];
-    const up = await startFakeUpstream([
-      {
-        json: completion({
-          tool_calls: [{ id: "c1", name: "write", args }],
-          finish_reason: "length",
+  // (https://platform.claude.com/docs/en/build-with-claude/handling-stop-reasons). The partial
+  // input is not completed: completed, a string cut short passes any schema, and Claude Code
+  // would run a Write of half a file as whole. Unparseable, it is refused.
+  for (
+    const [name, args] of [
+      ["a call missing a required argument", '{"path":"a.txt","cont'],
+      ["a call whose last string was cut (valid once closed)", '{"path":"a.txt","content":"xxxx'],
+    ] as const
+  ) {
+    it(`${name}: max_tokens in both paths, never a complete-looking call`, async () => {
+      const sse = [
+        chunk({
+          role: "assistant",
+          content: null,
+          tool_calls: [{
+            index: 0,
+            id: "c1",
+            type: "function",
+            function: { name: "write", arguments: args },
+          }],
         }),
-      },
-      { sse },
-      { sse },
-    ]);
-    const p = startProxy({ OPENAI_BASE_URL: up.url });
-    try {
-      const client = new Anthropic({ baseURL: p.url, apiKey: "k", maxRetries: 0 });
-      const params = {
-        model: "claude-sonnet-4-6",
-        max_tokens: 50,
-        tools: [{
-          name: "write",
-          input_schema: {
-            type: "object" as const,
-            properties: { path: { type: "string" }, content: { type: "string" } },
-            required: ["path", "content"],
-          },
-        }],
-        messages: [{ role: "user" as const, content: "write" }],
-      };
-      const plain = await client.messages.create(params);
-      assert.equal(plain.stop_reason, "max_tokens");
-      assert.deepEqual(plain.content.map((b) => b.type), ["text"]);
-      const note = (plain.content[0] as Json).text;
-      assert.match(note, /tool write .*missing required content/);
+        chunk({}, "length"),
+      ];
+      const up = await startFakeUpstream([
+        {
+          json: completion({
+            tool_calls: [{ id: "c1", name: "write", args }],
+            finish_reason: "length",
+          }),
+        },
+        { sse },
+        { sse },
+      ]);
+      const p = startProxy({ OPENAI_BASE_URL: up.url });
+      try {
+        const client = new Anthropic({ baseURL: p.url, apiKey: "k", maxRetries: 0 });
+        const params = {
+          model: "claude-sonnet-4-6",
+          max_tokens: 50,
+          tools: [{
+            name: "write",
+            input_schema: {
+              type: "object" as const,
+              properties: { path: { type: "string" }, content: { type: "string" } },
+              required: ["path", "content"],
+            },
+          }],
+          messages: [{ role: "user" as const, content: "write" }],
+        };
+        const plain = await client.messages.create(params);
+        assert.equal(plain.stop_reason, "max_tokens");
+        assert.deepEqual(plain.content.map((b) => b.type), ["text"]);
+        const note = (plain.content[0] as Json).text;
+        assert.match(note, /tool write .*cut off by the token limit/);
 
-      // Raw events: the grammar holds and the tool input's pieces join into valid JSON.
-      const res = await postJson(`${p.url}/v1/messages`, { ...params, stream: true }, {
-        "x-api-key": "k",
-      });
-      const events = assertGrammar(parseSse(await res.text()));
-      assert.ok(!events.some((e) => e.event === "error"), JSON.stringify(events));
-      const message = assemble(events);
-      assert.equal(message.stop_reason, "max_tokens");
-      const [call, text] = message.content;
-      assert.equal(call.type, "tool_use");
-      assert.equal(call.input.path, "a.txt");
-      assert.ok(!("content" in call.input), "the missing argument is not made up");
-      // The note the non-streamed answer gives, after the call that could not be taken back.
-      assert.deepEqual(text, { type: "text", text: note });
+        // Raw events: the call's input is the partial JSON as it came, not completed.
+        const res = await postJson(`${p.url}/v1/messages`, { ...params, stream: true }, {
+          "x-api-key": "k",
+        });
+        const events = assertGrammar(parseSse(await res.text()));
+        assert.ok(!events.some((e) => e.event === "error"), JSON.stringify(events));
+        const input = events
+          .filter((e) => e.data?.delta?.type === "input_json_delta")
+          .map((e) => e.data.delta.partial_json)
+          .join("");
+        assert.equal(input, args);
+        assert.throws(() => JSON.parse(input), "a client cannot parse it, so does not run it");
+        const types = events.map((e) => e.event).filter((t) => t !== "ping");
+        assert.deepEqual(types.slice(-2), ["message_delta", "message_stop"]);
+        const stop = events.find((e) => e.event === "message_delta")!;
+        assert.equal(stop.data.delta.stop_reason, "max_tokens");
+        // The note the non-streamed answer gives, after the call that could not be taken back.
+        const texts = events.filter((e) => e.data?.delta?.type === "text_delta");
+        assert.equal(texts.map((e) => e.data.delta.text).join(""), note);
 
-      const streamed = await client.messages.stream(params).finalMessage();
-      assert.equal(streamed.stop_reason, "max_tokens");
-      assert.deepEqual(streamed.content, message.content);
-    } finally {
-      await p.close();
-      await up.close();
-    }
-  });
+        const streamed = await client.messages.stream(params).finalMessage();
+        assert.equal(streamed.stop_reason, "max_tokens");
+        assert.deepEqual(streamed.content.map((b) => b.type), ["tool_use", "text"]);
+      } finally {
+        await p.close();
+        await up.close();
+      }
+    });
+  }
 });

@@ -83,6 +83,20 @@ describe("an upstream that streams when asked for a whole answer", () => {
     });
   }
 
+  it("a call the token limit cut in that stream is left out for its note, as in a JSON answer", async () => {
+    h.reply({
+      sse: toolCallStream([{ id: "call_1", name: "get_weather", args: '{"city":"Os' }], {
+        finish: "length",
+      }),
+    });
+    const res = await postJson(`${h.proxy.url}/v1/messages`, body({ tools: [WEATHER] }));
+    const message = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(message));
+    assert.equal(message.stop_reason, "max_tokens");
+    assert.deepEqual(message.content.map((b: { type: string }) => b.type), ["text"]);
+    assert.match(message.content[0].text, /get_weather .*cut off by the token limit/);
+  });
+
   it("an error inside that stream is the answer's error", async () => {
     h.reply({
       sse: [{ raw: `data: ${JSON.stringify({ error: { message: "boom", code: 429 } })}\n\n` }],

@@ -43,17 +43,6 @@ export function messageFromEvents(events: readonly StreamEvent[]): MessageRespon
         }
         break;
       }
-      case "content_block_stop": {
-        const block = blocks[e.index];
-        const text = json.get(e.index);
-        if (
-          text !== undefined && (block?.type === "tool_use" || block?.type === "server_tool_use")
-        ) {
-          block.input = text.trim() === "" ? {} : parsed(text) as Record<string, unknown>;
-          json.delete(e.index);
-        }
-        break;
-      }
       case "message_delta":
         if (!message) break;
         message.stop_reason = e.delta.stop_reason;
@@ -72,14 +61,35 @@ export function messageFromEvents(events: readonly StreamEvent[]): MessageRespon
   if (!message) {
     throw new ProxyError(502, "api_error", "upstream event stream held no message");
   }
+  // Each tool block's input, whole now that the stop reason is known.
+  for (const [index, text] of json) {
+    const block = blocks[index];
+    if (block?.type !== "tool_use" && block?.type !== "server_tool_use") continue;
+    const input = text.trim() === "" ? {} : tryParse(text);
+    if (input !== undefined) block.input = input as Record<string, unknown>;
+    else if (message.stop_reason === "max_tokens") {
+      // A call the token limit cut, streamed as it came: in a whole answer it is left out, as
+      // the converters leave out such a call they had not started (their note says why).
+      delete blocks[index];
+    } else throw malformed();
+  }
   message.content = blocks.filter((b) => b !== undefined);
   return message;
 }
 
 function parsed(text: string): unknown {
+  const value = tryParse(text);
+  if (value === undefined) throw malformed();
+  return value;
+}
+
+function tryParse(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new ProxyError(502, "api_error", "upstream event stream held malformed JSON");
+    return undefined;
   }
 }
+
+const malformed = () =>
+  new ProxyError(502, "api_error", "upstream event stream held malformed JSON");

@@ -96,7 +96,11 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
     const args = parseToolArguments(call.function?.arguments);
     chars += typeof call.function?.arguments === "string" ? call.function.arguments.length : 0;
     const clientName = restoreToolName(opts.toolNames, name);
-    const reason = whyUnusable(args, opts.toolSchemas?.get(clientName));
+    const reason = whyUnusable(
+      args,
+      opts.toolSchemas?.get(clientName),
+      choice?.finish_reason === "length",
+    );
     if (!args.ok || reason !== undefined) {
       // Passing an input the client must reject helps nobody: say what happened instead.
       content.push({

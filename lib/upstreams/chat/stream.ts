@@ -512,7 +512,12 @@ export class StreamConverter implements EventConverter {
     result: { input: Record<string, unknown>; repaired: boolean },
   ): string | undefined {
     const name = restoreToolName(this.#opts.toolNames, tool.name ?? "");
-    return repairProblem(result.input, result.repaired, this.#opts.toolSchemas?.get(name));
+    return repairProblem(
+      result.input,
+      result.repaired,
+      this.#opts.toolSchemas?.get(name),
+      this.#finish === "length",
+    );
   }
 
   /** A tool call whose block has not started: decide now, with all its arguments known. */

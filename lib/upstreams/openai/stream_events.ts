@@ -46,9 +46,9 @@ export function emptyDelta(
  * since a started call cannot be taken back; unless the token limit cut them off, which is a
  * normal end (stop_reason max_tokens). Anthropic then closes the block on the partial input
  * (https://platform.claude.com/docs/en/build-with-claude/handling-stop-reasons), and so does
- * this: completed, the input still fails the tool's schema, so the client refuses it instead of
- * running it. The problem is returned then, for the caller to report as the non-streamed
- * answer does.
+ * this, without completing it: a client cannot parse it, so it refuses the call instead of
+ * running it (a Write of half a file). The problem is returned then, for the caller to report
+ * as the non-streamed answer does.
  */
 export function closeStartedToolBlock(
   toolName: string | undefined,
@@ -66,7 +66,7 @@ export function closeStartedToolBlock(
       `the model's arguments for tool ${toolName ?? "?"} ${problem}; the call was not made`,
     );
   }
-  if (result.append) {
+  if (result.append && problem === undefined) {
     out.push({
       type: "content_block_delta",
       index,

@@ -196,17 +196,30 @@ export function repairProblem(
   input: ToolInput,
   repaired: boolean,
   schema: unknown,
+  cutByLimit = false,
 ): string | undefined {
   if (!repaired) return undefined;
+  // Completed, a string cut short would pass any schema: a Write of half a file, run as whole.
+  if (cutByLimit) return CUT_BY_LIMIT;
   const problem = checkAgainstSchema(input, schema);
   return problem === undefined
     ? undefined
     : `were malformed, and the repaired ones fail the tool's schema (${problem})`;
 }
 
-/** Why a call with these arguments cannot be made (unreadable, or a repair that fails the schema). */
-export function whyUnusable(args: ParsedArgs, schema: unknown): string | undefined {
-  return args.ok ? repairProblem(args.input, args.repaired, schema) : args.reason;
+/** Why arguments the answer's token limit cut short cannot be used, whatever they still parse as. */
+export const CUT_BY_LIMIT = "were cut off by the token limit (max_tokens)";
+
+/**
+ * Why a call with these arguments cannot be made: unreadable, a repair that fails the schema,
+ * or any repair at all when the token limit cut them (`cutByLimit`).
+ */
+export function whyUnusable(
+  args: ParsedArgs,
+  schema: unknown,
+  cutByLimit = false,
+): string | undefined {
+  return args.ok ? repairProblem(args.input, args.repaired, schema, cutByLimit) : args.reason;
 }
 
 /** Required properties and top-level primitive types, the errors models actually make. */

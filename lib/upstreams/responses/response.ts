@@ -90,7 +90,12 @@ export function convertResponse(json: unknown, opts: ResponseOptions): MessageRe
         chars += item.arguments?.length ?? 0;
         const clientName = restoreToolName(opts.toolNames, name);
         const args = parseToolArguments(item.arguments);
-        const reason = whyUnusable(args, opts.toolSchemas?.get(clientName));
+        const reason = whyUnusable(
+          args,
+          opts.toolSchemas?.get(clientName),
+          response.status === "incomplete" &&
+            response.incomplete_details?.reason === "max_output_tokens",
+        );
         if (!args.ok || reason !== undefined) {
           content.push({
             type: "text",

@@ -549,7 +549,8 @@ export class StreamConverter implements EventConverter {
 
   #problem(tool: ToolState, input: Record<string, unknown>, repaired: boolean) {
     const name = restoreToolName(this.#opts.toolNames, tool.name ?? "");
-    return repairProblem(input, repaired, this.#opts.toolSchemas?.get(name));
+    const cutByLimit = this.#ending !== undefined && mapStopReason(this.#ending) === "max_tokens";
+    return repairProblem(input, repaired, this.#opts.toolSchemas?.get(name), cutByLimit);
   }
 
   /** Closes a started tool block, appending what completes cut-off arguments. */
