@@ -472,6 +472,82 @@ describe("main.ts wires the production address check", () => {
   });
 });
 
+describe("web_fetch and the conversation's history", () => {
+  it("a URL only the model wrote in an earlier turn is not allowed; one an earlier fetch returned is", async () => {
+    const pages = await startSearchFake("searxng");
+    pages.pages.set("/article", { body: ARTICLE });
+    const url = `${pages.origin}/article?d=from-the-model`;
+    const fetchCall = {
+      json: completion({
+        tool_calls: [{ id: "call_f", name: "web_fetch", args: JSON.stringify({ url }) }],
+      }),
+    };
+    const done = { json: completion({ content: "done" }) };
+    const upstream = await startFakeUpstream([fetchCall, done, fetchCall, done]);
+    const proxy = startSearchProxy(
+      { OPENAI_BASE_URL: upstream.url, ...searchEnv("searxng", pages) },
+      LOOPBACK_GUARD,
+    );
+    const client = new Anthropic({ baseURL: proxy.url, apiKey: TEST_CLIENT_KEY, maxRetries: 0 });
+    const send = (history: Any[]): Promise<Any> =>
+      client.messages.create({
+        model: "claude-sonnet-4-6",
+        max_tokens: 1024,
+        messages: [
+          { role: "user", content: "Find something." },
+          ...history,
+          { role: "user", content: "Go on." },
+        ],
+        tools: [WEB_FETCH],
+      } as Any);
+    try {
+      // The model's own words and its own earlier call: still a URL it made up.
+      const madeUp = await send([{
+        role: "assistant",
+        content: [
+          { type: "text", text: `I will look at ${url}` },
+          { type: "server_tool_use", id: "srvtoolu_1", name: "web_fetch", input: { url } },
+          {
+            type: "web_fetch_tool_result",
+            tool_use_id: "srvtoolu_1",
+            content: { type: "web_fetch_tool_result_error", error_code: "url_not_allowed" },
+          },
+        ],
+      }]);
+      assert.deepEqual(madeUp.content[1].content, {
+        type: "web_fetch_tool_result_error",
+        error_code: "url_not_allowed",
+      });
+      assert.equal(pages.requests.length, 0);
+      // A page an earlier fetch returned names it: allowed.
+      const fetched = await send([{
+        role: "assistant",
+        content: [
+          { type: "server_tool_use", id: "srvtoolu_2", name: "web_fetch", input: { url: "x" } },
+          {
+            type: "web_fetch_tool_result",
+            tool_use_id: "srvtoolu_2",
+            content: {
+              type: "web_fetch_result",
+              url: `${pages.origin}/index`,
+              content: {
+                type: "document",
+                source: { type: "text", media_type: "text/plain", data: `See ${url}` },
+              },
+            },
+          },
+        ],
+      }]);
+      assert.equal(fetched.content[1].content.type, "web_fetch_result");
+      assert.equal(pages.requests.length, 1);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+      await pages.close();
+    }
+  });
+});
+
 describe("search, then fetch a result", () => {
   it("fetches a URL the search returned, though the user never named it", async () => {
     const pages = await startSearchFake("searxng");

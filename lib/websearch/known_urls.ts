@@ -1,6 +1,6 @@
 /**
  * The URLs web_fetch may fetch: those that appear in the conversation (the user's messages, tool
- * results, the system prompt) or in the results of this request's searches and fetches. As at
+ * results, the system prompt) or in the results of searches and fetches, never the model's own. As at
  * Anthropic, a model cannot make up a URL — one that carries data out in its query string, say.
  * https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/web-fetch-tool (URL validation)
  */

@@ -85,7 +85,7 @@ export class ServerToolSession {
   ) {
     this.messageId = `msg_${ctx.newId()}`;
     this.#byName = new Map(tools.map((t) => [t.name, t]));
-    this.#urls.addText(JSON.stringify(request.messages));
+    for (const part of trustedParts(request.messages)) this.#urls.addText(JSON.stringify(part));
     if (request.system !== undefined) this.#urls.addText(JSON.stringify(request.system));
   }
 
@@ -312,4 +312,14 @@ export class UsageSum {
         : {}),
     };
   }
+}
+
+/**
+ * What of the conversation may name a URL to fetch: the user's turns, with their tool results,
+ * and with the results of earlier searches and fetches (carried there by restoreServerBlocks).
+ * Not the model's own words or tool inputs: a URL it wrote in an earlier turn is still one it
+ * made up.
+ */
+function trustedParts(messages: MessagesRequest["messages"]): unknown[] {
+  return messages.filter((m) => m.role === "user").map((m) => m.content);
 }
