@@ -801,6 +801,8 @@ describe("how long a rate-limited key rests", () => {
   it("for its Retry-After in seconds or as an HTTP date, else for cooldown_s", () => {
     const now = Date.parse("2026-12-07T12:00:00Z");
     assert.equal(keyRestMs(rateLimited("20"), 30_000, now), 20_000);
+    assert.equal(keyRestMs(rateLimited("0"), 30_000, now), 0, "Retry-After: 0 says at once");
+    assert.equal(keyRestMs(rateLimited("-5"), 30_000, now), 30_000);
     assert.equal(keyRestMs(rateLimited("Mon, 07 Dec 2026 12:00:45 GMT"), 30_000, now), 45_000);
     assert.equal(keyRestMs(rateLimited(), 30_000, now), 30_000);
     assert.equal(keyRestMs(rateLimited("soon"), 30_000, now), 30_000);

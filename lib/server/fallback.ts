@@ -32,9 +32,12 @@ export function keyRestMs(
 ): number | undefined {
   if (err.status === 429) {
     const header = err.headers["retry-after"]?.trim() ?? "";
-    // Seconds, or an HTTP date (RFC 9110 §10.2.3); anything else rests the key cooldown_s.
+    // Seconds (0: at once), or an HTTP date (RFC 9110 §10.2.3); anything else rests the key
+    // cooldown_s, a date already past too (a clock behind the upstream's says nothing sure).
     const seconds = Number(header);
-    if (header !== "" && Number.isFinite(seconds)) return seconds > 0 ? seconds * 1000 : cooldownMs;
+    if (header !== "" && Number.isFinite(seconds)) {
+      return seconds >= 0 ? seconds * 1000 : cooldownMs;
+    }
     const at = Date.parse(header);
     return Number.isFinite(at) && at > now ? at - now : cooldownMs;
   }
