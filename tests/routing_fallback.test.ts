@@ -711,6 +711,23 @@ describe("choosing the upstream", () => {
     await post(p, { model: "anthropic/spare/m2" });
     assert.equal(spare.requests.at(-1)!.body.model, "m2");
   });
+
+  it("names, for a Claude alias a model-name route takes, the route's model, as requests get it", async () => {
+    const p = proxy(
+      fileText().replace(
+        `"routes": [`,
+        `"routes": [ { "if": { "model": "*haiku*" }, "to": "spare/m2" },`,
+      ),
+    );
+    const list = await (await fetch(`${p.url}/v1/models`)).json() as {
+      data: { id: string; display_name: string }[];
+    };
+    assert.match(list.data.find((m) => m.id === "claude-haiku-4-5")!.display_name, /→ m2$/);
+    const one = await (await fetch(`${p.url}/v1/models/claude-haiku-4-5`)).json();
+    assert.match(one.display_name, /→ m2$/);
+    const { res } = await post(p, { model: "claude-haiku-4-5" });
+    assert.equal(res.headers.get("x-ccp-upstream"), "spare/m2");
+  });
 });
 
 describe("the official SDK", () => {

@@ -38,9 +38,17 @@ const EPOCH = "2025-01-01T00:00:00Z";
 // list after 3 s: a slow upstream list must not cost it the aliases, which need no upstream.
 const UPSTREAM_LIST_TIMEOUT_MS = 2_000;
 
+/**
+ * Where a plain request for `id` goes: the routes that look only at the model name count (a
+ * `*haiku*` route for background calls), those that look at thinking, tools or size do not.
+ */
+function plainTarget(router: Router, id: string) {
+  return router.route({ model: id, messages: [{ role: "user", content: "" }] }, () => 0).chain[0]!;
+}
+
 function aliasEntries(router: Router): ModelEntry[] {
   return CLAUDE_ALIASES.map(([id, name]) => {
-    const target = router.routeName(id).chain[0]!;
+    const target = plainTarget(router, id);
     return {
       type: "model",
       id,
@@ -147,7 +155,7 @@ export function retrieveModel(id: string, ctx: RequestContext): Response {
   const entry: ModelEntry = aliasEntries(ctx.router).find((m) => m.id === id) ??
     routableEntries(ctx.router, EPOCH).find((m) => m.id === id) ?? (() => {
       // Any other name is what the router makes of it: a Claude name by family, others as given.
-      const target = ctx.router.routeName(id).chain[0]!;
+      const target = plainTarget(ctx.router, id);
       return {
         type: "model",
         id,
