@@ -14,7 +14,7 @@ import {
   TEST_UPSTREAM_KEY,
   type TestProxy,
 } from "./helpers/proxy.ts";
-import { searchEnv, type SearchFake, startSearchFake } from "./helpers/search_fakes.ts";
+import { type Page, searchEnv, type SearchFake, startSearchFake } from "./helpers/search_fakes.ts";
 import { LOOPBACK_GUARD, startSearchProxy } from "./helpers/search_proxy.ts";
 import type { AddressGuard } from "../lib/websearch/fetch_page.ts";
 import { isPublicAddress } from "../lib/websearch/address.ts";
@@ -175,7 +175,13 @@ describe("web_fetch refusals", () => {
     url: (p: SearchFake) => string;
     guard?: AddressGuard;
     tool?: Record<string, unknown>;
-    page?: { path: string; status?: number; headers?: Record<string, string>; body?: string };
+    page?: {
+      path: string;
+      status?: number;
+      headers?: Record<string, string>;
+      body?: string | Uint8Array;
+      untyped?: boolean;
+    };
     /** The URL the user's message names, when it is not the one the model fetches. */
     mention?: (p: SearchFake) => string;
     code: string;
@@ -242,6 +248,17 @@ describe("web_fetch refusals", () => {
       reached: true,
     },
     {
+      name: "binary bytes without a content type",
+      url: (p) => `${p.origin}/blob`,
+      page: {
+        path: "/blob",
+        untyped: true,
+        body: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d]),
+      },
+      code: "unsupported_content_type",
+      reached: true,
+    },
+    {
       name: "a binary content type",
       url: (p) => `${p.origin}/image`,
       page: { path: "/image", headers: { "content-type": "image/png" }, body: "PNG" },
@@ -259,6 +276,7 @@ describe("web_fetch refusals", () => {
             status: c.page.status,
             headers: c.page.headers,
             body: c.page.body ?? "",
+            untyped: c.page.untyped,
           });
         }
         const message = await ask(t.client, c.mention ? c.mention(t.pages) : t.url, c.tool);
@@ -290,6 +308,40 @@ describe("web_fetch refusals", () => {
       assert.equal(tokens.content[1].content.content.source.data.length, 40);
     } finally {
       await t.close();
+    }
+  });
+
+  it("decodes a page in the charset it declares (header or meta), and reads an untyped text page", async () => {
+    const cases: { page: Page; text: RegExp }[] = [
+      {
+        page: {
+          headers: { "content-type": "text/plain; charset=ISO-8859-1" },
+          body: new Uint8Array([0x63, 0x61, 0x66, 0xe9]),
+        },
+        text: /^café$/,
+      },
+      {
+        page: {
+          headers: { "content-type": "text/html" },
+          body: new Uint8Array([
+            ...new TextEncoder().encode('<html><head><meta charset="windows-1252"></head><p>na'),
+            0xef,
+            ...new TextEncoder().encode("ve</p></html>"),
+          ]),
+        },
+        text: /naïve/,
+      },
+      { page: { untyped: true, body: "plain words" }, text: /^plain words$/ },
+    ];
+    for (const c of cases) {
+      const t = await setUp((p) => `${p.origin}/page`, LOOPBACK_GUARD);
+      try {
+        t.pages.pages.set("/page", c.page);
+        const message = await ask(t.client, t.url);
+        assert.match(message.content[1].content.content.source.data, c.text);
+      } finally {
+        await t.close();
+      }
     }
   });
 

@@ -162,16 +162,19 @@ export async function fetchPage(
         await res.body?.cancel().catch(() => {});
         return fail("url_not_accessible", `HTTP ${res.status}`);
       }
-      const mediaType = (res.headers.get("content-type") ?? "text/plain").split(";")[0]!
-        .trim().toLowerCase();
-      if (!TEXT_TYPES.test(mediaType)) {
+      const contentType = res.headers.get("content-type");
+      const declared = contentType?.split(";")[0]!.trim().toLowerCase() || undefined;
+      if (declared !== undefined && !TEXT_TYPES.test(declared)) {
         await res.body?.cancel().catch(() => {});
-        return fail("unsupported_content_type", mediaType);
+        return fail("unsupported_content_type", declared);
       }
       const { bytes, truncated } = res.body
         ? await readLimited(res.body, opts.limits.maxBytes)
         : { bytes: new Uint8Array(), truncated: false };
-      const body = new TextDecoder().decode(bytes);
+      // Without a type, the bytes tell: binary is refused as a declared image would be.
+      const mediaType = declared ?? sniffType(bytes);
+      if (!TEXT_TYPES.test(mediaType)) return fail("unsupported_content_type", mediaType);
+      const body = decodeText(bytes, contentType, mediaType);
       const html = mediaType === "text/html" || mediaType === "application/xhtml+xml";
       let text = html ? htmlText(body) : body;
       let cut = truncated;
@@ -199,5 +202,35 @@ export async function fetchPage(
       ? err.message
       : String(err);
     return fail("url_not_accessible", why);
+  }
+}
+
+/** A body sent without a Content-Type: HTML, other text, or binary (a NUL in its first KiB). */
+function sniffType(bytes: Uint8Array): string {
+  const head = bytes.subarray(0, 1024);
+  if (head.includes(0)) return "application/octet-stream";
+  const start = new TextDecoder("latin1").decode(head).trimStart().slice(0, 15).toLowerCase();
+  return start.startsWith("<!doctype html") || start.startsWith("<html")
+    ? "text/html"
+    : "text/plain";
+}
+
+const CHARSET_PARAM = /charset\s*=\s*["']?([\w.:-]+)/i;
+const META_CHARSET = /<meta[^>]+charset\s*=\s*["']?([\w.:-]+)/i;
+
+/**
+ * The page's text in the charset it declares: in Content-Type, else for HTML in a `<meta>` of
+ * its first KiB (https://html.spec.whatwg.org/#determining-the-character-encoding), else UTF-8.
+ * A label the runtime does not know decodes as UTF-8.
+ */
+function decodeText(bytes: Uint8Array, contentType: string | null, mediaType: string): string {
+  let label = contentType?.match(CHARSET_PARAM)?.[1];
+  if (label === undefined && mediaType === "text/html") {
+    label = new TextDecoder("latin1").decode(bytes.subarray(0, 1024)).match(META_CHARSET)?.[1];
+  }
+  try {
+    return new TextDecoder(label ?? "utf-8").decode(bytes);
+  } catch {
+    return new TextDecoder().decode(bytes);
   }
 }

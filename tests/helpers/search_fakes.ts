@@ -32,7 +32,13 @@ export type SearchBehaviour =
   /** Never answers: the connection stays open until the proxy gives up on it. */
   | { stall: true };
 
-export type Page = { status?: number; headers?: Record<string, string>; body: string };
+export type Page = {
+  status?: number;
+  headers?: Record<string, string>;
+  body: string | Uint8Array;
+  /** Sent without a Content-Type. */
+  untyped?: boolean;
+};
 
 export type SearchFake = {
   origin: string;
@@ -147,7 +153,10 @@ export async function startSearchFake(kind: "brave" | "tavily" | "searxng"): Pro
     });
     const page = pages.get(url.pathname);
     if (page) {
-      res.writeHead(page.status ?? 200, { "content-type": "text/html", ...page.headers });
+      res.writeHead(page.status ?? 200, {
+        ...(page.untyped ? {} : { "content-type": "text/html" }),
+        ...page.headers,
+      });
       res.end(page.body);
       return;
     }
