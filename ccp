@@ -60,7 +60,8 @@ case "${1:-}" in
     cd "$ROOT"
     # Dependencies from bun.lock unless some runtime installed them already (same versions).
     [ -d node_modules/zod ] || "$bun" install --frozen-lockfile >&2
-    exec "$bun" build --compile --splitting --outfile dist/claude-code-proxy main.ts "$@"
+    exec "$bun" build --compile --splitting --no-compile-autoload-dotenv --no-compile-autoload-bunfig \
+      --outfile dist/claude-code-proxy main.ts "$@"
     ;;
   deno)
     shift

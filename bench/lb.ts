@@ -124,8 +124,8 @@ ${backends.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=30s;`)
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_buffering off;
-      proxy_read_timeout 300s;
-      proxy_send_timeout 300s;
+      proxy_read_timeout 610s;
+      proxy_send_timeout 610s;
       proxy_next_upstream error timeout;
     }
   }
@@ -139,8 +139,8 @@ function haproxyConfig(port: number, backends: number[]): string {
 defaults
   mode http
   timeout connect 2s
-  timeout client 300s
-  timeout server 300s
+  timeout client 610s
+  timeout server 610s
   retries 2
   option redispatch
 frontend fe

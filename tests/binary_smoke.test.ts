@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { completion, type FakeUpstream, startFakeUpstream } from "./helpers/fake_upstream.ts";
 import { type ChildProxy, startProxyProcess, TEST_UPSTREAM_KEY } from "./helpers/proxy.ts";
+import { checkDotenvReading } from "./helpers/dotenv_check.ts";
 
 const binary = process.env.CCP_BINARY;
 
@@ -61,6 +62,10 @@ describe("compiled binary", { skip: binary ? false : "set CCP_BINARY to run" }, 
     assert.equal(body.content[0].text, "from the binary");
     assert.equal(body.model, "claude-opus-4-1");
     assert.equal(upstream.requests[0]?.body.model, "env-file-model");
+  });
+
+  it("reads .env as the proxy does, never as Bun would: --env-file wins, no $ expansion", async () => {
+    await checkDotenvReading(binary);
   });
 
   it("counts tokens with the tokenizer chunk embedded in the binary", async () => {

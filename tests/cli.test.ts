@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
+import { checkDotenvReading } from "./helpers/dotenv_check.ts";
 import {
   completion,
   type FakeUpstream,
@@ -257,6 +258,12 @@ describe("start-up banner and flags", () => {
       assert.equal(/DEBUG\s+upstream request /.test(out), expectDebug, `${level}: debug body`);
       assert.ok(!out.includes(TEST_UPSTREAM_KEY) && !out.includes(TEST_CLIENT_KEY));
     }
+  });
+});
+
+describe(".env", () => {
+  it("is read as the proxy does under either runtime: --env-file wins, no $ expansion", async () => {
+    await checkDotenvReading();
   });
 });
 

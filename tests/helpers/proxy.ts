@@ -93,7 +93,8 @@ export function mainCommand(denoFlags: string[] = []): { cmd: string; args: stri
   const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
   const main = join(repoRoot, "main.ts");
   // Absolute paths (and Deno's config named explicitly) so any working directory works.
-  return isBun ? { cmd: process.execPath, args: [main] } : {
+  // --no-env-file: Bun's own .env loading would come before the proxy's (docs/configuration.md).
+  return isBun ? { cmd: process.execPath, args: ["--no-env-file", main] } : {
     cmd: process.execPath,
     args: [
       "run",
