@@ -163,7 +163,7 @@ export async function fetchPage(
         return fail("url_not_accessible", `HTTP ${res.status}`);
       }
       const contentType = res.headers.get("content-type");
-      const declared = contentType?.split(";")[0]!.trim().toLowerCase() || undefined;
+      const declared = contentType?.split(";")[0]?.trim().toLowerCase() || undefined;
       if (declared !== undefined && !TEXT_TYPES.test(declared)) {
         await res.body?.cancel().catch(() => {});
         return fail("unsupported_content_type", declared);
