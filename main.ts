@@ -11,6 +11,7 @@ import {
   envFileVars,
   usageDbPath,
 } from "./lib/ops/config.ts";
+import { ignoredDotenvLines } from "./lib/ops/dotenv.ts";
 import { banner, bannerJson } from "./lib/cli/banner.ts";
 import { runDoctor } from "./lib/cli/doctor.ts";
 import { routingLines } from "./lib/cli/routing_banner.ts";
@@ -43,7 +44,12 @@ async function loadEnv(
   envFile: string,
   required: boolean,
   overrides: Record<string, string>,
-): Promise<{ env: Record<string, string | undefined>; sourceOf: (name: string) => string }> {
+): Promise<{
+  env: Record<string, string | undefined>;
+  sourceOf: (name: string) => string;
+  /** Lines of the file no variable was read from (not blank, not comments). */
+  ignoredLines: number[];
+}> {
   let text: string | undefined;
   try {
     text = await readTextFile(envFile);
@@ -62,7 +68,8 @@ async function loadEnv(
     if (fromFile) return `${name} in ${envFile}`;
     return name;
   };
-  return { env: { ...fileVars, ...process.env, ...overrides }, sourceOf };
+  const ignoredLines = text === undefined ? [] : ignoredDotenvLines(text);
+  return { env: { ...fileVars, ...process.env, ...overrides }, sourceOf, ignoredLines };
 }
 
 /** Deno's AddrInUse and Bun's EADDRINUSE. */
@@ -166,11 +173,16 @@ async function main(argv: string[]): Promise<number> {
   let config: Config;
   let env: Record<string, string | undefined>;
   let sourceOf: (name: string) => string;
+  let ignoredLines: number[];
   let loaded: LoadedRouter;
   // doctor checks each model on its own: nothing it sees may skip a later check.
   const health = new Health(Date.now, cli.kind !== "doctor");
   try {
-    ({ env, sourceOf } = await loadEnv(cli.envFile, cli.envFileRequired, cli.overrides));
+    ({ env, sourceOf, ignoredLines } = await loadEnv(
+      cli.envFile,
+      cli.envFileRequired,
+      cli.overrides,
+    ));
     // The report needs only the history's path, not an upstream key.
     if (cli.kind === "usage") {
       return await printUsage(usageDbPath(env), cli.days, stdoutLines(), env.USAGE_DB?.trim(), {
@@ -196,6 +208,13 @@ async function main(argv: string[]): Promise<number> {
     secrets: [config.openaiApiKey, config.anthropicApiKey, config.search?.apiKey, ...routerKeys],
   });
   for (const warning of loaded.warnings) log.warn(`config file: ${warning}`);
+  if (ignoredLines.length > 0) {
+    // Line numbers only: a line may hold a key.
+    log.warn("ignored lines of the env file that are not NAME=value", {
+      file: cli.envFile,
+      lines: ignoredLines.join(","),
+    });
+  }
   if (cli.kind === "doctor") {
     return await runDoctor(
       config,

@@ -3,10 +3,18 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parseEnv } from "node:util";
 import fc from "fast-check";
-import { parseDotenv } from "../lib/ops/dotenv.ts";
+import { ignoredDotenvLines, parseDotenv } from "../lib/ops/dotenv.ts";
 
 const same = (text: string) =>
   assert.deepEqual(parseDotenv(text), { ...parseEnv(text) }, JSON.stringify(text));
+
+describe("ignoredDotenvLines", () => {
+  it("names the lines no variable came from, not blanks, comments or a quoted value's lines", () => {
+    const text = '# c\nPORT 8083\nA=1\nB="two\nlines"\n\n export C=3 # x\nwords\r\nD: 4\n=5\n';
+    assert.deepEqual(ignoredDotenvLines(text), [2, 8, 10]);
+    assert.deepEqual(ignoredDotenvLines("A=1\nB=2\n"), []);
+  });
+});
 
 describe("parseDotenv", () => {
   it("matches parseEnv on a table of real-world lines", () => {

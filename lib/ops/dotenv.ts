@@ -9,6 +9,28 @@
 const LINE =
   /^\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?$/gm;
 
+/**
+ * The numbers (1-based) of the lines no variable was read from that are not blank or comments:
+ * `PORT 8083` without its `=` is otherwise dropped without a word.
+ */
+export function ignoredDotenvLines(text: string): number[] {
+  const source = text.replace(/\r\n?/g, "\n");
+  const read = new Uint8Array(source.length);
+  for (const match of source.matchAll(LINE)) {
+    read.fill(1, match.index, match.index + match[0].length);
+  }
+  const out: number[] = [];
+  let start = 0;
+  source.split("\n").forEach((line, i) => {
+    const body = line.trim();
+    if (body !== "" && !body.startsWith("#") && read[start + line.indexOf(body[0]!)] !== 1) {
+      out.push(i + 1);
+    }
+    start += line.length + 1;
+  });
+  return out;
+}
+
 export function parseDotenv(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   const source = text.replace(/\r\n?/g, "\n");

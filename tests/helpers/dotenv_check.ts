@@ -13,7 +13,8 @@ export async function checkDotenvReading(binary?: string): Promise<void> {
   const cwd = mkdtempSync(join(tmpdir(), "ccp-dotenv-"));
   writeFileSync(
     join(cwd, ".env"),
-    "ANTHROPIC_API_KEY=Secr3t$Pa55word\nBIG_MODEL=dot-env-model\nOPENAI_BASE_URL=http://127.0.0.1:9/v1\n",
+    "ANTHROPIC_API_KEY=Secr3t$Pa55word\nBIG_MODEL=dot-env-model\nOPENAI_BASE_URL=http://127.0.0.1:9/v1\n" +
+      "PORT 18093\n",
   );
   writeFileSync(join(cwd, ".env.local"), "BIG_MODEL=local-model\n");
   writeFileSync(
@@ -35,6 +36,10 @@ export async function checkDotenvReading(binary?: string): Promise<void> {
       assert.equal(await status("Secr3t$Pa55word"), 200, "the key as written in .env");
       assert.equal(await status("Secr3t"), 401, "no $ expansion");
       assert.match(plain.output(), /opus → dot-env-model/, ".env.local is not read");
+      assert.match(
+        plain.output(),
+        /ignored lines of the env file that are not NAME=value.*lines=4/,
+      );
     } finally {
       plain.kill();
       await plain.exited;
