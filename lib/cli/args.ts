@@ -194,7 +194,7 @@ Options (each overrides its variable):
   -v, --version          print the version
 
 Variables (environment or .env; the environment wins over .env):
-  OPENAI_API_KEY         upstream key; required unless OPENAI_BASE_URL is on localhost (default not set)
+  OPENAI_API_KEY         upstream key; not needed for a local server (Ollama, LM Studio, vLLM, llama.cpp) or with CONFIG_FILE (default not set)
   ANTHROPIC_API_KEY      if set, clients must send exactly this key (x-api-key or Bearer) (default not set)
   AZURE_API_VERSION      api-version for Azure deployment URLs      (default 2024-10-21)
   OPENROUTER_REFERER     OpenRouter HTTP-Referer attribution header (default not set)
