@@ -231,17 +231,23 @@ describe("streaming", () => {
   });
 
   // Claude Code runs calls that are not concurrency-safe one by one, in block order.
-  it("a call without arguments keeps its place before later calls and later text", async () => {
+  it("calls keep the model's order, with or without arguments, whatever order their arguments come in", async () => {
     const head = (index: number, id: string, name: string, args: string) =>
       chunk({ tool_calls: [{ index, id, type: "function", function: { name, arguments: args } }] });
-    const tools = [
-      { name: "noargs", input_schema: { type: "object" } },
-      {
-        name: "get_weather",
-        input_schema: { type: "object", properties: { city: { type: "string" } } },
-      },
-    ];
+    const args = (index: number, text: string) =>
+      chunk({ tool_calls: [{ index, function: { arguments: text } }] });
+    const weather = {
+      name: "get_weather",
+      input_schema: { type: "object", properties: { city: { type: "string" } } },
+    };
+    const tools = [{ name: "noargs", input_schema: { type: "object" } }, weather];
     const noargs = { type: "tool_use", id: "t1", name: "noargs", input: {} };
+    const city = (id: string, name: string) => ({
+      type: "tool_use",
+      id,
+      name,
+      input: { city: name },
+    });
     h.reply({
       sse: [
         chunk({ content: "first" }),
@@ -250,7 +256,15 @@ describe("streaming", () => {
         chunk({}, "tool_calls"),
       ],
     }, {
-      sse: [head(0, "t1", "noargs", ""), chunk({ content: "after" }), chunk({}, "stop")],
+      // Both announced first, then the second call's arguments before the first's.
+      sse: [
+        head(0, "a", "Oslo", ""),
+        head(1, "b", "Rome", ""),
+        args(1, '{"city":'),
+        args(1, '"Rome"}'),
+        args(0, '{"city":"Oslo"}'),
+        chunk({}, "tool_calls"),
+      ],
     });
     const calls = await sdkStream(h.client, { tools });
     assert.deepEqual(calls.final.content, [
@@ -258,9 +272,10 @@ describe("streaming", () => {
       noargs,
       { type: "tool_use", id: "t2", name: "get_weather", input: { city: "Q" } },
     ]);
-    const text = await sdkStream(h.client, { tools });
-    assert.deepEqual(text.final.content, [noargs, { type: "text", text: "after" }]);
-    assert.equal(text.final.stop_reason, "tool_use");
+    const late = await sdkStream(h.client, {
+      tools: [{ ...weather, name: "Oslo" }, { ...weather, name: "Rome" }],
+    });
+    assert.deepEqual(late.final.content, [city("a", "Oslo"), city("b", "Rome")]);
   });
 
   it("reports tool_use when tool calls came with finish_reason stop (Gemini)", async () => {

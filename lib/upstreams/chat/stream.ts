@@ -274,8 +274,7 @@ export class StreamConverter implements EventConverter {
     // Some servers send a newline as content between a call's argument fragments: as text it
     // would close the block before its arguments are whole. Blank text waits, and goes out only
     // with text that is not blank.
-    // So does blank text after a call that has no arguments yet: they may still follow it.
-    if (text.trim() === "" && (this.#open?.kind === "tool" || this.#argless().length > 0)) {
+    if (this.#open?.kind === "tool" && text.trim() === "") {
       this.#heldBlank += text;
       return;
     }
@@ -283,7 +282,6 @@ export class StreamConverter implements EventConverter {
       text = this.#heldBlank + text;
       this.#heldBlank = "";
     }
-    for (const held of this.#argless()) this.#startTool(held, out);
     if (this.#scanner) this.#scanned(this.#scanner.push(text), out);
     else this.#appendText("text", text, out);
   }
@@ -404,16 +402,17 @@ export class StreamConverter implements EventConverter {
     }
     tool.unsent += tool.args.push(fragment);
     if (tool.unsent === "" || tool.name === undefined) return;
+    // An earlier call announced without arguments may still get them, or have none; either way
+    // it comes first (Claude Code runs calls in block order), so this one waits, its arguments
+    // kept, until that call starts, at the latest at the end.
+    if (this.#argless(tool).length > 0) return;
     const open = this.#open;
     if (open?.kind === "tool" && open.tool !== tool) {
       // Parallel calls whose fragments interleave (several calls in each chunk): a block cannot
       // be closed mid-arguments, so this call's wait, in `unsent`, until the open one is whole.
       if (!open.tool.args.complete) return;
     }
-    if (open?.kind !== "tool" || open.tool !== tool) {
-      for (const held of this.#argless(tool)) this.#startTool(held, out);
-      this.#startTool(tool, out);
-    }
+    if (open?.kind !== "tool" || open.tool !== tool) this.#startTool(tool, out);
     out.push({
       type: "content_block_delta",
       index: tool.blockIndex!,
@@ -423,15 +422,13 @@ export class StreamConverter implements EventConverter {
   }
 
   /**
-   * The calls (before `later`, if given) held back with a name and an id but no arguments yet.
-   * Arguments may come chunks after the name and id, so such a call waits; but it may have none
-   * at all, and then only the end would release it, after all that followed. What follows it (a
-   * later call's arguments, text) shows it has none: it starts first, to keep the model's order
-   * (Claude Code runs calls in block order), and closes with input {} as the next block starts.
+   * The calls before `later` held back with a name and an id but no arguments yet. Arguments may
+   * come chunks after the name and id, or never (a tool without parameters): only they, or the
+   * end, tell.
    */
-  #argless(later?: ToolState): ToolState[] {
-    if (this.#tools.length === 0) return [];
-    const end = later === undefined ? this.#tools.length : this.#tools.indexOf(later);
+  #argless(later: ToolState): ToolState[] {
+    const end = this.#tools.indexOf(later);
+    if (end <= 0) return [];
     return this.#tools.slice(0, end).filter((t) =>
       !t.closed && t.blockIndex === undefined && t.name !== undefined &&
       t.upstreamId !== undefined && t.args.text.trim() === ""
