@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { textStream, toolCallStream } from "./helpers/fake_upstream.ts";
+import { completion, textStream, toolCallStream } from "./helpers/fake_upstream.ts";
 import {
   assemble,
   assertGrammar,
@@ -95,6 +95,17 @@ describe("an upstream that streams when asked for a whole answer", () => {
     assert.equal(message.stop_reason, "max_tokens");
     assert.deepEqual(message.content.map((b: { type: string }) => b.type), ["text"]);
     assert.match(message.content[0].text, /get_weather .*cut off by the token limit/);
+  });
+
+  it("a whole JSON answer labelled text/event-stream is still read as the JSON it is", async () => {
+    h.reply({
+      json: completion({ content: "Whole answer." }),
+      headers: { "content-type": "text/event-stream" },
+    });
+    const res = await postJson(`${h.proxy.url}/v1/messages`, body({}));
+    const message = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(message));
+    assert.deepEqual(message.content, [{ type: "text", text: "Whole answer." }]);
   });
 
   it("an error inside that stream is the answer's error", async () => {

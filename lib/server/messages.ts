@@ -559,7 +559,9 @@ export function readMessageBody(
   exchange: Pick<Exchange, "message" | "stream">,
   labelledStream = false,
 ): MessageResponse {
-  if (labelledStream || looksLikeEvents(text)) return streamedMessage(exchange.stream(), text);
+  // The label alone is not trusted: some servers send a whole JSON answer as text/event-stream.
+  const streamed = looksLikeEvents(text) || (labelledStream && /^\uFEFF?\s*[^\s{[]/.test(text));
+  if (streamed) return streamedMessage(exchange.stream(), text);
   let value: unknown;
   try {
     value = JSON.parse(text);
