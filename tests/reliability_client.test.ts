@@ -7,6 +7,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import {
   chunk,
@@ -768,42 +771,67 @@ describe("graceful shutdown (main.ts as a child process)", () => {
     });
   }
 
-  it("a request still waiting for the upstream when SHUTDOWN_GRACE ends gets a retryable 529, not a closed connection", async () => {
-    const up = await startFakeUpstream(() => ({ stall: true }));
-    const child = startProxyProcess({
-      OPENAI_BASE_URL: up.url,
-      OPENAI_API_KEY: TEST_UPSTREAM_KEY,
-      PORT: "0",
-      SHUTDOWN_GRACE: "0.3",
-      LOG_LEVEL: "INFO",
-    });
-    try {
-      const port = await child.listening;
-      const waiting = [false, true].map((stream) =>
-        post(`http://127.0.0.1:${port}`, request(stream)).then(async (res) => ({
-          status: res.status,
-          retry: res.headers.get("x-should-retry"),
-          body: await res.json() as { error: { type: string; message: string } },
-        }))
-      );
-      for (let i = 0; i < 200 && up.requests.length < 2; i++) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      child.kill("SIGTERM");
-      for (const answer of await Promise.all(waiting)) {
-        assert.equal(answer.status, 529);
-        assert.equal(answer.retry, "true");
-        assert.equal(answer.body.error.type, "overloaded_error");
-        assert.match(answer.body.error.message, /shutting down/);
-      }
-      assert.equal(await child.exited, 0);
-      assert.equal([...child.output().matchAll(/INFO +request .*status=529/g)].length, 2);
-    } finally {
-      child.kill("SIGKILL");
-      await child.exited;
-      await up.close();
-    }
-  });
+  for (const chained of [false, true]) {
+    it(
+      `a request still waiting for the upstream when SHUTDOWN_GRACE ends gets a retryable 529, not a closed connection${
+        chained ? " (a fallback chain: not handed to its next entry)" : ""
+      }`,
+      async () => {
+        const up = await startFakeUpstream(() => ({ stall: true }));
+        const spare = await startFakeUpstream(() => ({ stall: true }));
+        const dir = mkdtempSync(join(tmpdir(), "ccp-shutdown-"));
+        const config = join(dir, "ccp.json");
+        writeFileSync(
+          config,
+          JSON.stringify({
+            providers: {
+              a: { base_url: up.url, api_key: "${KEY_A}", models: ["m1"] },
+              b: { base_url: spare.url, api_key: "${KEY_A}", models: ["m2"] },
+            },
+            models: { sonnet: ["a/m1", "b/m2"], opus: ["a/m1", "b/m2"], haiku: ["a/m1", "b/m2"] },
+          }),
+        );
+        const child = startProxyProcess({
+          OPENAI_BASE_URL: up.url,
+          OPENAI_API_KEY: TEST_UPSTREAM_KEY,
+          KEY_A: TEST_UPSTREAM_KEY,
+          PORT: "0",
+          SHUTDOWN_GRACE: "0.3",
+          LOG_LEVEL: "INFO",
+          ...(chained ? { CONFIG_FILE: config } : {}),
+        });
+        try {
+          const port = await child.listening;
+          const waiting = [false, true].map((stream) =>
+            post(`http://127.0.0.1:${port}`, request(stream)).then(async (res) => ({
+              status: res.status,
+              retry: res.headers.get("x-should-retry"),
+              body: await res.json() as { error: { type: string; message: string } },
+            }))
+          );
+          for (let i = 0; i < 200 && up.requests.length < 2; i++) {
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          child.kill("SIGTERM");
+          for (const answer of await Promise.all(waiting)) {
+            assert.equal(answer.status, 529);
+            assert.equal(answer.retry, "true");
+            assert.equal(answer.body.error.type, "overloaded_error");
+            assert.match(answer.body.error.message, /shutting down/);
+          }
+          assert.equal(await child.exited, 0);
+          assert.equal([...child.output().matchAll(/INFO +request .*status=529/g)].length, 2);
+          assert.equal(spare.requests.length, 0, "nothing is sent to the next entry");
+        } finally {
+          child.kill("SIGKILL");
+          await child.exited;
+          await up.close();
+          await spare.close();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    );
+  }
 
   it("an idle proxy exits 0 at once on SIGTERM", async () => {
     const child = startProxyProcess({

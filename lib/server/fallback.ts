@@ -4,12 +4,15 @@
  */
 import type { ProxyError } from "../anthropic/errors.ts";
 import type { FallbackCause } from "../routing/file_schema.ts";
+import { SHUTTING_DOWN } from "../upstreams/transport.ts";
 
 /**
  * The fallback cause of a failed attempt, or undefined for a failure the next entry cannot fix
  * (a bad request stays a bad request). `answered`: the upstream's headers arrived.
  */
 export function fallbackCause(err: ProxyError, answered: boolean): FallbackCause | undefined {
+  // The proxy is stopping: no entry can answer in time, and none is at fault.
+  if (err === SHUTTING_DOWN) return undefined;
   if (err.type === "timeout_error") return "timeout";
   if (!answered) return err.status >= 500 ? "connect" : undefined;
   if (err.status === 429) return "429";

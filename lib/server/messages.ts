@@ -27,6 +27,7 @@ import {
   callUpstream,
   ClientGone,
   readAnswer,
+  SHUTTING_DOWN,
   type UpstreamResponse,
 } from "../upstreams/transport.ts";
 import { sendWithApiChoice, type Sent } from "./api_fallback.ts";
@@ -206,6 +207,13 @@ async function answer(
         if (!(err instanceof AttemptFailed)) {
           health.released(provider);
           throw err;
+        }
+        if (err.error === SHUTTING_DOWN) {
+          // Ended by the shutdown, not by the provider: nothing to count, nothing to try next.
+          health.released(provider);
+          failures.push(`${name}: ended by the shutdown`);
+          summary.attempts = failures;
+          throw tagged(err.error, target);
         }
         const error = tagged(err.error, target);
         const cause = fallbackCause(error, err.answered);
