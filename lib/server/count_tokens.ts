@@ -12,7 +12,7 @@ import { modelInfo } from "../upstreams/model_info.ts";
 import type { Protocol } from "../upstreams/protocol.ts";
 import { chooseApi } from "../upstreams/api_choice.ts";
 import { protocolFor } from "../upstreams/protocols.ts";
-import { callUpstream, readText } from "../upstreams/transport.ts";
+import { callUpstream, readAnswer } from "../upstreams/transport.ts";
 import type { RequestContext } from "./context.ts";
 import { parseJsonBody } from "./json_body.ts";
 import { json } from "./json_response.ts";
@@ -80,14 +80,8 @@ async function countAtUpstream(
     retryMaxDelayMs: provider.retryMaxDelayMs,
     httpError: call.httpError,
   }, { fetch: ctx.fetch, log: ctx.log, open: ctx.openStreams });
-  let text: string;
-  try {
-    text = await readText(upstream.response, upstream.signal);
-  } catch {
-    throw new ProxyError(502, "api_error", "upstream connection failed while reading the count");
-  } finally {
-    upstream.abort("done");
-  }
+  // A timeout or the shutdown ends it with its own error, as for a message.
+  const text = await readAnswer(upstream);
   let answer: unknown;
   try {
     answer = JSON.parse(text);
