@@ -286,6 +286,17 @@ describe("socket transport: the request", { skip: !onDeno }, () => {
     }
   });
 
+  it("an empty body marked gzip is empty, not a truncated stream", async () => {
+    const server = await rawServer((socket) =>
+      socket.write("HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: 0\r\n\r\n")
+    );
+    try {
+      assert.equal(await (await socketTransport()(server.url, post)).text(), "");
+    } finally {
+      await server.close();
+    }
+  });
+
   it("refuses a header value with a line break before connecting", async () => {
     const server = await rawServer(() => {});
     const fetch = socketTransport();

@@ -332,6 +332,22 @@ describe("web_fetch refusals", () => {
         text: /naïve/,
       },
       { page: { untyped: true, body: "plain words" }, text: /^plain words$/ },
+      {
+        // A byte order mark wins over the header's charset.
+        page: {
+          headers: { "content-type": "text/plain; charset=iso-8859-1" },
+          body: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode("café")]),
+        },
+        text: /^café$/,
+      },
+      {
+        // <meta charset="utf-16"> on bytes is read as UTF-8 (HTML's rule).
+        page: {
+          headers: { "content-type": "text/html" },
+          body: '<html><head><meta charset="utf-16"></head><p>déjà</p></html>',
+        },
+        text: /déjà/,
+      },
     ];
     for (const c of cases) {
       const t = await setUp((p) => `${p.origin}/page`, LOOPBACK_GUARD);

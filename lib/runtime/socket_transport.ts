@@ -406,7 +406,8 @@ class Exchange implements BodySource {
     const stream = new ReadableStream<Uint8Array>(new StreamSource(this), { highWaterMark: 0 });
     // A server that compresses all the same is decoded, as fetch does.
     const coding = CODINGS[headers.get("content-encoding")?.trim().toLowerCase() ?? ""];
-    if (coding !== undefined) {
+    // An empty body has nothing to decode (a decoder would call it truncated).
+    if (coding !== undefined && headers.get("content-length") !== "0") {
       headers.delete("content-encoding");
       headers.delete("content-length");
       const decoded = stream.pipeThrough<Uint8Array>(

@@ -40,6 +40,11 @@ export function dashboardFeed(req: Request, m: Monitoring, snapshot?: () => unkn
   let stop = () => {};
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
+      // Taken in the same turn as the subscription below: no request falls between the two.
+      // Before it, so that a snapshot that fails leaves nothing subscribed.
+      const first = snapshot
+        ? `event: state\ndata: ${JSON.stringify(snapshot())}\n\n`
+        : ": connected\n\n";
       const batch = new FeedBatch();
       let keepAlive = false;
       let busy = false;
@@ -88,11 +93,7 @@ export function dashboardFeed(req: Request, m: Monitoring, snapshot?: () => unkn
       req.signal.addEventListener("abort", end, { once: true });
       m.feeds.signal.addEventListener("abort", end, { once: true });
       if (m.feeds.signal.aborted) end();
-      else {
-        controller.enqueue(encoder.encode(
-          snapshot ? `event: state\ndata: ${JSON.stringify(snapshot())}\n\n` : ": connected\n\n",
-        ));
-      }
+      else controller.enqueue(encoder.encode(first));
     },
     cancel() {
       stop();

@@ -39,8 +39,8 @@ const EPOCH = "2025-01-01T00:00:00Z";
 const UPSTREAM_LIST_TIMEOUT_MS = 2_000;
 
 /**
- * Where a plain request for `id` goes: the routes that look only at the model name count (a
- * `*haiku*` route for background calls), those that look at thinking, tools or size do not.
+ * Where a plain request for `id` goes (short, one user turn, no thinking, tools or images): the
+ * routes it matches count, a `*haiku*` route for background calls say.
  */
 function plainTarget(router: Router, id: string) {
   return router.route({ model: id, messages: [{ role: "user", content: "" }] }, () => 0).chain[0]!;

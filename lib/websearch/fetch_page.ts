@@ -219,14 +219,25 @@ const CHARSET_PARAM = /charset\s*=\s*["']?([\w.:-]+)/i;
 const META_CHARSET = /<meta[^>]+charset\s*=\s*["']?([\w.:-]+)/i;
 
 /**
- * The page's text in the charset it declares: in Content-Type, else for HTML in a `<meta>` of
- * its first KiB (https://html.spec.whatwg.org/#determining-the-character-encoding), else UTF-8.
+ * The page's text in the charset it declares: a byte order mark, else Content-Type, else for HTML
+ * a `<meta>` in its first KiB (https://html.spec.whatwg.org/#determining-the-character-encoding),
+ * else UTF-8.
  * A label the runtime does not know decodes as UTF-8.
  */
 function decodeText(bytes: Uint8Array, contentType: string | null, mediaType: string): string {
-  let label = contentType?.match(CHARSET_PARAM)?.[1];
+  // A byte order mark decides before any label; TextDecoder then drops it.
+  const bom = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf
+    ? "utf-8"
+    : bytes[0] === 0xfe && bytes[1] === 0xff
+    ? "utf-16be"
+    : bytes[0] === 0xff && bytes[1] === 0xfe
+    ? "utf-16le"
+    : undefined;
+  let label = bom ?? contentType?.match(CHARSET_PARAM)?.[1];
   if (label === undefined && mediaType === "text/html") {
     label = new TextDecoder("latin1").decode(bytes.subarray(0, 1024)).match(META_CHARSET)?.[1];
+    // A page that reached here as bytes declaring UTF-16 is not UTF-16 (the HTML spec's rule).
+    if (label !== undefined && /^utf-16/i.test(label)) label = "utf-8";
   }
   try {
     return new TextDecoder(label ?? "utf-8").decode(bytes);
