@@ -541,6 +541,38 @@ describe("Claude Code CLI through the proxy", { skip: SKIP }, () => {
     },
   );
 
+  it("g) a Write the token limit cut is not run: no half-written file", {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
+    const tag = "[e2e-g]";
+    const cwd = workDir();
+    const whole = JSON.stringify({ file_path: join(cwd, "big.txt"), content: "x".repeat(300) });
+    scenarios.set(tag, (r) => {
+      if (!isMainTurn(r)) return auxReply(r);
+      if (toolMessages(r).length === 0 && chat(r).stream === true) {
+        // The arguments stop inside `content`: closed, they would pass Write's schema.
+        return {
+          sse: toolCallStream([{ id: "call_cut", name: "Write", args: whole.slice(0, 120) }], {
+            finish: "length",
+          }),
+        };
+      }
+      return chat(r).stream === true
+        ? { sse: textStream("Stopped.") }
+        : { json: completion({ content: "Stopped." }) };
+    });
+    const run = await runClaude({
+      baseUrl: proxy.url,
+      apiKey: TEST_CLIENT_KEY,
+      prompt: `${tag} write big.txt`,
+      cwd,
+      timeoutMs: CLI_TIMEOUT_MS,
+    });
+    const why = () => explain(tag, run);
+    resultOf(tag, run);
+    assert.equal(existsSync(join(cwd, "big.txt")), false, why());
+  });
+
   it("a client without the proxy's key is refused with a readable message", {
     timeout: TEST_TIMEOUT_MS,
   }, async () => {
