@@ -5,7 +5,7 @@
  * timers: `ping` while the upstream is silent, and the idle timeout. Ends every stream either
  * complete or with `event: error`, never cut.
  */
-import type { Endable, OpenStreams } from "./open_streams.ts";
+import type { Endable, Listing, OpenStreams } from "./open_streams.ts";
 import type { StreamEvent } from "../anthropic/schema.ts";
 import { errorBody, ProxyError, redactError, seconds, toProxyError } from "../anthropic/errors.ts";
 import { SseDecoder } from "../upstreams/sse_decode.ts";
@@ -121,6 +121,8 @@ class StreamDriver implements UnderlyingDefaultSource<Uint8Array>, SourceSink, E
   #out!: ReadableStreamDefaultController<Uint8Array>;
   #onFirst: (() => void) | undefined;
   #started = false;
+  /** Its place on the shutdown list while it runs. */
+  #listing: Listing | undefined;
 
   constructor(opts: DriveOptions) {
     this.#opts = opts;
@@ -145,7 +147,7 @@ class StreamDriver implements UnderlyingDefaultSource<Uint8Array>, SourceSink, E
   #end(outcome: StreamOutcome, why: "client" | "idle" | "done"): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#opts.open?.delete(this);
+    this.#listing?.remove();
     this.#signal?.removeEventListener("abort", this);
     // No timer of its own for this: the stream's timer releases a body that does not end.
     if (outcome.status === "complete" && !this.#sourceDone) this.#drainingSince = Date.now();
@@ -297,7 +299,7 @@ class StreamDriver implements UnderlyingDefaultSource<Uint8Array>, SourceSink, E
     const opts = this.#opts;
     this.#tickMs = Math.max(5, Math.min(opts.pingIntervalMs, opts.idleTimeoutMs) / 2);
     if (!this.#released) this.#timer = after(this.#tickMs, this.#tick);
-    opts.open?.add(this);
+    this.#listing = opts.open?.add(this);
     const signal = this.#signal;
     if (signal?.aborted) return this.handleEvent();
     signal?.addEventListener("abort", this, { once: true });

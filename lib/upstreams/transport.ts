@@ -39,6 +39,9 @@ export type UpstreamCall = {
 /** Something a shutdown whose grace ran out can end early. */
 export type Endable = { endForShutdown(): void };
 
+/** An Endable's place on a shutdown list, until it is removed. */
+export type Listing = { remove(): void };
+
 export type UpstreamDeps = {
   fetch: Fetch;
   log: Logger;
@@ -48,7 +51,7 @@ export type UpstreamDeps = {
    * Where a call is listed until its answer is read, so that a shutdown whose grace ran out
    * answers its client with a retryable error instead of closing the connection on it.
    */
-  open?: { add(call: Endable): void; delete(call: Endable): void };
+  open?: { add(call: Endable): Listing };
 };
 
 /** An upstream answer with a 2xx status; `abort("done")` must be called once its body is done. */
@@ -322,10 +325,9 @@ export async function callUpstream(
           `(${totalSetting ?? "REQUEST_TIMEOUT"})`,
       );
 
-  const listed: Endable = { endForShutdown: () => abort("shutdown") };
   const abort = (why: NonNullable<typeof abortedBy>) => {
     if (abortedBy === undefined) abortedBy = why;
-    deps.open?.delete(listed);
+    listing?.remove();
     totalTimer.cancel();
     firstByteTimer?.cancel();
     clientSignal.removeEventListener("abort", onClientAbort);
@@ -345,7 +347,8 @@ export async function callUpstream(
   clientSignal.addEventListener("abort", onClientAbort, { once: true });
   const totalTimer = after(totalTimeoutMs, () => abort("total"));
   let firstByteTimer: Deadline | undefined;
-  deps.open?.add(listed);
+  // Declared after `abort`, which only runs later (timers, the client, the caller).
+  const listing = deps.open?.add({ endForShutdown: () => abort("shutdown") });
 
   /** The error for a request we aborted ourselves; releases everything. */
   const abortedError = (): Error => {
@@ -411,7 +414,7 @@ export async function callUpstream(
         signal: controller.signal,
         abort,
         abortedBy: () => abortedBy,
-        unlist: () => deps.open?.delete(listed),
+        unlist: () => listing?.remove(),
         attempts: attempt + 1,
       };
     }
