@@ -496,6 +496,49 @@ describe("usage history batches", () => {
   });
 });
 
+describe("usage history that fails after it opened", () => {
+  it("shows the rows that were waiting, then every new one, from memory", () => {
+    const lines: string[] = [];
+    const log = createLogger({
+      level: "warning",
+      format: "text",
+      secrets: [],
+      sink: (line) => lines.push(line),
+    });
+    const failing: SqlDatabase = {
+      exec: (sql) => {
+        if (sql.startsWith("BEGIN")) throw new Error("disk I/O error");
+      },
+      run: () => {},
+      all: () => [],
+      close: () => {},
+    };
+    const events = new RequestEvents();
+    const history = new UsageHistory(events, {
+      log,
+      retentionMs: 86_400_000,
+      persist: true,
+      flushMs: 3_600_000,
+    });
+    history.attach(new UsageDb(failing), "/data/usage.db");
+    assert.equal(history.state, "on");
+    const now = Date.now();
+    for (let i = 0; i < 250; i++) events.finished(record(now + i, `req_w${i}`));
+    history.flush();
+    assert.equal(history.state, "unavailable");
+    assert.equal(lines.filter((l) => l.includes("usage history unavailable")).length, 1);
+    events.finished(record(now + 300, "req_after"));
+    const ids = history.recent(500).map((r) => r.id);
+    // The latest 200 (what memory keeps), newest first.
+    assert.equal(ids.length, 200);
+    assert.equal(ids[0], "req_after");
+    assert.equal(ids[1], "req_w249");
+    assert.equal(ids[199], "req_w51");
+    assert.deepEqual(history.recent(1)[0], { ...record(now + 300, "req_after") });
+    history.close();
+  });
+});
+
 describe("usage history in memory (USAGE_DB=off)", () => {
   const HOUR = 3_600_000;
   const DAY = 86_400_000;

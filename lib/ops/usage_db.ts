@@ -15,6 +15,10 @@ export type SqlDatabase = {
 
 export type SqlValue = string | number | null;
 
+/** Rows kept other than as an array of records (lib/ops/pending_rows.ts). */
+export type RecordSource = { readonly length: number; record(i: number): RequestRecord };
+export type Rows = readonly RequestRecord[] | RecordSource;
+
 /** Requests per time bucket and target, with their token sums. */
 export type UsageTotal = {
   /** Start of the bucket (ms since the epoch, UTC). */
@@ -147,14 +151,15 @@ export class UsageDb {
   }
 
   /** Writes `records[from, to)` in one transaction: all of them or none. */
-  insert(records: readonly RequestRecord[], from = 0, to = records.length): void {
+  insert(records: Rows, from = 0, to = records.length): void {
+    const at = "record" in records ? (i: number) => records.record(i) : (i: number) => records[i]!;
     this.#db.exec("BEGIN IMMEDIATE");
     try {
       for (let start = from, n = 0; start < to; start += n) {
         n = rowsInStatement(to - start);
         const params = paramsFor(n);
         for (let i = 0, j = 0; i < n; i++, j += COLUMN_COUNT) {
-          bindRow(params, j, records[start + i]!);
+          bindRow(params, j, at(start + i));
         }
         this.#db.run(insertSql(n), params);
       }

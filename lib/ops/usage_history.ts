@@ -6,6 +6,7 @@
  */
 import { HOUR_MS, HourlyTotals } from "./hourly_totals.ts";
 import type { Logger } from "./log.ts";
+import { PendingRows } from "./pending_rows.ts";
 import { isMessagesCall, type RequestEvents, type RequestRecord } from "./request_events.ts";
 import type { UsageDb, UsageTotal } from "./usage_db.ts";
 
@@ -34,13 +35,14 @@ const isBusy = (err: unknown) => /busy|locked/i.test(err instanceof Error ? err.
 export class UsageHistory {
   /**
    * A ring: `#recent[#next]` is overwritten next once it holds RECENT_ROWS records. Only these
-   * few are kept whole; everything else is counted into `#hours`, so that a busy proxy does not
-   * hold thousands of records that every garbage collection has to walk.
+   * few are kept whole, and only while there is no database to read them from; everything else
+   * is counted into `#hours`, so that a busy proxy does not hold thousands of records that every
+   * garbage collection has to walk.
    */
   #recent: RequestRecord[] = [];
   #next = 0;
   #hours = new HourlyTotals(KEEP_HOURS);
-  #pending: RequestRecord[] = [];
+  #pending = new PendingRows(256);
   #db: UsageDb | undefined;
   /** The database's file, for log lines. */
   #path = "";
@@ -68,21 +70,26 @@ export class UsageHistory {
   }
 
   #add(record: RequestRecord): void {
-    if (this.#recent.length < RECENT_ROWS) this.#recent.push(record);
-    else this.#recent[this.#next] = record;
-    this.#next = (this.#next + 1) % RECENT_ROWS;
     this.#hours.add(record);
+    // With the database on, it answers for the latest requests: none kept here as well.
+    if (this.#state !== "on") this.#remember(record);
     if (this.#state !== "opening" && this.#state !== "on") return;
     this.#pending.push(record);
     // Over the cap (a database locked for long), the oldest tenth goes at once, so that a
     // request does not pay for moving ten thousand rows each time.
-    if (this.#pending.length > MAX_PENDING) this.#pending.splice(0, MAX_PENDING / 10);
+    if (this.#pending.length > MAX_PENDING) this.#pending.dropOldest(MAX_PENDING / 10);
     if (this.#db && this.#timer === undefined) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
         this.flush();
       }, this.#opts.flushMs);
     }
+  }
+
+  #remember(record: RequestRecord): void {
+    if (this.#recent.length < RECENT_ROWS) this.#recent.push(record);
+    else this.#recent[this.#next] = record;
+    this.#next = (this.#next + 1) % RECENT_ROWS;
   }
 
   /** The database is open: prune old rows and write what waited for it. */
@@ -100,8 +107,17 @@ export class UsageHistory {
   /** The database cannot be used: keep going without, say so once. */
   unavailable(path: string, err: unknown): void {
     if (this.#state === "unavailable") return;
+    // The latest rows not yet written are what memory can still show.
+    if (this.#state === "on") {
+      this.#recent = [];
+      this.#next = 0;
+      const rows = this.#pending;
+      for (let i = Math.max(0, rows.length - RECENT_ROWS); i < rows.length; i++) {
+        this.#remember(rows.record(i));
+      }
+    }
     this.#state = "unavailable";
-    this.#pending = [];
+    this.#pending = new PendingRows();
     clearTimeout(this.#timer);
     this.#timer = undefined;
     try {
@@ -163,8 +179,7 @@ export class UsageHistory {
         written = end;
       }
     } finally {
-      if (written === rows.length) this.#pending = [];
-      else rows.splice(0, written);
+      rows.dropOldest(written);
     }
   }
 
