@@ -20,7 +20,7 @@ const TTFT = 7;
 const DURATION = 8;
 const NUMBERS = 9;
 
-/** Bytes kept for a request id (`req_` and 24 characters); a longer or non-ASCII one is kept aside. */
+/** Bytes kept for a request id (`req_` and 24 characters); a longer or non-ASCII one goes aside. */
 const ID_BYTES = 40;
 /** Names kept once each; past this, a row keeps its names aside. */
 const MAX_NAMES = 1000;
@@ -33,7 +33,6 @@ type Extras = Partial<
   Pick<RequestRecord, "id" | "requestedModel" | "target" | "attempts" | "error">
 >;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export class PendingRows {
@@ -83,14 +82,7 @@ export class PendingRows {
     n[at + TTFT] = r.ttftMs ?? NaN;
     n[at + DURATION] = r.durationMs;
     let extras: Extras | undefined;
-    const id = this.#ids.subarray(slot * ID_BYTES, (slot + 1) * ID_BYTES);
-    const { read, written } = encoder.encodeInto(r.id, id);
-    // A byte count equal to the characters read is ASCII, which decodes back the same.
-    if (read === r.id.length && written === read) this.#idLengths[slot] = written;
-    else {
-      this.#idLengths[slot] = 0;
-      extras = { id: r.id };
-    }
+    if (!this.#putId(slot, r.id)) extras = { id: r.id };
     const model = this.#name(r.requestedModel);
     if (model === ASIDE) (extras ??= {}).requestedModel = r.requestedModel;
     this.#models[slot] = model;
@@ -137,6 +129,22 @@ export class PendingRows {
       durationMs: n[at + DURATION]!,
       error: extras?.error,
     };
+  }
+
+  /** Keeps an ASCII id that fits in its slot; false for any other, kept aside. */
+  #putId(slot: number, id: string): boolean {
+    const length = id.length;
+    this.#idLengths[slot] = 0;
+    if (length > ID_BYTES) return false;
+    const bytes = this.#ids;
+    const from = slot * ID_BYTES;
+    for (let k = 0; k < length; k++) {
+      const c = id.charCodeAt(k);
+      if (c > 0x7f) return false;
+      bytes[from + k] = c;
+    }
+    this.#idLengths[slot] = length;
+    return true;
   }
 
   #id(slot: number): string {
