@@ -17,7 +17,7 @@ import { type SqlDatabase, UsageDb } from "../lib/ops/usage_db.ts";
 import { openSqlite } from "../lib/runtime/sqlite.ts";
 import { RequestEvents, type RequestRecord } from "../lib/ops/request_events.ts";
 import { UsageHistory } from "../lib/ops/usage_history.ts";
-import { createLogger } from "../lib/ops/log.ts";
+import { createLogger, type Logger, type LogLevel } from "../lib/ops/log.ts";
 import { helpText, parseArgs } from "../lib/cli/args.ts";
 
 const PROMPT = "a prompt that must never reach the history file";
@@ -37,6 +37,25 @@ const ask = (proxy: OpsProxy, model = "claude-sonnet-4-5") =>
 async function openDb(path: string): Promise<UsageDb> {
   const sql = await openSqlite(path);
   return new UsageDb(sql!);
+}
+
+/** A logger whose lines are kept for the test to read. */
+function capturedLog(level: LogLevel) {
+  const lines: string[] = [];
+  const log = createLogger({ level, format: "text", secrets: [], sink: (l) => lines.push(l) });
+  return { log, lines };
+}
+
+/** A history whose database is to come, flushed by hand: no timer runs between a test's steps. */
+function handFlushedHistory(log: Logger) {
+  const events = new RequestEvents();
+  const history = new UsageHistory(events, {
+    log,
+    retentionMs: 86_400_000,
+    persist: true,
+    flushMs: 3_600_000,
+  });
+  return { events, history };
 }
 
 const record = (time: number, id: string): RequestRecord => ({
@@ -398,21 +417,8 @@ describe("usage history under a lock", () => {
   it("keeps the rows while another process holds the file, writes them after, logs once", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ccp-busy-"));
     const path = join(dir, "busy.db");
-    const lines: string[] = [];
-    const log = createLogger({
-      level: "info",
-      format: "text",
-      secrets: [],
-      sink: (l) => lines.push(l),
-    });
-    const events = new RequestEvents();
-    const history = new UsageHistory(events, {
-      log,
-      retentionMs: 86_400_000,
-      persist: true,
-      // Flushed by hand below: no timer between the steps.
-      flushMs: 3_600_000,
-    });
+    const { log, lines } = capturedLog("info");
+    const { events, history } = handFlushedHistory(log);
     history.attach(await openDb(path), path);
     const other = (await openSqlite(path))!;
     try {
@@ -440,13 +446,7 @@ describe("usage history batches", () => {
     const dir = mkdtempSync(join(tmpdir(), "ccp-batches-"));
     const path = join(dir, "batches.db");
     const silent = createLogger({ level: "error", format: "text", secrets: [], sink: () => {} });
-    const events = new RequestEvents();
-    const history = new UsageHistory(events, {
-      log: silent,
-      retentionMs: 86_400_000,
-      persist: true,
-      flushMs: 3_600_000,
-    });
+    const { events, history } = handFlushedHistory(silent);
     const now = Date.now();
     // Before the file is open, then after: both wait as rows and are written whole.
     for (let i = 0; i < 700; i++) {
@@ -498,13 +498,7 @@ describe("usage history batches", () => {
 
 describe("usage history that fails after it opened", () => {
   it("shows the rows that were waiting, then every new one, from memory", () => {
-    const lines: string[] = [];
-    const log = createLogger({
-      level: "warning",
-      format: "text",
-      secrets: [],
-      sink: (line) => lines.push(line),
-    });
+    const { log, lines } = capturedLog("warning");
     const failing: SqlDatabase = {
       exec: (sql) => {
         if (sql.startsWith("BEGIN")) throw new Error("disk I/O error");
@@ -513,13 +507,7 @@ describe("usage history that fails after it opened", () => {
       all: () => [],
       close: () => {},
     };
-    const events = new RequestEvents();
-    const history = new UsageHistory(events, {
-      log,
-      retentionMs: 86_400_000,
-      persist: true,
-      flushMs: 3_600_000,
-    });
+    const { events, history } = handFlushedHistory(log);
     history.attach(new UsageDb(failing), "/data/usage.db");
     assert.equal(history.state, "on");
     const now = Date.now();
