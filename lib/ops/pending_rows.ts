@@ -172,49 +172,31 @@ export class PendingRows {
     this.#end = 0;
   }
 
-  /** Full at the end: move the waiting rows to the front, or grow when they fill it. */
+  /** Full at the end: move the waiting rows to the front, or grow when they fill half of it. */
   #makeRoom(): void {
     const start = this.#start;
-    const count = this.length;
-    if (start > 0 && count <= this.#capacity / 2) {
-      this.#numbers.copyWithin(0, start * NUMBERS, this.#end * NUMBERS);
-      this.#ids.copyWithin(0, start * ID_BYTES, this.#end * ID_BYTES);
-      this.#idLengths.copyWithin(0, start, this.#end);
-      this.#models.copyWithin(0, start, this.#end);
-      this.#targets.copyWithin(0, start, this.#end);
-    } else {
-      const capacity = this.#capacity * 2;
-      this.#numbers = grown(
-        new Float64Array(capacity * NUMBERS),
-        this.#numbers,
-        start * NUMBERS,
-        this.#end * NUMBERS,
-      );
-      this.#ids = grown(
-        new Uint8Array(capacity * ID_BYTES),
-        this.#ids,
-        start * ID_BYTES,
-        this.#end * ID_BYTES,
-      );
-      this.#idLengths = grown(new Uint8Array(capacity), this.#idLengths, start, this.#end);
-      this.#models = grown(new Int32Array(capacity), this.#models, start, this.#end);
-      this.#targets = grown(new Int32Array(capacity), this.#targets, start, this.#end);
-      this.#capacity = capacity;
-    }
+    const end = this.#end;
+    const grow = start === 0 || end - start > this.#capacity / 2;
+    const capacity = grow ? this.#capacity * 2 : this.#capacity;
+    /** The waiting rows of `a` (`width` elements each) at the front of itself or of a new one. */
+    const move = <T extends RowArray>(a: T, width: number, make: (length: number) => T): T => {
+      const into = grow ? make(capacity * width) : a;
+      if (grow) into.set(a.subarray(start * width, end * width));
+      else a.copyWithin(0, start * width, end * width);
+      return into;
+    };
+    this.#numbers = move(this.#numbers, NUMBERS, (n) => new Float64Array(n));
+    this.#ids = move(this.#ids, ID_BYTES, (n) => new Uint8Array(n));
+    this.#idLengths = move(this.#idLengths, 1, (n) => new Uint8Array(n));
+    this.#models = move(this.#models, 1, (n) => new Int32Array(n));
+    this.#targets = move(this.#targets, 1, (n) => new Int32Array(n));
+    this.#capacity = capacity;
     this.#base += start;
     this.#start = 0;
-    this.#end = count;
+    this.#end = end - start;
   }
 }
 
-function grown<T extends Float64Array | Uint8Array | Int32Array>(
-  to: T,
-  from: T,
-  start: number,
-  end: number,
-): T {
-  to.set(from.subarray(start, end));
-  return to;
-}
+type RowArray = Float64Array | Uint8Array | Int32Array;
 
 const known = (v: number): number | undefined => (Number.isNaN(v) ? undefined : v);
