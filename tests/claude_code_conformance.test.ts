@@ -55,6 +55,20 @@ async function replay(proxy: TestProxy, fx: Fixture, body = fx.body) {
 
 type Event = { event: string; data: Record<string, unknown> };
 
+/** The smallest request: "hi" to Claude Haiku, streamed or not. */
+function sayHi(url: string, stream = false): Promise<Response> {
+  return fetch(`${url}/v1/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: "claude-haiku-4-5",
+      max_tokens: 10,
+      ...(stream ? { stream: true } : {}),
+      messages: [{ role: "user", content: "hi" }],
+    }),
+  });
+}
+
 function parseSse(text: string): Event[] {
   return text.split("\n\n").filter((b) => b.trim()).map((block) => {
     const event = block.match(/^event: (.*)$/m)?.[1] ?? "";
@@ -577,16 +591,7 @@ describe("shapes Claude Code may send back", () => {
     }));
     const p = startProxy({ OPENAI_BASE_URL: up.url, PING_INTERVAL: "0.05" });
     try {
-      const res = await fetch(`${p.url}/v1/messages`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          model: "claude-haiku-4-5",
-          max_tokens: 10,
-          stream: true,
-          messages: [{ role: "user", content: "hi" }],
-        }),
-      });
+      const res = await sayHi(p.url, true);
       const events = parseSse(await res.text());
       assert.ok(events.filter((e) => e.event === "ping").length >= 2, "pings during the silence");
       assert.equal(events.at(-1)?.event, "message_stop");
@@ -674,15 +679,7 @@ describe("an error object in a 200 non-streaming answer", () => {
     }));
     const p = startProxy({ OPENAI_BASE_URL: up.url });
     try {
-      const res = await fetch(`${p.url}/v1/messages`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          model: "claude-haiku-4-5",
-          max_tokens: 10,
-          messages: [{ role: "user", content: "hi" }],
-        }),
-      });
+      const res = await sayHi(p.url);
       assert.equal(res.status, 429);
       const body = await res.json() as { error: { type: string; message: string } };
       assert.equal(body.error.type, "rate_limit_error");
@@ -700,16 +697,7 @@ describe("an error object in a 200 non-streaming answer", () => {
     }));
     const p = startProxy({ OPENAI_BASE_URL: up.url });
     try {
-      const res = await fetch(`${p.url}/v1/messages`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          model: "claude-haiku-4-5",
-          max_tokens: 10,
-          stream: true,
-          messages: [{ role: "user", content: "hi" }],
-        }),
-      });
+      const res = await sayHi(p.url, true);
       const text = await res.text();
       assert.match(text, /event: error\ndata: \{"type":"error","error":\{"type":"billing_error"/);
     } finally {
@@ -736,16 +724,7 @@ describe("an error object in a 200 non-streaming answer", () => {
           [402, "billing_error"],
         ]
       ) {
-        const res = await fetch(`${p.url}/v1/messages`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({
-            model: "claude-haiku-4-5",
-            max_tokens: 10,
-            stream: true,
-            messages: [{ role: "user", content: "hi" }],
-          }),
-        });
+        const res = await sayHi(p.url, true);
         const body = await res.json() as { error: { type: string } };
         assert.equal(res.status, status);
         assert.equal(body.error.type, type);
